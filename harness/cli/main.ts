@@ -1,0 +1,43 @@
+/**
+ * `otwin` entry point. Each sub-command lives in its own module under ./commands and exports
+ * `main(argv): Promise<number>` (the exit code). User errors print one paragraph and exit 2; nothing
+ * here prints a stack trace unless OTWIN_DEBUG is set.
+ */
+import { errorMessage, UserError } from '../util/errors.ts';
+
+type CommandModule = { main(argv: string[]): Promise<number>; summary: string };
+
+// Each sub-command registers one line here.
+const commands: Record<string, () => Promise<CommandModule>> = {};
+
+async function usage(): Promise<string> {
+  const lines = ['usage: otwin <command> [options]', '', 'commands:'];
+  for (const [name, load] of Object.entries(commands)) {
+    const summary = await load()
+      .then((mod) => mod.summary)
+      .catch(() => '(not available)');
+    lines.push(`  ${name.padEnd(8)} ${summary}`);
+  }
+  lines.push('', 'Run `otwin <command> --help` for its options.');
+  return lines.join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    console.log(await usage());
+    return name ? 0 : 2;
+  }
+  const load = commands[name];
+  if (!load) throw new UserError(`unknown command '${name}'`, { hint: 'run `otwin --help` for the list' });
+  const mod = await load();
+  return mod.main(rest);
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (err) {
+  if (process.env.OTWIN_DEBUG) console.error(err);
+  console.error(`otwin: ${errorMessage(err)}`);
+  process.exitCode = err instanceof UserError ? err.exitCode : 1;
+}

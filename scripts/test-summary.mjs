@@ -1,0 +1,20 @@
+// Prints the plain closing line CI reads (`N passed, N failed, N skipped`) from vitest's JSON report.
+// A test file that failed to load (no assertions ran) counts as one failure.
+import { readFileSync } from 'node:fs';
+
+const file = process.argv[2] ?? 'reports/vitest.json';
+let report;
+try {
+  report = JSON.parse(readFileSync(file, 'utf8'));
+} catch {
+  console.error(`no test report at ${file}`);
+  console.log('0 passed, 1 failed, 0 skipped');
+  process.exit(0);
+}
+const passed = report.numPassedTests ?? 0;
+const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
+const unloadedFiles = (report.testResults ?? []).filter(
+  (result) => result.status === 'failed' && (result.assertionResults ?? []).length === 0,
+).length;
+const failed = (report.numFailedTests ?? 0) + unloadedFiles;
+console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
