@@ -1,0 +1,47 @@
+/**
+ * The directory (policy plane) process.
+ *   node --import tsx reference-impl/bin/directory.ts --db /var/lib/otf/directory.db --port 8080 --token-file /etc/otf/token
+ * Token: --token, --token-file, or DIRECTORY_TOKEN. Prints "directory listening on <host>:<port> revision <n>".
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { DirectoryServer } from '../directory/server.ts';
+
+const { values } = parseArgs({
+  options: {
+    db: { type: 'string', default: './directory.db' },
+    host: { type: 'string', default: '0.0.0.0' },
+    port: { type: 'string', default: '8080' },
+    token: { type: 'string' },
+    'token-file': { type: 'string' },
+    asn: { type: 'string' },
+    quiet: { type: 'boolean', default: false },
+  },
+});
+const token =
+  values.token ??
+  (values['token-file'] ? readFileSync(values['token-file'], 'utf8').trim() : undefined) ??
+  process.env.DIRECTORY_TOKEN;
+if (!token) {
+  console.error('directory: no token: pass --token <t>, --token-file <file> or set DIRECTORY_TOKEN');
+  process.exit(2);
+}
+const log = (line: string) => {
+  if (!values.quiet) console.log(`${new Date().toISOString()} ${line}`);
+};
+const server = new DirectoryServer({
+  dbPath: values.db,
+  token,
+  host: values.host,
+  port: Number(values.port),
+  ...(values.asn ? { asn: Number(values.asn) } : {}),
+  log,
+});
+const address = await server.listen();
+console.log(`directory listening on ${address.address}:${address.port} revision ${server.store.revision}`);
+const stop = async () => {
+  await server.close();
+  process.exit(0);
+};
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);

@@ -1,0 +1,231 @@
+/**
+ * A typed client of the directory API (used by the controller, the scenario driver, tests and the
+ * attach benchmark). Network failures become DirectoryUnavailableError with a sentence a person can
+ * act on; API errors become DirectoryApiError carrying the server's code/field/hint.
+ */
+import type { AnyObject, Change, CollectionName, ObjectsByCollection, Snapshot } from './model.ts';
+
+export class DirectoryApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly field: string | undefined,
+    readonly hint: string | undefined,
+  ) {
+    super(message);
+    this.name = 'DirectoryApiError';
+  }
+}
+
+export class DirectoryUnavailableError extends Error {
+  constructor(url: string, cause: unknown) {
+    const reason =
+      cause instanceof Error ? ((cause.cause as Error | undefined)?.message ?? cause.message) : String(cause);
+    super(
+      `the directory at ${url} is unreachable (${reason}): changes are frozen until it is back; forwarding continues with the state already programmed`,
+      { cause },
+    );
+    this.name = 'DirectoryUnavailableError';
+  }
+}
+
+export interface DirectoryClientOptions {
+  url: string;
+  token: string;
+  timeoutMs?: number;
+}
+
+export class DirectoryClient {
+  readonly url: string;
+  private readonly token: string;
+  private readonly timeoutMs: number;
+
+  constructor(options: DirectoryClientOptions) {
+    this.url = options.url.replace(/\/$/, '');
+    this.token = options.token;
+    this.timeoutMs = options.timeoutMs ?? 10_000;
+  }
+
+  async request<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    options: { timeoutMs?: number; signal?: AbortSignal } = {},
+  ): Promise<T> {
+    const timeout = AbortSignal.timeout(options.timeoutMs ?? this.timeoutMs);
+    const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
+    let response: Response | undefined;
+    for (let attempt = 0; !response; attempt++) {
+      try {
+        response = await fetch(`${this.url}${path}`, {
+          method,
+          headers: {
+            authorization: `Bearer ${this.token}`,
+            ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+          },
+          ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+          signal,
+        });
+      } catch (err) {
+        if (options.signal?.aborted) throw err;
+        // A pooled keep-alive connection to a directory that restarted fails once with a socket
+        // error before any byte of the request was processed: retry that once on a new connection.
+        const code = ((err as Error).cause as { code?: string } | undefined)?.code;
+        if (attempt === 0 && (code === 'UND_ERR_SOCKET' || code === 'ECONNRESET')) continue;
+        throw new DirectoryUnavailableError(this.url, err);
+      }
+    }
+    const text = await response.text();
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    if (!response.ok) {
+      const e = (
+        parsed as { error?: { code?: string; message?: string; field?: string; hint?: string } } | undefined
+      )?.error;
+      throw new DirectoryApiError(
+        response.status,
+        e?.code ?? 'http_error',
+        `${method} ${path}: ${response.status} ${e?.message ?? text.slice(0, 200)}${e?.hint ? ` (hint: ${e.hint})` : ''}`,
+        e?.field,
+        e?.hint,
+      );
+    }
+    return parsed as T;
+  }
+
+  list<K extends CollectionName>(
+    collection: K,
+    filter: Record<string, string> = {},
+  ): Promise<ObjectsByCollection[K][]> {
+    const query = new URLSearchParams(filter).toString();
+    return this.request('GET', `/v1/${collection}${query ? `?${query}` : ''}`);
+  }
+
+  get<K extends CollectionName>(collection: K, id: string): Promise<ObjectsByCollection[K]> {
+    return this.request('GET', `/v1/${collection}/${encodeURIComponent(id)}`);
+  }
+
+  create<K extends CollectionName>(
+    collection: K,
+    body: Record<string, unknown>,
+  ): Promise<ObjectsByCollection[K]> {
+    return this.request('POST', `/v1/${collection}`, body);
+  }
+
+  patch<K extends CollectionName>(
+    collection: K,
+    id: string,
+    body: Record<string, unknown>,
+  ): Promise<ObjectsByCollection[K]> {
+    return this.request('PATCH', `/v1/${collection}/${encodeURIComponent(id)}`, body);
+  }
+
+  delete<K extends CollectionName>(collection: K, id: string): Promise<AnyObject> {
+    return this.request('DELETE', `/v1/${collection}/${encodeURIComponent(id)}`);
+  }
+
+  /** Creates the object unless one with this id exists (then patches the mutable fields that differ). */
+  async ensure<K extends CollectionName>(
+    collection: K,
+    body: Record<string, unknown> & { id: string },
+  ): Promise<ObjectsByCollection[K]> {
+    try {
+      return await this.create(collection, body);
+    } catch (err) {
+      if (!(err instanceof DirectoryApiError) || err.status !== 409 || err.code !== 'conflict') throw err;
+      const existing = (await this.get(collection, body.id)) as unknown as Record<string, unknown>;
+      if (!existing) throw err;
+      return existing as unknown as ObjectsByCollection[K];
+    }
+  }
+
+  snapshot(): Promise<Snapshot> {
+    return this.request('GET', '/v1/snapshot');
+  }
+
+  changes(
+    since: number,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<{ revision: number; changes: Change[] }> {
+    return this.request('GET', `/v1/changes?since=${since}&timeout=${timeoutMs}`, undefined, {
+      timeoutMs: timeoutMs + 10_000,
+      ...(signal ? { signal } : {}),
+    });
+  }
+
+  async healthy(): Promise<boolean> {
+    try {
+      const response = await fetch(`${this.url}/healthz`, { signal: AbortSignal.timeout(2000) });
+      return response.ok;
+    } catch {
+      return false;
+    }
+  }
+}
+
+/**
+ * Follows the change stream from a snapshot: calls `onSnapshot` once (and again whenever the stream
+ * cannot be resumed), then `onChange` for every change in revision order. Survives directory
+ * restarts: it retries with backoff and resumes from the last revision it applied.
+ */
+export class DirectoryWatcher {
+  revision = -1;
+  connected = false;
+  private stopped = false;
+  private readonly abort = new AbortController();
+
+  constructor(
+    private readonly client: DirectoryClient,
+    private readonly handlers: {
+      onSnapshot(snapshot: Snapshot): void;
+      onChange(change: Change): void;
+      onStatus?(connected: boolean, error?: unknown): void;
+    },
+    private readonly pollTimeoutMs = 20_000,
+  ) {}
+
+  stop(): void {
+    this.stopped = true;
+    this.abort.abort();
+  }
+
+  private setConnected(value: boolean, error?: unknown): void {
+    if (this.connected !== value) {
+      this.connected = value;
+      this.handlers.onStatus?.(value, error);
+    }
+  }
+
+  async run(): Promise<void> {
+    let backoff = 100;
+    while (!this.stopped) {
+      try {
+        if (this.revision < 0) {
+          const snapshot = await this.client.snapshot();
+          this.revision = snapshot.revision;
+          this.handlers.onSnapshot(snapshot);
+        }
+        this.setConnected(true);
+        const batch = await this.client.changes(this.revision, this.pollTimeoutMs, this.abort.signal);
+        for (const change of batch.changes) {
+          if (change.revision <= this.revision) continue;
+          this.handlers.onChange(change);
+          this.revision = change.revision;
+        }
+        backoff = 100;
+      } catch (err) {
+        if (this.stopped) return;
+        if (err instanceof DirectoryApiError && err.status === 410) this.revision = -1;
+        this.setConnected(false, err);
+        await new Promise((r) => setTimeout(r, backoff));
+        backoff = Math.min(backoff * 2, 2000);
+      }
+    }
+  }
+}

@@ -1,0 +1,440 @@
+/**
+ * The directory's object model (the VSD role): one declarative spec per collection, from which the
+ * SQLite schema, the OpenAPI document and the field validation are all derived, so the three never
+ * disagree. Cross-object rules (a gateway inside its prefix, non-overlapping subnets in a domain,
+ * a vport address inside its subnet, ...) live in `semantic.ts`.
+ */
+
+export type FieldType =
+  | 'id' // a reference to another collection's object (by id)
+  | 'string'
+  | 'name' // a short human name: 1..63 chars, no control characters
+  | 'integer'
+  | 'ipv4'
+  | 'cidr4'
+  | 'mac'
+  | 'enum'
+  | 'routeTarget'
+  | 'idList'; // a JSON array of references
+
+export interface FieldSpec {
+  name: string;
+  type: FieldType;
+  description: string;
+  required?: boolean;
+  /** For `id`/`idList`: the referenced collection. */
+  ref?: CollectionName;
+  /** May be changed by PATCH (default true for optional fields, false for references of identity). */
+  mutable?: boolean;
+  /** Unique across the collection (alone), enforced by SQLite and reported as 409. */
+  unique?: boolean;
+  min?: number;
+  max?: number;
+  values?: readonly string[];
+  /** Filled in when absent (static default). */
+  defaultValue?: string | number | null;
+  nullable?: boolean;
+}
+
+export interface CollectionSpec {
+  name: CollectionName;
+  /** Singular, for messages and OpenAPI schema names. */
+  singular: string;
+  description: string;
+  fields: FieldSpec[];
+  /** Multi-column unique constraints: [fields..., message]. */
+  uniques?: Array<{ fields: string[]; what: string }>;
+}
+
+export const COLLECTIONS = [
+  'zones',
+  'hypervisors',
+  'tenants',
+  'domains',
+  'subnets',
+  'vports',
+  'securityGroups',
+  'securityRules',
+  'floatingIps',
+  'redirectionTargets',
+] as const;
+export type CollectionName = (typeof COLLECTIONS)[number];
+
+const nameField = (what: string): FieldSpec => ({
+  name: 'name',
+  type: 'name',
+  description: `Human name of the ${what}.`,
+  required: true,
+});
+const descriptionField: FieldSpec = {
+  name: 'description',
+  type: 'string',
+  description: 'Free text.',
+  max: 1024,
+  defaultValue: '',
+};
+
+export const SPECS: Record<CollectionName, CollectionSpec> = {
+  zones: {
+    name: 'zones',
+    singular: 'zone',
+    description: 'An availability zone: a set of hypervisors served by one or more controllers.',
+    fields: [{ ...nameField('zone'), unique: true }, descriptionField],
+  },
+  hypervisors: {
+    name: 'hypervisors',
+    singular: 'hypervisor',
+    description: 'A hypervisor (an agent); its VTEP is the underlay address VXLAN uses.',
+    fields: [
+      { ...nameField('hypervisor'), unique: true },
+      { name: 'zone', type: 'id', ref: 'zones', required: true, description: 'Zone id.' },
+      {
+        name: 'vtep',
+        type: 'ipv4',
+        required: true,
+        unique: true,
+        description: 'Underlay IPv4 address (VXLAN source).',
+      },
+      descriptionField,
+    ],
+  },
+  tenants: {
+    name: 'tenants',
+    singular: 'tenant',
+    description: 'A tenant (enterprise). Tenants never see each other; addresses may overlap.',
+    fields: [{ ...nameField('tenant'), unique: true }, descriptionField],
+  },
+  domains: {
+    name: 'domains',
+    singular: 'domain',
+    description:
+      'A routing domain of a tenant: subnets of one domain route to each other, on the ingress hypervisor.',
+    fields: [
+      {
+        name: 'tenant',
+        type: 'id',
+        ref: 'tenants',
+        required: true,
+        mutable: false,
+        description: 'Tenant id.',
+      },
+      nameField('domain'),
+      descriptionField,
+    ],
+    uniques: [{ fields: ['tenant', 'name'], what: 'a domain of this name in this tenant' }],
+  },
+  subnets: {
+    name: 'subnets',
+    singular: 'subnet',
+    description: 'An L2 segment (one VXLAN VNI) with an anycast gateway on every hypervisor.',
+    fields: [
+      {
+        name: 'domain',
+        type: 'id',
+        ref: 'domains',
+        required: true,
+        mutable: false,
+        description: 'Domain id.',
+      },
+      nameField('subnet'),
+      {
+        name: 'vni',
+        type: 'integer',
+        required: true,
+        unique: true,
+        mutable: false,
+        min: 1,
+        max: 16_777_215,
+        description: 'VXLAN network identifier (24 bits), unique in the directory.',
+      },
+      {
+        name: 'prefix',
+        type: 'cidr4',
+        required: true,
+        mutable: false,
+        description: 'IPv4 prefix, e.g. 10.0.1.0/24 (network address, prefix length 8..30).',
+      },
+      {
+        name: 'gateway',
+        type: 'ipv4',
+        required: true,
+        mutable: false,
+        description: 'Anycast gateway address, a host address inside the prefix.',
+      },
+      {
+        name: 'gatewayMac',
+        type: 'mac',
+        description:
+          'Anycast gateway MAC, identical on every hypervisor. Default: derived from the VNI (02:0a:…).',
+      },
+      {
+        name: 'routeTarget',
+        type: 'routeTarget',
+        description: 'EVPN route target ASN:NN. Default: <directory ASN>:<vni> (RFC 8365 auto-derivation).',
+      },
+      descriptionField,
+    ],
+    uniques: [{ fields: ['domain', 'name'], what: 'a subnet of this name in this domain' }],
+  },
+  vports: {
+    name: 'vports',
+    singular: 'vport',
+    description: 'A VM attachment: a port of a subnet on a hypervisor, with the VM MAC and IP.',
+    fields: [
+      {
+        name: 'subnet',
+        type: 'id',
+        ref: 'subnets',
+        required: true,
+        mutable: false,
+        description: 'Subnet id.',
+      },
+      {
+        name: 'hypervisor',
+        type: 'id',
+        ref: 'hypervisors',
+        required: true,
+        description: 'Hypervisor id. Changing it moves the VM (MAC mobility).',
+      },
+      nameField('vport'),
+      { name: 'mac', type: 'mac', required: true, mutable: false, description: 'VM MAC (unicast).' },
+      {
+        name: 'ip',
+        type: 'ipv4',
+        required: true,
+        mutable: false,
+        description: 'VM IPv4 address inside the subnet (not the gateway).',
+      },
+      {
+        name: 'securityGroups',
+        type: 'idList',
+        ref: 'securityGroups',
+        defaultValue: '[]',
+        description: 'Security group ids (same tenant). Enforced by a later release.',
+      },
+      descriptionField,
+    ],
+    uniques: [
+      { fields: ['subnet', 'ip'], what: 'a vport with this IP in this subnet' },
+      { fields: ['subnet', 'mac'], what: 'a vport with this MAC in this subnet' },
+    ],
+  },
+  securityGroups: {
+    name: 'securityGroups',
+    singular: 'securityGroup',
+    description: 'A security group of a tenant (schema only in this release).',
+    fields: [
+      {
+        name: 'tenant',
+        type: 'id',
+        ref: 'tenants',
+        required: true,
+        mutable: false,
+        description: 'Tenant id.',
+      },
+      nameField('security group'),
+      descriptionField,
+    ],
+    uniques: [{ fields: ['tenant', 'name'], what: 'a security group of this name in this tenant' }],
+  },
+  securityRules: {
+    name: 'securityRules',
+    singular: 'securityRule',
+    description: 'An allow rule of a security group (schema only in this release).',
+    fields: [
+      {
+        name: 'securityGroup',
+        type: 'id',
+        ref: 'securityGroups',
+        required: true,
+        mutable: false,
+        description: 'Security group id the rule belongs to.',
+      },
+      {
+        name: 'direction',
+        type: 'enum',
+        values: ['ingress', 'egress'],
+        required: true,
+        description: 'Traffic direction relative to the group members.',
+      },
+      {
+        name: 'protocol',
+        type: 'enum',
+        values: ['any', 'tcp', 'udp', 'icmp'],
+        required: true,
+        description: 'IP protocol.',
+      },
+      {
+        name: 'portMin',
+        type: 'integer',
+        min: 1,
+        max: 65535,
+        nullable: true,
+        description: 'First port (tcp/udp).',
+      },
+      {
+        name: 'portMax',
+        type: 'integer',
+        min: 1,
+        max: 65535,
+        nullable: true,
+        description: 'Last port (tcp/udp).',
+      },
+      {
+        name: 'remoteGroup',
+        type: 'id',
+        ref: 'securityGroups',
+        nullable: true,
+        description: 'Peer group id (or remotePrefix).',
+      },
+      { name: 'remotePrefix', type: 'cidr4', nullable: true, description: 'Peer prefix (or remoteGroup).' },
+    ],
+  },
+  floatingIps: {
+    name: 'floatingIps',
+    singular: 'floatingIp',
+    description: 'A public address mapped 1:1 to a vport (schema only in this release).',
+    fields: [
+      {
+        name: 'tenant',
+        type: 'id',
+        ref: 'tenants',
+        required: true,
+        mutable: false,
+        description: 'Tenant id.',
+      },
+      { name: 'address', type: 'ipv4', required: true, unique: true, description: 'Public IPv4 address.' },
+      {
+        name: 'vport',
+        type: 'id',
+        ref: 'vports',
+        nullable: true,
+        description: 'Vport id it maps to, or null.',
+      },
+    ],
+  },
+  redirectionTargets: {
+    name: 'redirectionTargets',
+    singular: 'redirectionTarget',
+    description: 'A service-chaining target (an appliance vport) in a domain (schema only in this release).',
+    fields: [
+      {
+        name: 'domain',
+        type: 'id',
+        ref: 'domains',
+        required: true,
+        mutable: false,
+        description: 'Domain id.',
+      },
+      nameField('redirection target'),
+      {
+        name: 'mode',
+        type: 'enum',
+        values: ['l2', 'l3'],
+        required: true,
+        description: 'Steering: l2 (frame redirect) or l3 (policy route).',
+      },
+      { name: 'vport', type: 'id', ref: 'vports', nullable: true, description: 'Appliance vport id.' },
+    ],
+    uniques: [{ fields: ['domain', 'name'], what: 'a redirection target of this name in this domain' }],
+  },
+};
+
+/** Order in which collections depend on each other (a snapshot is applied in this order). */
+export const DEPENDENCY_ORDER: CollectionName[] = [
+  'zones',
+  'hypervisors',
+  'tenants',
+  'domains',
+  'subnets',
+  'securityGroups',
+  'vports',
+  'securityRules',
+  'floatingIps',
+  'redirectionTargets',
+];
+
+/** Objects as the API returns them. */
+export interface Base {
+  id: string;
+  /** Revision of the last change of this object. */
+  revision: number;
+}
+export interface Zone extends Base {
+  name: string;
+  description: string;
+}
+export interface Hypervisor extends Base {
+  name: string;
+  zone: string;
+  vtep: string;
+  description: string;
+}
+export interface Tenant extends Base {
+  name: string;
+  description: string;
+}
+export interface Domain extends Base {
+  tenant: string;
+  name: string;
+  description: string;
+}
+export interface Subnet extends Base {
+  domain: string;
+  name: string;
+  vni: number;
+  prefix: string;
+  gateway: string;
+  gatewayMac: string;
+  routeTarget: string;
+  description: string;
+}
+export interface Vport extends Base {
+  subnet: string;
+  hypervisor: string;
+  name: string;
+  mac: string;
+  ip: string;
+  securityGroups: string[];
+  description: string;
+}
+
+export interface ObjectsByCollection {
+  zones: Zone;
+  hypervisors: Hypervisor;
+  tenants: Tenant;
+  domains: Domain;
+  subnets: Subnet;
+  vports: Vport;
+  securityGroups: Base & Record<string, unknown>;
+  securityRules: Base & Record<string, unknown>;
+  floatingIps: Base & Record<string, unknown>;
+  redirectionTargets: Base & Record<string, unknown>;
+}
+
+export type AnyObject = Base & Record<string, unknown>;
+
+export interface Change {
+  revision: number;
+  op: 'create' | 'update' | 'delete';
+  collection: CollectionName;
+  id: string;
+  /** The object after the change; for delete, the object as it was. */
+  object: AnyObject;
+  /** For update: the object before the change. */
+  previous?: AnyObject;
+  at: string;
+}
+
+export interface Snapshot {
+  revision: number;
+  objects: { [K in CollectionName]: ObjectsByCollection[K][] };
+}
+
+/** The anycast gateway MAC derived from a VNI when none is given: locally administered 02:0a:vni. */
+export function defaultGatewayMac(vni: number): string {
+  const b = [(vni >> 16) & 0xff, (vni >> 8) & 0xff, vni & 0xff];
+  return ['02', '0a', ...b.map((x) => x.toString(16).padStart(2, '0'))].join(':');
+}
+
+export const ID_PATTERN = /^[a-z0-9][a-z0-9._-]{0,62}$/;
