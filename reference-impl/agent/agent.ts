@@ -1,0 +1,325 @@
+/**
+ * The hypervisor agent (VRS role): keeps one session to each controller of its zone, merges their
+ * views, and reconciles the kernel incrementally. Headless: with no controller connected it keeps the
+ * last programmed state and removes nothing; on reconnect the controller's full sync triggers a
+ * read-diff-apply that touches only what differs.
+ */
+import { connect, type Socket } from 'node:net';
+import {
+  type AgentMessage,
+  type ControllerMessage,
+  type Entry,
+  encode,
+  entryKey,
+  LineDecoder,
+  PROTOCOL_VERSION,
+  SUPPORTED_VERSIONS,
+} from '../protocol/messages.ts';
+import { Kernel, type KernelOptions } from './kernel.ts';
+import { cloneModel, deriveDesired, type KernelModel } from './model.ts';
+import { type ActualExtras, plan, planSize } from './plan.ts';
+
+export interface ControllerAddress {
+  host: string;
+  port: number;
+}
+
+export interface AgentOptions extends KernelOptions {
+  zone: string | undefined;
+  vtep: string;
+  mtu: number;
+  controllers: ControllerAddress[];
+  /** Full read-diff-apply period (drift repair), ms. */
+  auditMs?: number;
+  log?: (line: string) => void;
+}
+
+interface View {
+  entries: Map<string, Entry>;
+  epoch: string;
+  seq: number;
+  synced: boolean;
+}
+
+class ControllerLink {
+  socket: Socket | undefined;
+  connected = false;
+  controllerId = '';
+  view: View = { entries: new Map(), epoch: '', seq: 0, synced: false };
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private lastHeard = 0;
+  private deadAfterMs = 3000;
+  private stopped = false;
+  private backoff = 100;
+
+  constructor(
+    readonly address: ControllerAddress,
+    private readonly agent: Agent,
+  ) {}
+
+  get name(): string {
+    return `${this.address.host}:${this.address.port}`;
+  }
+
+  start(): void {
+    this.open();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.heartbeatTimer);
+    this.socket?.destroy();
+  }
+
+  send(message: AgentMessage): void {
+    if (this.socket && this.connected) this.socket.write(encode(message));
+  }
+
+  private open(): void {
+    if (this.stopped) return;
+    const socket = connect({ host: this.address.host, port: this.address.port });
+    this.socket = socket;
+    socket.setNoDelay(true);
+    const decoder = new LineDecoder((m) => this.onMessage(m as ControllerMessage));
+    socket.on('connect', () => {
+      this.lastHeard = Date.now();
+      socket.write(
+        encode({
+          type: 'hello',
+          versions: [...SUPPORTED_VERSIONS],
+          agent: this.agent.options.hypervisor,
+          zone: this.agent.options.zone,
+          vtep: this.agent.options.vtep,
+        }),
+      );
+      this.connected = true;
+    });
+    socket.on('data', (chunk) => {
+      this.lastHeard = Date.now();
+      try {
+        decoder.push(chunk);
+      } catch (err) {
+        this.agent.log(`controller ${this.name}: protocol error ${(err as Error).message}`);
+        socket.destroy();
+      }
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      clearInterval(this.heartbeatTimer);
+      const was = this.connected;
+      this.connected = false;
+      this.view.synced = false;
+      if (was) this.agent.log(`controller ${this.name} (${this.controllerId || '?'}) disconnected`);
+      this.agent.linkChanged();
+      if (!this.stopped) {
+        setTimeout(() => this.open(), this.backoff);
+        this.backoff = Math.min(this.backoff * 2, 1000);
+      }
+    });
+  }
+
+  private onMessage(message: ControllerMessage): void {
+    switch (message.type) {
+      case 'welcome': {
+        if (message.version !== PROTOCOL_VERSION) {
+          this.socket?.destroy();
+          return;
+        }
+        this.controllerId = message.controller;
+        this.deadAfterMs = message.deadAfterMs;
+        this.backoff = 100;
+        this.agent.log(
+          `controller ${this.name} (${message.controller}) connected, protocol v${message.version}`,
+        );
+        clearInterval(this.heartbeatTimer);
+        this.heartbeatTimer = setInterval(() => {
+          if (Date.now() - this.lastHeard > this.deadAfterMs) {
+            this.agent.log(`controller ${this.name}: no heartbeat for ${this.deadAfterMs} ms`);
+            this.socket?.destroy();
+            return;
+          }
+          this.send({ type: 'heartbeat', ts: Date.now() });
+        }, message.heartbeatMs);
+        break;
+      }
+      case 'error':
+        this.agent.log(`controller ${this.name} refused: ${message.code} ${message.message}`);
+        this.socket?.destroy();
+        break;
+      case 'sync': {
+        const entries = new Map<string, Entry>();
+        for (const e of message.entries) entries.set(entryKey(e), e);
+        this.view = { entries, epoch: message.epoch, seq: message.seq, synced: true };
+        this.agent.viewChanged(this, true);
+        break;
+      }
+      case 'update': {
+        if (!this.view.synced || message.epoch !== this.view.epoch || message.seq !== this.view.seq + 1) {
+          this.send({ type: 'resync' });
+          this.view.synced = false;
+          return;
+        }
+        for (const key of message.del) this.view.entries.delete(key);
+        for (const e of message.set) this.view.entries.set(entryKey(e), e);
+        this.view.seq = message.seq;
+        this.agent.viewChanged(this, false);
+        break;
+      }
+      case 'heartbeat':
+        break;
+    }
+  }
+}
+
+export class Agent {
+  readonly kernel: Kernel;
+  readonly links: ControllerLink[];
+  /** The entries last programmed (kept while headless). */
+  effective = new Map<string, Entry>();
+  private cache: { model: KernelModel; extras: ActualExtras } | undefined;
+  private needFullRead = true;
+  private running = false;
+  private again = false;
+  private auditTimer: NodeJS.Timeout | undefined;
+  private programmedOnce = false;
+  readonly stats = { reconciles: 0, fullReads: 0, commands: 0, lastPlanSize: 0, lastErrors: [] as string[] };
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(readonly options: AgentOptions) {
+    this.kernel = new Kernel(options);
+    this.links = options.controllers.map((c) => new ControllerLink(c, this));
+  }
+
+  log(line: string): void {
+    this.options.log?.(`${new Date().toISOString()} agent ${this.options.hypervisor}: ${line}`);
+  }
+
+  start(): void {
+    for (const link of this.links) link.start();
+    this.auditTimer = setInterval(() => {
+      if (!this.programmedOnce) return;
+      this.needFullRead = true;
+      this.schedule();
+    }, this.options.auditMs ?? 30_000);
+  }
+
+  stop(): void {
+    clearInterval(this.auditTimer);
+    for (const link of this.links) link.stop();
+  }
+
+  get headless(): boolean {
+    return !this.links.some((l) => l.connected && l.view.synced);
+  }
+
+  linkChanged(): void {
+    // Losing a controller changes nothing while another one is synced (its view is the same) and
+    // nothing while none is (headless: keep the last state).
+    if (!this.headless) this.recompute();
+  }
+
+  viewChanged(_link: ControllerLink, full: boolean): void {
+    if (full) this.needFullRead = true;
+    this.recompute();
+  }
+
+  private recompute(): void {
+    const merged = new Map<string, Entry>();
+    for (const link of this.links) {
+      if (!link.connected || !link.view.synced) continue;
+      for (const [key, entry] of link.view.entries) {
+        const cur = merged.get(key);
+        if (cur && cur.kind === 'mac' && entry.kind === 'mac' && cur.seq > entry.seq) continue;
+        merged.set(key, entry);
+      }
+    }
+    this.effective = merged;
+    this.schedule();
+  }
+
+  /** Runs reconcile passes until no change is pending (one at a time). */
+  private schedule(): void {
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = true;
+    void (async () => {
+      try {
+        do {
+          this.again = false;
+          await this.reconcile();
+        } while (this.again);
+      } finally {
+        this.running = false;
+        for (const w of this.idleWaiters.splice(0)) w();
+      }
+    })();
+  }
+
+  /** Resolves when no reconcile is running or pending. */
+  idle(): Promise<void> {
+    if (!this.running) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private async reconcile(): Promise<void> {
+    const acks = this.links
+      .filter((l) => l.connected && l.view.synced)
+      .map((l) => ({ link: l, epoch: l.view.epoch, seq: l.view.seq }));
+    const desired = deriveDesired(this.effective.values(), this.options);
+    const started = performance.now();
+    const full = this.needFullRead || !this.cache;
+    if (full) {
+      this.needFullRead = false;
+      this.stats.fullReads++;
+      this.cache = await this.kernel.read();
+    }
+    const cache = this.cache as { model: KernelModel; extras: ActualExtras };
+    const steps = plan(desired, cache.model, cache.extras);
+    const size = planSize(steps);
+    const errors = size ? await this.kernel.apply(steps) : [];
+    this.stats.reconciles++;
+    this.stats.lastPlanSize = size;
+    this.stats.lastErrors = errors;
+    this.stats.commands = this.kernel.commands;
+    this.programmedOnce = true;
+    if (errors.length) {
+      this.log(
+        `programming errors (${errors.length}), will re-read the kernel: ${errors.join(' | ').slice(0, 800)}`,
+      );
+      this.needFullRead = true;
+      this.cache = undefined;
+    } else {
+      this.cache = {
+        model: cloneModel(desired),
+        extras: {
+          hvLeftovers: [],
+          brokenSubnets: new Map(),
+          brokenPorts: new Map(),
+          vmsWithoutPort: new Set(),
+        },
+      };
+    }
+    if (size)
+      this.log(
+        `${full ? 'resync' : 'update'}: ${size} change(s) in ${Math.round(performance.now() - started)} ms`,
+      );
+    const vports = [...this.effective.values()]
+      .filter((e) => e.kind === 'vport')
+      .map((e) => ({ id: e.id, state: errors.length ? ('error' as const) : ('up' as const) }));
+    for (const { link, epoch, seq } of acks) {
+      link.send({ type: 'ack', epoch, seq, applied: errors.length === 0, errors });
+      link.send({ type: 'report', vports });
+    }
+  }
+
+  /** For tests/fixtures: program a set of entries directly (no controller). */
+  async programEntries(entries: Entry[]): Promise<string[]> {
+    this.effective = new Map(entries.map((e) => [entryKey(e), e]));
+    this.needFullRead = true;
+    this.schedule();
+    await this.idle();
+    return this.stats.lastErrors;
+  }
+}

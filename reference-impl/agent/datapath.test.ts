@@ -1,0 +1,258 @@
+/**
+ * Agent datapath on namespace fixtures (no lab, no controller): two hypervisors on one underlay;
+ * entries computed by the controller's World from a directory-shaped snapshot.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run, runOk } from '../../harness/util/exec.ts';
+import { World } from '../controller/world.ts';
+import type { Snapshot } from '../directory/model.ts';
+import { Agent } from './agent.ts';
+import { createUnderlay, ping, type UnderlayFixture } from './fixture.ts';
+import { domainNsName, vmNsName } from './model.ts';
+import { plan, planSize } from './plan.ts';
+
+const PREFIX = `otf-dp${process.pid % 10000}-`;
+const rev = (id: string) => ({ id, revision: 1 });
+
+function snapshot(hvVtep: (i: number) => string, extraVports: Snapshot['objects']['vports'] = []): Snapshot {
+  const subnet = (id: string, domain: string, vni: number, prefix: string, gateway: string) => ({
+    ...rev(id),
+    domain,
+    name: id,
+    vni,
+    prefix,
+    gateway,
+    gatewayMac: `02:0a:00:00:${(vni >> 8).toString(16).padStart(2, '0')}:${(vni & 0xff).toString(16).padStart(2, '0')}`,
+    routeTarget: `65000:${vni}`,
+    description: '',
+  });
+  const vport = (id: string, subnetId: string, hypervisor: string, mac: string, ip: string) => ({
+    ...rev(id),
+    subnet: subnetId,
+    hypervisor,
+    name: id,
+    mac,
+    ip,
+    securityGroups: [],
+    description: '',
+  });
+  return {
+    revision: 1,
+    objects: {
+      zones: [{ ...rev('z1'), name: 'z1', description: '' }],
+      hypervisors: [1, 2].map((i) => ({
+        ...rev(`hv${i}`),
+        name: `hv${i}`,
+        zone: 'z1',
+        vtep: hvVtep(i),
+        description: '',
+      })),
+      tenants: [
+        { ...rev('ta'), name: 'a', description: '' },
+        { ...rev('tb'), name: 'b', description: '' },
+      ],
+      domains: [
+        { ...rev('da'), tenant: 'ta', name: 'da', description: '' },
+        { ...rev('db'), tenant: 'tb', name: 'db', description: '' },
+      ],
+      subnets: [
+        subnet('a1', 'da', 101, '10.1.1.0/24', '10.1.1.1'),
+        subnet('a2', 'da', 102, '10.1.2.0/24', '10.1.2.1'),
+        subnet('b1', 'db', 201, '10.1.1.0/24', '10.1.1.1'),
+      ],
+      vports: [
+        vport('va1', 'a1', 'hv1', '02:00:00:00:01:01', '10.1.1.11'),
+        vport('va2', 'a1', 'hv2', '02:00:00:00:01:02', '10.1.1.12'),
+        vport('va3', 'a2', 'hv2', '02:00:00:00:02:03', '10.1.2.13'),
+        vport('vb1', 'b1', 'hv1', '02:00:00:00:0b:01', '10.1.1.11'),
+        vport('vb2', 'b1', 'hv2', '02:00:00:00:0b:02', '10.1.1.12'),
+        ...extraVports,
+      ],
+      securityGroups: [],
+      securityRules: [],
+      floatingIps: [],
+      redirectionTargets: [],
+    },
+  };
+}
+
+describe('agent datapath on namespace fixtures', () => {
+  let fx: UnderlayFixture;
+  let world: World;
+  const agents: Agent[] = [];
+  const vm = (hv: string, vport: string) => vmNsName({ prefix: PREFIX, hypervisor: hv }, vport);
+
+  beforeAll(async () => {
+    fx = await createUnderlay(PREFIX, 2, { mtu: 1500 });
+    world = new World('z1');
+    world.loadSnapshot(snapshot((i) => `10.99.0.${i}`));
+    for (const hv of fx.hypervisors) {
+      const agent = new Agent({
+        prefix: PREFIX,
+        hypervisor: hv.name,
+        hvNetns: hv.ns,
+        zone: 'z1',
+        vtep: hv.vtep,
+        mtu: 1450,
+        controllers: [],
+      });
+      agents.push(agent);
+      const errors = await agent.programEntries(world.entriesFor(hv.name));
+      expect(errors).toEqual([]);
+    }
+  });
+
+  afterAll(async () => {
+    await fx?.destroy();
+  });
+
+  it('bridges VMs of one subnet across hypervisors', async () => {
+    expect(await ping(vm('hv1', 'va1'), '10.1.1.12', { count: 2 })).toBe(true);
+  });
+
+  it('routes between subnets of a domain on the ingress hypervisor', async () => {
+    expect(await ping(vm('hv1', 'va1'), '10.1.2.13', { count: 2 })).toBe(true);
+    expect(await ping(vm('hv1', 'va1'), '10.1.1.1')).toBe(true);
+  });
+
+  it('keeps tenants with overlapping addresses apart', async () => {
+    // vb1 (tenant b) has the same address as va1 and pings 10.1.1.12, which exists in both tenants.
+    const r = await run('ip', ['netns', 'exec', vm('hv1', 'vb1'), 'ping', '-c', '1', '-W', '1', '10.1.1.12']);
+    expect(r.exitCode).toBe(0);
+    const neigh = await runOk('ip', ['-n', vm('hv1', 'vb1'), '-j', 'neigh', 'show', '10.1.1.12']);
+    expect(JSON.parse(neigh)[0]?.lladdr).toBe('02:00:00:00:0b:02');
+    // Tenant b has no 10.1.2.0/24: unreachable.
+    expect(await ping(vm('hv1', 'vb1'), '10.1.2.13')).toBe(false);
+  });
+
+  it('uses the same gateway MAC on every hypervisor', async () => {
+    const macs: string[] = [];
+    for (const hv of ['hv1', 'hv2']) {
+      const ns = domainNsName({ prefix: PREFIX, hypervisor: hv }, 'da');
+      const out = JSON.parse(await runOk('ip', ['-n', ns, '-j', 'link', 'show', 'br101'])) as Array<{
+        address: string;
+      }>;
+      macs.push(out[0]?.address ?? '');
+    }
+    expect(macs[0]).toBe('02:0a:00:00:00:65');
+    expect(macs[1]).toBe(macs[0]);
+  });
+
+  it('answers ARP for a remote VM locally: no ARP on the underlay', async () => {
+    const hv1 = fx.hypervisors[0]!;
+    await runOk('ip', ['-n', vm('hv1', 'va1'), 'neigh', 'flush', 'all']);
+    const cap = run(
+      'ip',
+      ['netns', 'exec', hv1.ns, 'timeout', '3', 'tcpdump', '-n', '-l', '-i', 'eth1', 'udp port 4789'],
+      {},
+    );
+    await new Promise((r) => setTimeout(r, 700));
+    const before = JSON.parse(
+      await runOk('ip', ['-n', vm('hv1', 'va1'), '-j', 'neigh', 'show', '10.1.1.12']),
+    );
+    expect(before).toEqual([]);
+    expect(await ping(vm('hv1', 'va1'), '10.1.1.12')).toBe(true);
+    const after = JSON.parse(
+      await runOk('ip', ['-n', vm('hv1', 'va1'), '-j', 'neigh', 'show', '10.1.1.12']),
+    ) as Array<{ lladdr: string }>;
+    expect(after[0]?.lladdr).toBe('02:00:00:00:01:02');
+    const result = await cap;
+    // tcpdump decodes VXLAN on 4789: the echo crossed the underlay, no ARP did (in or out).
+    const lines = result.stdout.split('\n');
+    expect(lines.filter((l) => /ICMP echo request/.test(l)).length).toBeGreaterThan(0);
+    expect(lines.filter((l) => /ARP/.test(l))).toEqual([]);
+  });
+
+  it('is idempotent: a second pass plans nothing', async () => {
+    for (const [i, hv] of fx.hypervisors.entries()) {
+      const actual = await agents[i]!.kernel.read();
+      const steps = plan(
+        (await import('./model.ts')).deriveDesired(world.entriesFor(hv.name), {
+          prefix: PREFIX,
+          hypervisor: hv.name,
+          vtep: hv.vtep,
+          mtu: 1450,
+        }),
+        actual.model,
+        actual.extras,
+      );
+      expect(steps).toEqual([]);
+    }
+  });
+
+  it('applies an attach incrementally without disturbing a running flow, and repairs drift', async () => {
+    const stream = run('ip', [
+      'netns',
+      'exec',
+      vm('hv1', 'va1'),
+      'ping',
+      '-n',
+      '-i',
+      '0.01',
+      '-c',
+      '300',
+      '-W',
+      '1',
+      '10.1.2.13',
+    ]);
+    await new Promise((r) => setTimeout(r, 300));
+    world.loadSnapshot(
+      snapshot(
+        (i) => `10.99.0.${i}`,
+        [
+          {
+            id: 'va4',
+            revision: 2,
+            subnet: 'a2',
+            hypervisor: 'hv1',
+            name: 'va4',
+            mac: '02:00:00:00:02:04',
+            ip: '10.1.2.14',
+            securityGroups: [],
+            description: '',
+          },
+        ],
+      ),
+    );
+    for (const [i, hv] of fx.hypervisors.entries()) {
+      expect(await agents[i]!.programEntries(world.entriesFor(hv.name))).toEqual([]);
+    }
+    // Drift: someone removes a neighbour and an fdb entry; the next pass restores exactly those.
+    const dom2 = domainNsName({ prefix: PREFIX, hypervisor: 'hv2' }, 'da');
+    await runOk('ip', ['-n', dom2, 'neigh', 'del', '10.1.1.11', 'dev', 'br101']);
+    await runOk('bridge', ['-n', dom2, 'fdb', 'del', '02:00:00:00:01:01', 'dev', 'vx101', 'self']);
+    expect(await agents[1]!.programEntries(world.entriesFor('hv2'))).toEqual([]);
+    expect(agents[1]!.stats.lastPlanSize).toBe(3);
+    const result = await stream;
+    const m = /(\d+) packets transmitted, (\d+) received/.exec(result.stdout);
+    expect(m).not.toBeNull();
+    expect(Number(m![2])).toBe(Number(m![1]));
+    expect(await ping(vm('hv2', 'va3'), '10.1.2.14')).toBe(true);
+    expect(await ping(vm('hv1', 'va4'), '10.1.1.12')).toBe(true);
+  });
+
+  it('removes a detached VM and its remote entries', async () => {
+    world.loadSnapshot(snapshot((i) => `10.99.0.${i}`));
+    for (const [i, hv] of fx.hypervisors.entries()) {
+      expect(await agents[i]!.programEntries(world.entriesFor(hv.name))).toEqual([]);
+    }
+    const list = await runOk('ip', ['netns', 'list']);
+    expect(list).not.toContain(vm('hv1', 'va4'));
+    const dom2 = domainNsName({ prefix: PREFIX, hypervisor: 'hv2' }, 'da');
+    const fdb = await runOk('bridge', ['-n', dom2, 'fdb', 'show', 'dev', 'vx102']);
+    expect(fdb).not.toContain('02:00:00:00:02:04');
+    expect(
+      planSize(
+        plan(
+          (await import('./model.ts')).deriveDesired(world.entriesFor('hv2'), {
+            prefix: PREFIX,
+            hypervisor: 'hv2',
+            vtep: '10.99.0.2',
+            mtu: 1450,
+          }),
+          (await agents[1]!.kernel.read()).model,
+        ),
+      ),
+    ).toBe(0);
+  });
+});

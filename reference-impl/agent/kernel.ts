@@ -1,0 +1,282 @@
+/**
+ * The agent's only contact with the kernel: reads with `ip -j`/`bridge -j` (JSON, never text) and
+ * writes with `ip -batch`/`bridge -batch` (one process per namespace and tool per plan).
+ */
+import { run } from '../../harness/util/exec.ts';
+import {
+  type AgentNaming,
+  type DomainNs,
+  emptyDomainNs,
+  type KernelModel,
+  PORT_ALIAS_PREFIX,
+  type VmNs,
+} from './model.ts';
+import { type ActualExtras, noExtras, type Step } from './plan.ts';
+
+interface LinkJson {
+  ifname: string;
+  flags: string[];
+  mtu: number;
+  master?: string;
+  address?: string;
+  ifalias?: string;
+  linkinfo?: {
+    info_kind?: string;
+    info_data?: { id?: number; local?: string };
+    info_slave_kind?: string;
+    info_slave_data?: { neigh_suppress?: boolean; learning?: boolean };
+  };
+  addr_info?: Array<{ family: string; local: string; prefixlen: number }>;
+}
+
+interface NeighJson {
+  dst: string;
+  dev: string;
+  lladdr?: string;
+  state?: string[];
+}
+
+interface FdbJson {
+  mac: string;
+  ifname: string;
+  dst?: string;
+  master?: string;
+  flags?: string[];
+  state?: string;
+}
+
+interface RouteJson {
+  dst: string;
+  gateway?: string;
+  dev?: string;
+}
+
+export interface KernelOptions extends AgentNaming {
+  /** Named namespace of the hypervisor when the agent runs outside it (fixtures); undefined = current. */
+  hvNetns: string | undefined;
+}
+
+export class Kernel {
+  /** Wall time spent in kernel commands, for diagnostics. */
+  commands = 0;
+
+  constructor(readonly options: KernelOptions) {}
+
+  private async json<T>(tool: 'ip' | 'bridge', ns: string | undefined, args: string[]): Promise<T> {
+    this.commands++;
+    const result = await run(tool, [...(ns ? ['-n', ns] : []), '-j', ...args]);
+    if (result.exitCode !== 0)
+      throw new Error(`${tool} ${ns ? `-n ${ns} ` : ''}-j ${args.join(' ')}: ${result.stderr.trim()}`);
+    const text = result.stdout.trim();
+    return (text ? JSON.parse(text) : []) as T;
+  }
+
+  async netnsList(): Promise<string[]> {
+    const list = await this.json<Array<{ name: string }>>('ip', undefined, ['netns', 'list']);
+    return list.map((n) => n.name);
+  }
+
+  get domainPrefix(): string {
+    return `${this.options.prefix}${this.options.hypervisor}-d-`;
+  }
+
+  get vmPrefix(): string {
+    return `${this.options.prefix}${this.options.hypervisor}-vm-`;
+  }
+
+  /** Reads every namespace the agent owns. */
+  async read(): Promise<{ model: KernelModel; extras: ActualExtras }> {
+    const names = await this.netnsList();
+    const model: KernelModel = { domains: new Map(), vms: new Map() };
+    const extras = noExtras();
+    const hvLinks = await this.json<LinkJson[]>('ip', this.options.hvNetns, ['link', 'show']);
+    extras.hvLeftovers = hvLinks.filter((l) => /^otv\d+$/.test(l.ifname)).map((l) => l.ifname);
+    const domainNames = names.filter((n) => n.startsWith(this.domainPrefix));
+    const vmNames = names.filter((n) => n.startsWith(this.vmPrefix));
+    await Promise.all([
+      ...domainNames.map(async (name) => {
+        model.domains.set(name, await this.readDomain(name, extras));
+      }),
+      ...vmNames.map(async (name) => {
+        const vm = await this.readVm(name, extras);
+        model.vms.set(name, vm);
+      }),
+    ]);
+    return { model, extras };
+  }
+
+  private async readDomain(name: string, extras: ActualExtras): Promise<DomainNs> {
+    const [linksJson, neighJson, fdbJson] = await Promise.all([
+      this.json<LinkJson[]>('ip', name, ['-d', 'addr', 'show']),
+      this.json<NeighJson[]>('ip', name, ['neigh', 'show', 'nud', 'permanent']),
+      this.json<FdbJson[]>('bridge', name, ['fdb', 'show']),
+    ]);
+    const ns = emptyDomainNs(name);
+    const byName = new Map(linksJson.map((l) => [l.ifname, l]));
+    const broken = new Set<number>();
+    const brokenPorts = new Set<string>();
+    const orphans: string[] = [];
+    for (const link of linksJson) {
+      const br = /^br(\d+)$/.exec(link.ifname);
+      if (br && link.linkinfo?.info_kind === 'bridge') {
+        const vni = Number(br[1]);
+        const vx = byName.get(`vx${vni}`);
+        const addr = link.addr_info?.find((a) => a.family === 'inet');
+        const vxOk =
+          vx?.linkinfo?.info_kind === 'vxlan' &&
+          vx.linkinfo.info_data?.id === vni &&
+          vx.master === link.ifname &&
+          vx.flags.includes('UP') &&
+          vx.linkinfo.info_slave_data?.neigh_suppress === true &&
+          vx.linkinfo.info_slave_data?.learning === false;
+        if (!vxOk || !link.flags.includes('UP')) broken.add(vni);
+        ns.subnets.set(vni, {
+          vni,
+          gateway: addr ? `${addr.local}/${addr.prefixlen}` : '',
+          gatewayMac: link.address ?? '',
+          mtu: vx?.mtu ?? link.mtu,
+          local: vx?.linkinfo?.info_data?.local ?? '',
+        });
+      }
+      const vx = /^vx(\d+)$/.exec(link.ifname);
+      if (vx && !byName.has(`br${vx[1]}`)) orphans.push(link.ifname);
+      if (/^vp[0-9a-f]{12}$/.test(link.ifname)) {
+        const vni = link.master ? Number(/^br(\d+)$/.exec(link.master)?.[1] ?? Number.NaN) : Number.NaN;
+        const vportId = link.ifalias?.startsWith(PORT_ALIAS_PREFIX)
+          ? link.ifalias.slice(PORT_ALIAS_PREFIX.length)
+          : '';
+        if (!vportId) {
+          orphans.push(link.ifname);
+          continue;
+        }
+        if (!link.flags.includes('UP') || Number.isNaN(vni)) brokenPorts.add(link.ifname);
+        ns.ports.set(link.ifname, {
+          ifname: link.ifname,
+          vportId,
+          vni,
+          vmNs: `${this.vmPrefix}${vportId}`,
+        });
+      }
+    }
+    if (broken.size) extras.brokenSubnets.set(name, broken);
+    if (brokenPorts.size) extras.brokenPorts.set(name, brokenPorts);
+    // Orphans (a vxlan without its bridge, a port without alias) are removed before anything else.
+    if (orphans.length) extras.hvLeftovers.push(...orphans.map((o) => `${o}@${name}`));
+    for (const n of neighJson) {
+      if (!/^br\d+$/.test(n.dev) || !n.lladdr) continue;
+      ns.neighs.set(`${n.dev}/${n.dst}`, { dev: n.dev, ip: n.dst, mac: n.lladdr });
+    }
+    const masterStatic = new Set<string>();
+    for (const f of fdbJson) {
+      const vx = /^vx(\d+)$/.exec(f.ifname);
+      const isSelf = f.flags?.includes('self') ?? false;
+      if (vx && f.master && !isSelf && f.state === 'static') masterStatic.add(`${vx[1]}/${f.mac}`);
+    }
+    for (const f of fdbJson) {
+      const vx = /^vx(\d+)$/.exec(f.ifname);
+      const isSelf = f.flags?.includes('self') ?? false;
+      if (vx && isSelf && f.dst) {
+        const vni = Number(vx[1]);
+        if (f.mac === '00:00:00:00:00:00') ns.floods.set(`${vni}/${f.dst}`, { vni, vtep: f.dst });
+        else {
+          const key = `${vni}/${f.mac}`;
+          // Only a complete pair (bridge entry + VXLAN entry) counts as programmed.
+          if (masterStatic.has(key)) ns.remoteMacs.set(key, { vni, mac: f.mac, vtep: f.dst });
+        }
+      }
+      if (/^vp[0-9a-f]{12}$/.test(f.ifname) && f.master && f.state === 'static') {
+        const port = ns.ports.get(f.ifname);
+        if (port) ns.localMacs.set(`${f.ifname}/${f.mac}`, { port: f.ifname, vni: port.vni, mac: f.mac });
+      }
+    }
+    // Bridge entries without their VXLAN entry: delete so the pair is re-added whole.
+    for (const key of masterStatic) {
+      if (!ns.remoteMacs.has(key)) {
+        const [vni, mac] = key.split('/') as [string, string];
+        ns.remoteMacs.set(key, { vni: Number(vni), mac, vtep: '' });
+      }
+    }
+    return ns;
+  }
+
+  private async readVm(name: string, extras: ActualExtras): Promise<VmNs> {
+    const vportId = name.slice(this.vmPrefix.length);
+    const [linksJson, routes] = await Promise.all([
+      this.json<LinkJson[]>('ip', name, ['addr', 'show']),
+      this.json<RouteJson[]>('ip', name, ['route', 'show', 'default']),
+    ]);
+    const eth0 = linksJson.find((l) => l.ifname === 'eth0');
+    if (!eth0) extras.vmsWithoutPort.add(name);
+    const addr = eth0?.addr_info?.find((a) => a.family === 'inet');
+    return {
+      name,
+      vportId,
+      mac: eth0?.address ?? '',
+      address: addr ? `${addr.local}/${addr.prefixlen}` : '',
+      gateway: routes[0]?.gateway ?? '',
+      mtu: eth0?.mtu ?? 0,
+    };
+  }
+
+  /** Runs a plan; returns the error lines (empty = everything applied). */
+  async apply(steps: Step[]): Promise<string[]> {
+    const errors: string[] = [];
+    for (const step of steps) {
+      switch (step.kind) {
+        case 'netns-add': {
+          this.commands++;
+          const add = await run('ip', ['netns', 'add', step.ns]);
+          if (add.exitCode !== 0 && !/File exists/.test(add.stderr)) {
+            errors.push(`ip netns add ${step.ns}: ${add.stderr.trim()}`);
+            break;
+          }
+          this.commands++;
+          const sys = await run('ip', [
+            'netns',
+            'exec',
+            step.ns,
+            'sh',
+            '-c',
+            `ip link set lo up && sysctl -qw ${step.sysctls.map(([k, v]) => `${k}=${v}`).join(' ')}`,
+          ]);
+          if (sys.exitCode !== 0) errors.push(`setup ${step.ns}: ${sys.stderr.trim()}`);
+          break;
+        }
+        case 'netns-del': {
+          this.commands++;
+          const del = await run('ip', ['netns', 'delete', step.ns]);
+          if (del.exitCode !== 0 && !/No such file/.test(del.stderr))
+            errors.push(`ip netns delete ${step.ns}: ${del.stderr.trim()}`);
+          break;
+        }
+        case 'ip':
+        case 'bridge': {
+          let lines = step.lines;
+          let ns = step.ns ?? this.options.hvNetns;
+          // Orphan removal lines carry their namespace as `dev@ns`.
+          if (step.kind === 'ip' && step.ns === undefined) {
+            const elsewhere = lines.filter((l) => /^link del \S+@/.test(l));
+            lines = lines.filter((l) => !/^link del \S+@/.test(l));
+            for (const line of elsewhere) {
+              const [dev, where] = line.slice('link del '.length).split('@') as [string, string];
+              this.commands++;
+              await run('ip', ['-n', where, 'link', 'del', dev]);
+            }
+            ns = this.options.hvNetns;
+            if (!lines.length) break;
+          }
+          this.commands++;
+          const result = await run(step.kind, [...(ns ? ['-n', ns] : []), '-force', '-batch', '-'], {
+            input: `${lines.join('\n')}\n`,
+          });
+          if (result.exitCode !== 0) {
+            const text = result.stderr.trim();
+            errors.push(`${step.kind}${ns ? ` -n ${ns}` : ''} -batch: ${text}`);
+          }
+          break;
+        }
+      }
+    }
+    return errors;
+  }
+}

@@ -1,0 +1,293 @@
+/**
+ * The controller's view of the world: the directory's objects (followed by snapshot + change
+ * stream) and the EVPN routes learned from BGP for other zones. Pure computation from it:
+ *   - `entriesFor(hypervisor)`: the desired state pushed to one agent;
+ *   - `originations()`: the type-2/type-3 routes this zone's controller announces.
+ * Own-zone reachability comes from the directory; other zones' only from BGP.
+ */
+import type { Change, Domain, Hypervisor, Snapshot, Subnet, Vport } from '../directory/model.ts';
+import type { Entry, MacEntry } from '../protocol/messages.ts';
+
+/** A remote MAC/IP (type-2) as learned from BGP. */
+export interface LearnedMac {
+  vni: number;
+  mac: string;
+  ip: string | undefined;
+  vtep: string;
+  seq: number;
+  routeTargets: string[];
+}
+
+/** A remote flood member (type-3) as learned from BGP. */
+export interface LearnedFlood {
+  vni: number;
+  vtep: string;
+  routeTargets: string[];
+}
+
+export interface OriginatedType2 {
+  kind: 'type2';
+  vni: number;
+  mac: string;
+  ip: string;
+  vtep: string;
+  seq: number;
+  routeTarget: string;
+}
+
+export interface OriginatedType3 {
+  kind: 'type3';
+  vni: number;
+  vtep: string;
+  routeTarget: string;
+}
+
+export type Origination = OriginatedType2 | OriginatedType3;
+
+export function originationKey(o: Origination): string {
+  return o.kind === 'type2' ? `2/${o.vni}/${o.mac}/${o.ip}` : `3/${o.vni}/${o.vtep}`;
+}
+
+export class World {
+  revision = 0;
+  readonly hypervisors = new Map<string, Hypervisor>();
+  readonly domains = new Map<string, Domain>();
+  readonly subnets = new Map<string, Subnet>();
+  readonly vports = new Map<string, Vport>();
+  /** BGP-learned, keyed by the speaker's route key. */
+  readonly learnedMacs = new Map<string, LearnedMac>();
+  readonly learnedFloods = new Map<string, LearnedFlood>();
+  /** Last MAC mobility sequence and location seen per `${vni}/${mac}` (survives withdrawals). */
+  private readonly mobility = new Map<string, { seq: number; vtep: string }>();
+
+  constructor(readonly zone: string) {}
+
+  loadSnapshot(snapshot: Snapshot): void {
+    this.hypervisors.clear();
+    this.domains.clear();
+    this.subnets.clear();
+    const previousVports = new Map(this.vports);
+    this.vports.clear();
+    for (const h of snapshot.objects.hypervisors) this.hypervisors.set(h.id, h);
+    for (const d of snapshot.objects.domains) this.domains.set(d.id, d);
+    for (const s of snapshot.objects.subnets) this.subnets.set(s.id, s);
+    for (const v of snapshot.objects.vports) {
+      this.vports.set(v.id, v);
+      const before = previousVports.get(v.id);
+      this.noteLocation(v, before);
+    }
+    this.revision = snapshot.revision;
+  }
+
+  applyChange(change: Change): void {
+    this.revision = change.revision;
+    const o = change.object as unknown;
+    const del = change.op === 'delete';
+    switch (change.collection) {
+      case 'hypervisors':
+        if (del) this.hypervisors.delete(change.id);
+        else this.hypervisors.set(change.id, o as Hypervisor);
+        break;
+      case 'domains':
+        if (del) this.domains.delete(change.id);
+        else this.domains.set(change.id, o as Domain);
+        break;
+      case 'subnets':
+        if (del) this.subnets.delete(change.id);
+        else this.subnets.set(change.id, o as Subnet);
+        break;
+      case 'vports': {
+        if (del) {
+          this.vports.delete(change.id);
+          break;
+        }
+        const before = (change.previous as Vport | undefined) ?? this.vports.get(change.id);
+        this.vports.set(change.id, o as Vport);
+        this.noteLocation(o as Vport, before);
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  /** MAC mobility (RFC 7432 §15): a MAC seen at a new VTEP gets the last sequence + 1. */
+  private noteLocation(vport: Vport, before: Vport | undefined): void {
+    const subnet = this.subnets.get(vport.subnet);
+    const hv = this.hypervisors.get(vport.hypervisor);
+    if (!subnet || !hv) return;
+    const key = `${subnet.vni}/${vport.mac}`;
+    const known = this.mobility.get(key);
+    if (!known) {
+      const moved = before && before.hypervisor !== vport.hypervisor;
+      this.mobility.set(key, { seq: moved ? 1 : 0, vtep: hv.vtep });
+      return;
+    }
+    if (known.vtep !== hv.vtep) this.mobility.set(key, { seq: known.seq + 1, vtep: hv.vtep });
+  }
+
+  /** Records a learned type-2 (and its mobility sequence). */
+  learnMac(key: string, mac: LearnedMac | undefined): void {
+    if (!mac) {
+      this.learnedMacs.delete(key);
+      return;
+    }
+    this.learnedMacs.set(key, mac);
+    const mkey = `${mac.vni}/${mac.mac}`;
+    const known = this.mobility.get(mkey);
+    if (!known || mac.seq > known.seq) this.mobility.set(mkey, { seq: mac.seq, vtep: mac.vtep });
+  }
+
+  learnFlood(key: string, flood: LearnedFlood | undefined): void {
+    if (!flood) this.learnedFloods.delete(key);
+    else this.learnedFloods.set(key, flood);
+  }
+
+  mobilitySeq(vni: number, mac: string): number {
+    return this.mobility.get(`${vni}/${mac}`)?.seq ?? 0;
+  }
+
+  isOwnZoneVtep(vtep: string): boolean {
+    for (const h of this.hypervisors.values()) if (h.vtep === vtep && h.zone === this.zone) return true;
+    return false;
+  }
+
+  ownHypervisors(): Hypervisor[] {
+    return [...this.hypervisors.values()].filter((h) => h.zone === this.zone);
+  }
+
+  /** Domains with at least one vport on the hypervisor (they are instantiated there). */
+  domainsOn(hypervisorId: string): Set<string> {
+    const out = new Set<string>();
+    for (const v of this.vports.values()) {
+      if (v.hypervisor !== hypervisorId) continue;
+      const s = this.subnets.get(v.subnet);
+      if (s) out.add(s.domain);
+    }
+    return out;
+  }
+
+  /** VNIs instantiated on each own-zone hypervisor: every subnet of every domain it hosts. */
+  vnisByHypervisor(): Map<string, Set<number>> {
+    const domainsByHv = new Map<string, Set<string>>();
+    for (const v of this.vports.values()) {
+      const s = this.subnets.get(v.subnet);
+      if (!s) continue;
+      let set = domainsByHv.get(v.hypervisor);
+      if (!set) {
+        set = new Set();
+        domainsByHv.set(v.hypervisor, set);
+      }
+      set.add(s.domain);
+    }
+    const out = new Map<string, Set<number>>();
+    for (const [hv, domains] of domainsByHv) {
+      const vnis = new Set<number>();
+      for (const s of this.subnets.values()) if (domains.has(s.domain)) vnis.add(s.vni);
+      out.set(hv, vnis);
+    }
+    return out;
+  }
+
+  /** Desired entries of one agent. */
+  entriesFor(hypervisorId: string): Entry[] {
+    const hv = this.hypervisors.get(hypervisorId);
+    if (!hv) return [];
+    const entries: Entry[] = [];
+    const domains = this.domainsOn(hypervisorId);
+    const vnis = new Map<number, Subnet>();
+    for (const id of domains) {
+      const d = this.domains.get(id);
+      if (d) entries.push({ kind: 'domain', id: d.id, tenant: d.tenant });
+    }
+    for (const s of this.subnets.values()) {
+      if (!domains.has(s.domain)) continue;
+      vnis.set(s.vni, s);
+      entries.push({
+        kind: 'subnet',
+        id: s.id,
+        domain: s.domain,
+        vni: s.vni,
+        prefix: s.prefix,
+        gateway: s.gateway,
+        gatewayMac: s.gatewayMac,
+      });
+    }
+    const macs = new Map<string, MacEntry>();
+    for (const v of this.vports.values()) {
+      const s = this.subnets.get(v.subnet);
+      if (!s || !vnis.has(s.vni)) continue;
+      if (v.hypervisor === hypervisorId) {
+        entries.push({ kind: 'vport', id: v.id, subnet: v.subnet, vni: s.vni, mac: v.mac, ip: v.ip });
+        continue;
+      }
+      const other = this.hypervisors.get(v.hypervisor);
+      if (!other || other.zone !== this.zone) continue; // other zones: from BGP only
+      macs.set(`${s.vni}/${v.mac}`, {
+        kind: 'mac',
+        vni: s.vni,
+        mac: v.mac,
+        ip: v.ip,
+        vtep: other.vtep,
+        seq: this.mobilitySeq(s.vni, v.mac),
+      });
+    }
+    for (const m of this.learnedMacs.values()) {
+      const s = vnis.get(m.vni);
+      if (!s || !m.routeTargets.includes(s.routeTarget)) continue; // import by route target
+      if (this.isOwnZoneVtep(m.vtep)) continue; // own zone: the directory is authoritative
+      const key = `${m.vni}/${m.mac}`;
+      const cur = macs.get(key);
+      if (cur && cur.seq >= m.seq) {
+        if (cur.ip === undefined && m.ip) cur.ip = m.ip;
+        continue;
+      }
+      macs.set(key, { kind: 'mac', vni: m.vni, mac: m.mac, ip: m.ip ?? cur?.ip, vtep: m.vtep, seq: m.seq });
+    }
+    entries.push(...macs.values());
+    const floods = new Set<string>();
+    for (const [otherId, otherVnis] of this.vnisByHypervisor()) {
+      const other = this.hypervisors.get(otherId);
+      if (!other || otherId === hypervisorId || other.zone !== this.zone) continue;
+      for (const vni of otherVnis) if (vnis.has(vni)) floods.add(`${vni}/${other.vtep}`);
+    }
+    for (const f of this.learnedFloods.values()) {
+      const s = vnis.get(f.vni);
+      if (!s || !f.routeTargets.includes(s.routeTarget) || this.isOwnZoneVtep(f.vtep)) continue;
+      floods.add(`${f.vni}/${f.vtep}`);
+    }
+    for (const key of floods) {
+      const [vni, vtep] = key.split('/') as [string, string];
+      if (vtep !== hv.vtep) entries.push({ kind: 'flood', vni: Number(vni), vtep });
+    }
+    return entries;
+  }
+
+  /** Routes this zone originates: type-3 per instantiated VNI per hypervisor, type-2 per vport. */
+  originations(): Origination[] {
+    const out: Origination[] = [];
+    for (const [hvId, vnis] of this.vnisByHypervisor()) {
+      const hv = this.hypervisors.get(hvId);
+      if (!hv || hv.zone !== this.zone) continue;
+      for (const vni of vnis) {
+        const subnet = [...this.subnets.values()].find((s) => s.vni === vni);
+        if (subnet) out.push({ kind: 'type3', vni, vtep: hv.vtep, routeTarget: subnet.routeTarget });
+      }
+    }
+    for (const v of this.vports.values()) {
+      const hv = this.hypervisors.get(v.hypervisor);
+      const s = this.subnets.get(v.subnet);
+      if (!hv || !s || hv.zone !== this.zone) continue;
+      out.push({
+        kind: 'type2',
+        vni: s.vni,
+        mac: v.mac,
+        ip: v.ip,
+        vtep: hv.vtep,
+        seq: this.mobilitySeq(s.vni, v.mac),
+        routeTarget: s.routeTarget,
+      });
+    }
+    return out;
+  }
+}
