@@ -248,7 +248,15 @@ export class Agent {
       try {
         do {
           this.again = false;
-          await this.reconcile();
+          try {
+            await this.reconcile();
+          } catch (err) {
+            this.log(`reconcile failed, will retry with a full read: ${(err as Error).message}`);
+            this.needFullRead = true;
+            this.cache = undefined;
+            await new Promise((r) => setTimeout(r, 200));
+            this.again = true;
+          }
         } while (this.again);
       } finally {
         this.running = false;

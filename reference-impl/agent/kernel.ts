@@ -98,8 +98,11 @@ export class Kernel {
         model.domains.set(name, await this.readDomain(name, extras));
       }),
       ...vmNames.map(async (name) => {
-        const vm = await this.readVm(name, extras);
-        model.vms.set(name, vm);
+        try {
+          model.vms.set(name, await this.readVm(name, extras));
+        } catch (err) {
+          if (!/Cannot open network namespace/.test(String(err))) throw err;
+        }
       }),
     ]);
     return { model, extras };

@@ -10,6 +10,8 @@ import type { Entry, MacEntry } from '../protocol/messages.ts';
 
 /** A remote MAC/IP (type-2) as learned from BGP. */
 export interface LearnedMac {
+  /** Who originated it (the RD's administrator part: the originating controller). */
+  origin: string;
   vni: number;
   mac: string;
   ip: string | undefined;
@@ -20,6 +22,7 @@ export interface LearnedMac {
 
 /** A remote flood member (type-3) as learned from BGP. */
 export interface LearnedFlood {
+  origin: string;
   vni: number;
   vtep: string;
   routeTargets: string[];
@@ -126,12 +129,78 @@ export class World {
     if (known.vtep !== hv.vtep) this.mobility.set(key, { seq: known.seq + 1, vtep: hv.vtep });
   }
 
+  /**
+   * Withdrawal handling that tells a detach from a controller failure. A withdrawn route is kept
+   * `withdrawingMs`; then, if its originator (the controller named by the RD) still has live routes,
+   * the withdrawal was real and the route goes; if the originator has none left, the controller (or
+   * its BGP session) died: its routes are kept as stale, so other zones keep forwarding to its
+   * hypervisors, until it comes back and re-announces (stale ones not re-announced within
+   * `staleAfterReturnMs` go) or `staleMaxMs` passes.
+   */
+  private readonly withdrawals = new Map<
+    string,
+    { kind: 'mac' | 'flood'; since: number; stale: boolean; origin: string }
+  >();
+  private readonly originReturnedAt = new Map<string, number>();
+  withdrawingMs = 300;
+  staleAfterReturnMs = 15_000;
+  staleMaxMs = 600_000;
+
+  private originLive(origin: string): boolean {
+    for (const [k, m] of this.learnedMacs) if (m.origin === origin && !this.withdrawals.has(k)) return true;
+    for (const [k, f] of this.learnedFloods) if (f.origin === origin && !this.withdrawals.has(k)) return true;
+    return false;
+  }
+
+  private noteLive(key: string, origin: string): void {
+    const wasLive = this.originLive(origin);
+    this.withdrawals.delete(key);
+    if (!wasLive) this.originReturnedAt.set(origin, Date.now());
+  }
+
+  /** Ages withdrawals; returns true when the learned routes changed. */
+  tick(now = Date.now()): boolean {
+    let changed = false;
+    for (const [key, w] of this.withdrawals) {
+      const drop = () => {
+        this.withdrawals.delete(key);
+        if (w.kind === 'mac') this.learnedMacs.delete(key);
+        else this.learnedFloods.delete(key);
+        changed = true;
+      };
+      if (!w.stale) {
+        if (now - w.since < this.withdrawingMs) continue;
+        if (this.originLive(w.origin)) drop();
+        else {
+          w.stale = true;
+          w.since = now;
+        }
+        continue;
+      }
+      const back = this.originReturnedAt.get(w.origin) ?? 0;
+      if (
+        (this.originLive(w.origin) && back > w.since && now - back > this.staleAfterReturnMs) ||
+        now - w.since > this.staleMaxMs
+      )
+        drop();
+    }
+    return changed;
+  }
+
+  /** Number of learned routes currently kept as stale (their originator is gone). */
+  staleCount(): number {
+    return [...this.withdrawals.values()].filter((w) => w.stale).length;
+  }
+
   /** Records a learned type-2 (and its mobility sequence). */
   learnMac(key: string, mac: LearnedMac | undefined): void {
     if (!mac) {
-      this.learnedMacs.delete(key);
+      const cur = this.learnedMacs.get(key);
+      if (cur && !this.withdrawals.has(key))
+        this.withdrawals.set(key, { kind: 'mac', since: Date.now(), stale: false, origin: cur.origin });
       return;
     }
+    this.noteLive(key, mac.origin);
     this.learnedMacs.set(key, mac);
     const mkey = `${mac.vni}/${mac.mac}`;
     const known = this.mobility.get(mkey);
@@ -139,8 +208,14 @@ export class World {
   }
 
   learnFlood(key: string, flood: LearnedFlood | undefined): void {
-    if (!flood) this.learnedFloods.delete(key);
-    else this.learnedFloods.set(key, flood);
+    if (!flood) {
+      const cur = this.learnedFloods.get(key);
+      if (cur && !this.withdrawals.has(key))
+        this.withdrawals.set(key, { kind: 'flood', since: Date.now(), stale: false, origin: cur.origin });
+      return;
+    }
+    this.noteLive(key, flood.origin);
+    this.learnedFloods.set(key, flood);
   }
 
   mobilitySeq(vni: number, mac: string): number {
@@ -232,17 +307,23 @@ export class World {
         seq: this.mobilitySeq(s.vni, v.mac),
       });
     }
-    for (const m of this.learnedMacs.values()) {
+    // Own-zone MACs are live by definition; among learned ones a live route beats a withdrawn one.
+    const liveMacs = new Set(macs.keys());
+    for (const [mkey, m] of this.learnedMacs) {
       const s = vnis.get(m.vni);
       if (!s || !m.routeTargets.includes(s.routeTarget)) continue; // import by route target
       if (this.isOwnZoneVtep(m.vtep)) continue; // own zone: the directory is authoritative
       const key = `${m.vni}/${m.mac}`;
+      const live = !this.withdrawals.has(mkey);
       const cur = macs.get(key);
-      if (cur && cur.seq >= m.seq) {
-        if (cur.ip === undefined && m.ip) cur.ip = m.ip;
+      const curLive = liveMacs.has(key);
+      const replace = !cur || (live && !curLive) || (live === curLive && m.seq > cur.seq);
+      if (!replace) {
+        if (cur.ip === undefined && m.ip && live === curLive) cur.ip = m.ip;
         continue;
       }
       macs.set(key, { kind: 'mac', vni: m.vni, mac: m.mac, ip: m.ip ?? cur?.ip, vtep: m.vtep, seq: m.seq });
+      if (live) liveMacs.add(key);
     }
     entries.push(...macs.values());
     const floods = new Set<string>();

@@ -89,7 +89,7 @@ describe('directory', () => {
   it('creates, lists, patches and deletes objects', async () => {
     await seed(client);
     const subnet = await client.get('subnets', 's1');
-    expect(subnet.gatewayMac).toBe('02:0a:00:03:e9');
+    expect(subnet.gatewayMac).toBe('02:0a:00:00:03:e9');
     expect(subnet.routeTarget).toBe('65000:1001');
     const vport = await client.create('vports', {
       subnet: 's1',

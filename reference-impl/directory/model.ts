@@ -165,7 +165,7 @@ export const SPECS: Record<CollectionName, CollectionSpec> = {
         name: 'gatewayMac',
         type: 'mac',
         description:
-          'Anycast gateway MAC, identical on every hypervisor. Default: derived from the VNI (02:0a:…).',
+          'Anycast gateway MAC, identical on every hypervisor. Default: derived from the VNI (02:0a:00:<vni as 3 octets>).',
       },
       {
         name: 'routeTarget',
@@ -431,10 +431,10 @@ export interface Snapshot {
   objects: { [K in CollectionName]: ObjectsByCollection[K][] };
 }
 
-/** The anycast gateway MAC derived from a VNI when none is given: locally administered 02:0a:vni. */
+/** The anycast gateway MAC derived from a VNI when none is given: locally administered 02:0a:00:<vni>. */
 export function defaultGatewayMac(vni: number): string {
   const b = [(vni >> 16) & 0xff, (vni >> 8) & 0xff, vni & 0xff];
-  return ['02', '0a', ...b.map((x) => x.toString(16).padStart(2, '0'))].join(':');
+  return ['02', '0a', '00', ...b.map((x) => x.toString(16).padStart(2, '0'))].join(':');
 }
 
 export const ID_PATTERN = /^[a-z0-9][a-z0-9._-]{0,62}$/;

@@ -1,0 +1,67 @@
+/**
+ * The hypervisor agent process (runs inside the hypervisor's network namespace).
+ *   node --import tsx reference-impl/bin/agent.ts --hypervisor hv1 --zone z1 --vtep 10.0.1.11 \
+ *     --controller 172.20.20.11:6640 [--controller 172.20.20.12:6640] --prefix otf-2az- [--mtu 1450]
+ * --hv-netns <name> programs a named namespace instead of the current one (fixtures).
+ * The agent never cleans up on exit: the datapath keeps forwarding while it is down.
+ */
+import { parseArgs } from 'node:util';
+import { run } from '../../harness/util/exec.ts';
+import { Agent } from '../agent/agent.ts';
+
+const { values } = parseArgs({
+  options: {
+    hypervisor: { type: 'string' },
+    zone: { type: 'string' },
+    vtep: { type: 'string' },
+    controller: { type: 'string', multiple: true, default: [] },
+    prefix: { type: 'string', default: 'otf-' },
+    mtu: { type: 'string' },
+    'hv-netns': { type: 'string' },
+    'audit-ms': { type: 'string', default: '30000' },
+  },
+});
+const fail = (message: string): never => {
+  console.error(`agent: ${message}`);
+  process.exit(2);
+};
+if (!values.hypervisor) fail('--hypervisor is required');
+if (!values.vtep) fail('--vtep <underlay IPv4> is required');
+if (!(values.controller as string[]).length) fail('at least one --controller host:port is required');
+let mtu = values.mtu ? Number(values.mtu) : 0;
+if (!mtu) {
+  // Overlay MTU = MTU of the device holding the VTEP address − 50 (VXLAN over IPv4).
+  const ns = values['hv-netns'];
+  const out = await run('ip', [...(ns ? ['-n', ns] : []), '-j', 'addr', 'show']);
+  const links = JSON.parse(out.stdout || '[]') as Array<{
+    mtu: number;
+    addr_info?: Array<{ local: string }>;
+  }>;
+  const dev = links.find((l) => l.addr_info?.some((a) => a.local === values.vtep));
+  if (!dev) fail(`no interface holds the VTEP address ${values.vtep}`);
+  mtu = (dev?.mtu ?? 1500) - 50;
+}
+const agent = new Agent({
+  prefix: values.prefix as string,
+  hypervisor: values.hypervisor as string,
+  hvNetns: values['hv-netns'],
+  zone: values.zone,
+  vtep: values.vtep as string,
+  mtu,
+  controllers: (values.controller as string[]).map((c) => {
+    const [host, port] = c.split(':');
+    return { host: host as string, port: Number(port || 6640) };
+  }),
+  auditMs: Number(values['audit-ms']),
+  log: (line) => console.log(line),
+});
+agent.start();
+console.log(
+  `agent ${values.hypervisor}: vtep ${values.vtep}, overlay mtu ${mtu}, controllers ${(values.controller as string[]).join(', ')}`,
+);
+const stop = () => {
+  agent.stop();
+  process.exit(0);
+};
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);

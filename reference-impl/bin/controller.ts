@@ -1,0 +1,74 @@
+/**
+ * The zone controller process.
+ *   node --import tsx reference-impl/bin/controller.ts --id c1 --zone z1 --listen 0.0.0.0:6640 \
+ *     --directory http://172.20.20.2:8080 --token-file /etc/otf/token \
+ *     --router-id 172.20.20.11 --local-as 65000 --peer 172.20.20.21:65000 [--peer ...]
+ * Without --peer the controller runs without BGP (single-zone labs).
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { Controller } from '../controller/controller.ts';
+import { BgpEvpnTransport, MemoryEvpnFabric } from '../controller/evpn.ts';
+import { DirectoryClient } from '../directory/client.ts';
+
+const { values } = parseArgs({
+  options: {
+    id: { type: 'string' },
+    zone: { type: 'string' },
+    listen: { type: 'string', default: '0.0.0.0:6640' },
+    directory: { type: 'string' },
+    token: { type: 'string' },
+    'token-file': { type: 'string' },
+    'router-id': { type: 'string' },
+    'local-as': { type: 'string', default: '65000' },
+    peer: { type: 'string', multiple: true, default: [] },
+    'hold-time': { type: 'string', default: '9' },
+  },
+});
+const fail = (message: string): never => {
+  console.error(`controller: ${message}`);
+  process.exit(2);
+};
+const token =
+  values.token ??
+  (values['token-file'] ? readFileSync(values['token-file'], 'utf8').trim() : undefined) ??
+  process.env.DIRECTORY_TOKEN;
+if (!values.zone) fail('--zone is required');
+if (!values.directory) fail('--directory <url> is required');
+if (!token) fail('no directory token: --token, --token-file or DIRECTORY_TOKEN');
+const [host, port] = (values.listen as string).split(':');
+const log = (line: string) => console.log(line);
+const id = values.id ?? `${values.zone}-controller`;
+const peers = (values.peer as string[]).map((p) => {
+  const [address, asn] = p.split(':');
+  if (!address) fail(`--peer ${p}: expected <address>:<asn>`);
+  return { address: address as string, remoteAs: Number(asn ?? values['local-as']) };
+});
+let evpn: ConstructorParameters<typeof Controller>[0]['evpn'];
+if (peers.length) {
+  if (!values['router-id']) fail('--router-id is required with --peer');
+  evpn = new BgpEvpnTransport({
+    localAs: Number(values['local-as']),
+    routerId: values['router-id'] as string,
+    peers,
+    holdTime: Number(values['hold-time']),
+    log,
+  });
+} else {
+  evpn = new MemoryEvpnFabric().member(values['router-id'] ?? '0.0.0.0');
+}
+const controller = new Controller({
+  id,
+  zone: values.zone as string,
+  listen: { host: host || '0.0.0.0', port: Number(port || 6640) },
+  directory: new DirectoryClient({ url: values.directory as string, token: token as string }),
+  evpn,
+  log,
+});
+await controller.start();
+const stop = async () => {
+  await controller.stop();
+  process.exit(0);
+};
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);

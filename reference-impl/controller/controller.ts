@@ -1,0 +1,309 @@
+/**
+ * The zone controller (VSC role). Follows the directory's change stream into a World, originates and
+ * learns EVPN routes through an EvpnTransport (BGP to the zone's route reflector), and serves its
+ * zone's agents over the JSON-lines protocol (protocol/messages.ts): a full `sync` when an agent
+ * connects, then incremental `update`s computed as the difference of the agent's entry set.
+ *
+ * Safety rules that keep the data plane up through control-plane failures:
+ *   - no agent gets a sync before the controller has a directory snapshot and its BGP peers have sent
+ *     their initial routes (End-of-RIB, or a timeout): an empty or partial sync would make agents
+ *     remove working state;
+ *   - losing the directory freezes the world (nothing is withdrawn, agents keep their state);
+ *   - agents keep forwarding when this controller dies (headless) and resync without flushing.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server, type Socket } from 'node:net';
+import { type DirectoryClient, DirectoryWatcher } from '../directory/client.ts';
+import {
+  type AgentMessage,
+  type ControllerMessage,
+  type Entry,
+  encode,
+  entryKey,
+  type Hello,
+  LineDecoder,
+  PROTOCOL_VERSION,
+  type Report,
+} from '../protocol/messages.ts';
+import type { EvpnTransport } from './evpn.ts';
+import { World } from './world.ts';
+
+export interface ControllerOptions {
+  id: string;
+  zone: string;
+  listen: { host: string; port: number };
+  directory: DirectoryClient;
+  evpn: EvpnTransport;
+  heartbeatMs?: number;
+  deadAfterMs?: number;
+  log?: (line: string) => void;
+}
+
+class AgentSession {
+  hello: Hello | undefined;
+  hypervisorId: string | undefined;
+  readonly epoch = randomUUID();
+  seq = 0;
+  synced = false;
+  sent = new Map<string, string>();
+  ackedSeq = 0;
+  lastHeard = Date.now();
+  report: Report['vports'] = [];
+  heartbeat: NodeJS.Timeout | undefined;
+
+  constructor(readonly socket: Socket) {}
+
+  send(message: ControllerMessage): void {
+    if (!this.socket.destroyed) this.socket.write(encode(message));
+  }
+}
+
+export class Controller {
+  readonly world: World;
+  private readonly watcher: DirectoryWatcher;
+  private server: Server | undefined;
+  private readonly sessions = new Set<AgentSession>();
+  private worldReady = false;
+  private scheduled = false;
+  private readyTimer: NodeJS.Timeout | undefined;
+  readonly stats = { syncs: 0, updates: 0, lastRecomputeMs: 0 };
+
+  constructor(readonly options: ControllerOptions) {
+    this.world = new World(options.zone);
+    this.watcher = new DirectoryWatcher(options.directory, {
+      onSnapshot: (snapshot) => {
+        this.world.loadSnapshot(snapshot);
+        this.worldReady = true;
+        this.log(`directory snapshot at revision ${snapshot.revision}`);
+        this.schedule();
+      },
+      onChange: (change) => {
+        this.world.applyChange(change);
+        this.schedule();
+      },
+      onStatus: (connected, error) =>
+        this.log(
+          connected
+            ? `directory ${options.directory.url} connected`
+            : `directory unreachable (${error instanceof Error ? error.message.split(':')[0] : String(error)}): world frozen at revision ${this.world.revision}`,
+        ),
+    });
+  }
+
+  log(line: string): void {
+    this.options.log?.(`${new Date().toISOString()} controller ${this.options.id}: ${line}`);
+  }
+
+  async start(): Promise<{ port: number }> {
+    await this.options.evpn.start({
+      onMac: (key, mac) => {
+        this.world.learnMac(key, mac);
+        this.schedule();
+      },
+      onFlood: (key, flood) => {
+        this.world.learnFlood(key, flood);
+        this.schedule();
+      },
+    });
+    void this.watcher.run();
+    const server = createServer((socket) => this.accept(socket));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.options.listen.port, this.options.listen.host, () => resolve());
+    });
+    // Until BGP is ready, re-check periodically so waiting agents get their first sync.
+    this.readyTimer = setInterval(() => {
+      if (this.world.tick()) this.schedule();
+      else if (this.sessions.size && [...this.sessions].some((s) => !s.synced)) this.schedule();
+    }, 100);
+    const address = server.address() as { port: number };
+    this.log(
+      `listening for agents on ${this.options.listen.host}:${address.port} (zone ${this.options.zone})`,
+    );
+    return { port: address.port };
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.readyTimer);
+    this.watcher.stop();
+    for (const s of this.sessions) {
+      clearInterval(s.heartbeat);
+      s.socket.destroy();
+    }
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    await this.options.evpn.stop();
+  }
+
+  status(): Record<string, unknown> {
+    return {
+      id: this.options.id,
+      zone: this.options.zone,
+      revision: this.world.revision,
+      directoryConnected: this.watcher.connected,
+      worldReady: this.worldReady,
+      evpn: this.options.evpn.status(),
+      agents: [...this.sessions].map((s) => ({
+        agent: s.hello?.agent,
+        hypervisor: s.hypervisorId,
+        synced: s.synced,
+        seq: s.seq,
+        acked: s.ackedSeq,
+        vports: s.report.length,
+      })),
+    };
+  }
+
+  /** Agents whose last update has been acknowledged (programmed). */
+  agentsInSync(): string[] {
+    return [...this.sessions]
+      .filter((s) => s.synced && s.ackedSeq === s.seq)
+      .map((s) => s.hypervisorId ?? '');
+  }
+
+  private accept(socket: Socket): void {
+    socket.setNoDelay(true);
+    const session = new AgentSession(socket);
+    this.sessions.add(session);
+    const decoder = new LineDecoder((m) => this.onMessage(session, m as AgentMessage));
+    socket.on('data', (chunk) => {
+      session.lastHeard = Date.now();
+      try {
+        decoder.push(chunk);
+      } catch (err) {
+        session.send({ type: 'error', code: 'protocol', message: (err as Error).message });
+        socket.destroy();
+      }
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      clearInterval(session.heartbeat);
+      this.sessions.delete(session);
+      if (session.hello) this.log(`agent ${session.hello.agent} disconnected`);
+      // Which hypervisors host a domain does not depend on connections: nothing to withdraw.
+    });
+  }
+
+  private onMessage(session: AgentSession, message: AgentMessage): void {
+    switch (message.type) {
+      case 'hello': {
+        if (!message.versions?.includes(PROTOCOL_VERSION)) {
+          session.send({
+            type: 'error',
+            code: 'version',
+            message: `this controller speaks protocol version ${PROTOCOL_VERSION}; the agent offered ${JSON.stringify(message.versions)}`,
+          });
+          session.socket.end();
+          return;
+        }
+        session.hello = message;
+        const heartbeatMs = this.options.heartbeatMs ?? 1000;
+        const deadAfterMs = this.options.deadAfterMs ?? 3000;
+        session.send({
+          type: 'welcome',
+          version: PROTOCOL_VERSION,
+          controller: this.options.id,
+          heartbeatMs,
+          deadAfterMs,
+        });
+        session.heartbeat = setInterval(() => {
+          if (Date.now() - session.lastHeard > deadAfterMs) {
+            this.log(`agent ${message.agent}: no heartbeat for ${deadAfterMs} ms`);
+            session.socket.destroy();
+            return;
+          }
+          session.send({ type: 'heartbeat', ts: Date.now() });
+        }, heartbeatMs);
+        this.log(`agent ${message.agent} (vtep ${message.vtep}) connected, protocol v${PROTOCOL_VERSION}`);
+        this.schedule();
+        break;
+      }
+      case 'ack':
+        if (message.epoch === session.epoch) session.ackedSeq = Math.max(session.ackedSeq, message.seq);
+        if (!message.applied)
+          this.log(
+            `agent ${session.hello?.agent}: programming errors: ${message.errors.join(' | ').slice(0, 300)}`,
+          );
+        break;
+      case 'report':
+        session.report = message.vports;
+        break;
+      case 'resync':
+        session.synced = false;
+        this.schedule();
+        break;
+      case 'miss':
+        // Everything the controller knows is pushed proactively; a miss is logged for diagnosis.
+        this.log(`agent ${session.hello?.agent}: neighbour miss vni ${message.vni} ${message.ip}`);
+        break;
+      case 'heartbeat':
+        break;
+    }
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.recompute();
+    });
+  }
+
+  private resolveHypervisor(session: AgentSession): string | undefined {
+    const name = session.hello?.agent;
+    if (!name) return undefined;
+    if (this.world.hypervisors.has(name)) return name;
+    for (const h of this.world.hypervisors.values()) if (h.name === name) return h.id;
+    return undefined;
+  }
+
+  private recompute(): void {
+    if (!this.worldReady) return;
+    const started = performance.now();
+    this.options.evpn.setOriginations(this.world.originations());
+    if (!this.options.evpn.ready()) return;
+    for (const session of this.sessions) {
+      if (!session.hello) continue;
+      const hv = this.resolveHypervisor(session);
+      if (!hv) continue;
+      const hypervisor = this.world.hypervisors.get(hv);
+      if (hypervisor && hypervisor.zone !== this.options.zone) {
+        session.send({
+          type: 'error',
+          code: 'unknown_agent',
+          message: `hypervisor ${hv} is in zone ${hypervisor.zone}, this controller serves ${this.options.zone}`,
+        });
+        session.socket.end();
+        continue;
+      }
+      session.hypervisorId = hv;
+      const entries = this.world.entriesFor(hv);
+      const next = new Map<string, string>();
+      const byKey = new Map<string, Entry>();
+      for (const e of entries) {
+        const key = entryKey(e);
+        next.set(key, JSON.stringify(e));
+        byKey.set(key, e);
+      }
+      if (!session.synced) {
+        session.seq += 1;
+        session.send({ type: 'sync', epoch: session.epoch, seq: session.seq, entries });
+        session.sent = next;
+        session.synced = true;
+        this.stats.syncs++;
+        continue;
+      }
+      const set: Entry[] = [];
+      const del: string[] = [];
+      for (const [key, json] of next) if (session.sent.get(key) !== json) set.push(byKey.get(key) as Entry);
+      for (const key of session.sent.keys()) if (!next.has(key)) del.push(key);
+      if (!set.length && !del.length) continue;
+      session.seq += 1;
+      session.send({ type: 'update', epoch: session.epoch, seq: session.seq, set, del });
+      session.sent = next;
+      this.stats.updates++;
+    }
+    this.stats.lastRecomputeMs = performance.now() - started;
+  }
+}

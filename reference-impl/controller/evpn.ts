@@ -1,0 +1,302 @@
+/**
+ * The controller's BGP seam: a small interface (originate a set of routes, learn remote ones) with
+ * two implementations: `BgpEvpnTransport` over the project's BgpSpeaker (harness/bgp), peering with
+ * the zone's route reflector, and `MemoryEvpnFabric` for tests without BGP.
+ *
+ * Route encoding (RFC 7432 / RFC 8365):
+ *   type-2 MAC/IP: RD routerId:n (n = VNI mod 65536), ESI 0, ethTag 0, label = L2 VNI, next hop = the
+ *     hypervisor's VTEP, ext communities: route target (as provisioned), encapsulation VXLAN (8),
+ *     MAC mobility {seq} once the MAC has moved.
+ *   type-3 IMET: same RD, originator = VTEP, PMSI tunnel {type 6 ingress replication, label VNI,
+ *     endpoint VTEP}, route target, encapsulation VXLAN.
+ */
+import {
+  type BestChange,
+  BgpSpeaker,
+  type EvpnInclusiveMulticast,
+  type EvpnMacIp,
+  type ExtCommunity,
+  macMobility,
+  type PathAttributes,
+  type PeerConfig,
+  ZERO_ESI,
+} from '../../harness/bgp/index.ts';
+import { type LearnedFlood, type LearnedMac, type Origination, originationKey } from './world.ts';
+
+export interface EvpnLearnHandlers {
+  onMac(key: string, mac: LearnedMac | undefined): void;
+  onFlood(key: string, flood: LearnedFlood | undefined): void;
+}
+
+export interface EvpnTransport {
+  start(handlers: EvpnLearnHandlers): Promise<void>;
+  stop(): Promise<void>;
+  /** The full set of routes to originate now; the transport announces/withdraws the difference. */
+  setOriginations(list: Origination[]): void;
+  /** True once the initial routes of every peer are in (End-of-RIB) or the wait timed out. */
+  ready(): boolean;
+  status(): Record<string, unknown>;
+}
+
+export function rdFor(routerId: string, vni: number): string {
+  return `${routerId}:${vni & 0xffff}`;
+}
+
+export function toBgp(
+  routerId: string,
+  o: Origination,
+): { route: EvpnMacIp | EvpnInclusiveMulticast; attrs: PathAttributes } {
+  const ext: ExtCommunity[] = [
+    { type: 'route-target', value: o.routeTarget },
+    { type: 'encapsulation', tunnelType: 8 },
+  ];
+  if (o.kind === 'type2') {
+    if (o.seq > 0) ext.push({ type: 'mac-mobility', seq: o.seq, sticky: false });
+    return {
+      route: {
+        afi: 'l2vpn-evpn',
+        type: 2,
+        rd: rdFor(routerId, o.vni),
+        esi: ZERO_ESI,
+        ethTag: 0,
+        mac: o.mac,
+        ip: o.ip,
+        labels: [o.vni],
+      },
+      attrs: { origin: 'igp', nextHop: o.vtep, extCommunities: ext },
+    };
+  }
+  return {
+    route: { afi: 'l2vpn-evpn', type: 3, rd: rdFor(routerId, o.vni), ethTag: 0, originatorIp: o.vtep },
+    attrs: {
+      origin: 'igp',
+      nextHop: o.vtep,
+      extCommunities: ext,
+      pmsiTunnel: { flags: 0, tunnelType: 6, label: o.vni, tunnelId: o.vtep },
+    },
+  };
+}
+
+function routeTargets(attrs: PathAttributes): string[] {
+  return (attrs.extCommunities ?? [])
+    .filter((c) => c.type === 'route-target')
+    .map((c) => (c as { value: string }).value);
+}
+
+export interface BgpEvpnOptions {
+  localAs: number;
+  routerId: string;
+  peers: Array<{ address: string; remoteAs: number; port?: number }>;
+  holdTime?: number;
+  /** Max wait for peers' End-of-RIB before the first agent sync, ms (default 8000). */
+  readyTimeoutMs?: number;
+  log?: (line: string) => void;
+}
+
+export class BgpEvpnTransport implements EvpnTransport {
+  readonly speaker: BgpSpeaker;
+  private announced = new Map<string, { sig: string; route: EvpnMacIp | EvpnInclusiveMulticast }>();
+  private readonly eor = new Set<string>();
+  private readonly startedAt = Date.now();
+
+  constructor(private readonly options: BgpEvpnOptions) {
+    const peers: PeerConfig[] = options.peers.map((p) => ({
+      address: p.address,
+      remoteAs: p.remoteAs,
+      families: ['l2vpn-evpn'],
+      ...(p.port ? { port: p.port } : {}),
+      name: `rr-${p.address}`,
+    }));
+    this.speaker = new BgpSpeaker({
+      localAs: options.localAs,
+      routerId: options.routerId,
+      holdTime: options.holdTime ?? 9,
+      connectRetryMs: 1000,
+      families: ['l2vpn-evpn'],
+      peers,
+    });
+  }
+
+  async start(handlers: EvpnLearnHandlers): Promise<void> {
+    const log = this.options.log ?? (() => {});
+    this.speaker.on('established', (p) => log(`bgp: session with ${p.address} established`));
+    this.speaker.on('down', (p, reason) => {
+      this.eor.delete(p.address);
+      log(`bgp: session with ${p.address} down: ${reason}`);
+    });
+    this.speaker.on('endOfRib', (p, family) => {
+      if (family === 'l2vpn-evpn') this.eor.add(p.address);
+    });
+    this.speaker.on('log', (level, message) => {
+      if (level !== 'debug') log(`bgp ${level}: ${message}`);
+    });
+    this.speaker.on('best', (change: BestChange) => this.onBest(change, handlers));
+    await this.speaker.start();
+  }
+
+  private onBest(change: BestChange, handlers: EvpnLearnHandlers): void {
+    const entry = change.best ?? change.previous;
+    if (!entry || entry.route.afi !== 'l2vpn-evpn') return;
+    if (change.best?.peer === 'local' || (!change.best && change.previous?.peer === 'local')) return;
+    const route = entry.route as EvpnMacIp | EvpnInclusiveMulticast;
+    if (route.type === 2) {
+      const best = change.best;
+      if (!best || best.peer === 'local') {
+        handlers.onMac(change.key, undefined);
+        return;
+      }
+      const r = best.route as EvpnMacIp;
+      handlers.onMac(change.key, {
+        origin: r.rd.split(':')[0] ?? '',
+        vni: r.labels[0] ?? 0,
+        mac: r.mac,
+        ip: r.ip,
+        vtep: best.attrs.nextHop ?? '',
+        seq: macMobility(best.attrs)?.seq ?? 0,
+        routeTargets: routeTargets(best.attrs),
+      });
+    } else if (route.type === 3) {
+      const best = change.best;
+      if (!best || best.peer === 'local') {
+        handlers.onFlood(change.key, undefined);
+        return;
+      }
+      const r = best.route as EvpnInclusiveMulticast;
+      const vni = best.attrs.pmsiTunnel?.label ?? r.ethTag;
+      handlers.onFlood(change.key, {
+        origin: r.rd.split(':')[0] ?? '',
+        vni,
+        vtep: best.attrs.pmsiTunnel?.tunnelId ?? r.originatorIp,
+        routeTargets: routeTargets(best.attrs),
+      });
+    }
+  }
+
+  setOriginations(list: Origination[]): void {
+    const next = new Map<
+      string,
+      { sig: string; route: EvpnMacIp | EvpnInclusiveMulticast; attrs: PathAttributes }
+    >();
+    for (const o of list) {
+      const { route, attrs } = toBgp(this.options.routerId, o);
+      next.set(originationKey(o), { sig: JSON.stringify(attrs), route, attrs });
+    }
+    const withdraw = [...this.announced].filter(([k]) => !next.has(k)).map(([, v]) => v.route);
+    if (withdraw.length) this.speaker.withdraw(withdraw);
+    for (const [key, v] of next) {
+      const cur = this.announced.get(key);
+      if (cur && cur.sig === v.sig) continue;
+      this.speaker.announce([v.route], v.attrs);
+    }
+    this.announced = new Map([...next].map(([k, v]) => [k, { sig: v.sig, route: v.route }]));
+  }
+
+  ready(): boolean {
+    if (Date.now() - this.startedAt > (this.options.readyTimeoutMs ?? 8000)) return true;
+    return this.options.peers.every((p) => this.eor.has(p.address));
+  }
+
+  status(): Record<string, unknown> {
+    return {
+      routerId: this.options.routerId,
+      peers: this.speaker.peers().map((p) => ({ address: p.address, state: p.state })),
+      originated: this.announced.size,
+    };
+  }
+
+  async stop(): Promise<void> {
+    await this.speaker.close();
+  }
+}
+
+/** In-process stand-in for the route reflectors: every member sees every other member's routes. */
+export class MemoryEvpnFabric {
+  private readonly members = new Set<MemoryEvpnTransport>();
+
+  member(routerId: string): MemoryEvpnTransport {
+    const m = new MemoryEvpnTransport(this, routerId);
+    return m;
+  }
+
+  join(m: MemoryEvpnTransport): void {
+    this.members.add(m);
+    for (const other of this.members)
+      if (other !== m) for (const [k, o] of other.current) m.deliver(other.routerId, k, o);
+  }
+
+  leave(m: MemoryEvpnTransport): void {
+    this.members.delete(m);
+    for (const other of this.members)
+      for (const k of m.current.keys()) other.deliver(m.routerId, k, undefined);
+  }
+
+  publish(from: MemoryEvpnTransport, key: string, o: Origination | undefined): void {
+    for (const other of this.members) if (other !== from) other.deliver(from.routerId, key, o);
+  }
+}
+
+export class MemoryEvpnTransport implements EvpnTransport {
+  current = new Map<string, Origination>();
+  private handlers: EvpnLearnHandlers | undefined;
+
+  constructor(
+    private readonly fabric: MemoryEvpnFabric,
+    readonly routerId: string,
+  ) {}
+
+  async start(handlers: EvpnLearnHandlers): Promise<void> {
+    this.handlers = handlers;
+    this.fabric.join(this);
+  }
+
+  async stop(): Promise<void> {
+    this.fabric.leave(this);
+    this.handlers = undefined;
+  }
+
+  deliver(from: string, key: string, o: Origination | undefined): void {
+    const k = `${from}|${key}`;
+    if (!this.handlers) return;
+    if (key.startsWith('2/')) {
+      this.handlers.onMac(
+        k,
+        o && o.kind === 'type2'
+          ? {
+              origin: from,
+              vni: o.vni,
+              mac: o.mac,
+              ip: o.ip,
+              vtep: o.vtep,
+              seq: o.seq,
+              routeTargets: [o.routeTarget],
+            }
+          : undefined,
+      );
+    } else {
+      this.handlers.onFlood(
+        k,
+        o && o.kind === 'type3'
+          ? { origin: from, vni: o.vni, vtep: o.vtep, routeTargets: [o.routeTarget] }
+          : undefined,
+      );
+    }
+  }
+
+  setOriginations(list: Origination[]): void {
+    const next = new Map(list.map((o) => [originationKey(o), o]));
+    for (const k of this.current.keys()) if (!next.has(k)) this.fabric.publish(this, k, undefined);
+    for (const [k, o] of next) {
+      const cur = this.current.get(k);
+      if (!cur || JSON.stringify(cur) !== JSON.stringify(o)) this.fabric.publish(this, k, o);
+    }
+    this.current = next;
+  }
+
+  ready(): boolean {
+    return true;
+  }
+
+  status(): Record<string, unknown> {
+    return { routerId: this.routerId, originated: this.current.size };
+  }
+}
