@@ -8,7 +8,10 @@ import { errorMessage, UserError } from '../util/errors.ts';
 type CommandModule = { main(argv: string[]): Promise<number>; summary: string };
 
 // Each sub-command registers one line here.
-const commands: Record<string, () => Promise<CommandModule>> = {};
+const commands: Record<string, () => Promise<CommandModule>> = {
+  lab: () => import('./commands/lab.ts'),
+  doctor: () => import('./commands/doctor.ts'),
+};
 
 async function usage(): Promise<string> {
   const lines = ['usage: otwin <command> [options]', '', 'commands:'];

@@ -3,6 +3,7 @@
  * fixtures that build small namespace setups of their own. Everything uses `ip -j` JSON, never text.
  */
 import { createHash } from 'node:crypto';
+import { statSync } from 'node:fs';
 import { type ExecResult, run, runJson, runOk } from '../util/exec.ts';
 
 export interface IpLink {
@@ -116,4 +117,41 @@ export async function vethBetween(
 
 export async function sysctl(ns: string, key: string, value: string): Promise<void> {
   await nsExecOk(ns, 'sysctl', ['-qw', `${key}=${value}`]);
+}
+
+/**
+ * Runs many iproute2 commands in one process (`ip [-n ns] -batch -`), one command per line: the
+ * netns runtime builds a whole lab with a handful of these instead of one `ip` per step.
+ * With `force`, ip keeps going after a failing line (used for best-effort teardown).
+ */
+export async function ipBatch(
+  ns: string | undefined,
+  lines: readonly string[],
+  options: { force?: boolean } = {},
+): Promise<ExecResult> {
+  if (lines.length === 0) return { exitCode: 0, stdout: '', stderr: '' };
+  const args = [...(ns ? ['-n', ns] : []), ...(options.force ? ['-force'] : []), '-batch', '-'];
+  return run('ip', args, { input: `${lines.join('\n')}\n` });
+}
+
+/** Like ipBatch, but throws with ip's message (it names the failing line) unless every line succeeded. */
+export async function ipBatchOk(ns: string | undefined, lines: readonly string[]): Promise<void> {
+  const result = await ipBatch(ns, lines);
+  if (result.exitCode !== 0) {
+    throw new Error(
+      `ip${ns ? ` -n ${ns}` : ''} -batch failed: ${result.stderr.trim() || result.stdout.trim()}`,
+    );
+  }
+}
+
+/**
+ * The namespace id of a named network namespace as `/proc/<pid>/ns/net` links print it
+ * (`net:[4026532281]`), or undefined when the namespace does not exist.
+ */
+export function netnsInode(name: string): string | undefined {
+  try {
+    return `net:[${statSync(`/run/netns/${name}`).ino}]`;
+  } catch {
+    return undefined;
+  }
 }

@@ -18,6 +18,11 @@ export interface DeployOptions {
   onProgress?: (message: string) => void;
 }
 
+export interface DestroyOptions {
+  /** Also remove the lab directory (containerlab's `destroy --cleanup`). */
+  cleanup?: boolean;
+}
+
 export interface ExecOptions {
   input?: string;
   timeoutMs?: number;
@@ -72,7 +77,7 @@ export interface Runtime {
   deploy(topology: Topology, options?: DeployOptions): Promise<DeployedLab>;
   /** Attaches to an already deployed lab (from its lab directory); undefined when not deployed. */
   attach(topology: Topology): Promise<DeployedLab | undefined>;
-  destroy(topology: Topology): Promise<void>;
+  destroy(topology: Topology, options?: DestroyOptions): Promise<void>;
   /** Destroys every lab this runtime deployed on the machine (the project's own only). */
   destroyAll(): Promise<string[]>;
   inspect(topology: Topology): Promise<InspectEntry[]>;
