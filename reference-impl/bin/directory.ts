@@ -12,6 +12,7 @@ const { values } = parseArgs({
     db: { type: 'string', default: './directory.db' },
     host: { type: 'string', default: '0.0.0.0' },
     port: { type: 'string', default: '8080' },
+    socket: { type: 'string' },
     token: { type: 'string' },
     'token-file': { type: 'string' },
     asn: { type: 'string' },
@@ -34,6 +35,7 @@ const server = new DirectoryServer({
   token,
   host: values.host,
   port: Number(values.port),
+  ...(values.socket ? { socketPath: values.socket } : {}),
   ...(values.asn ? { asn: Number(values.asn) } : {}),
   log,
 });

@@ -3,6 +3,7 @@
  * attach benchmark). Network failures become DirectoryUnavailableError with a sentence a person can
  * act on; API errors become DirectoryApiError carrying the server's code/field/hint.
  */
+import { Agent, request as httpRequest } from 'node:http';
 import type { AnyObject, Change, CollectionName, ObjectsByCollection, Snapshot } from './model.ts';
 
 export class DirectoryApiError extends Error {
@@ -41,52 +42,41 @@ export class DirectoryClient {
   private readonly token: string;
   private readonly timeoutMs: number;
 
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: 64 });
+
   constructor(options: DirectoryClientOptions) {
     this.url = options.url.replace(/\/$/, '');
     this.token = options.token;
     this.timeoutMs = options.timeoutMs ?? 10_000;
   }
 
-  async request<T>(
-    method: string,
-    path: string,
-    body?: unknown,
-    options: { timeoutMs?: number; signal?: AbortSignal } = {},
-  ): Promise<T> {
-    const timeout = AbortSignal.timeout(options.timeoutMs ?? this.timeoutMs);
-    const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
-    let response: Response | undefined;
+  /**
+   * `url` is `http://host:port` or `unix:/path/to/api.sock` (the directory's --socket: reachable from
+   * the host through the lab directory when the management network is not routed to the host).
+   */
+  async request<T>(method: string, path: string, body?: unknown, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<T> {
+    let response: { status: number; text: string } | undefined;
     for (let attempt = 0; !response; attempt++) {
       try {
-        response = await fetch(`${this.url}${path}`, {
-          method,
-          headers: {
-            authorization: `Bearer ${this.token}`,
-            ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-          },
-          ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-          signal,
-        });
+        response = await this.send(method, path, body, options.timeoutMs ?? this.timeoutMs, options.signal);
       } catch (err) {
         if (options.signal?.aborted) throw err;
-        // A pooled keep-alive connection to a directory that restarted fails once with a socket
-        // error before any byte of the request was processed: retry that once on a new connection.
-        const code = ((err as Error).cause as { code?: string } | undefined)?.code;
-        if (attempt === 0 && (code === 'UND_ERR_SOCKET' || code === 'ECONNRESET')) continue;
+        // A pooled keep-alive connection to a directory that restarted fails once with a reset
+        // before any byte of the request was processed: retry that once on a new connection.
+        const code = (err as { code?: string }).code;
+        if (attempt === 0 && (code === 'ECONNRESET' || code === 'EPIPE')) continue;
         throw new DirectoryUnavailableError(this.url, err);
       }
     }
-    const text = await response.text();
+    const text = response.text;
     let parsed: unknown;
     try {
       parsed = text ? JSON.parse(text) : undefined;
     } catch {
       parsed = undefined;
     }
-    if (!response.ok) {
-      const e = (
-        parsed as { error?: { code?: string; message?: string; field?: string; hint?: string } } | undefined
-      )?.error;
+    if (response.status >= 400) {
+      const e = (parsed as { error?: { code?: string; message?: string; field?: string; hint?: string } } | undefined)?.error;
       throw new DirectoryApiError(
         response.status,
         e?.code ?? 'http_error',
@@ -96,6 +86,47 @@ export class DirectoryClient {
       );
     }
     return parsed as T;
+  }
+
+  private send(
+    method: string,
+    path: string,
+    body: unknown,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+  ): Promise<{ status: number; text: string }> {
+    const payload = body !== undefined ? JSON.stringify(body) : undefined;
+    const target = this.url.startsWith('unix:')
+      ? { socketPath: this.url.slice(5) }
+      : (() => {
+          const u = new URL(this.url);
+          return { host: u.hostname, port: Number(u.port || 80) };
+        })();
+    return new Promise((resolve, reject) => {
+      const req = httpRequest(
+        {
+          ...target,
+          method,
+          path,
+          agent: this.agent,
+          headers: {
+            authorization: `Bearer ${this.token}`,
+            ...(payload !== undefined ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}),
+          },
+          timeout: timeoutMs,
+          ...(signal ? { signal } : {}),
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+          res.on('error', reject);
+        },
+      );
+      req.on('timeout', () => req.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })));
+      req.on('error', reject);
+      req.end(payload);
+    });
   }
 
   list<K extends CollectionName>(
@@ -161,8 +192,7 @@ export class DirectoryClient {
 
   async healthy(): Promise<boolean> {
     try {
-      const response = await fetch(`${this.url}/healthz`, { signal: AbortSignal.timeout(2000) });
-      return response.ok;
+      return (await this.send('GET', '/healthz', undefined, 2000, undefined)).status === 200;
     } catch {
       return false;
     }

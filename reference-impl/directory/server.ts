@@ -7,6 +7,7 @@
  * Authentication: `Authorization: Bearer <token>`. Errors are JSON `{error:{code,message,field,hint}}`.
  */
 import { timingSafeEqual } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { COLLECTIONS, type CollectionName } from './model.ts';
@@ -19,6 +20,8 @@ export interface DirectoryServerOptions {
   token: string;
   host?: string;
   port?: number;
+  /** Also listen on this Unix socket (reachable through the filesystem, e.g. from the lab host). */
+  socketPath?: string;
   asn?: number;
   log?: (line: string) => void;
 }
@@ -28,6 +31,7 @@ const MAX_BODY = 1024 * 1024;
 export class DirectoryServer {
   readonly store: DirectoryStore;
   private readonly server: Server;
+  private unixServer: Server | undefined;
   private readonly token: Buffer;
   private readonly log: (line: string) => void;
   private readonly polls = new Set<AbortController>();
@@ -48,15 +52,30 @@ export class DirectoryServer {
       this.server.once('error', reject);
       this.server.listen(this.options.port ?? 8080, this.options.host ?? '0.0.0.0', () => resolve());
     });
+    if (this.options.socketPath) {
+      const path = this.options.socketPath;
+      rmSync(path, { force: true });
+      const unix = createServer((req, res) => {
+        this.handle(req, res).catch((err) => this.fail(res, err));
+      });
+      this.unixServer = unix;
+      await new Promise<void>((resolve, reject) => {
+        unix.once('error', reject);
+        unix.listen(path, () => resolve());
+      });
+    }
     return this.server.address() as AddressInfo;
   }
 
   async close(): Promise<void> {
     for (const poll of this.polls) poll.abort();
-    await new Promise<void>((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeAllConnections();
-    });
+    for (const server of [this.server, this.unixServer]) {
+      if (!server) continue;
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    }
     this.store.close();
   }
 
