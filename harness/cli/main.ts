@@ -11,6 +11,7 @@ type CommandModule = { main(argv: string[]): Promise<number>; summary: string };
 const commands: Record<string, () => Promise<CommandModule>> = {
   lab: () => import('./commands/lab.ts'),
   doctor: () => import('./commands/doctor.ts'),
+  bgp: () => import('./commands/bgp.ts'),
 };
 
 async function usage(): Promise<string> {
