@@ -54,7 +54,12 @@ export class DirectoryClient {
    * `url` is `http://host:port` or `unix:/path/to/api.sock` (the directory's --socket: reachable from
    * the host through the lab directory when the management network is not routed to the host).
    */
-  async request<T>(method: string, path: string, body?: unknown, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<T> {
+  async request<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    options: { timeoutMs?: number; signal?: AbortSignal } = {},
+  ): Promise<T> {
     let response: { status: number; text: string } | undefined;
     for (let attempt = 0; !response; attempt++) {
       try {
@@ -76,7 +81,9 @@ export class DirectoryClient {
       parsed = undefined;
     }
     if (response.status >= 400) {
-      const e = (parsed as { error?: { code?: string; message?: string; field?: string; hint?: string } } | undefined)?.error;
+      const e = (
+        parsed as { error?: { code?: string; message?: string; field?: string; hint?: string } } | undefined
+      )?.error;
       throw new DirectoryApiError(
         response.status,
         e?.code ?? 'http_error',
@@ -111,7 +118,9 @@ export class DirectoryClient {
           agent: this.agent,
           headers: {
             authorization: `Bearer ${this.token}`,
-            ...(payload !== undefined ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}),
+            ...(payload !== undefined
+              ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }
+              : {}),
           },
           timeout: timeoutMs,
           ...(signal ? { signal } : {}),
@@ -119,11 +128,15 @@ export class DirectoryClient {
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
+          );
           res.on('error', reject);
         },
       );
-      req.on('timeout', () => req.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })));
+      req.on('timeout', () =>
+        req.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })),
+      );
       req.on('error', reject);
       req.end(payload);
     });
