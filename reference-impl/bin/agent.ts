@@ -18,7 +18,7 @@ const { values } = parseArgs({
     prefix: { type: 'string', default: 'otf-' },
     mtu: { type: 'string' },
     'hv-netns': { type: 'string' },
-    'audit-ms': { type: 'string', default: '30000' },
+    'audit-ms': { type: 'string', default: '120000' },
   },
 });
 const fail = (message: string): never => {
