@@ -6,7 +6,6 @@
  */
 import {
   bridgeName,
-  type DomainNs,
   emptyDomainNs,
   type KernelModel,
   PORT_ALIAS_PREFIX,

@@ -136,7 +136,7 @@ export class BgpEvpnTransport implements EvpnTransport {
 
   private onBest(change: BestChange, handlers: EvpnLearnHandlers): void {
     const entry = change.best ?? change.previous;
-    if (!entry || entry.route.afi !== 'l2vpn-evpn') return;
+    if (entry?.route.afi !== 'l2vpn-evpn') return;
     if (change.best?.peer === 'local' || (!change.best && change.previous?.peer === 'local')) return;
     const route = entry.route as EvpnMacIp | EvpnInclusiveMulticast;
     if (route.type === 2) {
