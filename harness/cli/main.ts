@@ -11,6 +11,9 @@ type CommandModule = { main(argv: string[]): Promise<number>; summary: string };
 const commands: Record<string, () => Promise<CommandModule>> = {
   lab: () => import('./commands/lab.ts'),
   doctor: () => import('./commands/doctor.ts'),
+  run: () => import('./commands/run.ts'),
+  report: () => import('./commands/report.ts'),
+  replay: () => import('./commands/replay.ts'),
   bgp: () => import('./commands/bgp.ts'),
 };
 

@@ -1,0 +1,101 @@
+/**
+ * Reachability matrix: expected cells from the oracle (intent + faults in force + overrides),
+ * actual cells from the traffic engine; attachments: expected/actual/diff as Markdown and HTML, plus
+ * the oracle's reason for every cell.
+ */
+import { expectedMatrix, probeKey } from '../../oracle/index.ts';
+import {
+  type MatrixCell,
+  type MatrixEndpoint,
+  type MatrixResult,
+  renderMatrix,
+  runMatrix,
+} from '../../traffic/index.ts';
+import type { MatrixCheck } from '../types.ts';
+import type { CheckHandler, CheckResult } from './types.ts';
+
+export const matrix: CheckHandler<MatrixCheck> = {
+  selfPolling: true,
+  async evaluate(check, ctx): Promise<CheckResult> {
+    const expected = expectedMatrix(ctx.intent, {
+      among: check.among,
+      probes: check.probes,
+      down: ctx.down,
+      overrides: check.overrides,
+    });
+    const cells: MatrixCell[] = expected.map((cell) => {
+      const from = ctx.endpoint(cell.from);
+      const to = ctx.endpoint(cell.to);
+      const dest: MatrixEndpoint = { name: to.name, netnsPath: to.target.netnsPath, address: cell.address };
+      return {
+        from: from.target,
+        to: dest,
+        proto: cell.probe.proto,
+        ...(cell.probe.port !== undefined ? { port: cell.probe.port } : {}),
+        expected: cell.verdict === 'reach' ? 'allowed' : 'blocked',
+      };
+    });
+    // Expected-reachable cells first (retried until `within`), then the expected-dropped ones: a drop
+    // observed before the network has shown it converged proves nothing.
+    const positive = cells.filter((c) => c.expected === 'allowed');
+    const negative = cells.filter((c) => c.expected !== 'allowed');
+    const options = { positiveDeadlineMs: Math.max(2_000, check.withinMs), holdMs: 500 };
+    const parts = [
+      ...(positive.length ? [await runMatrix(ctx.traffic, positive, options)] : []),
+      ...(negative.length ? [await runMatrix(ctx.traffic, negative, options)] : []),
+    ];
+    const result = mergeResults(parts);
+    const reasons = [
+      '| from | to | probe | expected | why (oracle) |',
+      '|---|---|---|---|---|',
+      ...expected.map(
+        (c) =>
+          `| ${c.from} | ${c.to} | ${probeKey(c.probe)} | ${c.verdict} | ${c.reason.replace(/\|/g, '\\|')} |`,
+      ),
+    ].join('\n');
+    const md = (views: Parameters<typeof renderMatrix>[2]) => renderMatrix(result, 'markdown', views);
+    const attachments = [
+      { name: 'matrix expected (Markdown)', content: md(['expected']), type: 'text/markdown' },
+      { name: 'matrix actual (Markdown)', content: md(['actual']), type: 'text/markdown' },
+      { name: 'matrix diff (Markdown)', content: md(['mismatch']), type: 'text/markdown' },
+      {
+        name: 'matrix expected/actual/diff (HTML)',
+        content: renderMatrix(result, 'html'),
+        type: 'text/html',
+      },
+      { name: 'oracle reasons', content: reasons, type: 'text/markdown' },
+    ];
+    const byKey = new Map(expected.map((c) => [`${c.from}|${c.to}|${probeKey(c.probe)}`, c]));
+    const lines = result.mismatches.slice(0, 10).map((m) => {
+      const key = `${m.cell.from.name}|${m.cell.to.name}|${m.cell.proto === 'icmp' ? 'icmp' : `${m.cell.proto}/${m.cell.port}`}`;
+      return `${m.cell.from.name} → ${m.cell.to.name} ${key.split('|')[2]}: expected ${m.cell.expected}, got ${m.actual} (${byKey.get(key)?.reason ?? ''})`;
+    });
+    const summary = result.ok
+      ? `${result.cells.length} cells as expected`
+      : `${result.mismatches.length} of ${result.cells.length} cells differ from the intent:\n${lines.join('\n')}${result.mismatches.length > 10 ? '\n...' : ''}`;
+    const nodes = [...new Set(result.mismatches.flatMap((m) => [m.cell.from.name, m.cell.to.name]))].flatMap(
+      (name) => {
+        const vm = ctx.intent.vms.find((v) => v.name === name);
+        return vm ? [vm.hypervisor] : [];
+      },
+    );
+    return { ok: result.ok, summary, attachments, nodes: [...new Set(nodes)] };
+  },
+};
+
+/** One MatrixResult from the results of several runs over disjoint cells. */
+export function mergeResults(parts: MatrixResult[]): MatrixResult {
+  const union = (pick: (r: MatrixResult) => string[]) => [...new Set(parts.flatMap(pick))];
+  const cells = parts.flatMap((r) => r.cells);
+  const elapsedMs = parts.reduce((sum, r) => sum + r.elapsedMs, 0);
+  return {
+    ok: parts.every((r) => r.ok),
+    cells,
+    mismatches: parts.flatMap((r) => r.mismatches),
+    sources: union((r) => r.sources),
+    destinations: union((r) => r.destinations),
+    columns: union((r) => r.columns),
+    elapsedMs,
+    probesPerSecond: elapsedMs > 0 ? (cells.length * 1000) / elapsedMs : 0,
+  };
+}

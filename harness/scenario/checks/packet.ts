@@ -1,0 +1,40 @@
+/**
+ * Packet expectations: a crafted frame goes in; at each point, the packets whose decoded layers carry
+ * the `match` fields (a masked compare: fields not named are ignored) are counted against the point's
+ * count (0: nothing may come out there).
+ */
+import type { DecodedPacket } from '../../traffic/types.ts';
+import type { PacketCheck } from '../types.ts';
+import { countProblem, sniffWhileSending } from './sniff.ts';
+import { type CheckHandler, subsetMatches } from './types.ts';
+
+/** `match` is `{ <Layer>: { field: value } }`; a packet matches when each named layer has those fields. */
+export function packetMatches(packet: DecodedPacket, match: Record<string, unknown>): boolean {
+  return Object.entries(match).every(([layer, fields]) =>
+    packet.layers.some((l) => l.layer === layer && subsetMatches(l, fields ?? {})),
+  );
+}
+
+export const packet: CheckHandler<PacketCheck> = {
+  selfPolling: false,
+  async evaluate(check, ctx) {
+    const { results, attachments } = await sniffWhileSending(ctx, check.at, check.send, check.durationMs);
+    const problems: string[] = [];
+    for (const r of results) {
+      const n = r.packets.filter((p) => packetMatches(p, check.match)).length;
+      const problem = countProblem(
+        r.point.count === undefined && r.point.min === undefined && r.point.max === undefined
+          ? { ...r.point, min: 1 }
+          : r.point,
+        n,
+      );
+      if (problem) problems.push(problem);
+    }
+    return {
+      ok: problems.length === 0,
+      summary: problems.length === 0 ? 'packets as expected' : problems.join('\n'),
+      attachments,
+      nodes: [...new Set(check.at.map((p) => p.node))],
+    };
+  },
+};

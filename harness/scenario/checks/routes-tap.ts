@@ -1,0 +1,74 @@
+/**
+ * The primary RouteSource: the harness's BGP tap (harness/bgp) peered with a route reflector as a
+ * route-reflector client that advertises nothing. It runs inside the RR's network namespace and
+ * connects between two addresses the lab puts on the RR's lo (FRR refuses peers on 127.0.0.1), named
+ * by the node labels `otwin.bgp-tap.address` and `otwin.bgp-tap.peer`; the RR's frr.conf needs a
+ * `bgp listen range` (peer group, route-reflector-client) covering the tap's address.
+ */
+import { BgpTap, type TapRoute } from '../../bgp/index.ts';
+import type { LabNode } from '../../runtime/runtime.ts';
+import type { ObservedRoute, RouteSource } from '../context.ts';
+
+export interface TapSettings {
+  asn: number;
+  peerAddress: string;
+  localAddress: string | undefined;
+  routerId: string;
+}
+
+export function tapRouteToObserved(r: TapRoute): ObservedRoute {
+  const route = r.route as unknown as Record<string, unknown>;
+  const ext = r.attrs.extCommunities ?? [];
+  const type = Number(route.type ?? 0);
+  const labels = (route.labels as number[] | undefined) ?? [];
+  const label = type === 3 ? r.attrs.pmsiTunnel?.label : labels[0];
+  const rt = ext.flatMap((c) => (c.type === 'route-target' ? [c.value] : []));
+  const encap = ext.find((c) => c.type === 'encapsulation');
+  const mm = ext.find((c) => c.type === 'mac-mobility');
+  return {
+    type,
+    rd: route.rd as string | undefined,
+    vni: label,
+    label,
+    mac: (route.mac as string | undefined)?.toLowerCase(),
+    ip: type === 3 ? (route.originatorIp as string | undefined) : (route.ip as string | undefined),
+    prefix: route.prefix as string | undefined,
+    originator: type === 3 ? (route.originatorIp as string | undefined) : r.attrs.nextHop,
+    nextHop: r.attrs.nextHop,
+    rt,
+    encapsulation: encap && encap.type === 'encapsulation' ? encap.tunnelType : undefined,
+    pmsiTunnelType: r.attrs.pmsiTunnel?.tunnelType,
+    mobilitySeq: mm && mm.type === 'mac-mobility' ? mm.seq : undefined,
+    communities: r.attrs.communities ?? [],
+  };
+}
+
+export async function tapRouteSource(
+  node: LabNode,
+  settings: TapSettings,
+  timeoutMs = 20_000,
+): Promise<RouteSource> {
+  const tap = await BgpTap.start({
+    netnsPath: node.netnsPath,
+    peerAddress: settings.peerAddress,
+    ...(settings.localAddress ? { localAddress: settings.localAddress } : {}),
+    localAs: settings.asn,
+    peerAs: settings.asn,
+    routerId: settings.routerId,
+    families: ['l2vpn-evpn'],
+  });
+  try {
+    await tap.waitEstablished(timeoutMs);
+  } catch (err) {
+    await tap.stop().catch(() => undefined);
+    throw err;
+  }
+  return {
+    kind: 'tap',
+    async routes() {
+      return tap.routes().map(tapRouteToObserved);
+    },
+    transcript: () => tap.rib.jsonl(),
+    close: () => tap.stop(),
+  };
+}

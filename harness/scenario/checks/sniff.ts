@@ -1,0 +1,117 @@
+/** Sniff on several points while a stimulus is sent: shared by capture and packet expectations. */
+import { readFileSync } from 'node:fs';
+import type { Attachment } from '../../report/reporter.ts';
+import type { DecodedPacket, PacketDescription } from '../../traffic/types.ts';
+import { HarnessError } from '../../util/errors.ts';
+import type { ScenarioContext } from '../context.ts';
+import { IntentIndex } from '../intent.ts';
+import type { CapturePoint, PacketSend } from '../types.ts';
+
+async function macOf(ctx: ScenarioContext, from: string, iface: string): Promise<string> {
+  const vm = new IntentIndex(ctx.intent).vms.get(from);
+  if (vm?.mac) return vm.mac;
+  const r = await ctx.endpoint(from).node.exec(['ip', '-j', 'link', 'show', iface]);
+  const links = r.exitCode === 0 ? (JSON.parse(r.stdout) as Array<{ address?: string }>) : [];
+  const mac = links[0]?.address;
+  if (!mac) throw new HarnessError(`${from}: cannot read the MAC of ${iface}`);
+  return mac;
+}
+
+export async function buildStimulus(
+  ctx: ScenarioContext,
+  send: PacketSend,
+): Promise<{ iface: string; packet: PacketDescription }> {
+  const ep = ctx.endpoint(send.from);
+  const iface = send.iface ?? ep.iface;
+  if (send.type === 'raw') return { iface, packet: [{ layer: 'Raw', loadHex: send.hex ?? '' }] };
+  const src = await macOf(ctx, send.from, iface);
+  const srcIp = ep.address || '0.0.0.0';
+  const dst = send.dst ?? '255.255.255.255';
+  if (send.type === 'arp') {
+    return {
+      iface,
+      packet: [
+        { layer: 'Ether', src, dst: send.dstMac ?? 'ff:ff:ff:ff:ff:ff', type: 0x0806 },
+        { layer: 'ARP', op: 1, hwsrc: src, psrc: srcIp, hwdst: '00:00:00:00:00:00', pdst: dst },
+      ],
+    };
+  }
+  const l4: PacketDescription =
+    send.type === 'icmp'
+      ? [{ layer: 'ICMP', type: 8, id: 0x6f74, seq: 1 }]
+      : [
+          { layer: 'UDP', sport: 40000, dport: send.port ?? 9 },
+          { layer: 'Raw', load: 'otwin' },
+        ];
+  return {
+    iface,
+    packet: [
+      { layer: 'Ether', src, dst: send.dstMac ?? 'ff:ff:ff:ff:ff:ff' },
+      { layer: 'IP', src: srcIp, dst },
+      ...l4,
+    ],
+  };
+}
+
+export interface PointResult {
+  point: CapturePoint;
+  packets: DecodedPacket[];
+  pcap: string;
+}
+
+export async function sniffWhileSending(
+  ctx: ScenarioContext,
+  points: CapturePoint[],
+  send: PacketSend,
+  durationMs: number,
+): Promise<{ results: PointResult[]; attachments: Attachment[] }> {
+  const stimulus = await buildStimulus(ctx, send);
+  const running = await Promise.all(
+    points.map(async (point) => {
+      const pcap = ctx.artifactPath(`${point.node}-${point.iface}.pcap`);
+      const sniff = await ctx.traffic.startSniff({
+        target: { name: point.node, netnsPath: ctx.endpoint(point.node).target.netnsPath },
+        iface: point.iface,
+        ...(point.filter ? { filter: point.filter } : {}),
+        timeoutMs: durationMs,
+        pcapPath: pcap,
+      });
+      return { point, pcap, sniff };
+    }),
+  );
+  await ctx.traffic.send({
+    target: ctx.endpoint(send.from).target,
+    iface: stimulus.iface,
+    packet: stimulus.packet,
+    count: send.count,
+    intervalMs: 10,
+  });
+  const results: PointResult[] = [];
+  const attachments: Attachment[] = [];
+  for (const r of running) {
+    const packets = await r.sniff.packets;
+    results.push({ point: r.point, packets, pcap: r.pcap });
+    ctx.record.artifact(`${r.point.node}:${r.point.iface} pcap`, r.pcap);
+    try {
+      attachments.push({
+        name: `${r.point.node}:${r.point.iface}.pcap`,
+        content: readFileSync(r.pcap),
+        type: 'application/vnd.tcpdump.pcap',
+      });
+    } catch {
+      // no packets, no file
+    }
+  }
+  return { results, attachments };
+}
+
+export function countProblem(point: CapturePoint, n: number): string | undefined {
+  const where = `${point.node}:${point.iface}${point.filter ? ` [${point.filter}]` : ''}`;
+  if (point.count !== undefined && n !== point.count)
+    return `${where}: expected exactly ${point.count} packet(s), captured ${n}`;
+  if (point.min !== undefined && n < point.min)
+    return `${where}: expected at least ${point.min} packet(s), captured ${n}`;
+  if (point.max !== undefined && n > point.max)
+    return `${where}: expected at most ${point.max} packet(s), captured ${n}`;
+  return undefined;
+}

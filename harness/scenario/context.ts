@@ -1,0 +1,219 @@
+/**
+ * The state of one scenario while it runs: the lab, the driver, the traffic engine, the current
+ * intent (provision steps change it), which nodes are down (faults), the clock, and the run record
+ * being written. Steps, faults and checks receive it.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { StepReporter } from '../report/reporter.ts';
+import type { DeployedLab, LabNode } from '../runtime/runtime.ts';
+import type { ProbeServer } from '../traffic/index.ts';
+import type { ProbeTarget } from '../traffic/types.ts';
+import { HarnessError } from '../util/errors.ts';
+import type { DriverContext, ImplementationDriver } from './drivers/driver.ts';
+import { type Intent, IntentIndex } from './intent.ts';
+import type { ChaosEvent, RecordBuilder } from './record.ts';
+import type { Scenario } from './types.ts';
+
+/** A failed expectation (the system under test did not do what the intent says): Allure "failed". */
+export class ExpectationError extends Error {
+  constructor(message: string) {
+    super(message);
+    // allure-js-commons classifies by name: an AssertionError is "failed", anything else "broken".
+    this.name = 'AssertionError';
+  }
+}
+
+/** A scenario that cannot run here (missing kernel feature, driver capability): Allure "skipped". */
+export class SkipError extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+    this.name = 'SkipError';
+  }
+}
+
+export interface ReplayPlan {
+  /** Scenario-relative start time of each step, by step id. */
+  stepStarts: Map<string, number>;
+  /** Chaos schedules, by step id. */
+  chaos: Map<string, ChaosEvent[]>;
+}
+
+export interface ResolvedEndpoint {
+  name: string;
+  target: ProbeTarget;
+  node: LabNode;
+  iface: string;
+  address: string;
+}
+
+/** Something that can tell which BGP routes a node (route reflector) currently holds. */
+export interface RouteSource {
+  readonly kind: 'tap' | 'vtysh';
+  routes(): Promise<ObservedRoute[]>;
+  /** Human-readable transcript of what was seen so far (attached to the report). */
+  transcript(): string;
+  close(): Promise<void>;
+}
+
+/** A BGP EVPN route in a flat shape that expectations match field by field. */
+export interface ObservedRoute {
+  type: number;
+  rd: string | undefined;
+  vni: number | undefined;
+  label: number | undefined;
+  mac: string | undefined;
+  ip: string | undefined;
+  prefix: string | undefined;
+  originator: string | undefined;
+  nextHop: string | undefined;
+  rt: string[];
+  encapsulation: number | undefined;
+  pmsiTunnelType: number | undefined;
+  mobilitySeq: number | undefined;
+  communities: string[];
+}
+
+export interface ContextOptions {
+  scenario: Scenario;
+  lab: DeployedLab;
+  driver: ImplementationDriver;
+  traffic: ProbeServer | undefined;
+  reporter: StepReporter;
+  record: RecordBuilder;
+  runtime: string;
+  artifactsDir: string;
+  replay?: ReplayPlan | undefined;
+  routeSource?: (node: LabNode, ctx: ScenarioContext) => Promise<RouteSource>;
+}
+
+export class ScenarioContext {
+  readonly scenario: Scenario;
+  readonly lab: DeployedLab;
+  readonly driver: ImplementationDriver;
+  readonly reporter: StepReporter;
+  readonly record: RecordBuilder;
+  readonly runtime: string;
+  readonly artifactsDir: string;
+  readonly replay: ReplayPlan | undefined;
+  intent: Intent;
+  /** Lab nodes that are down (node-kill / node-pause in force). */
+  readonly down = new Set<string>();
+  /** Reverts of faults still in force, run at the end of the scenario whatever happens. */
+  readonly pendingReverts = new Map<string, () => Promise<void>>();
+  private t0 = performance.now();
+  private readonly trafficServer: ProbeServer | undefined;
+  private readonly sources = new Map<string, RouteSource>();
+  private readonly routeSourceFactory: ContextOptions['routeSource'];
+  /** Longest loss windows measured, for the console summary. */
+  readonly lossWindows: Array<{ name: string; ms: number; boundMs: number }> = [];
+  private artifactNo = 0;
+
+  constructor(options: ContextOptions) {
+    this.scenario = options.scenario;
+    this.lab = options.lab;
+    this.driver = options.driver;
+    this.reporter = options.reporter;
+    this.record = options.record;
+    this.runtime = options.runtime;
+    this.artifactsDir = options.artifactsDir;
+    this.replay = options.replay;
+    this.trafficServer = options.traffic;
+    this.routeSourceFactory = options.routeSource;
+    this.intent = structuredClone(options.scenario.intent);
+    mkdirSync(this.artifactsDir, { recursive: true });
+  }
+
+  /** Restarts the scenario clock (at the first step). */
+  startClock(): void {
+    this.t0 = performance.now();
+  }
+
+  /** Milliseconds since the scenario's first step started. */
+  now(): number {
+    return performance.now() - this.t0;
+  }
+
+  get traffic(): ProbeServer {
+    if (!this.trafficServer)
+      throw new HarnessError('the traffic engine (scapy probe server) is not available');
+    return this.trafficServer;
+  }
+
+  driverContext(): DriverContext {
+    return { lab: this.lab, intent: this.intent, scenario: this.scenario, log: (m) => this.reporter.log(m) };
+  }
+
+  /** A path for an artifact (pcap, transcript) of this run. */
+  artifactPath(name: string): string {
+    this.artifactNo += 1;
+    return join(
+      this.artifactsDir,
+      `${String(this.artifactNo).padStart(3, '0')}-${name.replace(/[^A-Za-z0-9_.-]+/g, '_')}`,
+    );
+  }
+
+  node(name: string): LabNode {
+    const node = this.lab.nodes.get(name);
+    if (!node) throw new HarnessError(`lab node '${name}' is not deployed`);
+    return node;
+  }
+
+  /** A VM, an outside host or a lab node, as a traffic endpoint. */
+  endpoint(name: string): ResolvedEndpoint {
+    const idx = new IntentIndex(this.intent);
+    const vm = idx.vms.get(name);
+    if (vm) {
+      const loc = this.driver.locate(vm, this.driverContext());
+      return {
+        name,
+        target: { name, netnsPath: loc.node.netnsPath },
+        node: loc.node,
+        iface: loc.iface,
+        address: loc.ip,
+      };
+    }
+    const ext = idx.externals.get(name);
+    if (ext) {
+      const node = this.node(ext.node);
+      return { name, target: { name, netnsPath: node.netnsPath }, node, iface: ext.iface, address: ext.ip };
+    }
+    const node = this.node(name);
+    return { name, target: { name, netnsPath: node.netnsPath }, node, iface: 'eth1', address: '' };
+  }
+
+  async routes(nodeName: string): Promise<RouteSource> {
+    const existing = this.sources.get(nodeName);
+    if (existing) return existing;
+    if (!this.routeSourceFactory) throw new HarnessError('no BGP route source is configured');
+    const source = await this.routeSourceFactory(this.node(nodeName), this);
+    this.sources.set(nodeName, source);
+    return source;
+  }
+
+  routeSources(): Map<string, RouteSource> {
+    return this.sources;
+  }
+
+  /** Reverts every fault still in force and closes taps; never throws (collects messages). */
+  async cleanup(): Promise<string[]> {
+    const problems: string[] = [];
+    for (const [name, revert] of [...this.pendingReverts].reverse()) {
+      try {
+        await revert();
+      } catch (err) {
+        problems.push(`revert ${name}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    this.pendingReverts.clear();
+    for (const source of this.sources.values()) {
+      try {
+        await source.close();
+      } catch (err) {
+        problems.push(`close route source: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    this.sources.clear();
+    return problems;
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * The implementation-driver seam: how the scenario engine applies intent to the system under test
+ * and finds its parts. One driver per implementation (`frr-evpn` now; the reference implementation's
+ * driver comes with it). Everything else in the engine is implementation-neutral.
+ */
+import type { DeployedLab, LabNode } from '../../runtime/runtime.ts';
+import type { Intent, Vm } from '../intent.ts';
+import type { Scenario } from '../types.ts';
+
+/** What an implementation can do; a scenario needing more is skipped with the reason. */
+export type Capability =
+  | 'l2'
+  | 'routing'
+  | 'security-groups'
+  | 'floating-ips'
+  | 'pnat'
+  | 'service-chains'
+  | 'vm-move'
+  | 'zones';
+
+/** One change of intent, as a `provision` step says it. `apply` (re)applies the whole intent. */
+export interface IntentChange {
+  apply: boolean;
+  attach: string[];
+  detach: string[];
+  move: Array<{ vm: string; to: string }>;
+  setGroups: Array<{ vm: string; groups: string[] }>;
+}
+
+export interface DriverContext {
+  lab: DeployedLab;
+  /** The intent as it stands after the change (attached flags, groups, hypervisors updated). */
+  intent: Intent;
+  scenario: Scenario;
+  log(message: string): void;
+}
+
+/** Where a VM (or outside host) sits for traffic: its node, interface and address. */
+export interface EndpointLocation {
+  node: LabNode;
+  iface: string;
+  ip: string;
+  mac: string | undefined;
+}
+
+export interface ImplementationDriver {
+  readonly name: string;
+  readonly capabilities: ReadonlySet<Capability>;
+  /** Extra checks of a scenario against what the driver supports: messages, empty when fine. */
+  validate(scenario: Scenario): string[];
+  /** Applies an intent change (the new intent is in ctx.intent). */
+  provision(change: IntentChange, ctx: DriverContext): Promise<void>;
+  /** Undoes what provision did (end of a scenario on a kept lab). */
+  teardown(ctx: DriverContext): Promise<void>;
+  /** Where a VM lives. */
+  locate(vm: Vm, ctx: DriverContext): EndpointLocation;
+  /** PIDs of a process role (bgpd, zebra, controller, agent, ...) on a node. */
+  processes(role: string, node: LabNode): Promise<number[]>;
+  /** PIDs of the supervisor that would restart `role` (watchfrr for FRR daemons), if any. */
+  supervisors(role: string, node: LabNode): Promise<number[]>;
+  /** Starts `role` again on a node after a kill. */
+  startProcess(role: string, node: LabNode): Promise<void>;
+  /** Starts a whole node's software again after node-kill (its namespaces still exist). */
+  startNode(node: LabNode): Promise<void>;
+  /** The underlay (VTEP) address of a hypervisor node, for BGP originator/next-hop expectations. */
+  vtepAddress(node: LabNode): Promise<string | undefined>;
+  /** Logs worth attaching when an expectation on this node fails. */
+  logs(node: LabNode): Promise<Array<{ name: string; content: string }>>;
+}

@@ -1,0 +1,110 @@
+/**
+ * node-kill, node-pause, node-resume, node-restart. A node's namespaces stay (the runtime owns them);
+ * "kill" ends every process in the node and takes its interfaces down, like pulling the power;
+ * "restart" brings the interfaces back and starts the node's software again through the driver.
+ */
+import { HarnessError } from '../../util/errors.ts';
+import { sleep } from '../../util/poll.ts';
+import type { ScenarioContext } from '../context.ts';
+import type { Fault } from '../types.ts';
+import { alive, nodeProcesses, signal } from './procs.ts';
+import type { Revert } from './types.ts';
+
+type NodeFault = Extract<Fault, { kind: 'node-kill' | 'node-pause' | 'node-resume' | 'node-restart' }>;
+
+const downLinks = new Map<string, string[]>();
+/** Static routes of killed nodes: taking interfaces down deletes the routes through them. */
+const savedRoutes = new Map<string, IpRoute[]>();
+
+interface IpRoute {
+  dst: string;
+  gateway?: string;
+  dev?: string;
+  protocol?: string;
+  metric?: number;
+}
+
+async function staticRoutes(ctx: ScenarioContext, node: string): Promise<IpRoute[]> {
+  const r = await ctx.node(node).exec(['ip', '-j', '-4', 'route', 'show']);
+  if (r.exitCode !== 0 || !r.stdout.trim()) return [];
+  // Routes the node's configuration added (exec lines: proto boot/static); the kernel re-adds its own
+  // connected routes and routing daemons re-learn theirs.
+  return (JSON.parse(r.stdout) as IpRoute[]).filter(
+    (route) =>
+      route.gateway &&
+      (route.protocol === 'boot' || route.protocol === 'static' || route.protocol === undefined),
+  );
+}
+
+async function interfaces(ctx: ScenarioContext, node: string): Promise<string[]> {
+  const r = await ctx.node(node).exec(['ip', '-j', 'link', 'show']);
+  if (r.exitCode !== 0) throw new HarnessError(`${node}: ip link show: ${r.stderr.trim()}`);
+  const links = JSON.parse(r.stdout) as Array<{ ifname: string; flags: string[] }>;
+  return links.filter((l) => l.ifname !== 'lo' && l.flags.includes('UP')).map((l) => l.ifname);
+}
+
+async function kill(ctx: ScenarioContext, name: string): Promise<void> {
+  const node = ctx.node(name);
+  const pids = nodeProcesses(node).map((p) => p.pid);
+  signal(pids, 'SIGKILL');
+  for (let i = 0; i < 100 && pids.some(alive); i += 1) await sleep(20);
+  const ifaces = await interfaces(ctx, name);
+  savedRoutes.set(`${ctx.lab.topology.name}/${name}`, await staticRoutes(ctx, name));
+  downLinks.set(`${ctx.lab.topology.name}/${name}`, ifaces);
+  for (const iface of ifaces) await node.exec(['ip', 'link', 'set', iface, 'down']);
+  ctx.down.add(name);
+}
+
+async function restart(ctx: ScenarioContext, name: string): Promise<void> {
+  const node = ctx.node(name);
+  const key = `${ctx.lab.topology.name}/${name}`;
+  for (const iface of downLinks.get(key) ?? []) {
+    const r = await node.exec(['ip', 'link', 'set', iface, 'up']);
+    if (r.exitCode !== 0) throw new HarnessError(`${name}: ip link set ${iface} up: ${r.stderr.trim()}`);
+  }
+  downLinks.delete(key);
+  for (const route of savedRoutes.get(key) ?? []) {
+    const argv = [
+      'ip',
+      'route',
+      'replace',
+      route.dst,
+      'via',
+      route.gateway!,
+      ...(route.dev ? ['dev', route.dev] : []),
+    ];
+    const r = await node.exec(argv);
+    if (r.exitCode !== 0) throw new HarnessError(`${name}: ${argv.join(' ')}: ${r.stderr.trim()}`);
+  }
+  savedRoutes.delete(key);
+  // VXLAN/bridge devices that were UP come back with the list above; start the software.
+  await ctx.driver.startNode(node);
+  ctx.down.delete(name);
+}
+
+function pause(ctx: ScenarioContext, name: string, sig: 'SIGSTOP' | 'SIGCONT'): void {
+  signal(
+    nodeProcesses(ctx.node(name)).map((p) => p.pid),
+    sig,
+  );
+  if (sig === 'SIGSTOP') ctx.down.add(name);
+  else ctx.down.delete(name);
+}
+
+export async function nodeFault(fault: NodeFault, ctx: ScenarioContext): Promise<Revert | undefined> {
+  switch (fault.kind) {
+    case 'node-kill':
+      await kill(ctx, fault.node);
+      return () => restart(ctx, fault.node);
+    case 'node-pause':
+      pause(ctx, fault.node, 'SIGSTOP');
+      return async () => pause(ctx, fault.node, 'SIGCONT');
+    case 'node-resume':
+      pause(ctx, fault.node, 'SIGCONT');
+      return undefined;
+    case 'node-restart':
+      if (!downLinks.has(`${ctx.lab.topology.name}/${fault.node}`)) await kill(ctx, fault.node);
+      await restart(ctx, fault.node);
+      return undefined;
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * partition: nodes of set A and set B stop exchanging traffic addressed to each other's own
+ * addresses (nftables in every node of both sets, input and output hooks). Traffic a node merely
+ * forwards is untouched, so partitioning a route reflector from a leaf cuts the BGP session, not the
+ * underlay path through it.
+ */
+import { createHash } from 'node:crypto';
+import { HarnessError } from '../../util/errors.ts';
+import type { ScenarioContext } from '../context.ts';
+import type { Fault } from '../types.ts';
+import type { Revert } from './types.ts';
+
+async function addresses(ctx: ScenarioContext, node: string): Promise<string[]> {
+  const r = await ctx.node(node).exec(['ip', '-j', '-4', 'addr', 'show']);
+  if (r.exitCode !== 0) throw new HarnessError(`${node}: ip addr show: ${r.stderr.trim()}`);
+  const links = JSON.parse(r.stdout) as Array<{ ifname: string; addr_info: Array<{ local: string }> }>;
+  return links
+    .filter((l) => l.ifname !== 'lo' && l.ifname !== 'eth0')
+    .flatMap((l) => l.addr_info.map((a) => a.local));
+}
+
+export async function partition(
+  fault: Extract<Fault, { kind: 'partition' }>,
+  ctx: ScenarioContext,
+): Promise<Revert> {
+  const table = `ote_part_${createHash('sha1')
+    .update(JSON.stringify([fault.a, fault.b]))
+    .digest('hex')
+    .slice(0, 8)}`;
+  const addrsOf = async (nodes: string[]) => (await Promise.all(nodes.map((n) => addresses(ctx, n)))).flat();
+  const sides: Array<[string[], string[]]> = [
+    [fault.a, await addrsOf(fault.b)],
+    [fault.b, await addrsOf(fault.a)],
+  ];
+  const applied: string[] = [];
+  const revert = async () => {
+    for (const node of applied) await ctx.node(node).exec(['nft', 'delete', 'table', 'inet', table]);
+  };
+  try {
+    for (const [nodes, peers] of sides) {
+      if (peers.length === 0) continue;
+      const set = peers.join(', ');
+      const rules = `table inet ${table} {
+  chain inbound { type filter hook input priority -10; ip saddr { ${set} } drop; }
+  chain outbound { type filter hook output priority -10; ip daddr { ${set} } drop; }
+}
+`;
+      for (const node of nodes) {
+        const r = await ctx.node(node).exec(['nft', '-f', '-'], { input: rules });
+        if (r.exitCode !== 0) throw new HarnessError(`${node}: nft partition rules: ${r.stderr.trim()}`);
+        applied.push(node);
+      }
+    }
+  } catch (err) {
+    await revert();
+    throw err;
+  }
+  return revert;
+}

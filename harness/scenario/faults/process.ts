@@ -1,0 +1,89 @@
+/**
+ * process-kill, process-pause, process-restart for a process role on a node (bgpd, zebra, the
+ * controller, an agent). With `supervisor: stop` (the default) the role's supervisor (watchfrr) is
+ * held with SIGSTOP for the fault's lifetime, so the scenario measures the fault and not the
+ * supervisor's restart; with `keep` the supervisor may restart the process by itself.
+ */
+import { HarnessError } from '../../util/errors.ts';
+import { sleep, waitFor } from '../../util/poll.ts';
+import type { ScenarioContext } from '../context.ts';
+import type { Fault } from '../types.ts';
+import { alive, signal } from './procs.ts';
+import type { Revert } from './types.ts';
+
+type ProcessFault = Extract<Fault, { kind: 'process-kill' | 'process-pause' | 'process-restart' }>;
+
+async function rolePids(ctx: ScenarioContext, fault: ProcessFault): Promise<number[]> {
+  const pids = await ctx.driver.processes(fault.role, ctx.node(fault.node));
+  if (pids.length === 0)
+    throw new HarnessError(
+      `${fault.node}: no running '${fault.role}' process to ${fault.kind.replace('process-', '')}`,
+    );
+  return pids;
+}
+
+async function holdSupervisor(ctx: ScenarioContext, fault: ProcessFault): Promise<number[]> {
+  if (fault.supervisor !== 'stop') return [];
+  const pids = await ctx.driver.supervisors(fault.role, ctx.node(fault.node));
+  signal(pids, 'SIGSTOP');
+  return pids;
+}
+
+async function killRole(ctx: ScenarioContext, fault: ProcessFault): Promise<void> {
+  const pids = await rolePids(ctx, fault);
+  signal(pids, 'SIGKILL');
+  for (let i = 0; i < 100 && pids.some(alive); i += 1) await sleep(10);
+}
+
+async function startRole(ctx: ScenarioContext, fault: ProcessFault, supervisors: number[]): Promise<void> {
+  const node = ctx.node(fault.node);
+  try {
+    if (fault.supervisor === 'keep') {
+      // The supervisor restarts it; wait for that (and start it ourselves if it does not).
+      const back = await waitFor(
+        () => ctx.driver.processes(fault.role, node),
+        (pids) => pids.length > 0,
+        {
+          timeoutMs: 15_000,
+          intervalMs: 100,
+          what: `${fault.role} on ${fault.node} to be restarted by its supervisor`,
+        },
+      ).catch(() => []);
+      if (back.length === 0) await ctx.driver.startProcess(fault.role, node);
+    } else {
+      await ctx.driver.startProcess(fault.role, node);
+    }
+  } finally {
+    signal(supervisors, 'SIGCONT');
+  }
+}
+
+export async function processFault(fault: ProcessFault, ctx: ScenarioContext): Promise<Revert | undefined> {
+  switch (fault.kind) {
+    case 'process-kill': {
+      const supervisors = await holdSupervisor(ctx, fault);
+      try {
+        await killRole(ctx, fault);
+      } catch (err) {
+        signal(supervisors, 'SIGCONT');
+        throw err;
+      }
+      return () => startRole(ctx, fault, supervisors);
+    }
+    case 'process-pause': {
+      const supervisors = await holdSupervisor(ctx, fault);
+      const pids = await rolePids(ctx, fault);
+      signal(pids, 'SIGSTOP');
+      return async () => {
+        signal(pids, 'SIGCONT');
+        signal(supervisors, 'SIGCONT');
+      };
+    }
+    case 'process-restart': {
+      const supervisors = await holdSupervisor(ctx, fault);
+      await killRole(ctx, fault);
+      await startRole(ctx, fault, supervisors);
+      return undefined;
+    }
+  }
+}

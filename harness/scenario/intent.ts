@@ -1,0 +1,210 @@
+/**
+ * Intent: what the operator asked for, independent of any implementation. The oracle computes every
+ * expected verdict from this alone.
+ */
+
+export interface Tenant {
+  name: string;
+}
+
+/** A routing domain (L3 domain / VRF) of a tenant. Subnets of one domain route to each other. */
+export interface Domain {
+  name: string;
+  tenant: string;
+  /** L3 VNI for symmetric IRB, if any. */
+  vni: number | undefined;
+  /** Distributed PNAT: VMs without a floating IP reach the outside as their hypervisor's address. */
+  pnat: boolean;
+  zone: string | undefined;
+}
+
+export interface Subnet {
+  name: string;
+  domain: string;
+  /** IPv4 CIDR, e.g. 192.0.2.0/24. */
+  cidr: string;
+  vni: number;
+  /** Anycast gateway address; a subnet without one is not routed. */
+  gateway: string | undefined;
+  /** Route target, when provisioned explicitly (`65000:100`). */
+  routeTarget: string | undefined;
+}
+
+export interface Vm {
+  name: string;
+  subnet: string;
+  /** Lab node acting as the hypervisor (VTEP) the VM sits on. */
+  hypervisor: string;
+  ip: string;
+  mac: string | undefined;
+  /** Security groups, by name. */
+  groups: string[];
+  /** Lab node that *is* the VM (hosts behind FRR leaves); defaults to the VM's name. */
+  node: string | undefined;
+  /** The VM's interface in that node. */
+  iface: string;
+  /** Leaf/hypervisor port the VM is plugged into (FRR labs). */
+  port: string | undefined;
+  /** Attached at the start of the scenario (default true). `provision: {attach: [...]}` attaches later. */
+  attached: boolean;
+}
+
+export interface SecurityGroup {
+  name: string;
+  domain: string | undefined;
+}
+
+export type Proto = 'tcp' | 'udp' | 'icmp' | 'any';
+
+/** Allow rule: traffic from `from` to `to` on proto/ports is allowed (and its replies, statefully). */
+export interface Rule {
+  /** Group name, `any`, or a CIDR (for external sources/destinations). */
+  from: string;
+  to: string;
+  proto: Proto;
+  /** Destination ports; empty means any port. */
+  ports: Array<[number, number]>;
+  /** Domain the rule belongs to (defaults to the domain of its groups). */
+  domain: string | undefined;
+}
+
+export interface FloatingIp {
+  ip: string;
+  vm: string;
+}
+
+/** A host outside the overlay (behind a gateway / PE), addressed on the public side. */
+export interface External {
+  name: string;
+  node: string;
+  ip: string;
+  iface: string;
+}
+
+export interface ServiceChain {
+  name: string;
+  /** VM or group name (or `any`). */
+  from: string;
+  to: string;
+  proto: Proto;
+  ports: Array<[number, number]>;
+  /** Appliance VMs in order. */
+  via: string[];
+  /** `l3` redirect or `l2` bump-in-the-wire. */
+  mode: 'l3' | 'l2';
+}
+
+export interface Zone {
+  name: string;
+  hypervisors: string[];
+  /** Lab nodes acting as the zone's controllers / route reflectors. */
+  controllers: string[];
+}
+
+export interface Intent {
+  tenants: Tenant[];
+  domains: Domain[];
+  subnets: Subnet[];
+  vms: Vm[];
+  groups: SecurityGroup[];
+  rules: Rule[];
+  floatingIps: FloatingIp[];
+  externals: External[];
+  serviceChains: ServiceChain[];
+  zones: Zone[];
+}
+
+export function emptyIntent(): Intent {
+  return {
+    tenants: [],
+    domains: [],
+    subnets: [],
+    vms: [],
+    groups: [],
+    rules: [],
+    floatingIps: [],
+    externals: [],
+    serviceChains: [],
+    zones: [],
+  };
+}
+
+/** Lookups over an intent; throws on unknown names (validation has already checked them). */
+export class IntentIndex {
+  readonly vms = new Map<string, Vm>();
+  readonly subnets = new Map<string, Subnet>();
+  readonly domains = new Map<string, Domain>();
+  readonly groups = new Map<string, SecurityGroup>();
+  readonly externals = new Map<string, External>();
+
+  constructor(readonly intent: Intent) {
+    for (const vm of intent.vms) this.vms.set(vm.name, vm);
+    for (const subnet of intent.subnets) this.subnets.set(subnet.name, subnet);
+    for (const domain of intent.domains) this.domains.set(domain.name, domain);
+    for (const group of intent.groups) this.groups.set(group.name, group);
+    for (const ext of intent.externals) this.externals.set(ext.name, ext);
+  }
+
+  vm(name: string): Vm {
+    const vm = this.vms.get(name);
+    if (!vm) throw new Error(`unknown VM ${name}`);
+    return vm;
+  }
+
+  subnetOf(vm: Vm): Subnet {
+    const subnet = this.subnets.get(vm.subnet);
+    if (!subnet) throw new Error(`unknown subnet ${vm.subnet}`);
+    return subnet;
+  }
+
+  domainOf(vm: Vm): Domain {
+    const domain = this.domains.get(this.subnetOf(vm).domain);
+    if (!domain) throw new Error(`unknown domain of ${vm.name}`);
+    return domain;
+  }
+
+  nodeOf(vm: Vm): string {
+    return vm.node ?? vm.name;
+  }
+}
+
+/** IPv4 helpers (the intent is IPv4 today). */
+export function ipToInt(ip: string): number {
+  const parts = ip.split('.').map((p) => Number.parseInt(p, 10));
+  if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) {
+    throw new Error(`not an IPv4 address: ${ip}`);
+  }
+  return (((parts[0]! << 24) >>> 0) + (parts[1]! << 16) + (parts[2]! << 8) + parts[3]!) >>> 0;
+}
+
+export function parseCidr(cidr: string): { base: number; len: number } {
+  const [addr, lenText] = cidr.split('/');
+  const len = Number.parseInt(lenText ?? '', 10);
+  if (!addr || !Number.isInteger(len) || len < 0 || len > 32) throw new Error(`not an IPv4 CIDR: ${cidr}`);
+  const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
+  return { base: (ipToInt(addr) & mask) >>> 0, len };
+}
+
+export function inCidr(ip: string, cidr: string): boolean {
+  const { base, len } = parseCidr(cidr);
+  const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
+  return (ipToInt(ip) & mask) >>> 0 === base;
+}
+
+export function isIpv4(text: string): boolean {
+  try {
+    ipToInt(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function isCidr(text: string): boolean {
+  try {
+    parseCidr(text);
+    return true;
+  } catch {
+    return false;
+  }
+}

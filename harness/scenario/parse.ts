@@ -1,0 +1,654 @@
+/**
+ * Scenario files: read, validate (YAML syntax → schema → references), then build the typed model.
+ * Every problem becomes a `ScenarioError` (a UserError, exit code 2) listing each issue as
+ * `file:line:column: message` with a hint; nothing here touches a lab.
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { isMap, isNode, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
+import { UserError } from '../util/errors.ts';
+import type { Intent, Proto, Rule, ServiceChain } from './intent.ts';
+import { readLabInventory } from './lab-inventory.ts';
+import { type Path, type SchemaIssue, validateAgainstSchema } from './schema.ts';
+import type {
+  BgpRouteExpectation,
+  CapturePoint,
+  Check,
+  Fault,
+  MatrixOverride,
+  PacketSend,
+  Pos,
+  ProbeSpec,
+  Scenario,
+  Severity,
+  Step,
+} from './types.ts';
+import { checkReferences } from './validate.ts';
+
+export interface Issue {
+  where: string;
+  line: number;
+  col: number;
+  message: string;
+  hint: string | undefined;
+}
+
+/** All the problems found in one scenario file. */
+export class ScenarioError extends UserError {
+  readonly issues: Issue[];
+  constructor(issues: Issue[]) {
+    const first = issues[0]!;
+    super(first.message, { where: first.where, ...(first.hint ? { hint: first.hint } : {}) });
+    this.name = 'ScenarioError';
+    this.issues = issues;
+  }
+
+  override describe(): string {
+    const lines = this.issues.map((i) =>
+      i.hint ? `${i.where}: ${i.message}\n  hint: ${i.hint}` : `${i.where}: ${i.message}`,
+    );
+    if (this.issues.length > 1) lines.push(`${this.issues.length} problems; nothing was run.`);
+    return lines.join('\n');
+  }
+}
+
+type Obj = Record<string, unknown>;
+
+/** Maps YAML paths to positions in the file. */
+class Locator {
+  constructor(
+    readonly file: string,
+    private readonly root: Node | null,
+    private readonly lines: LineCounter,
+  ) {}
+
+  pos(path: Path, atKey = false): Pos {
+    let node: unknown = this.root;
+    let keyNode: unknown;
+    for (const part of path) {
+      if (isMap(node)) {
+        const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && p.key.value === part);
+        if (!pair) break;
+        keyNode = pair.key;
+        node = pair.value;
+      } else if (isSeq(node) && typeof part === 'number') {
+        keyNode = undefined;
+        node = node.items[part];
+      } else break;
+    }
+    const target = atKey && keyNode ? keyNode : node;
+    const offset = isNode(target) && target.range ? target.range[0] : 0;
+    const { line, col } = this.lines.linePos(offset);
+    return { file: this.file, line, col };
+  }
+
+  issue(i: SchemaIssue): Issue {
+    const p = this.pos(i.path, i.atKey);
+    return {
+      where: `${p.file}:${p.line}:${p.col}`,
+      line: p.line,
+      col: p.col,
+      message: i.message,
+      hint: i.hint,
+    };
+  }
+}
+
+export function parseDuration(value: unknown): number {
+  if (typeof value === 'number') return value;
+  const m = /^([0-9]+(?:\.[0-9]+)?)(ms|s|m)$/.exec(String(value));
+  if (!m) throw new Error(`not a duration: ${String(value)}`);
+  const n = Number.parseFloat(m[1]!);
+  return Math.round(m[2] === 'ms' ? n : m[2] === 's' ? n * 1000 : n * 60_000);
+}
+
+export function parseProbe(text: string): ProbeSpec {
+  if (text === 'icmp') return { proto: 'icmp', port: undefined };
+  const [proto, port] = text.split('/');
+  return { proto: proto as 'tcp' | 'udp', port: Number.parseInt(port ?? '0', 10) };
+}
+
+export function probeText(p: ProbeSpec): string {
+  return p.proto === 'icmp' ? 'icmp' : `${p.proto}/${p.port}`;
+}
+
+function parsePorts(value: unknown): Array<[number, number]> {
+  if (!Array.isArray(value)) return [];
+  return value.map((p): [number, number] => {
+    if (typeof p === 'number') return [p, p];
+    const [a, b] = String(p).split('-').map(Number);
+    return [a!, b!];
+  });
+}
+
+export interface LoadOptions {
+  /** Override the scenario's lab file (CLI `--lab`). */
+  lab?: string;
+}
+
+/** Reads and validates a scenario file; throws ScenarioError with every problem found. */
+export function loadScenario(file: string, options: LoadOptions = {}): Scenario {
+  const abs = resolve(file);
+  if (!existsSync(abs))
+    throw new UserError(`scenario file not found: ${file}`, { hint: 'give a .yml file or a folder of them' });
+  return parseScenarioText(readFileSync(abs, 'utf8'), abs, options);
+}
+
+export function parseScenarioText(text: string, file: string, options: LoadOptions = {}): Scenario {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const locator = new Locator(file, doc.contents as Node | null, lines);
+  if (doc.errors.length > 0) {
+    throw new ScenarioError(
+      doc.errors.map((e) => {
+        const { line, col } = lines.linePos(e.pos[0]);
+        const message = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+        return {
+          where: `${file}:${line}:${col}`,
+          line,
+          col,
+          message: `YAML syntax error: ${message}`,
+          hint:
+            e.code === 'DUPLICATE_KEY'
+              ? 'each key may appear once in a mapping'
+              : 'check indentation and quoting',
+        };
+      }),
+    );
+  }
+  const raw = doc.toJS() as unknown;
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ScenarioError([
+      {
+        where: `${file}:1:1`,
+        line: 1,
+        col: 1,
+        message: 'a scenario file must be a YAML mapping',
+        hint: 'start with `name: ...`',
+      },
+    ]);
+  }
+  const data = raw as Obj;
+  const schemaIssues = validateAgainstSchema(data);
+  if (schemaIssues.length > 0) throw new ScenarioError(sortIssues(schemaIssues.map((i) => locator.issue(i))));
+
+  const labFile = options.lab ? resolve(options.lab) : resolve(dirname(file), String(data.lab));
+  if (!existsSync(labFile)) {
+    const where = options.lab ? 'command line' : undefined;
+    const p = locator.pos(['lab']);
+    throw new ScenarioError([
+      {
+        where: where ?? `${file}:${p.line}:${p.col}`,
+        line: p.line,
+        col: p.col,
+        message: `lab file not found: ${labFile}`,
+        hint: 'the lab path is relative to the scenario file',
+      },
+    ]);
+  }
+  const lab = readLabInventory(labFile);
+  const refIssues = checkReferences(data, lab);
+  if (refIssues.length > 0) throw new ScenarioError(sortIssues(refIssues.map((i) => locator.issue(i))));
+
+  return build(data, { file, text, labFile, locator });
+}
+
+function sortIssues(issues: Issue[]): Issue[] {
+  return issues.sort((a, b) => a.line - b.line || a.col - b.col);
+}
+
+interface BuildCtx {
+  file: string;
+  text: string;
+  labFile: string;
+  locator: Locator;
+}
+
+function build(d: Obj, ctx: BuildCtx): Scenario {
+  const budgets = (d.budgets ?? {}) as Obj;
+  const conformance = (d.conformance as string[] | undefined) ?? [];
+  const seed = typeof d.seed === 'number' ? d.seed : 1;
+  const scenario: Scenario = {
+    file: ctx.file,
+    source: ctx.text,
+    name: String(d.name),
+    description: d.description as string | undefined,
+    conformance,
+    tags: (d.tags as string[] | undefined) ?? [],
+    severity: (d.severity as Severity | undefined) ?? 'normal',
+    lab: ctx.labFile,
+    implementation: (d.implementation as string | undefined) ?? 'frr-evpn',
+    gateway: d.gateway as string | undefined,
+    requires: (d.requires as string[] | undefined) ?? [],
+    seed,
+    budgets: {
+      convergenceMs: budgets.convergence !== undefined ? parseDuration(budgets.convergence) : 1000,
+      sgMs: budgets.sg !== undefined ? parseDuration(budgets.sg) : 500,
+      lossMs: budgets.loss !== undefined ? parseDuration(budgets.loss) : 1000,
+    },
+    intent: buildIntent((d.intent ?? {}) as Obj),
+    timeline: ((d.timeline as Obj[]) ?? []).map((s, i) =>
+      buildStep(s, ['timeline', i], String(i), ctx, conformance, seed),
+    ),
+  };
+  // A measure step without its own bound uses the scenario's loss budget (T_loss).
+  const fill = (steps: Step[]) => {
+    for (const step of steps) {
+      if (step.kind !== 'measure') continue;
+      if (Number.isNaN(step.maxLossWindowMs)) step.maxLossWindowMs = scenario.budgets.lossMs;
+      fill(step.during);
+    }
+  };
+  fill(scenario.timeline);
+  return scenario;
+}
+
+/** Scenario files named by the CLI: files as given, folders searched recursively for *.yml/*.yaml. */
+export function collectScenarioFiles(paths: string[]): string[] {
+  const out: string[] = [];
+  const visit = (path: string) => {
+    const abs = resolve(path);
+    if (!existsSync(abs)) throw new UserError(`no such scenario file or folder: ${path}`);
+    if (statSync(abs).isDirectory()) {
+      for (const entry of readdirSync(abs).sort()) {
+        if (entry.startsWith('.') || entry === 'testdata') continue;
+        const child = join(abs, entry);
+        if (statSync(child).isDirectory() || /\.ya?ml$/.test(entry)) visit(child);
+      }
+    } else out.push(abs);
+  };
+  for (const path of paths) visit(path);
+  return [...new Set(out)];
+}
+
+function buildIntent(i: Obj): Intent {
+  const list = (key: string) => (i[key] as Obj[] | undefined) ?? [];
+  return {
+    tenants: list('tenants').map((t) => ({ name: String(t.name) })),
+    domains: list('domains').map((x) => ({
+      name: String(x.name),
+      tenant: String(x.tenant),
+      vni: x.vni as number | undefined,
+      pnat: x.pnat === true,
+      zone: x.zone as string | undefined,
+    })),
+    subnets: list('subnets').map((x) => ({
+      name: String(x.name),
+      domain: String(x.domain),
+      cidr: String(x.cidr),
+      vni: Number(x.vni),
+      gateway: x.gateway as string | undefined,
+      routeTarget: x.routeTarget as string | undefined,
+    })),
+    vms: list('vms').map((x) => ({
+      name: String(x.name),
+      subnet: String(x.subnet),
+      hypervisor: String(x.hypervisor),
+      ip: String(x.ip),
+      mac: x.mac as string | undefined,
+      groups: (x.groups as string[] | undefined) ?? [],
+      node: x.node as string | undefined,
+      iface: (x.iface as string | undefined) ?? 'eth1',
+      port: x.port as string | undefined,
+      attached: x.attached !== false,
+    })),
+    groups: list('groups').map((x) => ({ name: String(x.name), domain: x.domain as string | undefined })),
+    rules: list('rules').map(
+      (x): Rule => ({
+        from: String(x.from),
+        to: String(x.to),
+        proto: (x.proto as Proto | undefined) ?? 'any',
+        ports: parsePorts(x.ports),
+        domain: x.domain as string | undefined,
+      }),
+    ),
+    floatingIps: list('floatingIps').map((x) => ({ ip: String(x.ip), vm: String(x.vm) })),
+    externals: list('externals').map((x) => ({
+      name: String(x.name),
+      node: (x.node as string | undefined) ?? String(x.name),
+      ip: String(x.ip),
+      iface: (x.iface as string | undefined) ?? 'eth1',
+    })),
+    serviceChains: list('serviceChains').map(
+      (x): ServiceChain => ({
+        name: String(x.name),
+        from: String(x.from),
+        to: String(x.to),
+        proto: (x.proto as Proto | undefined) ?? 'any',
+        ports: parsePorts(x.ports),
+        via: (x.via as string[] | undefined) ?? [],
+        mode: (x.mode as 'l2' | 'l3' | undefined) ?? 'l3',
+      }),
+    ),
+    zones: list('zones').map((x) => ({
+      name: String(x.name),
+      hypervisors: (x.hypervisors as string[] | undefined) ?? [],
+      controllers: (x.controllers as string[] | undefined) ?? [],
+    })),
+  };
+}
+
+const STEP_KINDS = ['provision', 'expect', 'fault', 'wait', 'wait-until', 'measure', 'chaos'] as const;
+
+function buildStep(s: Obj, path: Path, id: string, ctx: BuildCtx, conformance: string[], seed: number): Step {
+  const kind = STEP_KINDS.find((k) => k in s)!;
+  const body = s[kind];
+  const pos = ctx.locator.pos(path);
+  const base = {
+    name: (s.name as string | undefined) ?? '',
+    atMs: s.at !== undefined ? parseDuration(s.at) : undefined,
+    pos,
+    id,
+  };
+  switch (kind) {
+    case 'provision': {
+      const p = (body === 'all' ? {} : body) as Obj;
+      return {
+        ...base,
+        name: base.name || describeProvision(body === 'all', p),
+        kind,
+        apply: body === 'all',
+        attach: (p.attach as string[] | undefined) ?? [],
+        detach: (p.detach as string[] | undefined) ?? [],
+        move: ((p.move as Obj[] | undefined) ?? []).map((m) => ({ vm: String(m.vm), to: String(m.to) })),
+        setGroups: ((p.setGroups as Obj[] | undefined) ?? []).map((m) => ({
+          vm: String(m.vm),
+          groups: (m.groups as string[]) ?? [],
+        })),
+      };
+    }
+    case 'expect': {
+      const list = Array.isArray(body) ? (body as Obj[]) : [body as Obj];
+      const checks = list.map((c, j) =>
+        buildCheck(c, Array.isArray(body) ? [...path, kind, j] : [...path, kind], ctx, conformance),
+      );
+      return { ...base, name: base.name || checks.map((c) => c.name).join(', '), kind, checks };
+    }
+    case 'fault': {
+      const fault = buildFault(body as Obj);
+      return { ...base, name: base.name || describeFault(fault), kind, fault };
+    }
+    case 'wait': {
+      const ms = parseDuration(body);
+      return { ...base, name: base.name || `wait ${ms} ms`, kind, ms };
+    }
+    case 'wait-until': {
+      const w = body as Obj;
+      const condition = buildCheck(w.condition as Obj, [...path, kind, 'condition'], ctx, conformance);
+      const deadlineMs = parseDuration(w.deadline);
+      return {
+        ...base,
+        name: base.name || `wait until ${condition.name} (≤ ${deadlineMs} ms)`,
+        kind,
+        condition,
+        deadlineMs,
+        intervalMs: w.interval !== undefined ? parseDuration(w.interval) : 200,
+      };
+    }
+    case 'measure': {
+      const m = body as Obj;
+      const st = m.stream as Obj;
+      const stream = {
+        from: String(st.from),
+        to: String(st.to),
+        proto: (st.proto as 'udp' | 'icmp' | 'tcp' | undefined) ?? 'udp',
+        port: (st.port as number | undefined) ?? 7000,
+        intervalMs: st.interval !== undefined ? parseDuration(st.interval) : 10,
+      };
+      return {
+        ...base,
+        name: base.name || (m.name as string | undefined) || `loss window ${stream.from} → ${stream.to}`,
+        kind,
+        stream,
+        maxLossWindowMs: m.maxLossWindow !== undefined ? parseDuration(m.maxLossWindow) : Number.NaN,
+        maxLost: m.maxLost as number | undefined,
+        during: (m.during as Obj[]).map((x, j) =>
+          buildStep(x, [...path, kind, 'during', j], `${id}.${j}`, ctx, conformance, seed),
+        ),
+        conformance: (m.conformance as string[] | undefined) ?? conformance,
+      };
+    }
+    case 'chaos': {
+      const c = body as Obj;
+      const dur = c.duration;
+      const durationMs: [number, number] = Array.isArray(dur)
+        ? [parseDuration(dur[0]), parseDuration(dur[1])]
+        : dur !== undefined
+          ? [parseDuration(dur), parseDuration(dur)]
+          : [500, 2000];
+      const windowMs = parseDuration(c.window);
+      return {
+        ...base,
+        name: base.name || `chaos over ${windowMs} ms`,
+        kind,
+        seed: (c.seed as number | undefined) ?? seed,
+        windowMs,
+        count: (c.count as number | undefined) ?? 3,
+        durationMs,
+        faults: (c.faults as Obj[]).map(buildFault),
+        settleMs: c.settle !== undefined ? parseDuration(c.settle) : 0,
+      };
+    }
+  }
+}
+
+function describeProvision(all: boolean, p: Obj): string {
+  if (all) return 'provision the intent';
+  const parts: string[] = [];
+  for (const key of ['attach', 'detach'] as const) {
+    const list = p[key] as string[] | undefined;
+    if (list?.length) parts.push(`${key} ${list.join(', ')}`);
+  }
+  for (const m of (p.move as Obj[] | undefined) ?? []) parts.push(`move ${String(m.vm)} to ${String(m.to)}`);
+  for (const m of (p.setGroups as Obj[] | undefined) ?? []) parts.push(`set groups of ${String(m.vm)}`);
+  return `provision: ${parts.join('; ') || 'no change'}`;
+}
+
+export function describeFault(f: Fault): string {
+  const dur = f.durationMs !== undefined ? ` for ${f.durationMs} ms` : '';
+  switch (f.kind) {
+    case 'link-down':
+    case 'link-up':
+      return `${f.kind} ${f.link.node}:${f.link.iface}${dur}`;
+    case 'link-flap':
+      return `link-flap ${f.link.node}:${f.link.iface} ×${f.count}`;
+    case 'packet-loss':
+      return `packet-loss ${f.percent}% on ${f.link.node}:${f.link.iface}${dur}`;
+    case 'partition':
+      return `partition [${f.a.join(', ')}] | [${f.b.join(', ')}]${dur}`;
+    case 'bgp-clear':
+      return `bgp-clear on ${f.node} (${f.peer})`;
+    case 'process-kill':
+    case 'process-pause':
+    case 'process-restart':
+      return `${f.kind} ${f.role} on ${f.node} (supervisor ${f.supervisor})${dur}`;
+    default:
+      return `${f.kind} ${f.node}${dur}`;
+  }
+}
+
+export function buildFault(f: Obj): Fault {
+  const kind = String(f.kind) as Fault['kind'];
+  const durationMs = f.duration !== undefined ? parseDuration(f.duration) : undefined;
+  const link = () => {
+    const [node, iface] = String(f.link).split(':');
+    return { node: node!, iface: iface! };
+  };
+  switch (kind) {
+    case 'link-down':
+    case 'link-up':
+      return { kind, link: link(), durationMs };
+    case 'link-flap':
+      return {
+        kind,
+        link: link(),
+        count: (f.count as number | undefined) ?? 3,
+        intervalMs: f.interval !== undefined ? parseDuration(f.interval) : 500,
+        durationMs: undefined,
+      };
+    case 'packet-loss':
+      return { kind, link: link(), percent: Number(f.percent), durationMs };
+    case 'partition':
+      return { kind, a: f.a as string[], b: f.b as string[], durationMs };
+    case 'bgp-clear':
+      return {
+        kind,
+        node: String(f.node),
+        peer: (f.peer as string | undefined) ?? '*',
+        durationMs: undefined,
+      };
+    case 'process-kill':
+    case 'process-pause':
+    case 'process-restart':
+      return {
+        kind,
+        node: String(f.node),
+        role: String(f.role),
+        supervisor: (f.supervisor as 'stop' | 'keep' | undefined) ?? 'stop',
+        durationMs,
+      };
+    default:
+      return { kind, node: String(f.node), durationMs };
+  }
+}
+
+function buildSend(s: Obj): PacketSend {
+  return {
+    from: String(s.from),
+    iface: s.iface as string | undefined,
+    type: s.type as PacketSend['type'],
+    dst: s.dst as string | undefined,
+    dstMac: s.dstMac as string | undefined,
+    port: s.port as number | undefined,
+    count: (s.count as number | undefined) ?? 1,
+    hex: s.hex as string | undefined,
+  };
+}
+
+function buildPoint(p: Obj): CapturePoint {
+  return {
+    node: String(p.node),
+    iface: String(p.iface),
+    filter: (p.filter as string | undefined) ?? '',
+    count: p.count as number | undefined,
+    min: p.min as number | undefined,
+    max: p.max as number | undefined,
+  };
+}
+
+function buildCheck(c: Obj, path: Path, ctx: BuildCtx, conformance: string[]): Check {
+  const kinds = ['matrix', 'reach', 'bgp', 'table', 'capture', 'packet'] as const;
+  const kind = kinds.find((k) => k in c)!;
+  const body = (c[kind] ?? {}) as Obj;
+  const base = {
+    name: (c.name as string | undefined) ?? '',
+    conformance: (c.conformance as string[] | undefined) ?? conformance,
+    severity: c.severity as Severity | undefined,
+    pos: ctx.locator.pos(path),
+    withinMs: c.within !== undefined ? parseDuration(c.within) : 0,
+  };
+  switch (kind) {
+    case 'matrix': {
+      const probes = ((body.probes as string[] | undefined) ?? ['icmp']).map(parseProbe);
+      return {
+        ...base,
+        name: base.name || `reachability matrix (${probes.map(probeText).join(', ')})`,
+        kind,
+        probes,
+        among: body.among as string[] | undefined,
+        overrides: ((body.overrides as Obj[] | undefined) ?? []).map(
+          (o): MatrixOverride => ({
+            from: String(o.from),
+            to: String(o.to),
+            probe: o.probe as string | undefined,
+            expect: o.expect as 'reach' | 'drop',
+            reason: o.reason as string | undefined,
+          }),
+        ),
+      };
+    }
+    case 'reach': {
+      const probe = parseProbe((body.probe as string | undefined) ?? 'icmp');
+      const expect = (body.expect as 'reach' | 'drop' | undefined) ?? 'reach';
+      return {
+        ...base,
+        name:
+          base.name ||
+          `${String(body.from)} ${expect === 'reach' ? '→' : '↛'} ${String(body.to)} (${probeText(probe)})`,
+        kind,
+        from: String(body.from),
+        to: String(body.to),
+        probe,
+        expect,
+      };
+    }
+    case 'bgp': {
+      const routes = ((body.routes as Obj[]) ?? []).map(
+        (r): BgpRouteExpectation => ({
+          type: r.type as 2 | 3 | 5,
+          present: r.present !== false,
+          count: r.count as number | undefined,
+          match: (r.match as Obj | undefined) ?? {},
+          fields: (r.fields as Obj | undefined) ?? {},
+        }),
+      );
+      return {
+        ...base,
+        name:
+          base.name ||
+          `BGP routes at ${String(body.node)}: ${routes.map((r) => `type-${r.type}${r.present ? '' : ' absent'}`).join(', ')}`,
+        kind,
+        node: String(body.node),
+        routes,
+      };
+    }
+    case 'table': {
+      const command = Array.isArray(body.command)
+        ? (body.command as string[])
+        : splitCommand(String(body.command));
+      return {
+        ...base,
+        name: base.name || `table ${command.join(' ')} on ${String(body.node)}`,
+        kind,
+        node: String(body.node),
+        command,
+        path: (body.path as string | undefined) ?? '',
+        contains: (body.contains as Obj[] | undefined) ?? [],
+        absent: (body.absent as Obj[] | undefined) ?? [],
+        count: body.count as number | undefined,
+        where: body.where as Obj | undefined,
+      };
+    }
+    case 'capture': {
+      const send = buildSend(body.send as Obj);
+      return {
+        ...base,
+        name: base.name || `capture while ${send.from} sends ${send.type}`,
+        kind,
+        points: ((body.points as Obj[]) ?? []).map(buildPoint),
+        stimulus: send,
+        durationMs: body.duration !== undefined ? parseDuration(body.duration) : 2000,
+      };
+    }
+    case 'packet': {
+      const send = buildSend(body.send as Obj);
+      return {
+        ...base,
+        name: base.name || `packet ${send.type} from ${send.from}`,
+        kind,
+        send,
+        at: ((body.at as Obj[]) ?? []).map(buildPoint),
+        match: (body.match as Obj | undefined) ?? {},
+        durationMs: body.duration !== undefined ? parseDuration(body.duration) : 2000,
+      };
+    }
+  }
+}
+
+/** Splits a command line on spaces, keeping single- or double-quoted parts together. */
+export function splitCommand(text: string): string[] {
+  const out: string[] = [];
+  const re = /'([^']*)'|"([^"]*)"|(\S+)/g;
+  for (let m = re.exec(text); m; m = re.exec(text)) out.push(m[1] ?? m[2] ?? m[3]!);
+  return out;
+}

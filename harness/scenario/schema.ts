@@ -1,0 +1,301 @@
+/**
+ * Validates a parsed scenario document against scenario.schema.json with messages written for people:
+ * one issue per problem, at the offending key or value, with a hint (closest known key, allowed values,
+ * the expected format). A small interpreter of the JSON-schema subset the file uses (type, properties,
+ * additionalProperties, required, enum, const, pattern, bounds, items, anyOf, $ref) — ajv's messages
+ * for `anyOf` unions (duration, `expect: check | [check]`) point at every branch and help nobody.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export type Path = Array<string | number>;
+
+export interface SchemaIssue {
+  path: Path;
+  message: string;
+  hint: string | undefined;
+  /** Point at the key (unknown key) rather than the value. */
+  atKey: boolean;
+}
+
+interface Schema {
+  $ref?: string;
+  type?: string | string[];
+  properties?: Record<string, Schema>;
+  additionalProperties?: boolean | Schema;
+  required?: string[];
+  enum?: unknown[];
+  const?: unknown;
+  pattern?: string;
+  minimum?: number;
+  maximum?: number;
+  minLength?: number;
+  minItems?: number;
+  maxItems?: number;
+  items?: Schema;
+  anyOf?: Schema[];
+  description?: string;
+  definitions?: Record<string, Schema>;
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const SCHEMA_FILE = join(here, 'scenario.schema.json');
+let cached: Schema | undefined;
+
+export function scenarioSchema(): Schema {
+  cached ??= JSON.parse(readFileSync(SCHEMA_FILE, 'utf8')) as Schema;
+  return cached;
+}
+
+export function validateAgainstSchema(value: unknown, root: Schema = scenarioSchema()): SchemaIssue[] {
+  const issues: SchemaIssue[] = [];
+  walk(value, root, root, [], issues);
+  return issues;
+}
+
+function resolve(schema: Schema, root: Schema): Schema {
+  let current = schema;
+  for (let i = 0; current.$ref && i < 20; i += 1) {
+    const name = current.$ref.replace('#/definitions/', '');
+    const target = root.definitions?.[name];
+    if (!target) throw new Error(`schema: unknown $ref ${current.$ref}`);
+    const description =
+      current.description && target.description && current.description !== target.description
+        ? `${current.description} (${target.description})`
+        : (current.description ?? target.description);
+    current = { ...target, ...(description ? { description } : {}) };
+  }
+  return current;
+}
+
+function typeOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  if (Number.isInteger(value)) return 'integer';
+  return typeof value;
+}
+
+function typeMatches(value: unknown, type: string): boolean {
+  const actual = typeOf(value);
+  if (type === 'number') return actual === 'number' || actual === 'integer';
+  return actual === type;
+}
+
+const typeWords: Record<string, string> = {
+  object: 'a mapping',
+  array: 'a list',
+  string: 'a string',
+  integer: 'an integer',
+  number: 'a number',
+  boolean: 'true or false',
+};
+
+function describeValue(value: unknown): string {
+  const t = typeOf(value);
+  if (t === 'object') return 'a mapping';
+  if (t === 'array') return 'a list';
+  if (t === 'null') return 'nothing (null)';
+  return `${JSON.stringify(value)}`;
+}
+
+/** Whether the value's kind fits the schema at its root (without looking inside). */
+function shallowFits(value: unknown, schema: Schema, root: Schema): boolean {
+  const s = resolve(schema, root);
+  if (s.const !== undefined) return value === s.const;
+  if (s.enum) return s.enum.includes(value);
+  if (s.anyOf) return s.anyOf.some((branch) => shallowFits(value, branch, root));
+  if (s.type) {
+    const types = Array.isArray(s.type) ? s.type : [s.type];
+    return types.some((t) => typeMatches(value, t));
+  }
+  return true;
+}
+
+function expectedText(schema: Schema, root: Schema): string {
+  const s = resolve(schema, root);
+  if (s.description && (s.anyOf || s.pattern)) return s.description;
+  if (s.const !== undefined) return JSON.stringify(s.const);
+  if (s.enum) return `one of ${s.enum.map((v) => JSON.stringify(v)).join(', ')}`;
+  if (s.anyOf) return s.anyOf.map((b) => expectedText(b, root)).join(' or ');
+  if (s.type) {
+    const types = Array.isArray(s.type) ? s.type : [s.type];
+    return types.map((t) => typeWords[t] ?? t).join(' or ');
+  }
+  return 'a valid value';
+}
+
+function walk(value: unknown, schema: Schema, root: Schema, path: Path, issues: SchemaIssue[]): void {
+  const s = resolve(schema, root);
+  if (s.anyOf) {
+    const fitting = s.anyOf.filter((branch) => shallowFits(value, branch, root));
+    if (fitting.length === 0) {
+      issues.push({
+        path,
+        message: `expected ${expectedText(s, root)}, got ${describeValue(value)}`,
+        hint: s.description && !s.pattern ? undefined : undefined,
+        atKey: false,
+      });
+      return;
+    }
+    let best: SchemaIssue[] | undefined;
+    for (const branch of fitting) {
+      const branchIssues: SchemaIssue[] = [];
+      walk(value, branch, root, path, branchIssues);
+      if (branchIssues.length === 0) return;
+      if (!best || branchIssues.length < best.length) best = branchIssues;
+    }
+    // Errors at the union's own value get the union's description as their hint (e.g. "a duration: ...").
+    issues.push(
+      ...(best ?? []).map((i) =>
+        s.description && i.path.length === path.length && !i.atKey ? { ...i, hint: s.description } : i,
+      ),
+    );
+    return;
+  }
+  if (s.const !== undefined && value !== s.const) {
+    issues.push({
+      path,
+      message: `expected ${JSON.stringify(s.const)}, got ${describeValue(value)}`,
+      hint: undefined,
+      atKey: false,
+    });
+    return;
+  }
+  if (s.enum && !s.enum.includes(value)) {
+    const allowed = s.enum.map((v) => JSON.stringify(v));
+    const close = typeof value === 'string' ? closest(value, s.enum.map(String)) : undefined;
+    issues.push({
+      path,
+      message: `${describeValue(value)} is not allowed here`,
+      hint: close
+        ? `did you mean ${JSON.stringify(close)}? allowed: ${allowed.join(', ')}`
+        : `allowed: ${allowed.join(', ')}`,
+      atKey: false,
+    });
+    return;
+  }
+  if (s.type) {
+    const types = Array.isArray(s.type) ? s.type : [s.type];
+    if (!types.some((t) => typeMatches(value, t))) {
+      issues.push({
+        path,
+        message: `expected ${types.map((t) => typeWords[t] ?? t).join(' or ')}, got ${describeValue(value)}`,
+        hint: s.description,
+        atKey: false,
+      });
+      return;
+    }
+  }
+  if (typeof value === 'string') {
+    if (s.minLength !== undefined && value.length < s.minLength) {
+      issues.push({ path, message: 'must not be empty', hint: s.description, atKey: false });
+    }
+    if (s.pattern && !new RegExp(s.pattern, 'u').test(value)) {
+      issues.push({
+        path,
+        message: `${JSON.stringify(value)} is not in the expected format`,
+        hint: s.description ?? `expected to match /${s.pattern}/`,
+        atKey: false,
+      });
+    }
+  }
+  if (typeof value === 'number') {
+    if (s.minimum !== undefined && value < s.minimum) {
+      issues.push({
+        path,
+        message: `${value} is below the minimum ${s.minimum}`,
+        hint: s.description,
+        atKey: false,
+      });
+    }
+    if (s.maximum !== undefined && value > s.maximum) {
+      issues.push({
+        path,
+        message: `${value} is above the maximum ${s.maximum}`,
+        hint: s.description,
+        atKey: false,
+      });
+    }
+  }
+  if (Array.isArray(value)) {
+    if (s.minItems !== undefined && value.length < s.minItems) {
+      issues.push({
+        path,
+        message: `needs at least ${s.minItems} item${s.minItems === 1 ? '' : 's'}`,
+        hint: s.description,
+        atKey: false,
+      });
+    }
+    if (s.maxItems !== undefined && value.length > s.maxItems) {
+      issues.push({ path, message: `takes at most ${s.maxItems} items`, hint: s.description, atKey: false });
+    }
+    if (s.items)
+      value.forEach((item, i) => {
+        walk(item, s.items as Schema, root, [...path, i], issues);
+      });
+  }
+  if (typeOf(value) === 'object') {
+    const obj = value as Record<string, unknown>;
+    const props = s.properties ?? {};
+    for (const required of s.required ?? []) {
+      if (!(required in obj)) {
+        const sub = props[required];
+        issues.push({
+          path,
+          message: `missing required key '${required}'`,
+          hint: sub ? `${required}: ${expectedText(sub, root)}` : undefined,
+          atKey: false,
+        });
+      }
+    }
+    for (const [key, child] of Object.entries(obj)) {
+      const sub = props[key];
+      if (sub) {
+        walk(child, sub, root, [...path, key], issues);
+      } else if (s.additionalProperties === false) {
+        const known = Object.keys(props);
+        const close = closest(key, known);
+        issues.push({
+          path: [...path, key],
+          message: `unknown key '${key}'`,
+          hint: close
+            ? `did you mean '${close}'? known keys: ${known.join(', ')}`
+            : `known keys: ${known.join(', ')}`,
+          atKey: true,
+        });
+      } else if (typeof s.additionalProperties === 'object') {
+        walk(child, s.additionalProperties, root, [...path, key], issues);
+      }
+    }
+  }
+}
+
+/** The candidate closest to `word` by edit distance, if close enough to be a likely typo. */
+export function closest(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const candidate of candidates) {
+    const d = editDistance(word.toLowerCase(), candidate.toLowerCase());
+    if (d < bestDistance) {
+      bestDistance = d;
+      best = candidate;
+    }
+  }
+  if (best === undefined) return undefined;
+  return bestDistance <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i += 1) {
+    let diag = prev[0]!;
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j += 1) {
+      const tmp = prev[j]!;
+      prev[j] = Math.min(prev[j]! + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = tmp;
+    }
+  }
+  return prev[b.length]!;
+}

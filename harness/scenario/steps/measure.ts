@@ -1,0 +1,52 @@
+/**
+ * measure: a continuous sequenced stream between two endpoints while nested steps run (faults,
+ * waits); the longest gap between arrivals is the loss window, bounded by `maxLossWindow` (T_loss).
+ */
+import { startStream } from '../../traffic/index.ts';
+import { ExpectationError, type ScenarioContext } from '../context.ts';
+import type { MeasureStep, Step } from '../types.ts';
+
+export async function measure(
+  step: MeasureStep,
+  ctx: ScenarioContext,
+  runNested: (s: Step) => Promise<void>,
+): Promise<void> {
+  const from = ctx.endpoint(step.stream.from);
+  const to = ctx.endpoint(step.stream.to);
+  const stream = await startStream(ctx.traffic, {
+    from: from.target,
+    to: to.target,
+    address: to.address,
+    proto: step.stream.proto === 'icmp' ? 'icmp' : 'udp',
+    ratePps: Math.max(1, Math.round(1000 / step.stream.intervalMs)),
+    port: step.stream.port,
+  });
+  let nestedError: unknown;
+  try {
+    for (const nested of step.during) await runNested(nested);
+  } catch (err) {
+    nestedError = err;
+  }
+  const report = await stream.stop();
+  if (nestedError) throw nestedError;
+  const gap = report.longestGap?.ms ?? 0;
+  ctx.lossWindows.push({
+    name: `${ctx.scenario.name}: ${step.name}`,
+    ms: gap,
+    boundMs: step.maxLossWindowMs,
+  });
+  ctx.record.record.lossWindows.push({ name: step.name, ms: Math.round(gap), boundMs: step.maxLossWindowMs });
+  await ctx.reporter.attach({
+    name: 'stream report',
+    content: JSON.stringify(report, null, 2),
+    type: 'application/json',
+  });
+  const text = `loss window ${Math.round(gap)} ms (bound ${step.maxLossWindowMs} ms); ${report.lost} of ${report.sent} lost (${Math.round(report.lossMs)} ms at ${report.ratePps} pps)`;
+  ctx.reporter.log(`${step.name}: ${text}`);
+  if (report.received === 0)
+    throw new ExpectationError(`${step.name}: no packet of the stream arrived (${report.sent} sent)`);
+  if (gap > step.maxLossWindowMs) throw new ExpectationError(`${step.name}: ${text}`);
+  if (step.maxLost !== undefined && report.lost > step.maxLost) {
+    throw new ExpectationError(`${step.name}: ${report.lost} packets lost, bound ${step.maxLost}; ${text}`);
+  }
+}

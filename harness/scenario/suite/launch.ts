@@ -1,0 +1,178 @@
+/**
+ * Runs a plan: spawns vitest on the scenario suite (one worker), then completes the Allure results
+ * (categories, environment, executor, history, skip reasons) and returns what the console summary
+ * needs. Used by `otwin run`, `otwin replay` and the benchmark.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import {
+  applySkipReasons,
+  carryHistory,
+  environmentProperties,
+  freshResults,
+  writeCategories,
+  writeEnvironment,
+  writeExecutor,
+} from '../../report/extras.ts';
+import type { RuntimeName } from '../../runtime/runtime.ts';
+import type { VerdictStatus } from '../record.ts';
+import { PLAN_ENV, type RunPlan } from './plan.ts';
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+export interface LaunchOptions {
+  files: string[];
+  lab?: string | undefined;
+  keep?: boolean;
+  runtime: RuntimeName;
+  replay?: string | undefined;
+  /** Reports folder (default <repo>/reports). */
+  reportsDir?: string;
+  /** Echo vitest's output (default true). */
+  stdio?: 'inherit' | 'pipe';
+  /** Implementation(s) under test, for environment.properties. */
+  implementation?: string;
+}
+
+export interface WorkerSummary {
+  verdicts: Array<{ scenario: string; name: string; status: VerdictStatus; area: string; message?: string }>;
+  lossWindows: Array<{ name: string; ms: number; boundMs: number }>;
+  records: string[];
+}
+
+export interface LaunchResult {
+  runId: string;
+  vitestExitCode: number;
+  summary: WorkerSummary;
+  resultsDir: string;
+  junit: string;
+  output: string;
+}
+
+export function newRunId(): string {
+  return `${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '')}-${randomBytes(2).toString('hex')}`;
+}
+
+export async function launch(options: LaunchOptions): Promise<LaunchResult> {
+  const reportsDir = resolve(options.reportsDir ?? join(REPO_ROOT, 'reports'));
+  const resultsDir = join(reportsDir, 'allure-results');
+  const runId = newRunId();
+  mkdirSync(reportsDir, { recursive: true });
+  freshResults(resultsDir);
+  const plan: RunPlan = {
+    runId,
+    files: options.files,
+    lab: options.lab,
+    keep: options.keep ?? false,
+    runtime: options.runtime,
+    runsDir: join(reportsDir, 'runs'),
+    artifactsDir: join(reportsDir, 'artifacts'),
+    replay: options.replay,
+    summaryFile: join(reportsDir, `.summary-${runId}.json`),
+  };
+  const planFile = join(reportsDir, `.plan-${runId}.json`);
+  writeFileSync(planFile, JSON.stringify(plan, null, 2));
+  const vitest = join(REPO_ROOT, 'node_modules', 'vitest', 'vitest.mjs');
+  const child = execa(
+    process.execPath,
+    [vitest, 'run', '--config', join(REPO_ROOT, 'harness/scenario/suite/vitest.config.ts')],
+    {
+      cwd: REPO_ROOT,
+      reject: false,
+      env: {
+        [PLAN_ENV]: planFile,
+        OTWIN_REPORTS_DIR: reportsDir,
+        FORCE_COLOR: process.stdout.isTTY ? '1' : '0',
+      },
+      stdin: 'ignore',
+      all: true,
+      ...(options.stdio === 'pipe' ? {} : { stdout: ['pipe', 'inherit'], stderr: ['pipe', 'inherit'] }),
+    },
+  );
+  const result = await child;
+  const summary: WorkerSummary = existsSync(plan.summaryFile)
+    ? (JSON.parse(readFileSync(plan.summaryFile, 'utf8')) as WorkerSummary)
+    : { verdicts: [], lossWindows: [], records: [] };
+
+  writeCategories(resultsDir);
+  writeEnvironment(
+    resultsDir,
+    await environmentProperties({
+      runtime: options.runtime,
+      implementation: options.implementation ?? 'frr-evpn',
+      run: runId,
+    }),
+  );
+  writeExecutor(resultsDir, runId, join(reportsDir, 'html'));
+  carryHistory(join(reportsDir, 'html'), resultsDir);
+  applySkipReasons(resultsDir);
+  return {
+    runId,
+    vitestExitCode: result.exitCode ?? 1,
+    summary,
+    resultsDir,
+    junit: join(reportsDir, 'junit.xml'),
+    output: String(result.all ?? ''),
+  };
+}
+
+/** Console summary: verdicts per area, worst loss windows, failures, where the reports are. */
+export function renderSummary(result: LaunchResult): string {
+  const { verdicts, lossWindows, records } = result.summary;
+  const statuses: VerdictStatus[] = ['passed', 'failed', 'broken', 'skipped'];
+  const areas = [...new Set(verdicts.map((v) => v.area))].sort();
+  const lines = ['', 'overlay-twin scenario run', ''];
+  const width = Math.max(12, ...areas.map((a) => a.length));
+  lines.push(`${'area'.padEnd(width)}  ${statuses.map((s) => s.padStart(7)).join(' ')}`);
+  for (const area of areas) {
+    const counts = statuses.map((s) =>
+      String(verdicts.filter((v) => v.area === area && v.status === s).length).padStart(7),
+    );
+    lines.push(`${area.padEnd(width)}  ${counts.join(' ')}`);
+  }
+  const totals = statuses.map((s) => verdicts.filter((v) => v.status === s).length);
+  lines.push(`${'total'.padEnd(width)}  ${totals.map((n) => String(n).padStart(7)).join(' ')}`);
+  if (lossWindows.length > 0) {
+    lines.push('', 'worst loss windows:');
+    for (const w of [...lossWindows].sort((a, b) => b.ms - a.ms).slice(0, 5)) {
+      lines.push(
+        `  ${String(Math.round(w.ms)).padStart(6)} ms (bound ${w.boundMs} ms)${w.ms > w.boundMs ? ' OVER' : ''}  ${w.name}`,
+      );
+    }
+  }
+  const bad = verdicts.filter((v) => v.status === 'failed' || v.status === 'broken');
+  if (bad.length > 0) {
+    lines.push('', 'not passed:');
+    for (const v of bad)
+      lines.push(
+        `  ${v.status.toUpperCase()} ${v.scenario} › ${v.name}: ${(v.message ?? '').split('\n')[0]!.slice(0, 200)}`,
+      );
+  }
+  const skipped = verdicts.filter((v) => v.status === 'skipped');
+  if (skipped.length > 0) {
+    const reasons = [...new Set(skipped.map((v) => `${v.scenario}: ${v.message ?? ''}`))];
+    lines.push('', 'skipped:');
+    for (const r of reasons) lines.push(`  ${r}`);
+  }
+  lines.push(
+    '',
+    `Allure results: ${result.resultsDir} (otwin report → reports/html)`,
+    `JUnit: ${result.junit}`,
+  );
+  if (records.length > 0) lines.push(`run records: ${records.length} under ${dirname(records[0]!)}`);
+  lines.push(
+    `${totals[0]} passed, ${totals[1]! + totals[2]!} failed, ${totals[3]} skipped (${totals[2]} of the failures broken)`,
+  );
+  return lines.join('\n');
+}
+
+/** 0 only if every verdict passed or was skipped, and vitest itself had nothing else to complain about. */
+export function exitCodeOf(result: LaunchResult): number {
+  const bad = result.summary.verdicts.some((v) => v.status === 'failed' || v.status === 'broken');
+  if (bad) return 1;
+  if (result.summary.verdicts.length === 0) return 1;
+  return result.vitestExitCode === 0 ? 0 : 1;
+}

@@ -1,0 +1,27 @@
+/** The run plan the CLI hands to the vitest worker (JSON file named by $OTWIN_PLAN). */
+import { readFileSync } from 'node:fs';
+import type { RuntimeName } from '../../runtime/runtime.ts';
+
+export interface RunPlan {
+  runId: string;
+  /** Scenario files, absolute. */
+  files: string[];
+  /** `--lab`: run every scenario on this lab file instead of its own. */
+  lab: string | undefined;
+  keep: boolean;
+  runtime: RuntimeName;
+  runsDir: string;
+  artifactsDir: string;
+  /** Re-execute this run record's timeline (seed, step start times, chaos schedules). */
+  replay: string | undefined;
+  /** Where the worker writes its summary (loss windows, verdict counts) for the CLI. */
+  summaryFile: string;
+}
+
+export const PLAN_ENV = 'OTWIN_PLAN';
+
+export function readPlan(): RunPlan {
+  const file = process.env[PLAN_ENV];
+  if (!file) throw new Error(`${PLAN_ENV} is not set: run scenarios with \`otwin run\``);
+  return JSON.parse(readFileSync(file, 'utf8')) as RunPlan;
+}

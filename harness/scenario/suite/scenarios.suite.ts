@@ -1,0 +1,281 @@
+/**
+ * The vitest file behind `otwin run`: every scenario of the run plan becomes a `describe` suite and
+ * every expectation of its timeline one test, with the steps before it as Allure steps. Verdicts:
+ * passed; failed (expectation not met: an AssertionError); broken (harness or lab error: any other
+ * Error); skipped with the reason (`ctx.skip(reason)`, plus a `skip_reason` label the CLI moves into
+ * the Allure result). Each scenario writes a run record under reports/runs/.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import * as allure from 'allure-js-commons';
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import { AllureStepReporter } from '../../report/allure.ts';
+import { errorMessage, HarnessError } from '../../util/errors.ts';
+import { catalogueEntry } from '../catalogue.ts';
+import { ExpectationError, type ReplayPlan, type ScenarioContext } from '../context.ts';
+import type { ImplementationDriver } from '../drivers/driver.ts';
+import { getDriver } from '../drivers/index.ts';
+import { loadScenario, parseScenarioText } from '../parse.ts';
+import { readRecord, type VerdictStatus } from '../record.ts';
+import { areaOf, planUnits, runUnit, skipReason, type Unit } from '../timeline.ts';
+import type { Scenario, Step } from '../types.ts';
+import { readPlan } from './plan.ts';
+import { createContext, createRecord, LabPool, machineFeatures, stopTraffic } from './worker.ts';
+
+const plan = readPlan();
+const log = (line: string) => console.log(`[otwin] ${line}`);
+const labs = new LabPool(plan.runtime, log);
+const summary: {
+  verdicts: Array<{ scenario: string; name: string; status: VerdictStatus; area: string; message?: string }>;
+  lossWindows: Array<{ name: string; ms: number; boundMs: number }>;
+  records: string[];
+} = {
+  verdicts: [],
+  lossWindows: [],
+  records: [],
+};
+
+function saveSummary(): void {
+  writeFileSync(plan.summaryFile, JSON.stringify(summary, null, 2));
+}
+
+/** The scenarios to run: from files, or from the record being replayed. */
+function scenarios(): Array<{
+  scenario?: Scenario;
+  error?: unknown;
+  file: string;
+  replay?: ReplayPlan;
+  replayOf?: string;
+}> {
+  if (plan.replay) {
+    const rec = readRecord(plan.replay);
+    const scenario = parseScenarioText(rec.scenario.source, rec.scenario.file, {
+      lab: plan.lab ?? rec.scenario.lab,
+    });
+    scenario.seed = rec.seed;
+    return [
+      {
+        scenario,
+        file: rec.scenario.file,
+        replay: {
+          stepStarts: new Map(Object.entries(rec.stepStarts)),
+          chaos: new Map(Object.entries(rec.chaos)),
+        },
+        replayOf: plan.replay,
+      },
+    ];
+  }
+  return plan.files.map((file) => {
+    try {
+      return { scenario: loadScenario(file, plan.lab ? { lab: plan.lab } : {}), file };
+    } catch (error) {
+      return { error, file };
+    }
+  });
+}
+
+/** A generous per-test timeout: everything the unit may wait for, plus two minutes. */
+function unitTimeout(unit: Unit): number {
+  const stepMs = (s: Step): number => {
+    switch (s.kind) {
+      case 'wait':
+        return s.ms;
+      case 'fault':
+        return (
+          (s.fault.durationMs ?? 0) +
+          (s.fault.kind === 'link-flap' ? s.fault.count * s.fault.intervalMs * 2 : 0)
+        );
+      case 'wait-until':
+        return s.deadlineMs;
+      case 'measure':
+        return s.during.reduce((sum, d) => sum + stepMs(d), 0);
+      case 'chaos':
+        return s.windowMs + s.settleMs + s.durationMs[1];
+      case 'expect':
+        return s.checks.reduce((sum, c) => sum + c.withinMs + 5_000, 0);
+      default:
+        return (s.atMs ?? 0) + 5_000;
+    }
+  };
+  const main =
+    unit.main.kind === 'none'
+      ? 0
+      : unit.main.kind === 'check'
+        ? unit.main.check.withinMs + 10_000
+        : stepMs(unit.main.step);
+  return 120_000 + main + unit.before.reduce((sum, s) => sum + stepMs(s) + (s.atMs ?? 0), 0);
+}
+
+async function attachNodeLogs(ctx: ScenarioContext, nodes: string[]): Promise<void> {
+  for (const name of nodes) {
+    const node = ctx.lab.nodes.get(name);
+    if (!node) continue;
+    try {
+      for (const l of await ctx.driver.logs(node)) await allure.attachment(l.name, l.content, 'text/plain');
+    } catch {
+      // logs are best effort
+    }
+  }
+}
+
+afterAll(async () => {
+  const problems = await labs.release(plan.keep);
+  await stopTraffic();
+  for (const p of problems) log(`teardown: ${p}`);
+  saveSummary();
+});
+
+for (const entry of scenarios()) {
+  if (!entry.scenario) {
+    describe(entry.file, () => {
+      it('scenario file loads', () => {
+        summary.verdicts.push({
+          scenario: entry.file,
+          name: 'scenario file loads',
+          status: 'broken',
+          area: 'other',
+          message: errorMessage(entry.error),
+        });
+        throw new HarnessError(errorMessage(entry.error));
+      });
+    });
+    continue;
+  }
+  const scenario = entry.scenario;
+  const units = planUnits(scenario);
+  const state: {
+    ctx?: ScenarioContext;
+    driver?: ImplementationDriver;
+    skip?: string;
+    broken?: Error;
+    aborted?: string;
+  } = {};
+  // Every scenario gets a run record, also when it is skipped or its lab never comes up.
+  const record = createRecord(scenario, plan, entry.replayOf);
+
+  describe(scenario.name, () => {
+    beforeAll(async () => {
+      try {
+        const driver = await getDriver(scenario.implementation);
+        state.driver = driver;
+        const driverProblems = driver.validate(scenario);
+        if (driverProblems.length > 0)
+          throw new HarnessError(`scenario does not fit driver ${driver.name}: ${driverProblems.join('; ')}`);
+        const reason = skipReason(scenario, driver, await machineFeatures());
+        if (reason) {
+          state.skip = reason;
+          return;
+        }
+        const { lab } = await labs.get(scenario.lab);
+        state.ctx = await createContext({
+          scenario,
+          lab,
+          driver,
+          reporter: new AllureStepReporter(log),
+          runtime: plan.runtime,
+          artifactsDir: plan.artifactsDir,
+          replay: entry.replay,
+          record,
+        });
+        state.ctx.startClock();
+      } catch (err) {
+        state.broken = err instanceof Error ? err : new HarnessError(String(err));
+      }
+    });
+
+    afterAll(async () => {
+      const ctx = state.ctx;
+      if (!ctx) {
+        summary.records.push(record.finish());
+        saveSummary();
+        return;
+      }
+      for (const problem of await ctx.cleanup()) log(`${scenario.name}: ${problem}`);
+      for (const [node, source] of ctx.routeSources()) {
+        const path = ctx.artifactPath(`bgp-transcript-${node}.${source.kind === 'tap' ? 'jsonl' : 'txt'}`);
+        writeFileSync(path, source.transcript());
+        ctx.record.artifact(`BGP transcript (${node}, ${source.kind})`, path);
+      }
+      summary.lossWindows.push(...ctx.lossWindows);
+      summary.records.push(ctx.record.finish());
+      saveSummary();
+    });
+
+    units.forEach((unit, index) => {
+      it(unit.name, { timeout: unitTimeout(unit) }, async (tctx) => {
+        const { area, group } = areaOf(unit.conformance.length ? unit.conformance : scenario.conformance);
+        for (const id of unit.conformance) await allure.label('conformance_id', id);
+        await allure.epic(area);
+        await allure.feature(group);
+        await allure.story(scenario.name);
+        await allure.severity(unit.severity);
+        await allure.parameter('runtime', plan.runtime);
+        await allure.parameter('implementation', scenario.implementation);
+        await allure.parameter('gateway profile', scenario.gateway ?? 'none');
+        if (scenario.tags.length) await allure.tags(...scenario.tags);
+        const ids = unit.conformance.map((id) => `${id}: ${catalogueEntry(id)?.stimulus ?? ''}`).join('\n\n');
+        await allure.description(
+          `${scenario.description ?? ''}\n\nScenario file: \`${scenario.file}\`${ids ? `\n\n${ids}` : ''}`,
+        );
+
+        const started = performance.now();
+        const startMs = state.ctx?.now() ?? 0;
+        const verdict = (status: VerdictStatus, message?: string) => {
+          summary.verdicts.push({
+            scenario: scenario.name,
+            name: unit.name,
+            status,
+            area,
+            ...(message ? { message } : {}),
+          });
+          record.verdict({
+            key: unit.key,
+            name: unit.name,
+            status,
+            message,
+            conformance: unit.conformance,
+            area,
+            startMs: Math.round(startMs),
+            durationMs: Math.round(performance.now() - started),
+          });
+          record.save();
+        };
+        const skip = state.skip ?? state.aborted;
+        if (skip) {
+          verdict('skipped', skip);
+          await allure.label('skip_reason', skip);
+          tctx.skip(skip);
+          return;
+        }
+        if (state.broken || !state.ctx) {
+          const err = state.broken ?? new HarnessError('scenario context missing');
+          verdict('broken', err.message);
+          throw err;
+        }
+        const ctx = state.ctx;
+        if (index === 0) {
+          await allure.attachment('topology', readFileSync(ctx.lab.topology.file, 'utf8'), 'text/yaml');
+          await allure.attachment('scenario', scenario.source, 'text/yaml');
+        }
+        try {
+          await runUnit(unit, ctx);
+          verdict('passed');
+        } catch (err) {
+          const nodes = (err as { nodes?: string[] }).nodes ?? [];
+          if (err instanceof ExpectationError) {
+            verdict('failed', err.message);
+            await attachNodeLogs(ctx, nodes);
+            throw err;
+          }
+          const message = errorMessage(err);
+          verdict('broken', message);
+          state.aborted = `not run: an earlier step broke (${message.slice(0, 200)})`;
+          await attachNodeLogs(
+            ctx,
+            [...ctx.lab.nodes.keys()].filter((n) => /frr/.test(ctx.lab.nodes.get(n)!.image)),
+          );
+          throw err instanceof Error ? err : new HarnessError(message);
+        }
+      });
+    });
+  });
+}

@@ -1,0 +1,477 @@
+/**
+ * Reference and consistency checks on a schema-valid scenario document: every name a scenario uses
+ * (lab nodes, interfaces, VMs, subnets, groups, domains, tenants, zones, conformance IDs) must exist,
+ * addresses must sit in their subnets, names must be unique. Each issue carries the YAML path of the
+ * offending value so the caller can turn it into file:line:column.
+ */
+import { CATALOGUE } from './catalogue.ts';
+import { inCidr, isCidr, isIpv4 } from './intent.ts';
+import type { LabInventory } from './lab-inventory.ts';
+import { closest, type Path, type SchemaIssue } from './schema.ts';
+
+type Obj = Record<string, unknown>;
+
+const STEP_KINDS = ['provision', 'expect', 'fault', 'wait', 'wait-until', 'measure', 'chaos'] as const;
+const CHECK_KINDS = ['matrix', 'reach', 'bgp', 'table', 'capture', 'packet'] as const;
+
+/** Which keys each fault kind needs and accepts (besides `kind` and `duration`). */
+export const FAULT_FIELDS: Record<string, { required: string[]; optional: string[]; duration: boolean }> = {
+  'link-down': { required: ['link'], optional: [], duration: true },
+  'link-up': { required: ['link'], optional: [], duration: false },
+  'link-flap': { required: ['link'], optional: ['count', 'interval'], duration: false },
+  'node-kill': { required: ['node'], optional: [], duration: true },
+  'node-pause': { required: ['node'], optional: [], duration: true },
+  'node-resume': { required: ['node'], optional: [], duration: false },
+  'node-restart': { required: ['node'], optional: [], duration: false },
+  'process-kill': { required: ['node', 'role'], optional: ['supervisor'], duration: true },
+  'process-pause': { required: ['node', 'role'], optional: ['supervisor'], duration: true },
+  'process-restart': { required: ['node', 'role'], optional: ['supervisor'], duration: false },
+  partition: { required: ['a', 'b'], optional: [], duration: true },
+  'bgp-clear': { required: ['node'], optional: ['peer'], duration: false },
+  'packet-loss': { required: ['link', 'percent'], optional: [], duration: true },
+};
+
+class Refs {
+  readonly issues: SchemaIssue[] = [];
+  constructor(readonly lab: LabInventory) {}
+
+  error(path: Path, message: string, hint?: string, atKey = false): void {
+    this.issues.push({ path, message, hint, atKey });
+  }
+
+  unknown(path: Path, what: string, name: string, known: Iterable<string>): void {
+    const list = [...known];
+    const close = closest(name, list);
+    const hint = close
+      ? `did you mean '${close}'?`
+      : list.length
+        ? `known ${what}s: ${list.slice(0, 20).join(', ')}`
+        : `no ${what} is declared`;
+    this.error(path, `unknown ${what} '${name}'`, hint);
+  }
+
+  node(path: Path, name: unknown): void {
+    if (typeof name !== 'string') return;
+    if (!this.lab.nodes.has(name)) this.unknown(path, 'lab node', name, this.lab.nodes.keys());
+  }
+
+  link(path: Path, ref: unknown): void {
+    if (typeof ref !== 'string') return;
+    const [node, iface] = ref.split(':') as [string, string];
+    if (!this.lab.nodes.has(node)) {
+      this.unknown(path, 'lab node', node, this.lab.nodes.keys());
+      return;
+    }
+    const ifaces = this.lab.ifaces.get(node) ?? new Set<string>();
+    if (!ifaces.has(iface)) {
+      this.error(
+        path,
+        `node '${node}' has no link interface '${iface}'`,
+        `interfaces of ${node} in ${this.lab.file}: ${[...ifaces].join(', ')}`,
+      );
+    }
+  }
+}
+
+function arr(value: unknown): Obj[] {
+  return Array.isArray(value) ? (value as Obj[]) : [];
+}
+
+function strs(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
+}
+
+function uniqueNames(
+  refs: Refs,
+  items: Obj[],
+  base: Path,
+  what: string,
+  taken?: Map<string, string>,
+): Set<string> {
+  const seen = new Set<string>();
+  items.forEach((item, i) => {
+    const name = item.name;
+    if (typeof name !== 'string') return;
+    if (seen.has(name)) refs.error([...base, i, 'name'], `duplicate ${what} name '${name}'`);
+    const other = taken?.get(name);
+    if (other) refs.error([...base, i, 'name'], `name '${name}' is already used by a ${other}`);
+    seen.add(name);
+    taken?.set(name, what);
+  });
+  return seen;
+}
+
+export function checkReferences(doc: Obj, lab: LabInventory): SchemaIssue[] {
+  const refs = new Refs(lab);
+  for (const [i, id] of strs(doc.conformance).entries()) {
+    if (!CATALOGUE.has(id)) refs.unknown(['conformance', i], 'conformance ID', id, CATALOGUE.keys());
+  }
+
+  const intent = (doc.intent ?? {}) as Obj;
+  const ip = ['intent'];
+  const tenants = uniqueNames(refs, arr(intent.tenants), [...ip, 'tenants'], 'tenant');
+  const zonesList = arr(intent.zones);
+  const zones = uniqueNames(refs, zonesList, [...ip, 'zones'], 'zone');
+  const domains = uniqueNames(refs, arr(intent.domains), [...ip, 'domains'], 'domain');
+  const subnetsList = arr(intent.subnets);
+  const subnets = uniqueNames(refs, subnetsList, [...ip, 'subnets'], 'subnet');
+  const groups = uniqueNames(refs, arr(intent.groups), [...ip, 'groups'], 'security group');
+  const endpointKinds = new Map<string, string>();
+  const vmsList = arr(intent.vms);
+  const vms = uniqueNames(refs, vmsList, [...ip, 'vms'], 'VM', endpointKinds);
+  const externals = uniqueNames(
+    refs,
+    arr(intent.externals),
+    [...ip, 'externals'],
+    'external host',
+    endpointKinds,
+  );
+  const endpoints = new Set([...vms, ...externals]);
+
+  arr(intent.domains).forEach((d, i) => {
+    if (typeof d.tenant === 'string' && !tenants.has(d.tenant)) {
+      refs.unknown([...ip, 'domains', i, 'tenant'], 'tenant', d.tenant, tenants);
+    }
+    if (typeof d.zone === 'string' && !zones.has(d.zone))
+      refs.unknown([...ip, 'domains', i, 'zone'], 'zone', d.zone, zones);
+  });
+  const vniSeen = new Map<number, string>();
+  const cidrOf = new Map<string, string>();
+  subnetsList.forEach((s, i) => {
+    const at = [...ip, 'subnets', i];
+    if (typeof s.domain === 'string' && !domains.has(s.domain))
+      refs.unknown([...at, 'domain'], 'domain', s.domain, domains);
+    if (typeof s.cidr === 'string' && !isCidr(s.cidr))
+      refs.error([...at, 'cidr'], `'${s.cidr}' is not an IPv4 CIDR`);
+    else if (typeof s.cidr === 'string' && typeof s.name === 'string') cidrOf.set(s.name, s.cidr);
+    if (typeof s.vni === 'number') {
+      const other = vniSeen.get(s.vni);
+      if (other)
+        refs.error([...at, 'vni'], `VNI ${s.vni} is already used by subnet '${other}'`, 'one VNI per subnet');
+      vniSeen.set(s.vni, String(s.name));
+    }
+    if (typeof s.gateway === 'string' && typeof s.cidr === 'string' && isCidr(s.cidr)) {
+      if (!isIpv4(s.gateway)) refs.error([...at, 'gateway'], `'${s.gateway}' is not an IPv4 address`);
+      else if (!inCidr(s.gateway, s.cidr))
+        refs.error([...at, 'gateway'], `gateway ${s.gateway} is outside ${s.cidr}`);
+    }
+  });
+  const ipSeen = new Map<string, string>();
+  vmsList.forEach((vm, i) => {
+    const at = [...ip, 'vms', i];
+    if (typeof vm.subnet === 'string' && !subnets.has(vm.subnet))
+      refs.unknown([...at, 'subnet'], 'subnet', vm.subnet, subnets);
+    refs.node([...at, 'hypervisor'], vm.hypervisor);
+    if (vm.node !== undefined) refs.node([...at, 'node'], vm.node);
+    if (typeof vm.ip === 'string') {
+      if (!isIpv4(vm.ip)) refs.error([...at, 'ip'], `'${vm.ip}' is not an IPv4 address`);
+      else {
+        const cidr = typeof vm.subnet === 'string' ? cidrOf.get(vm.subnet) : undefined;
+        if (cidr && !inCidr(vm.ip, cidr)) {
+          refs.error([...at, 'ip'], `${vm.ip} is outside subnet '${String(vm.subnet)}' (${cidr})`);
+        }
+        const key = `${String(vm.subnet)}/${vm.ip}`;
+        const other = ipSeen.get(key);
+        if (other)
+          refs.error([...at, 'ip'], `address ${vm.ip} is already used by VM '${other}' in the same subnet`);
+        ipSeen.set(key, String(vm.name));
+      }
+    }
+    strs(vm.groups).forEach((g, j) => {
+      if (!groups.has(g)) refs.unknown([...at, 'groups', j], 'security group', g, groups);
+    });
+  });
+  arr(intent.groups).forEach((g, i) => {
+    if (typeof g.domain === 'string' && !domains.has(g.domain))
+      refs.unknown([...ip, 'groups', i, 'domain'], 'domain', g.domain, domains);
+  });
+  const groupOrAny = (path: Path, v: unknown) => {
+    if (typeof v !== 'string' || v === 'any' || groups.has(v)) return;
+    if (isCidr(v)) return;
+    refs.unknown(path, 'security group', v, groups);
+    if (v.includes('/')) refs.issues[refs.issues.length - 1]!.hint = 'a group name, `any`, or an IPv4 CIDR';
+  };
+  arr(intent.rules).forEach((r, i) => {
+    const at = [...ip, 'rules', i];
+    groupOrAny([...at, 'from'], r.from);
+    groupOrAny([...at, 'to'], r.to);
+    if (typeof r.domain === 'string' && !domains.has(r.domain))
+      refs.unknown([...at, 'domain'], 'domain', r.domain, domains);
+    checkPorts(refs, [...at, 'ports'], r.ports, r.proto);
+  });
+  arr(intent.floatingIps).forEach((f, i) => {
+    if (typeof f.vm === 'string' && !vms.has(f.vm))
+      refs.unknown([...ip, 'floatingIps', i, 'vm'], 'VM', f.vm, vms);
+  });
+  arr(intent.externals).forEach((e, i) => {
+    if (e.node !== undefined) refs.node([...ip, 'externals', i, 'node'], e.node);
+  });
+  arr(intent.serviceChains).forEach((c, i) => {
+    const at = [...ip, 'serviceChains', i];
+    for (const key of ['from', 'to'] as const) {
+      const v = c[key];
+      if (typeof v === 'string' && v !== 'any' && !vms.has(v) && !groups.has(v)) {
+        refs.unknown([...at, key], 'VM or security group', v, [...vms, ...groups]);
+      }
+    }
+    strs(c.via).forEach((v, j) => {
+      if (!vms.has(v)) refs.unknown([...at, 'via', j], 'appliance VM', v, vms);
+    });
+    checkPorts(refs, [...at, 'ports'], c.ports, c.proto);
+  });
+  zonesList.forEach((z, i) => {
+    strs(z.hypervisors).forEach((n, j) => {
+      refs.node([...ip, 'zones', i, 'hypervisors', j], n);
+    });
+    strs(z.controllers).forEach((n, j) => {
+      refs.node([...ip, 'zones', i, 'controllers', j], n);
+    });
+  });
+
+  const ctx: StepCtx = { refs, vms, groups, endpoints };
+  arr(doc.timeline).forEach((step, i) => {
+    checkStep(ctx, step, ['timeline', i]);
+  });
+  return refs.issues;
+}
+
+interface StepCtx {
+  refs: Refs;
+  vms: Set<string>;
+  groups: Set<string>;
+  endpoints: Set<string>;
+}
+
+function checkPorts(refs: Refs, path: Path, ports: unknown, proto: unknown): void {
+  if (!Array.isArray(ports)) return;
+  if (ports.length > 0 && (proto === 'icmp' || proto === undefined || proto === 'any')) {
+    refs.error(
+      path,
+      `ports need proto tcp or udp (proto is ${proto === undefined ? 'not set' : String(proto)})`,
+      'add `proto: tcp` or `proto: udp`',
+    );
+  }
+  ports.forEach((p, i) => {
+    if (typeof p === 'string') {
+      const [a, b] = p.split('-').map(Number);
+      if (!a || !b || a > b || b > 65535)
+        refs.error([...path, i], `port range '${p}' is invalid`, 'a range is `low-high`, 1..65535');
+    }
+  });
+}
+
+function oneKind(
+  ctx: StepCtx,
+  obj: Obj,
+  path: Path,
+  kinds: readonly string[],
+  what: string,
+): string | undefined {
+  const present = kinds.filter((k) => k in obj);
+  if (present.length === 1) return present[0];
+  if (present.length === 0) {
+    ctx.refs.error(path, `a ${what} needs one of: ${kinds.join(', ')}`, `write e.g. \`- ${kinds[0]}: ...\``);
+  } else {
+    ctx.refs.error(
+      [...path, present[1]!],
+      `a ${what} takes exactly one of ${kinds.join(', ')}; this one has ${present.join(' and ')}`,
+      `split it into ${present.length} ${what}s`,
+      true,
+    );
+  }
+  return undefined;
+}
+
+function endpoint(ctx: StepCtx, path: Path, name: unknown, allowStar = false): void {
+  if (typeof name !== 'string') return;
+  if (allowStar && name === '*') return;
+  if (!ctx.endpoints.has(name)) ctx.refs.unknown(path, 'VM or external host', name, ctx.endpoints);
+}
+
+function vmOrNode(ctx: StepCtx, path: Path, name: unknown): void {
+  if (typeof name !== 'string') return;
+  if (ctx.endpoints.has(name) || ctx.refs.lab.nodes.has(name)) return;
+  ctx.refs.unknown(path, 'VM or lab node', name, [...ctx.endpoints, ...ctx.refs.lab.nodes.keys()]);
+}
+
+function checkStep(ctx: StepCtx, step: Obj, path: Path): void {
+  const kind = oneKind(ctx, step, path, STEP_KINDS, 'timeline step');
+  if (!kind) return;
+  const body = step[kind];
+  const at = [...path, kind];
+  const { refs } = ctx;
+  switch (kind) {
+    case 'provision': {
+      if (typeof body !== 'object' || body === null) return;
+      const p = body as Obj;
+      for (const key of ['attach', 'detach'] as const) {
+        strs(p[key]).forEach((vm, j) => {
+          if (!ctx.vms.has(vm)) refs.unknown([...at, key, j], 'VM', vm, ctx.vms);
+        });
+      }
+      arr(p.move).forEach((m, j) => {
+        if (typeof m.vm === 'string' && !ctx.vms.has(m.vm))
+          refs.unknown([...at, 'move', j, 'vm'], 'VM', m.vm, ctx.vms);
+        refs.node([...at, 'move', j, 'to'], m.to);
+      });
+      arr(p.setGroups).forEach((s, j) => {
+        if (typeof s.vm === 'string' && !ctx.vms.has(s.vm))
+          refs.unknown([...at, 'setGroups', j, 'vm'], 'VM', s.vm, ctx.vms);
+        strs(s.groups).forEach((g, k) => {
+          if (!ctx.groups.has(g))
+            refs.unknown([...at, 'setGroups', j, 'groups', k], 'security group', g, ctx.groups);
+        });
+      });
+      return;
+    }
+    case 'expect': {
+      if (Array.isArray(body))
+        (body as Obj[]).forEach((c, j) => {
+          checkCheck(ctx, c, [...at, j]);
+        });
+      else checkCheck(ctx, body as Obj, at);
+      return;
+    }
+    case 'fault':
+      checkFault(ctx, body as Obj, at);
+      return;
+    case 'wait-until':
+      checkCheck(ctx, (body as Obj).condition as Obj, [...at, 'condition']);
+      return;
+    case 'measure': {
+      const m = body as Obj;
+      const stream = (m.stream ?? {}) as Obj;
+      endpoint(ctx, [...at, 'stream', 'from'], stream.from);
+      endpoint(ctx, [...at, 'stream', 'to'], stream.to);
+      strs(m.conformance).forEach((id, j) => {
+        if (!CATALOGUE.has(id))
+          refs.unknown([...at, 'conformance', j], 'conformance ID', id, CATALOGUE.keys());
+      });
+      arr(m.during).forEach((s, j) => {
+        checkStep(ctx, s, [...at, 'during', j]);
+      });
+      return;
+    }
+    case 'chaos': {
+      const c = body as Obj;
+      arr(c.faults).forEach((f, j) => {
+        checkFault(ctx, f, [...at, 'faults', j]);
+        const spec = FAULT_FIELDS[String(f.kind)];
+        if (
+          spec &&
+          !spec.duration &&
+          !['link-flap', 'bgp-clear', 'node-restart', 'process-restart'].includes(String(f.kind))
+        ) {
+          refs.error(
+            [...at, 'faults', j, 'kind'],
+            `fault '${String(f.kind)}' cannot be drawn by chaos: it has no revert`,
+            'use a fault with a duration (link-down, node-pause, process-kill, partition, packet-loss, ...)',
+          );
+        }
+      });
+      return;
+    }
+    default:
+      return;
+  }
+}
+
+function checkFault(ctx: StepCtx, fault: Obj, path: Path): void {
+  const { refs } = ctx;
+  const kind = String(fault.kind);
+  const spec = FAULT_FIELDS[kind];
+  if (!spec) return;
+  for (const key of spec.required) {
+    if (!(key in fault))
+      refs.error(
+        path,
+        `fault '${kind}' needs '${key}'`,
+        `${kind} takes: ${[...spec.required, ...spec.optional].join(', ')}`,
+      );
+  }
+  const allowed = new Set([
+    'kind',
+    ...spec.required,
+    ...spec.optional,
+    ...(spec.duration ? ['duration'] : []),
+  ]);
+  for (const key of Object.keys(fault)) {
+    if (!allowed.has(key)) {
+      refs.error(
+        [...path, key],
+        `fault '${kind}' does not take '${key}'`,
+        `${kind} takes: ${[...allowed].join(', ')}`,
+        true,
+      );
+    }
+  }
+  if ('link' in fault) refs.link([...path, 'link'], fault.link);
+  if ('node' in fault) refs.node([...path, 'node'], fault.node);
+  for (const side of ['a', 'b'] as const)
+    strs(fault[side]).forEach((n, j) => {
+      refs.node([...path, side, j], n);
+    });
+  if (kind === 'partition') {
+    const a = new Set(strs(fault.a));
+    strs(fault.b).forEach((n, j) => {
+      if (a.has(n)) refs.error([...path, 'b', j], `node '${n}' is on both sides of the partition`);
+    });
+  }
+}
+
+function checkCheck(ctx: StepCtx, check: Obj, path: Path): void {
+  const { refs } = ctx;
+  const kind = oneKind(ctx, check, path, CHECK_KINDS, 'expectation');
+  strs(check.conformance).forEach((id, j) => {
+    if (!CATALOGUE.has(id)) refs.unknown([...path, 'conformance', j], 'conformance ID', id, CATALOGUE.keys());
+  });
+  if (!kind) return;
+  const body = check[kind] as Obj;
+  const at = [...path, kind];
+  switch (kind) {
+    case 'matrix':
+      strs(body.among).forEach((n, j) => {
+        endpoint(ctx, [...at, 'among', j], n);
+      });
+      arr(body.overrides).forEach((o, j) => {
+        endpoint(ctx, [...at, 'overrides', j, 'from'], o.from, true);
+        endpoint(ctx, [...at, 'overrides', j, 'to'], o.to, true);
+      });
+      return;
+    case 'reach':
+      endpoint(ctx, [...at, 'from'], body.from);
+      endpoint(ctx, [...at, 'to'], body.to);
+      return;
+    case 'bgp':
+      refs.node([...at, 'node'], body.node);
+      arr(body.routes).forEach((r, j) => {
+        for (const part of ['match', 'fields'] as const) {
+          const fields = (r[part] ?? {}) as Obj;
+          if (typeof fields.vm === 'string' && !ctx.vms.has(fields.vm)) {
+            refs.unknown([...at, 'routes', j, part, 'vm'], 'VM', fields.vm, ctx.vms);
+          }
+          if (typeof fields.originator === 'string' && !isIpv4(fields.originator)) {
+            refs.node([...at, 'routes', j, part, 'originator'], fields.originator);
+          }
+        }
+      });
+      return;
+    case 'table':
+      refs.node([...at, 'node'], body.node);
+      return;
+    case 'capture':
+      arr(body.points).forEach((p, j) => {
+        refs.node([...at, 'points', j, 'node'], p.node);
+      });
+      vmOrNode(ctx, [...at, 'send', 'from'], (body.send as Obj | undefined)?.from);
+      return;
+    case 'packet':
+      arr(body.at).forEach((p, j) => {
+        refs.node([...at, 'at', j, 'node'], p.node);
+      });
+      vmOrNode(ctx, [...at, 'send', 'from'], (body.send as Obj | undefined)?.from);
+      return;
+    default:
+      return;
+  }
+}
