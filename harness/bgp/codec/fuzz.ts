@@ -4,6 +4,7 @@
  * PRNG. Every outcome must be `ok` or one of the RFC 7606 actions; an exception escaping, an internal
  * decoder error or a case slower than `slowMs` (a hang; GC pauses reach ~100 ms on a busy machine) is a finding.
  */
+import { rng } from '../../util/rng.ts';
 import type { PathAttributes, Route } from '../types.ts';
 import { splitMessages } from './messages.ts';
 import {
@@ -13,18 +14,6 @@ import {
   encodeWithdraw,
   type UpdateDecodeContext,
 } from './update.ts';
-
-/** mulberry32: small, fast, seedable. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function corpus(): Buffer[] {
   const attrs: PathAttributes = {
@@ -231,7 +220,7 @@ export function mutate(rand: () => number, seeds: Buffer[]): Buffer {
 const ACTIONS = new Set<string>(['ok', 'treat-as-withdraw', 'attribute-discard', 'session-reset']);
 
 export function runFuzz(cases: number, seed: number, slowMs = 1000): FuzzReport {
-  const rand = prng(seed);
+  const rand = rng(seed);
   const seeds = corpus();
   const contexts: UpdateDecodeContext[] = [
     { asn4: true, ibgp: true },

@@ -5,11 +5,11 @@
  * overlap. Every fault is reverted after its duration; the step ends after the last revert plus `settle`.
  */
 import { sleep } from '../../util/poll.ts';
+import { randInt, rng } from '../../util/rng.ts';
 import type { ScenarioContext } from '../context.ts';
 import { applyFault } from '../faults/index.ts';
 import { describeFault } from '../parse.ts';
 import type { ChaosEvent } from '../record.ts';
-import { randInt, rng } from '../rng.ts';
 import type { ChaosStep } from '../types.ts';
 import { faultTarget } from './fault.ts';
 

@@ -1,4 +1,4 @@
-/** Seeded PRNG (mulberry32): the same seed gives the same chaos schedule on every machine. */
+/** Seeded PRNG (mulberry32): the same seed gives the same sequence on every machine (chaos schedules, fuzzing). */
 export function rng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
