@@ -6,7 +6,8 @@
  * divided by iperf3 over a plain veth pair in the same run.
  * Ends with `BENCH attach_reachable_p50_ms|p95|p99 <v> ms` and `BENCH overlay_vs_veth_ratio <v> ratio`.
  */
-import { rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { getRuntime } from '../harness/runtime/index.ts';
@@ -16,8 +17,112 @@ import { run, runOk } from '../harness/util/exec.ts';
 import { waitFor } from '../harness/util/poll.ts';
 import { DirectoryClient } from '../reference-impl/directory/client.ts';
 
-const NS = 'otf-2az-';
 const HVS = ['hv1', 'hv2', 'hv3', 'hv4'];
+const REPO = join(import.meta.dirname, '..');
+const LAB_FILE = join(REPO, 'labs', 'reference-2az.clab.yml');
+const TRACED_NODES = ['directory', 'c1', 'c2', ...HVS];
+
+/**
+ * The lab file to deploy: labs/reference-2az.clab.yml itself, or (with --lab-name, so parallel runs
+ * never collide) a copy in a temporary folder with every `otf-2az` name replaced, bind sources made
+ * absolute, and with --trace the roles started with OTF_REF_TRACE=1.
+ */
+function labFile(name: string, traced: boolean): string {
+  if (name === 'otf-2az' && !traced) return LAB_FILE;
+  let text = readFileSync(LAB_FILE, 'utf8')
+    .replaceAll('otf-2az', name)
+    .replaceAll('- ..:/srv', `- ${REPO}:/srv`)
+    .replaceAll('- reference/', `- ${join(REPO, 'labs', 'reference')}/`);
+  if (traced) text = text.replaceAll('&& exec node ', '&& exec env OTF_REF_TRACE=1 node ');
+  // A fixed folder per name: the next run's `destroy` finds a lab a crashed or --keep run left.
+  const dir = join(tmpdir(), `${name}-bench`);
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${name}.clab.yml`);
+  writeFileSync(file, text);
+  return file;
+}
+
+interface TraceLine {
+  t: number;
+  role: string;
+  event: string;
+  detail: string;
+}
+
+function readTraces(labDir: string, since: number): TraceLine[] {
+  const out: TraceLine[] = [];
+  for (const node of TRACED_NODES) {
+    const file = join(labDir, node, 'cmd.log');
+    if (!existsSync(file)) continue;
+    for (const line of readFileSync(file, 'utf8').split('\n')) {
+      const m = /^TRACE (\S+) (\S+) (\S+) ?(.*)$/.exec(line);
+      if (m && Number(m[1]) >= since)
+        out.push({ t: Number(m[1]), role: m[2] as string, event: m[3] as string, detail: m[4] ?? '' });
+    }
+  }
+  return out.sort((a, b) => a.t - b.t);
+}
+
+/** Per attach: when each stage first saw the new MAC, relative to the API call (medians/p95 printed). */
+function traceBreakdown(
+  traces: TraceLine[],
+  attaches: Array<{ mac: string; hv: string; t0: number; tApi: number; tReach: number[] }>,
+): void {
+  // agent seq → time the programming that covered it finished
+  const appliedAt = new Map<string, number>();
+  for (const l of traces) {
+    if (l.event !== 'applied') continue;
+    const seqs = /seqs=(\S*)/.exec(l.detail)?.[1]?.split(',') ?? [];
+    for (const s of seqs) if (s && !appliedAt.has(`${l.role}/${s}`)) appliedAt.set(`${l.role}/${s}`, l.t);
+  }
+  const stages = new Map<string, number[]>();
+  const add = (stage: string, v: number | undefined) => {
+    if (v === undefined || !Number.isFinite(v)) return;
+    const list = stages.get(stage) ?? [];
+    stages.set(stage, list);
+    list.push(v);
+  };
+  for (const a of attaches) {
+    const own = HVS.indexOf(a.hv) < 2 ? 'c1' : 'c2';
+    const other = own === 'c1' ? 'c2' : 'c1';
+    const first = (pred: (l: TraceLine) => boolean) => traces.find((l) => l.t >= a.t0 && pred(l));
+    const rel = (l: TraceLine | undefined) => (l ? l.t - a.t0 : undefined);
+    add('api call returned', a.tApi);
+    add(
+      'own controller: directory change',
+      rel(
+        first((l) => l.role === `controller:${own}` && l.event === 'dir-change' && l.detail.includes(a.mac)),
+      ),
+    );
+    add(
+      'other controller: BGP learned',
+      rel(
+        first((l) => l.role === `controller:${other}` && l.event === 'bgp-learn' && l.detail.includes(a.mac)),
+      ),
+    );
+    for (const hv of HVS) {
+      const recv = first((l) => l.role === `agent:${hv}` && l.event === 'recv' && l.detail.includes(a.mac));
+      const where =
+        hv === a.hv ? 'hosting' : HVS.indexOf(hv) < 2 === HVS.indexOf(a.hv) < 2 ? 'same-zone' : 'other-zone';
+      add(`${where} agent: update received`, rel(recv));
+      const seq = recv ? /seq=(\d+)/.exec(recv.detail)?.[1] : undefined;
+      const done = seq ? appliedAt.get(`agent:${hv}/${seq}`) : undefined;
+      add(`${where} agent: programmed`, done === undefined ? undefined : done - a.t0);
+    }
+    for (const [i, t] of a.tReach.entries())
+      add(
+        `${HVS[i] === a.hv ? 'hosting' : HVS.indexOf(HVS[i] as string) < 2 === HVS.indexOf(a.hv) < 2 ? 'same-zone' : 'other-zone'} probe: reply`,
+        t,
+      );
+  }
+  console.log('trace breakdown (ms after the API call: p50 / p95 / max, n):');
+  for (const [stage, list] of stages) {
+    const sorted = [...list].sort((x, y) => x - y);
+    console.log(
+      `  ${stage.padEnd(36)} ${percentile(sorted, 50).toFixed(1)} / ${percentile(sorted, 95).toFixed(1)} / ${sorted[sorted.length - 1]?.toFixed(1)}  (${sorted.length})`,
+    );
+  }
+}
 
 function percentile(sorted: number[], p: number): number {
   if (!sorted.length) return Number.NaN;
@@ -47,17 +152,25 @@ export async function main(argv: string[]): Promise<void> {
       count: { type: 'string', default: '200' },
       keep: { type: 'boolean', default: false },
       seconds: { type: 'string', default: '5' },
+      // Lab name (and VM namespace prefix): give parallel runs distinct names.
+      'lab-name': { type: 'string', default: 'otf-2az' },
+      // Start the roles with OTF_REF_TRACE=1 and print where attach latency goes.
+      trace: { type: 'boolean', default: false },
     },
   });
   const count = Number(values.count);
-  const topo = await loadTopology(join(import.meta.dirname, '..', 'labs', 'reference-2az.clab.yml'));
+  const labName = values['lab-name'] as string;
+  const NS = `${labName}-`;
+  const topo = await loadTopology(labFile(labName, values.trace as boolean));
   const runtime = await getRuntime('netns');
   await runtime.destroy(topo).catch(() => {});
-  rmSync(join(topo.labDir, 'directory'), { recursive: true, force: true });
-  console.log('deploying labs/reference-2az.clab.yml ...');
+  // The directory's database and API socket live under the repository's labs/clab-<name>/directory.
+  const dirData = join(REPO, 'labs', `clab-${labName}`, 'directory');
+  rmSync(dirData, { recursive: true, force: true });
+  console.log(`deploying ${topo.file ?? labName} ...`);
   const lab: DeployedLab = await runtime.deploy(topo, { reconfigure: true });
   const client = new DirectoryClient({
-    url: `unix:${join(topo.labDir, 'directory', 'api.sock')}`,
+    url: `unix:${join(dirData, 'api.sock')}`,
     token: 'otf-lab-token',
   });
   const vmExec = (hv: string, vport: string, args: string[]) =>
@@ -120,42 +233,50 @@ export async function main(argv: string[]): Promise<void> {
     }
     console.log(`attaching ${count} vports round-robin over ${HVS.join(', ')} (zones z1, z2) ...`);
     const times: number[] = [];
+    const attaches: Array<{
+      mac: string;
+      hv: string;
+      t0: number;
+      tApi: number;
+      tReach: number[];
+      detail: string[];
+    }> = [];
+    const now = () => performance.timeOrigin + performance.now();
     for (let n = 0; n < count; n++) {
       const hv = HVS[n % 4] as string;
       const ip = `10.7.${1 + Math.floor(n / 250)}.${(n % 250) + 1}`;
       const id = `vm${n}`;
-      const t0 = performance.now();
-      await client.create('vports', {
-        id,
-        subnet: 's',
-        hypervisor: hv,
-        name: id,
-        mac: `02:00:00:07:${(n >> 8).toString(16).padStart(2, '0')}:${(n & 0xff).toString(16).padStart(2, '0')}`,
-        ip,
-      });
-      const pending = new Set(HVS.map((_, i) => i));
-      while (pending.size) {
-        await Promise.all(
-          [...pending].map(async (i) => {
-            const r = await vmExec(HVS[i] as string, `probe${i + 1}`, [
-              'ping',
-              '-n',
-              '-c',
-              '1',
-              '-W',
-              '0.2',
-              ip,
-            ]);
-            if (r.exitCode === 0) pending.delete(i);
-          }),
-        );
-        if (performance.now() - t0 > 20_000)
-          throw new Error(
-            `${id} (${ip} on ${hv}) not reachable from ${[...pending].map((i) => HVS[i]).join(', ')} after 20 s`,
-          );
-      }
-      const ms = performance.now() - t0;
+      const mac = `02:00:00:07:${(n >> 8).toString(16).padStart(2, '0')}:${(n & 0xff).toString(16).padStart(2, '0')}`;
+      const t0 = now();
+      await client.create('vports', { id, subnet: 's', hypervisor: hv, name: id, mac, ip });
+      const tApi = now() - t0;
+      // One ping per probe VM sending every 10 ms, stopped at its first reply (grep -m1); the time is
+      // the reply's receive timestamp (-D), so neither the 200 ms per-round timeout of a `ping -W`
+      // loop nor process start/teardown is counted. (No `-w`/`-c`: with a deadline ping stops at the
+      // first "Destination Host Unreachable"; stdbuf -oL: ping block-buffers stdout into a pipe.)
+      const detail: string[] = [];
+      const tReach = await Promise.all(
+        HVS.map(async (probeHv, i) => {
+          const r = await vmExec(probeHv, `probe${i + 1}`, [
+            'sh',
+            '-c',
+            `date +%s.%N; timeout 20 stdbuf -oL ping -D -n -i 0.01 ${ip} 2>&1 | grep -m1 'bytes from'`,
+          ]);
+          if (r.exitCode !== 0)
+            throw new Error(
+              `${id} (${ip} on ${hv}) not reachable from ${probeHv} after 20 s: ${r.stdout.slice(-200)}`,
+            );
+          const [started, reply] = r.stdout.split('\n');
+          detail[i] =
+            `${probeHv}: ping started +${(Number(started) * 1000 - t0).toFixed(0)} ms, ${/icmp_seq=\d+.*/.exec(reply ?? '')?.[0] ?? reply}`;
+          // The reply's own receive timestamp (ping -D), not when the process ended.
+          const at = Number(/^\[(\d+\.\d+)\]/.exec(reply ?? '')?.[1]);
+          return Number.isFinite(at) ? at * 1000 - t0 : now() - t0;
+        }),
+      );
+      const ms = Math.max(...tReach);
       times.push(ms);
+      attaches.push({ mac, hv, t0, tApi, tReach, detail });
       if ((n + 1) % 25 === 0) console.log(`  ${n + 1}/${count} attached, last ${ms.toFixed(0)} ms`);
     }
     const sorted = [...times].sort((a, b) => a - b);
@@ -171,8 +292,8 @@ export async function main(argv: string[]): Promise<void> {
       '10.7.3.3',
       seconds,
     );
-    const a = 'otf-bench-veth-a';
-    const b = 'otf-bench-veth-b';
+    const a = `${labName}-bench-veth-a`;
+    const b = `${labName}-bench-veth-b`;
     await run('ip', ['netns', 'delete', a]);
     await run('ip', ['netns', 'delete', b]);
     await runOk('ip', ['netns', 'add', a]);
@@ -201,6 +322,14 @@ export async function main(argv: string[]): Promise<void> {
     console.log(
       `iperf3 ${seconds}s: overlay VM→VM ${(overlay / 1e9).toFixed(2)} Gbit/s, plain veth ${(veth / 1e9).toFixed(2)} Gbit/s`,
     );
+    if (values.trace) {
+      // cmd.log files are appended to across runs of the same lab: only this run's lines count.
+      traceBreakdown(readTraces(topo.labDir, attaches[0]?.t0 ?? 0), attaches);
+      for (const a of attaches.filter((x) => Math.max(...x.tReach) > 300))
+        console.log(
+          `  slow: ${a.mac} on ${a.hv} at ${new Date(a.t0).toISOString()}: replies ${a.tReach.map((t, i) => `${HVS[i]} ${t.toFixed(0)}`).join(', ')} ms\n    ${a.detail.join('\n    ')}`,
+        );
+    }
     console.log(`BENCH attach_reachable_p50_ms ${percentile(sorted, 50).toFixed(1)} ms`);
     console.log(`BENCH attach_reachable_p95_ms ${percentile(sorted, 95).toFixed(1)} ms`);
     console.log(`BENCH attach_reachable_p99_ms ${percentile(sorted, 99).toFixed(1)} ms`);

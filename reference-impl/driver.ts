@@ -4,12 +4,14 @@
  * locates VMs, which the agents create as namespaces inside their hypervisor node. Register with
  * `registerDriver('reference', async () => new ReferenceDriver())` (harness/scenario/drivers/index.ts).
  *
- * Lab conventions (labs/reference-2az.clab.yml): the directory node is `directory` with its API
- * socket at `<labDir>/directory/api.sock` and token `otf-lab-token`; agents use the namespace prefix
- * `otf-<lab name without the otf- prefix>-`; role processes run `reference-impl/bin/<role>.ts`.
+ * Lab conventions are read from the topology (labs/default.clab.yml, labs/reference-2az.clab.yml):
+ * the directory node's `cmd:` gives its API socket (`--socket`, relative to the repository) and token
+ * (`--token`); each agent's `cmd:` gives its zone (`--zone`) and namespace prefix (`--prefix`);
+ * role processes run `reference-impl/bin/<role>.ts`. Without those flags the old defaults apply
+ * (`<labDir>/directory/api.sock`, `otf-lab-token`, prefix `otf-<lab name>-`, zone from the intent).
  */
-import { readdirSync, readlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
 import type { DeployedLab, LabNode } from '../harness/runtime/runtime.ts';
 import type {
   Capability,
@@ -18,8 +20,10 @@ import type {
   ImplementationDriver,
   IntentChange,
 } from '../harness/scenario/drivers/driver.ts';
+import { nodeProcesses } from '../harness/scenario/faults/procs.ts';
 import { type Intent, IntentIndex, type Vm } from '../harness/scenario/intent.ts';
 import type { Scenario } from '../harness/scenario/types.ts';
+import type { Topology } from '../harness/topology/types.ts';
 import { HarnessError } from '../harness/util/errors.ts';
 import { DirectoryApiError, DirectoryClient } from './directory/client.ts';
 import { formatIPv4, parseCidr4 } from './protocol/addr.ts';
@@ -41,6 +45,45 @@ export function nsPrefixFor(labName: string): string {
   return `otf-${labName.replace(/^otf-/, '')}-`;
 }
 
+const REPO_ROOT = resolve(import.meta.dirname, '..');
+
+/** The value of `--flag value` in a node's `cmd:`. */
+function flagOf(cmd: string | undefined, flag: string): string | undefined {
+  const m = cmd ? new RegExp(`(?:^|\\s)--${flag}[ =](\\S+)`).exec(cmd) : null;
+  return m?.[1];
+}
+
+/** What the driver needs to know about a lab, read from the roles' command lines. */
+export interface LabConventions {
+  socket: string;
+  token: string;
+  /** Per hypervisor node: the agent's zone and namespace prefix. */
+  agents: Map<string, { zone: string | undefined; prefix: string }>;
+}
+
+export function labConventions(topology: Topology): LabConventions {
+  const dir = topology.nodes.find((n) => n.cmd?.includes(ROLES.directory!));
+  const socketFlag = flagOf(dir?.cmd, 'socket');
+  const socket = socketFlag
+    ? isAbsolute(socketFlag)
+      ? socketFlag
+      : resolve(REPO_ROOT, socketFlag)
+    : join(topology.labDir, 'directory', 'api.sock');
+  const token = process.env.OTF_DIRECTORY_TOKEN ?? flagOf(dir?.cmd, 'token') ?? 'otf-lab-token';
+  const agents = new Map<string, { zone: string | undefined; prefix: string }>();
+  for (const n of topology.nodes) {
+    if (!n.cmd?.includes(ROLES.agent!)) continue;
+    agents.set(n.name, {
+      zone: flagOf(n.cmd, 'zone'),
+      prefix: flagOf(n.cmd, 'prefix') ?? nsPrefixFor(topology.name),
+    });
+  }
+  return { socket, token, agents };
+}
+
+/** Labs whose stale namespace files this process has already removed (see sweepStale). */
+const swept = new Set<string>();
+
 export class ReferenceDriver implements ImplementationDriver {
   readonly name = 'reference';
   readonly capabilities: ReadonlySet<Capability> = new Set<Capability>(['l2', 'routing', 'vm-move', 'zones']);
@@ -52,15 +95,23 @@ export class ReferenceDriver implements ImplementationDriver {
     return [];
   }
 
+  private conventions: LabConventions | undefined;
+
+  private labInfo(lab: DeployedLab): LabConventions {
+    this.conventions ??= labConventions(lab.topology);
+    return this.conventions;
+  }
+
   private directory(lab: DeployedLab): DirectoryClient {
     if (!this.client) {
-      this.client = new DirectoryClient({
-        url: `unix:${join(lab.topology.labDir, 'directory', 'api.sock')}`,
-        token: process.env.OTF_DIRECTORY_TOKEN ?? 'otf-lab-token',
-      });
+      const { socket, token } = this.labInfo(lab);
+      this.client = new DirectoryClient({ url: `unix:${socket}`, token });
     }
     return this.client;
   }
+
+  /** Objects this scenario created, so teardown removes them (the next scenario may reuse names). */
+  private readonly created: Array<{ collection: 'tenants' | 'domains' | 'subnets'; id: string }> = [];
 
   private async upsert(
     client: DirectoryClient,
@@ -69,6 +120,8 @@ export class ReferenceDriver implements ImplementationDriver {
   ): Promise<void> {
     try {
       await client.create(collection, body);
+      if (collection === 'tenants' || collection === 'domains' || collection === 'subnets')
+        this.created.push({ collection, id: body.id });
     } catch (err) {
       if (!(err instanceof DirectoryApiError && err.status === 409 && err.code === 'conflict')) throw err;
     }
@@ -79,10 +132,13 @@ export class ReferenceDriver implements ImplementationDriver {
   async provision(change: IntentChange, ctx: DriverContext): Promise<void> {
     this.lab = ctx.lab;
     const client = this.directory(ctx.lab);
+    await this.sweepStale(ctx);
     const intent = ctx.intent;
     const index = new IntentIndex(intent);
     const hvZone = new Map<string, string>();
     for (const z of intent.zones) for (const hv of z.hypervisors) hvZone.set(hv, slug(z.name));
+    // The agent's own --zone wins: it only listens to its zone's controllers.
+    for (const [hv, agent] of this.labInfo(ctx.lab).agents) if (agent.zone) hvZone.set(hv, agent.zone);
     const zones = new Set(hvZone.values());
     if (!zones.size) zones.add('z1');
     for (const z of zones) await this.upsert(client, 'zones', { id: z, name: z });
@@ -139,8 +195,49 @@ export class ReferenceDriver implements ImplementationDriver {
       });
     }
     for (const m of change.move) await client.patch('vports', slug(m.vm), { hypervisor: slug(m.to) });
+    // Release holders of namespaces that are going away (detached, or moved off a hypervisor), so the
+    // agent's deletion really frees them and a later re-attach is pinned afresh.
+    for (const key of [...this.holders.keys()]) {
+      const [hv, name] = key.split('/') as [string, string];
+      const vm = intent.vms.find((v) => v.name === name);
+      if (!vm?.attached || vm.hypervisor !== hv) this.release(key);
+    }
     // Pin every attached VM's namespace with a holder process so the traffic engine can setns into it.
     for (const vm of intent.vms.filter((v) => v.attached)) await this.pin(ctx.lab, vm);
+  }
+
+  /**
+   * Once per lab per process: removes leftover `/run/netns` entries of this lab's agents that are no
+   * longer namespaces. /run/netns is shared with the host, but an agent's namespace mounts live in its
+   * hypervisor node's mount namespace: when a lab is destroyed before its agents removed everything,
+   * empty placeholder files stay behind, and `ip netns add` of the same name fails in the next run.
+   * Live namespaces are mount points in the node, so they are kept.
+   */
+  private async sweepStale(ctx: DriverContext): Promise<void> {
+    const key = ctx.lab.topology.labDir;
+    if (swept.has(key)) return;
+    swept.add(key);
+    for (const [hv, agent] of this.labInfo(ctx.lab).agents) {
+      const node = ctx.lab.nodes.get(hv);
+      if (!node || !/^[A-Za-z0-9._-]+$/.test(`${agent.prefix}${hv}`)) continue;
+      const r = await node.exec([
+        'sh',
+        '-c',
+        `for f in /run/netns/${agent.prefix}${hv}-*; do [ -e "$f" ] && ! mountpoint -q "$f" && rm -f "$f" && echo "$f"; done; true`,
+      ]);
+      const removed = r.stdout.split('\n').filter(Boolean);
+      if (removed.length)
+        ctx.log(`removed ${removed.length} stale namespace file(s) of ${hv}: ${removed.join(', ')}`);
+    }
+  }
+
+  private release(key: string): void {
+    const pid = this.holders.get(key);
+    this.holders.delete(key);
+    if (pid === undefined) return;
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {}
   }
 
   private macFor(name: string): string {
@@ -150,7 +247,8 @@ export class ReferenceDriver implements ImplementationDriver {
   }
 
   private vmNs(lab: DeployedLab, vm: Vm): string {
-    return `${nsPrefixFor(lab.topology.name)}${slug(vm.hypervisor)}-vm-${slug(vm.name)}`;
+    const prefix = this.labInfo(lab).agents.get(vm.hypervisor)?.prefix ?? nsPrefixFor(lab.topology.name);
+    return `${prefix}${slug(vm.hypervisor)}-vm-${slug(vm.name)}`;
   }
 
   /** Starts `sleep` inside the VM namespace (inside the hypervisor node) and finds its host PID. */
@@ -172,7 +270,12 @@ export class ReferenceDriver implements ImplementationDriver {
           for (const entry of readdirSync('/proc')) {
             if (!/^\d+$/.test(entry)) continue;
             try {
-              if (readlinkSync(`/proc/${entry}/ns/net`) === want) {
+              // The sleep itself: `ip netns exec` and `setsid` (which forks when it leads a process
+              // group) pass through this namespace too, then exit.
+              if (
+                readlinkSync(`/proc/${entry}/ns/net`) === want &&
+                readFileSync(`/proc/${entry}/cmdline`, 'utf8') === 'sleep\0infinity\0'
+              ) {
                 this.holders.set(key, Number(entry));
                 return;
               }
@@ -189,12 +292,40 @@ export class ReferenceDriver implements ImplementationDriver {
   async teardown(ctx: DriverContext): Promise<void> {
     const client = this.directory(ctx.lab);
     for (const vm of ctx.intent.vms) await client.delete('vports', slug(vm.name)).catch(() => {});
-    for (const pid of this.holders.values()) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {}
+    for (const key of [...this.holders.keys()]) this.release(key);
+    // Wait until the agents removed the VM namespaces: a later scenario reusing a VM name on the same
+    // hypervisor must not pin the old namespace before the agent deleted it.
+    const deadline = Date.now() + 10_000;
+    for (const vm of ctx.intent.vms) {
+      const node = ctx.lab.nodes.get(vm.hypervisor);
+      if (!node) continue;
+      const ns = this.vmNs(ctx.lab, vm);
+      while (Date.now() < deadline) {
+        const r = await node.exec(['test', '-e', `/run/netns/${ns}`]);
+        if (r.exitCode !== 0) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
     }
-    this.holders.clear();
+    // Subnets, domains, tenants this scenario created, innermost first.
+    const created = this.created.splice(0).reverse();
+    for (const { collection, id } of created)
+      await client.delete(collection, id).catch((err) => {
+        ctx.log(`teardown: delete ${collection}/${id}: ${err instanceof Error ? err.message : String(err)}`);
+      });
+    // And until the agents removed the domains' router namespaces: the lab may be destroyed next.
+    const domainDeadline = Date.now() + 5_000;
+    for (const { collection, id } of created) {
+      if (collection !== 'domains') continue;
+      for (const [hv, agent] of this.labInfo(ctx.lab).agents) {
+        const node = ctx.lab.nodes.get(hv);
+        if (!node) continue;
+        while (Date.now() < domainDeadline) {
+          const r = await node.exec(['test', '-e', `/run/netns/${agent.prefix}${hv}-d-${id}`]);
+          if (r.exitCode !== 0) break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+    }
   }
 
   locate(vm: Vm, ctx: DriverContext): EndpointLocation {
@@ -218,23 +349,29 @@ export class ReferenceDriver implements ImplementationDriver {
   async processes(role: string, node: LabNode): Promise<number[]> {
     const script = ROLES[role];
     if (!script) return [];
-    const r = await node.exec([
-      'sh',
-      '-c',
-      `for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null | grep -q 'node --import tsx ${script}' && echo \${p#/proc/}; done`,
-    ]);
-    return r.stdout
-      .split('\n')
-      .map(Number)
-      .filter((p) => p > 1);
+    // Host PIDs (the engine signals them from the host): a node has its own PID namespace, so PIDs read
+    // inside it would name other host processes. Found through the node's network namespace.
+    return nodeProcesses(node)
+      .filter((p) => p.cmdline.includes(`node --import tsx ${script}`))
+      .map((p) => p.pid);
   }
 
   async supervisors(): Promise<number[]> {
     return [];
   }
 
-  async startProcess(_role: string, node: LabNode): Promise<void> {
+  async startProcess(role: string, node: LabNode): Promise<void> {
     await this.startNode(node);
+    // The directory is the driver's own API: the next provision step must find it serving again.
+    if (role === 'directory' && this.client) {
+      const client = this.client;
+      const deadline = Date.now() + 20_000;
+      while (!(await client.healthy().catch(() => false))) {
+        if (Date.now() > deadline)
+          throw new HarnessError(`${node.name}: the directory did not come back within 20 s`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
   }
 
   async startNode(node: LabNode): Promise<void> {
@@ -243,7 +380,8 @@ export class ReferenceDriver implements ImplementationDriver {
     const cmd = topo?.nodes.find((n) => n.name === node.name)?.cmd;
     if (!topo || !cmd)
       throw new HarnessError(`${node.name}: no cmd: to restart (provision through this driver first)`);
-    const log = `/srv/labs/clab-${topo.name}/${node.name}/cmd.log`;
+    // The runtime's log of the node's cmd (labDir/<node>/cmd.log; the host's paths are the node's).
+    const log = join(topo.labDir, node.name, 'cmd.log');
     const quoted = `'${cmd.replace(/'/g, `'\\''`)}'`;
     const r = await node.exec(['sh', '-c', `setsid sh -c ${quoted} </dev/null >>${log} 2>&1 &`]);
     if (r.exitCode !== 0) throw new HarnessError(`${node.name}: cannot restart its role: ${r.stderr.trim()}`);

@@ -15,6 +15,7 @@ import {
   PROTOCOL_VERSION,
   SUPPORTED_VERSIONS,
 } from '../protocol/messages.ts';
+import { TRACE_ENABLED, trace } from '../protocol/trace.ts';
 import { Kernel, type KernelOptions } from './kernel.ts';
 import { cloneModel, deriveDesired, type KernelModel } from './model.ts';
 import { type ActualExtras, plan, planSize } from './plan.ts';
@@ -159,6 +160,12 @@ class ControllerLink {
           this.view.synced = false;
           return;
         }
+        if (TRACE_ENABLED)
+          trace(
+            `agent:${this.agent.options.hypervisor}`,
+            'recv',
+            `seq=${message.seq} ${message.set.map((e) => ('mac' in e ? e.mac : e.kind)).join(',')} del=${message.del.length}`,
+          );
         for (const key of message.del) this.view.entries.delete(key);
         for (const e of message.set) this.view.entries.set(entryKey(e), e);
         this.view.seq = message.seq;
@@ -184,6 +191,12 @@ export class Agent {
   private programmedOnce = false;
   readonly stats = { reconciles: 0, fullReads: 0, commands: 0, lastPlanSize: 0, lastErrors: [] as string[] };
   private idleWaiters: Array<() => void> = [];
+  /** Kernel applies started / in progress: an audit read overlapping one is discarded. */
+  private applyStarts = 0;
+  private applying = false;
+  private auditing = false;
+  /** A background audit read waiting to be diffed (only valid if no apply overlapped it). */
+  private auditRead: { model: KernelModel; extras: ActualExtras; applyStarts: number } | undefined;
 
   constructor(readonly options: AgentOptions) {
     this.kernel = new Kernel(options);
@@ -196,11 +209,36 @@ export class Agent {
 
   start(): void {
     for (const link of this.links) link.start();
-    this.auditTimer = setInterval(() => {
-      if (!this.programmedOnce) return;
-      this.needFullRead = true;
-      this.schedule();
-    }, this.options.auditMs ?? 30_000);
+    this.auditTimer = setInterval(() => void this.audit(), this.options.auditMs ?? 30_000);
+  }
+
+  /**
+   * Drift repair without blocking incremental updates: the kernel is read (the slow part: a few
+   * processes per namespace) outside the reconcile loop, so attaches keep being programmed meanwhile.
+   * The read is used only if no kernel apply started or ran while it was taken (it would then not
+   * describe the kernel); otherwise it is retried a second later. Diffing and repairing then happen
+   * in the loop, in order with the incremental passes.
+   */
+  private async audit(): Promise<void> {
+    if (!this.programmedOnce || this.auditing || this.needFullRead) return;
+    this.auditing = true;
+    let overlapped = true;
+    try {
+      const starts = this.applyStarts;
+      const busy = this.applying;
+      const read = await this.kernel.read();
+      overlapped = busy || this.applying || starts !== this.applyStarts;
+      if (!overlapped) {
+        this.stats.fullReads++;
+        this.auditRead = { ...read, applyStarts: starts };
+        this.schedule();
+      }
+    } catch (err) {
+      this.log(`audit read failed: ${(err as Error).message}`);
+    } finally {
+      this.auditing = false;
+    }
+    if (overlapped) setTimeout(() => void this.audit(), 1000).unref();
   }
 
   stop(): void {
@@ -277,16 +315,31 @@ export class Agent {
       .map((l) => ({ link: l, epoch: l.view.epoch, seq: l.view.seq }));
     const desired = deriveDesired(this.effective.values(), this.options);
     const started = performance.now();
-    const full = this.needFullRead || !this.cache;
+    let full = this.needFullRead || !this.cache;
+    const audited = this.auditRead;
+    this.auditRead = undefined;
     if (full) {
       this.needFullRead = false;
       this.stats.fullReads++;
       this.cache = await this.kernel.read();
+    } else if (audited && audited.applyStarts === this.applyStarts) {
+      // Still the kernel's state: nothing was applied since the audit read it.
+      full = true;
+      this.cache = { model: audited.model, extras: audited.extras };
     }
     const cache = this.cache as { model: KernelModel; extras: ActualExtras };
     const steps = plan(desired, cache.model, cache.extras);
     const size = planSize(steps);
-    const errors = size ? await this.kernel.apply(steps) : [];
+    let errors: string[] = [];
+    if (size) {
+      this.applyStarts++;
+      this.applying = true;
+      try {
+        errors = await this.kernel.apply(steps);
+      } finally {
+        this.applying = false;
+      }
+    }
     this.stats.reconciles++;
     this.stats.lastPlanSize = size;
     this.stats.lastErrors = errors;
@@ -309,6 +362,12 @@ export class Agent {
         },
       };
     }
+    if (TRACE_ENABLED)
+      trace(
+        `agent:${this.options.hypervisor}`,
+        'applied',
+        `seqs=${acks.map((a) => a.seq).join(',')} full=${full} size=${size} ms=${(performance.now() - started).toFixed(1)} errors=${errors.length}`,
+      );
     if (size)
       this.log(
         `${full ? 'resync' : 'update'}: ${size} change(s) in ${Math.round(performance.now() - started)} ms`,

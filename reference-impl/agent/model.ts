@@ -12,6 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Entry, FloodEntry, MacEntry, SubnetEntry, VportEntry } from '../protocol/messages.ts';
+import { sabotaged } from '../sabotage.ts';
 
 export interface AgentNaming {
   /** Lab/namespace prefix, e.g. `otf-lab1-`. Every namespace the agent owns starts with it. */
@@ -147,15 +148,17 @@ export function deriveDesired(entries: Iterable<Entry>, options: DeriveOptions):
     else if (entry.kind === 'flood') floods.push(entry);
   }
   const model: KernelModel = { domains: new Map(), vms: new Map() };
+  // Under the TEST-ONLY `leak-routes` sabotage every domain shares one router namespace (a leak).
+  const domainOf = (subnet: SubnetEntry) => (sabotaged('leak-routes') ? 'leak' : subnet.domain);
   const activeDomains = new Set<string>();
   for (const vport of vports) {
     const subnet = subnets.get(vport.subnet);
-    if (subnet) activeDomains.add(subnet.domain);
+    if (subnet) activeDomains.add(domainOf(subnet));
   }
   const vniToDomainNs = new Map<number, DomainNs>();
   for (const subnet of subnets.values()) {
-    if (!activeDomains.has(subnet.domain)) continue;
-    const nsName = domainNsName(options, subnet.domain);
+    if (!activeDomains.has(domainOf(subnet))) continue;
+    const nsName = domainNsName(options, domainOf(subnet));
     let ns = model.domains.get(nsName);
     if (!ns) {
       ns = emptyDomainNs(nsName);

@@ -4,6 +4,8 @@
  * `vx<vni>`, `vp…` ports, PERMANENT neighbours on bridges, static/self fdb entries) and never
  * flushes: an unchanged entry produces no command, so established flows are never disturbed.
  */
+
+import { sabotaged, wireVni } from '../sabotage.ts';
 import {
   bridgeName,
   emptyDomainNs,
@@ -53,7 +55,7 @@ export const VM_SYSCTLS: Array<[string, string]> = [
 function createVxlanLines(ns: string, dev: SubnetDev): string[] {
   const tmp = vxlanTempName(dev.vni);
   return [
-    `link add ${tmp} type vxlan id ${dev.vni} local ${dev.local} dstport 4789 nolearning`,
+    `link add ${tmp} type vxlan id ${wireVni(dev.vni)} local ${dev.local} dstport 4789 nolearning`,
     `link set ${tmp} netns ${ns}`,
   ];
 }
@@ -80,7 +82,8 @@ function bridgeLines(dev: SubnetDev): string[] {
 }
 
 function vxlanPortSettings(vni: number): string {
-  return `link set dev ${vxlanName(vni)} neigh_suppress on learning off`;
+  // `neigh_suppress` off only under the TEST-ONLY `no-arp-suppress` sabotage (reference-impl/sabotage.ts).
+  return `link set dev ${vxlanName(vni)} neigh_suppress ${sabotaged('no-arp-suppress') ? 'off' : 'on'} learning off`;
 }
 
 export function plan(desired: KernelModel, actual: KernelModel, extras: ActualExtras = noExtras()): Step[] {

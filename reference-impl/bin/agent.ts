@@ -8,6 +8,8 @@
 import { parseArgs } from 'node:util';
 import { run } from '../../harness/util/exec.ts';
 import { Agent } from '../agent/agent.ts';
+import { flushDatapath } from '../agent/sabotage-flush.ts';
+import { sabotaged } from '../sabotage.ts';
 
 const { values } = parseArgs({
   options: {
@@ -18,7 +20,7 @@ const { values } = parseArgs({
     prefix: { type: 'string', default: 'otf-' },
     mtu: { type: 'string' },
     'hv-netns': { type: 'string' },
-    'audit-ms': { type: 'string', default: '120000' },
+    'audit-ms': { type: 'string', default: '30000' },
   },
 });
 const fail = (message: string): never => {
@@ -55,6 +57,13 @@ const agent = new Agent({
   auditMs: Number(values['audit-ms']),
   log: (line) => console.log(line),
 });
+if (sabotaged('flush-on-restart')) {
+  // TEST-ONLY sabotage (reference-impl/sabotage.ts): flush, then let the controller's sync rebuild.
+  const errors = await flushDatapath(agent.kernel);
+  console.log(
+    `agent ${values.hypervisor}: SABOTAGE flush-on-restart tore the datapath down (${errors.length} errors)`,
+  );
+}
 agent.start();
 console.log(
   `agent ${values.hypervisor}: vtep ${values.vtep}, overlay mtu ${mtu}, controllers ${(values.controller as string[]).join(', ')}`,

@@ -25,6 +25,8 @@ import {
   PROTOCOL_VERSION,
   type Report,
 } from '../protocol/messages.ts';
+import { TRACE_ENABLED, trace } from '../protocol/trace.ts';
+import { FLUSH_HOLD_MS, sabotaged } from '../sabotage.ts';
 import type { EvpnTransport } from './evpn.ts';
 import { World } from './world.ts';
 
@@ -66,6 +68,7 @@ export class Controller {
   private worldReady = false;
   private scheduled = false;
   private readyTimer: NodeJS.Timeout | undefined;
+  private readonly startedAt = performance.now();
   readonly stats = { syncs: 0, updates: 0, lastRecomputeMs: 0 };
 
   constructor(readonly options: ControllerOptions) {
@@ -78,6 +81,12 @@ export class Controller {
         this.schedule();
       },
       onChange: (change) => {
+        if (TRACE_ENABLED)
+          trace(
+            `controller:${options.id}`,
+            'dir-change',
+            `${change.collection} ${change.id} ${(change.object as { mac?: string } | undefined)?.mac ?? ''}`,
+          );
         this.world.applyChange(change);
         this.schedule();
       },
@@ -97,6 +106,8 @@ export class Controller {
   async start(): Promise<{ port: number }> {
     await this.options.evpn.start({
       onMac: (key, mac) => {
+        if (TRACE_ENABLED)
+          trace(`controller:${this.options.id}`, 'bgp-learn', `${mac ? mac.mac : `withdraw ${key}`}`);
         this.world.learnMac(key, mac);
         this.schedule();
       },
@@ -112,6 +123,7 @@ export class Controller {
       server.once('error', reject);
       server.listen(this.options.listen.port, this.options.listen.host, () => resolve());
     });
+    if (sabotaged('flush-on-restart')) setTimeout(() => this.schedule(), FLUSH_HOLD_MS + 10).unref();
     // Until BGP is ready, re-check periodically so waiting agents get their first sync.
     this.readyTimer = setInterval(() => {
       if (this.world.tick()) this.schedule();
@@ -262,7 +274,7 @@ export class Controller {
     if (!this.worldReady) return;
     const started = performance.now();
     this.options.evpn.setOriginations(this.world.originations());
-    if (!this.options.evpn.ready()) return;
+    if (!this.options.evpn.ready() && !sabotaged('flush-on-restart')) return;
     for (const session of this.sessions) {
       if (!session.hello) continue;
       const hv = this.resolveHypervisor(session);
@@ -278,7 +290,11 @@ export class Controller {
         continue;
       }
       session.hypervisorId = hv;
-      const entries = this.world.entriesFor(hv);
+      let entries = this.world.entriesFor(hv);
+      // TEST-ONLY `flush-on-restart` sabotage (reference-impl/sabotage.ts): remote reachability is
+      // withheld from agents for a while after start, so they flush it and rebuild it later.
+      if (sabotaged('flush-on-restart') && performance.now() - this.startedAt < FLUSH_HOLD_MS)
+        entries = entries.filter((e) => e.kind !== 'mac' && e.kind !== 'flood');
       const next = new Map<string, string>();
       const byKey = new Map<string, Entry>();
       for (const e of entries) {
@@ -301,6 +317,12 @@ export class Controller {
       if (!set.length && !del.length) continue;
       session.seq += 1;
       session.send({ type: 'update', epoch: session.epoch, seq: session.seq, set, del });
+      if (TRACE_ENABLED)
+        trace(
+          `controller:${this.options.id}`,
+          'push',
+          `${hv} seq=${session.seq} ${set.map((e) => ('mac' in e ? e.mac : e.kind)).join(',')} del=${del.length}`,
+        );
       session.sent = next;
       this.stats.updates++;
     }
