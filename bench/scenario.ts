@@ -1,17 +1,19 @@
 /**
  * `npm run bench -- scenario`: wall time of the default suite end to end — deploy the default lab,
- * run every scenario under scenarios/, destroy the lab, generate the Allure report.
+ * run the default suite (scenarios/{vx,l2,l3,arp,evpn,az} on the reference implementation, as
+ * `otwin run` with no arguments), destroy the lab, generate the Allure report.
  * Ends with `BENCH default_suite_s <value> s`.
  */
-import { join } from 'node:path';
+
 import { generateReport } from '../harness/cli/commands/report.ts';
+import { defaultScenarioRoots } from '../harness/cli/commands/run.ts';
 import { getRuntime } from '../harness/runtime/index.ts';
 import { collectScenarioFiles, loadScenario } from '../harness/scenario/parse.ts';
-import { exitCodeOf, launch, REPO_ROOT, renderSummary } from '../harness/scenario/suite/launch.ts';
+import { exitCodeOf, launch, renderSummary } from '../harness/scenario/suite/launch.ts';
 import { loadTopology } from '../harness/topology/load.ts';
 
 export async function main(_argv: string[]): Promise<void> {
-  const files = collectScenarioFiles([join(REPO_ROOT, 'scenarios')]);
+  const files = collectScenarioFiles(defaultScenarioRoots());
   const scenarios = files.map((f) => loadScenario(f));
   // A fair start: none of the suite's labs left deployed from an earlier `--keep`.
   const runtime = await getRuntime('netns');
@@ -20,7 +22,12 @@ export async function main(_argv: string[]): Promise<void> {
     if (await runtime.attach(topology)) await runtime.destroy(topology);
   }
   const start = performance.now();
-  const result = await launch({ files, runtime: 'netns', stdio: 'pipe', implementation: 'frr-evpn' });
+  const result = await launch({
+    files,
+    runtime: 'netns',
+    stdio: 'pipe',
+    implementation: [...new Set(scenarios.map((s) => s.implementation))].join(','),
+  });
   const runDone = performance.now();
   await generateReport({ quiet: true });
   const end = performance.now();

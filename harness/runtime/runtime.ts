@@ -3,8 +3,9 @@
  * (default) and containerlab (for users with Docker). Everything above this seam — traffic, faults,
  * the scenario engine — sees nodes only through LabNode, so it works the same on both.
  */
-import type { ExecResult } from '../util/exec.ts';
+
 import type { Topology } from '../topology/types.ts';
+import type { ExecResult } from '../util/exec.ts';
 
 export type RuntimeName = 'netns' | 'containerlab';
 

@@ -355,6 +355,7 @@ function buildStep(s: Obj, path: Path, id: string, ctx: BuildCtx, conformance: s
           vm: String(m.vm),
           groups: (m.groups as string[]) ?? [],
         })),
+        refused: p.refused as string | undefined,
       };
     }
     case 'expect': {
@@ -441,7 +442,8 @@ function describeProvision(all: boolean, p: Obj): string {
   }
   for (const m of (p.move as Obj[] | undefined) ?? []) parts.push(`move ${String(m.vm)} to ${String(m.to)}`);
   for (const m of (p.setGroups as Obj[] | undefined) ?? []) parts.push(`set groups of ${String(m.vm)}`);
-  return `provision: ${parts.join('; ') || 'no change'}`;
+  const refused = p.refused !== undefined ? ' (must be refused)' : '';
+  return `provision: ${parts.join('; ') || 'no change'}${refused}`;
 }
 
 export function describeFault(f: Fault): string {
@@ -458,6 +460,8 @@ export function describeFault(f: Fault): string {
       return `partition [${f.a.join(', ')}] | [${f.b.join(', ')}]${dur}`;
     case 'bgp-clear':
       return `bgp-clear on ${f.node} (${f.peer})`;
+    case 'bgp-announce':
+      return `bgp-announce ${f.routes.length} type-2 route(s) into ${f.node}${dur}`;
     case 'process-kill':
     case 'process-pause':
     case 'process-restart':
@@ -496,6 +500,19 @@ export function buildFault(f: Obj): Fault {
         node: String(f.node),
         peer: (f.peer as string | undefined) ?? '*',
         durationMs: undefined,
+      };
+    case 'bgp-announce':
+      return {
+        kind,
+        node: String(f.node),
+        routes: ((f.routes as Obj[] | undefined) ?? []).map((r) => ({
+          vni: Number(r.vni),
+          mac: String(r.mac),
+          ip: r.ip as string | undefined,
+          nextHop: String(r.nextHop),
+          rt: String(r.rt),
+        })),
+        durationMs,
       };
     case 'process-kill':
     case 'process-pause':
@@ -537,7 +554,7 @@ function buildPoint(p: Obj): CapturePoint {
 }
 
 function buildCheck(c: Obj, path: Path, ctx: BuildCtx, conformance: string[]): Check {
-  const kinds = ['matrix', 'reach', 'bgp', 'table', 'capture', 'packet'] as const;
+  const kinds = ['matrix', 'reach', 'bgp', 'table', 'capture', 'packet', 'vxlan'] as const;
   const kind = kinds.find((k) => k in c)!;
   const body = (c[kind] ?? {}) as Obj;
   const base = {
@@ -640,6 +657,31 @@ function buildCheck(c: Obj, path: Path, ctx: BuildCtx, conformance: string[]): C
         at: ((body.at as Obj[]) ?? []).map(buildPoint),
         match: (body.match as Obj | undefined) ?? {},
         durationMs: body.duration !== undefined ? parseDuration(body.duration) : 2000,
+      };
+    }
+    case 'vxlan': {
+      const mode = body.mode as 'entropy' | 'mtu' | 'inject';
+      return {
+        ...base,
+        name: base.name || `vxlan ${mode} ${String(body.from)} → ${String(body.to)}`,
+        kind,
+        mode,
+        from: String(body.from),
+        to: String(body.to),
+        at: ((body.at as Obj[] | undefined) ?? []).map((p) => ({
+          node: String(p.node),
+          iface: String(p.iface),
+        })),
+        flows: (body.flows as number | undefined) ?? 64,
+        minSourcePorts: (body.minSourcePorts as number | undefined) ?? 2,
+        underlayMtu: body.underlayMtu as number | undefined,
+        vni: body.vni as number | string | undefined,
+        flags: (body.flags as number | undefined) ?? 0x08,
+        reserved1: (body.reserved1 as number | undefined) ?? 0,
+        reserved2: (body.reserved2 as number | undefined) ?? 0,
+        expect: (body.expect as 'delivered' | 'dropped' | undefined) ?? 'delivered',
+        among: body.among as string[] | undefined,
+        durationMs: body.duration !== undefined ? parseDuration(body.duration) : 1500,
       };
     }
   }

@@ -27,7 +27,7 @@ export interface Unit {
   /** The expectation. */
   main:
     | { kind: 'check'; step: ExpectStep; check: Check; index: number }
-    | { kind: 'wait-until' | 'measure'; step: Step }
+    | { kind: 'wait-until' | 'measure' | 'provision'; step: Step }
     | { kind: 'none' };
   conformance: string[];
   severity: Severity;
@@ -47,6 +47,17 @@ export function planUnits(scenario: Scenario): Unit[] {
           conformance: check.conformance,
           severity: check.severity ?? scenario.severity,
         });
+      });
+      pending = [];
+    } else if (step.kind === 'provision' && step.refused !== undefined) {
+      // A change that must be refused is an expectation of its own.
+      units.push({
+        key: step.id,
+        name: step.name,
+        before: pending,
+        main: { kind: 'provision', step },
+        conformance: scenario.conformance,
+        severity: scenario.severity,
       });
       pending = [];
     } else if (step.kind === 'wait-until' || step.kind === 'measure') {

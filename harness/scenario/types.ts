@@ -73,6 +73,12 @@ export interface ProvisionStep extends StepBase {
   detach: string[];
   move: Array<{ vm: string; to: string }>;
   setGroups: Array<{ vm: string; groups: string[] }>;
+  /**
+   * When set, the change must be REFUSED (e.g. while the directory is down) with an error whose
+   * message matches this regular expression; the step is then an expectation of its own and the
+   * intent stays as it was.
+   */
+  refused: string | undefined;
 }
 
 export interface ExpectStep extends StepBase {
@@ -159,7 +165,18 @@ export type Fault =
     }
   | { kind: 'partition'; a: string[]; b: string[]; durationMs: number | undefined }
   | { kind: 'bgp-clear'; node: string; peer: string; durationMs: undefined }
-  | { kind: 'packet-loss'; link: LinkRef; percent: number; durationMs: number | undefined };
+  | { kind: 'packet-loss'; link: LinkRef; percent: number; durationMs: number | undefined }
+  | { kind: 'bgp-announce'; node: string; routes: AnnouncedRoute[]; durationMs: number | undefined };
+
+/** A type-2 route a foreign speaker announces (`bgp-announce`). */
+export interface AnnouncedRoute {
+  vni: number;
+  mac: string;
+  ip: string | undefined;
+  nextHop: string;
+  /** Route target carried (`65000:100`). */
+  rt: string;
+}
 
 export type FaultKind = Fault['kind'];
 
@@ -287,5 +304,41 @@ export interface PacketCheck extends CheckBase {
   durationMs: number;
 }
 
-export type Check = MatrixCheck | ReachCheck | BgpCheck | TableCheck | CaptureCheck | PacketCheck;
+/** VXLAN encapsulation checks beyond one packet (VX-2..VX-5): see checks/vxlan.ts. */
+export interface VxlanCheck extends CheckBase {
+  kind: 'vxlan';
+  mode: 'entropy' | 'mtu' | 'inject';
+  /** entropy/mtu: the sending VM; inject: the underlay node that sends the crafted packet. */
+  from: string;
+  /** The destination VM. */
+  to: string;
+  /** Underlay points (entropy: where outer source ports are read; mtu: where fragments are looked for). */
+  at: Array<{ node: string; iface: string }>;
+  /** entropy: number of inner flows. */
+  flows: number;
+  /** entropy: distinct outer source ports required. */
+  minSourcePorts: number;
+  /** mtu: underlay MTU set on the `at` interfaces for the check (restored afterwards). */
+  underlayMtu: number | undefined;
+  /** inject: VNI, or a subnet name standing for its VNI. */
+  vni: number | string | undefined;
+  /** inject: VXLAN flags byte (0x08: I flag only), reserved fields. */
+  flags: number;
+  reserved1: number;
+  reserved2: number;
+  /** inject: delivered to `to` (only), or dropped everywhere. */
+  expect: 'delivered' | 'dropped';
+  /** inject: VMs watched (default every attached VM). */
+  among: string[] | undefined;
+  durationMs: number;
+}
+
+export type Check =
+  | MatrixCheck
+  | ReachCheck
+  | BgpCheck
+  | TableCheck
+  | CaptureCheck
+  | PacketCheck
+  | VxlanCheck;
 export type CheckKind = Check['kind'];

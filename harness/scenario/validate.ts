@@ -12,7 +12,7 @@ import { closest, type Path, type SchemaIssue } from './schema.ts';
 type Obj = Record<string, unknown>;
 
 const STEP_KINDS = ['provision', 'expect', 'fault', 'wait', 'wait-until', 'measure', 'chaos'] as const;
-const CHECK_KINDS = ['matrix', 'reach', 'bgp', 'table', 'capture', 'packet'] as const;
+const CHECK_KINDS = ['matrix', 'reach', 'bgp', 'table', 'capture', 'packet', 'vxlan'] as const;
 
 /** Which keys each fault kind needs and accepts (besides `kind` and `duration`). */
 export const FAULT_FIELDS: Record<string, { required: string[]; optional: string[]; duration: boolean }> = {
@@ -29,6 +29,7 @@ export const FAULT_FIELDS: Record<string, { required: string[]; optional: string
   partition: { required: ['a', 'b'], optional: [], duration: true },
   'bgp-clear': { required: ['node'], optional: ['peer'], duration: false },
   'packet-loss': { required: ['link', 'percent'], optional: [], duration: true },
+  'bgp-announce': { required: ['node', 'routes'], optional: [], duration: true },
 };
 
 class Refs {
@@ -228,7 +229,7 @@ export function checkReferences(doc: Obj, lab: LabInventory): SchemaIssue[] {
     });
   });
 
-  const ctx: StepCtx = { refs, vms, groups, endpoints };
+  const ctx: StepCtx = { refs, vms, groups, endpoints, subnets };
   arr(doc.timeline).forEach((step, i) => {
     checkStep(ctx, step, ['timeline', i]);
   });
@@ -237,6 +238,7 @@ export function checkReferences(doc: Obj, lab: LabInventory): SchemaIssue[] {
 
 interface StepCtx {
   refs: Refs;
+  subnets: Set<string>;
   vms: Set<string>;
   groups: Set<string>;
   endpoints: Set<string>;
@@ -322,6 +324,17 @@ function checkStep(ctx: StepCtx, step: Obj, path: Path): void {
             refs.unknown([...at, 'setGroups', j, 'groups', k], 'security group', g, ctx.groups);
         });
       });
+      if (typeof p.refused === 'string') {
+        try {
+          new RegExp(p.refused);
+        } catch (err) {
+          refs.error(
+            [...at, 'refused'],
+            `'refused' is not a regular expression: ${err instanceof Error ? err.message : String(err)}`,
+            "a JavaScript regular expression the error message must match, e.g. 'unreachable.*frozen'",
+          );
+        }
+      }
       return;
     }
     case 'expect': {
@@ -460,16 +473,30 @@ function checkCheck(ctx: StepCtx, check: Obj, path: Path): void {
       refs.node([...at, 'node'], body.node);
       return;
     case 'capture':
+      // A capture point is a lab node or a VM (its interface: captures inside the VM).
       arr(body.points).forEach((p, j) => {
-        refs.node([...at, 'points', j, 'node'], p.node);
+        vmOrNode(ctx, [...at, 'points', j, 'node'], p.node);
       });
       vmOrNode(ctx, [...at, 'send', 'from'], (body.send as Obj | undefined)?.from);
       return;
     case 'packet':
       arr(body.at).forEach((p, j) => {
-        refs.node([...at, 'at', j, 'node'], p.node);
+        vmOrNode(ctx, [...at, 'at', j, 'node'], p.node);
       });
       vmOrNode(ctx, [...at, 'send', 'from'], (body.send as Obj | undefined)?.from);
+      return;
+    case 'vxlan':
+      arr(body.at).forEach((p, j) => {
+        refs.node([...at, 'at', j, 'node'], p.node);
+      });
+      if (body.mode === 'inject') refs.node([...at, 'from'], body.from);
+      else endpoint(ctx, [...at, 'from'], body.from);
+      endpoint(ctx, [...at, 'to'], body.to);
+      strs(body.among).forEach((n, j) => {
+        endpoint(ctx, [...at, 'among', j], n);
+      });
+      if (typeof body.vni === 'string' && !ctx.subnets.has(body.vni))
+        refs.unknown([...at, 'vni'], 'subnet', body.vni, ctx.subnets);
       return;
     default:
       return;

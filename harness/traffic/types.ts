@@ -166,6 +166,7 @@ export type PacketLayer =
       flags: number | string;
       vni: number;
       reserved0: number;
+      reserved1: number;
       reserved2: number;
     }>)
   | { layer: 'Raw'; load?: string; loadHex?: string };

@@ -1,10 +1,13 @@
 /**
- * `otwin run [scenario files or folders] [--lab <file>] [--tags a,b] [--keep] [--runtime netns]`:
+ * `otwin run [scenario files or folders] [--lab <file>] [--tags a,b] [--keep] [--report] [--runtime netns]`:
  * validates every scenario first (any problem: exit 2, nothing deployed), then runs them on vitest
- * (labs deployed as needed, destroyed afterwards unless --keep), writes Allure results, JUnit and run
- * records, prints a summary. Exit 0 only if every expectation passed or was skipped.
+ * (labs deployed as needed — scenarios naming the same lab share one deployment — and destroyed
+ * afterwards unless --keep), writes Allure results, JUnit and run records, prints a summary; with
+ * --report (implied by the default suite) also the Allure HTML report. Exit 0 only if every
+ * expectation passed or was skipped.
  */
 
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { resolveRuntimeName } from '../../runtime/index.ts';
@@ -13,16 +16,31 @@ import { collectScenarioFiles, loadScenario, ScenarioError } from '../../scenari
 import { exitCodeOf, launch, REPO_ROOT, renderSummary } from '../../scenario/suite/launch.ts';
 import type { Scenario } from '../../scenario/types.ts';
 import { UserError } from '../../util/errors.ts';
+import { generateReport } from './report.ts';
+
+/**
+ * The default suite: the reference implementation's conformance packs, all on labs/default.clab.yml
+ * (one deployment). scenarios/frr-evpn (FRR as the implementation) runs only when named.
+ */
+export const DEFAULT_SUITES = ['vx', 'l2', 'l3', 'arp', 'evpn', 'az'] as const;
+
+/** The default suite's folders that exist in this checkout. */
+export function defaultScenarioRoots(): string[] {
+  return DEFAULT_SUITES.map((s) => join(REPO_ROOT, 'scenarios', s)).filter((p) => existsSync(p));
+}
 
 export const summary = 'run scenarios (default: scenarios/) and write Allure results, JUnit and run records';
 
-const USAGE = `usage: otwin run [scenario files or folders...] [--lab <file>] [--tags a,b] [--keep] [--runtime netns|containerlab]
+const USAGE = `usage: otwin run [scenario files or folders...] [--lab <file>] [--tags a,b] [--keep] [--report] [--runtime netns|containerlab]
 
-  With no files, runs the default suite (scenarios/) on each scenario's own lab.
+  With no files, runs the default suite — scenarios/{${DEFAULT_SUITES.join(',')}} on the reference
+  implementation, one deployment of labs/default.clab.yml — and writes the HTML report (--report).
+  scenarios/frr-evpn (FRR as the implementation, its own lab) runs when named.
   --lab      run every scenario on this lab file instead
   --tags     only scenarios carrying one of these tags
   --keep     leave the labs deployed afterwards
-  Results: reports/allure-results (otwin report → reports/html), reports/junit.xml, reports/runs/*.json`;
+  --report   also generate the Allure HTML report (reports/html/index.html), as \`otwin report\`
+  Results: reports/allure-results, reports/junit.xml, reports/runs/*.json`;
 
 /** Loads and validates every file; all problems of all files at once. */
 export function validateAll(files: string[], lab: string | undefined): Scenario[] {
@@ -56,7 +74,8 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const runtime = resolveRuntimeName(values.runtime);
-  const files = collectScenarioFiles(positionals.length ? positionals : [join(REPO_ROOT, 'scenarios')]);
+  const defaultRun = positionals.length === 0;
+  const files = collectScenarioFiles(defaultRun ? defaultScenarioRoots() : positionals);
   if (files.length === 0)
     throw new UserError('no scenario files found', { hint: 'scenario files end in .yml or .yaml' });
   const scenarios = validateAll(files, values.lab);
@@ -80,6 +99,15 @@ export async function main(argv: string[]): Promise<number> {
     runtime,
     implementation: [...new Set(selected.map((s) => s.implementation))].join(','),
   });
+  if (values.report || defaultRun) {
+    try {
+      const index = await generateReport({ quiet: true });
+      console.log(`Allure report: ${index}`);
+    } catch (err) {
+      // The run's verdicts stand without the HTML; say why it is missing.
+      console.log(`Allure report not generated: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
   console.log(renderSummary(result));
   return exitCodeOf(result);
 }
@@ -92,6 +120,7 @@ function parse(argv: string[]) {
       lab: { type: 'string', short: 'l' },
       tags: { type: 'string' },
       keep: { type: 'boolean' },
+      report: { type: 'boolean' },
       runtime: { type: 'string', short: 'r' },
       help: { type: 'boolean', short: 'h' },
     },

@@ -36,6 +36,7 @@ function describe(r: ObservedRoute): string {
   parts.push(`vni ${r.vni ?? '-'}`, `originator ${r.originator ?? '-'}`, `rt ${r.rt.join(',') || '-'}`);
   if (r.encapsulation !== undefined) parts.push(`encap ${r.encapsulation}`);
   if (r.pmsiTunnelType !== undefined) parts.push(`pmsi ${r.pmsiTunnelType}`);
+  if (r.mobilitySeq !== undefined) parts.push(`mobility seq ${r.mobilitySeq}`);
   return parts.join(' ');
 }
 

@@ -7,6 +7,7 @@ import { packet } from './packet.ts';
 import { reach } from './reach.ts';
 import { table } from './table.ts';
 import type { CheckHandler } from './types.ts';
+import { vxlan } from './vxlan.ts';
 
 export type { CheckHandler, CheckResult } from './types.ts';
 
@@ -18,6 +19,7 @@ export function handlerFor(check: Check): CheckHandler {
     table: table as CheckHandler,
     capture: capture as CheckHandler,
     packet: packet as CheckHandler,
+    vxlan: vxlan as CheckHandler,
   };
   return handlers[check.kind];
 }

@@ -15,6 +15,26 @@ export function packetMatches(packet: DecodedPacket, match: Record<string, unkno
   );
 }
 
+/**
+ * What was captured instead, for the failure message: the `match` layers' named fields of up to three
+ * distinct packets ("seen: ARP op=2 psrc=192.0.2.11 hwsrc=02:00:…"), so the diff is in the message.
+ */
+function seenFields(packets: DecodedPacket[], match: Record<string, unknown>): string {
+  const seen = new Set<string>();
+  for (const p of packets) {
+    const parts: string[] = [];
+    for (const [layer, fields] of Object.entries(match)) {
+      const l = p.layers.find((x) => x.layer === layer) as Record<string, unknown> | undefined;
+      if (!l) continue;
+      const names = Object.keys((fields ?? {}) as Record<string, unknown>);
+      parts.push(`${layer} ${names.map((n) => `${n}=${String(l[n])}`).join(' ')}`);
+    }
+    if (parts.length) seen.add(parts.join(', '));
+    if (seen.size >= 3) break;
+  }
+  return seen.size ? `; seen instead: ${[...seen].join(' | ')}` : '';
+}
+
 export const packet: CheckHandler<PacketCheck> = {
   selfPolling: false,
   async evaluate(check, ctx) {
@@ -28,7 +48,7 @@ export const packet: CheckHandler<PacketCheck> = {
           : r.point,
         n,
       );
-      if (problem) problems.push(problem);
+      if (problem) problems.push(problem + seenFields(r.packets, check.match));
     }
     return {
       ok: problems.length === 0,

@@ -17,13 +17,31 @@ async function macOf(ctx: ScenarioContext, from: string, iface: string): Promise
   return mac;
 }
 
+/**
+ * A hex frame as the traffic engine sends it: the engine wants an Ether layer first on an interface,
+ * so the 14-byte Ethernet header is split off and the rest goes as raw payload, byte for byte.
+ */
+export function rawFrame(hex: string): PacketDescription {
+  const h = hex.replace(/[\s:]/g, '').toLowerCase();
+  if (h.length < 28 || !/^[0-9a-f]*$/.test(h) || h.length % 2) {
+    throw new HarnessError(
+      `raw frame: ${h.length / 2} bytes of hex; a frame starts with a 14-byte Ethernet header`,
+    );
+  }
+  const mac = (at: number) => h.slice(at, at + 12).replace(/(..)(?!$)/g, '$1:');
+  return [
+    { layer: 'Ether', dst: mac(0), src: mac(12), type: Number.parseInt(h.slice(24, 28), 16) },
+    { layer: 'Raw', loadHex: h.slice(28) },
+  ];
+}
+
 export async function buildStimulus(
   ctx: ScenarioContext,
   send: PacketSend,
 ): Promise<{ iface: string; packet: PacketDescription }> {
   const ep = ctx.endpoint(send.from);
   const iface = send.iface ?? ep.iface;
-  if (send.type === 'raw') return { iface, packet: [{ layer: 'Raw', loadHex: send.hex ?? '' }] };
+  if (send.type === 'raw') return { iface, packet: rawFrame(send.hex ?? '') };
   const src = await macOf(ctx, send.from, iface);
   const srcIp = ep.address || '0.0.0.0';
   const dst = send.dst ?? '255.255.255.255';

@@ -1,6 +1,7 @@
 /**
- * Implementation drivers by name. The reference implementation registers its driver here when it
- * lands (`reference`); a scenario's `implementation:` picks one.
+ * Implementation drivers by name; a scenario's `implementation:` picks one. `reference` is loaded
+ * lazily (reference-impl/driver.ts) so the engine does not load the reference implementation unless a
+ * scenario asks for it.
  */
 import { UserError } from '../../util/errors.ts';
 import type { ImplementationDriver } from './driver.ts';
@@ -16,6 +17,7 @@ export type {
 
 const registry = new Map<string, () => Promise<ImplementationDriver>>([
   ['frr-evpn', async () => new FrrEvpnDriver()],
+  ['reference', async () => new (await import('../../../reference-impl/driver.ts')).ReferenceDriver()],
 ]);
 
 /** Registers a driver (the reference implementation's module calls this). */

@@ -1,6 +1,7 @@
 /** Fault dispatch: one handler per fault family (one file each). */
 import type { ScenarioContext } from '../context.ts';
 import type { Fault } from '../types.ts';
+import { bgpAnnounce } from './bgp-announce.ts';
 import { bgpClear } from './bgp-clear.ts';
 import { linkDown, linkFlap, linkUp } from './link.ts';
 import { nodeFault } from './node.ts';
@@ -33,5 +34,7 @@ export function applyFault(fault: Fault, ctx: ScenarioContext): Promise<Revert |
       return bgpClear(fault, ctx);
     case 'packet-loss':
       return packetLoss(fault, ctx);
+    case 'bgp-announce':
+      return bgpAnnounce(fault, ctx);
   }
 }

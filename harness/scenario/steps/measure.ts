@@ -29,7 +29,11 @@ export async function measure(
   }
   const report = await stream.stop();
   if (nestedError) throw nestedError;
-  const gap = report.longestGap?.ms ?? 0;
+  // A flow that stops and has not come back when the stream ends has no "next arrival": its blackout
+  // runs from the last arrival to the end of the stream, and counts as a loss window too.
+  const trailing =
+    report.lastArrivalMonoMs !== null && report.lost > 0 ? report.stopMonoMs - report.lastArrivalMonoMs : 0;
+  const gap = Math.max(report.longestGap?.ms ?? 0, trailing);
   ctx.lossWindows.push({
     name: `${ctx.scenario.name}: ${step.name}`,
     ms: gap,

@@ -190,6 +190,12 @@ for (const entry of scenarios()) {
         return;
       }
       for (const problem of await ctx.cleanup()) log(`${scenario.name}: ${problem}`);
+      // Undo what the scenario provisioned: the next scenario may run on the same deployed lab.
+      try {
+        await ctx.driver.teardown(ctx.driverContext());
+      } catch (err) {
+        log(`${scenario.name}: driver teardown: ${errorMessage(err)}`);
+      }
       for (const [node, source] of ctx.routeSources()) {
         const path = ctx.artifactPath(`bgp-transcript-${node}.${source.kind === 'tap' ? 'jsonl' : 'txt'}`);
         writeFileSync(path, source.transcript());

@@ -1,0 +1,89 @@
+/**
+ * bgp-announce: a foreign BGP speaker announces EVPN type-2 routes into a route reflector (EVPN-4: routes
+ * whose route target a VTEP does not import; AZ-7-like injections). The speaker runs inside the
+ * reflector's namespace and peers from a fresh address next to the BGP tap's (node labels
+ * `otwin.bgp-tap.address` / `otwin.bgp-tap.peer`, so the lab's tap listen range accepts it). Revert:
+ * withdraw, close the session, remove the address.
+ */
+import { type EvpnMacIp, SpeakerProcess } from '../../bgp/index.ts';
+import { HarnessError } from '../../util/errors.ts';
+import type { ScenarioContext } from '../context.ts';
+import type { Fault } from '../types.ts';
+import type { Revert } from './types.ts';
+
+const nextAddress = (ip: string, step: number): string => {
+  const parts = ip.split('.').map(Number);
+  parts[3] = (parts[3]! + step) % 256;
+  return parts.join('.');
+};
+
+export async function bgpAnnounce(
+  fault: Extract<Fault, { kind: 'bgp-announce' }>,
+  ctx: ScenarioContext,
+): Promise<Revert> {
+  const node = ctx.node(fault.node);
+  const labels = ctx.lab.topology.nodes.find((n) => n.name === fault.node)?.labels ?? {};
+  const peer = labels['otwin.bgp-tap.peer'];
+  const tapAddress = labels['otwin.bgp-tap.address'];
+  if (!peer || !tapAddress)
+    throw new HarnessError(`${fault.node}: bgp-announce needs the otwin.bgp-tap.peer/address labels`);
+  const summary = await node.exec(['vtysh', '-c', 'show bgp l2vpn evpn summary json']);
+  const asn = Number((JSON.parse(summary.stdout || '{}') as { as?: number }).as ?? Number.NaN);
+  if (!Number.isFinite(asn)) throw new HarnessError(`${fault.node}: no BGP AS number`);
+  const local = nextAddress(tapAddress, 1);
+  const added = await node.exec(['ip', 'addr', 'add', `${local}/32`, 'dev', 'lo']);
+  const removeAddress = async () => {
+    if (added.exitCode === 0) await node.exec(['ip', 'addr', 'del', `${local}/32`, 'dev', 'lo']);
+  };
+  let speaker: SpeakerProcess | undefined;
+  try {
+    speaker = await SpeakerProcess.start({
+      netnsPath: node.netnsPath,
+      speaker: {
+        localAs: asn,
+        routerId: local,
+        localAddress: local,
+        holdTime: 9,
+        connectRetryMs: 1000,
+        families: ['l2vpn-evpn'],
+        peers: [{ address: peer, remoteAs: asn }],
+      },
+    });
+    await speaker.waitEvent((e) => e.ev === 'established', 15_000, `bgp-announce session with ${fault.node}`);
+  } catch (err) {
+    await speaker?.close().catch(() => undefined);
+    await removeAddress();
+    throw err;
+  }
+  const announced: EvpnMacIp[] = [];
+  for (const r of fault.routes) {
+    const route: EvpnMacIp = {
+      afi: 'l2vpn-evpn',
+      type: 2,
+      rd: `${local}:${r.vni % 65536}`,
+      esi: '00:00:00:00:00:00:00:00:00:00',
+      ethTag: 0,
+      mac: r.mac.toLowerCase(),
+      ...(r.ip ? { ip: r.ip } : {}),
+      labels: [r.vni],
+    };
+    speaker.announce([route], {
+      nextHop: r.nextHop,
+      extCommunities: [
+        { type: 'route-target', value: r.rt },
+        { type: 'encapsulation', tunnelType: 8 },
+      ],
+    });
+    announced.push(route);
+  }
+  ctx.reporter.log(
+    `bgp-announce into ${fault.node} from ${local}: ${fault.routes.map((r) => `${r.mac} vni ${r.vni} rt ${r.rt} nh ${r.nextHop}`).join('; ')}`,
+  );
+  const running = speaker;
+  return async () => {
+    running.withdraw(announced);
+    // Closing the session (NOTIFICATION Cease) makes the reflector drop whatever is left of it.
+    await running.close();
+    await removeAddress();
+  };
+}

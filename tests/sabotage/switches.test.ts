@@ -1,0 +1,76 @@
+/**
+ * The TEST-ONLY sabotage switches (reference-impl/sabotage.ts) are off unless OTWIN_SABOTAGE names
+ * them, and each changes exactly the behaviour it claims (planner output, derived kernel model).
+ * Modules read the variable once at import, so each case imports them afresh.
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { Entry } from '../../reference-impl/protocol/messages.ts';
+
+const naming = { prefix: 'otj-sw-', hypervisor: 'hv1', vtep: '10.0.1.2', mtu: 1450 };
+const entries: Entry[] = [
+  { kind: 'domain', id: 'da', tenant: 'ta' },
+  { kind: 'domain', id: 'db', tenant: 'tb' },
+  {
+    kind: 'subnet',
+    id: 'a',
+    domain: 'da',
+    vni: 5001,
+    prefix: '192.0.2.0/26',
+    gateway: '192.0.2.1',
+    gatewayMac: '02:0a:00:00:13:89',
+  },
+  {
+    kind: 'subnet',
+    id: 'b',
+    domain: 'db',
+    vni: 6001,
+    prefix: '198.51.100.0/26',
+    gateway: '198.51.100.1',
+    gatewayMac: '02:0a:00:00:17:71',
+  },
+  { kind: 'vport', id: 'va', subnet: 'a', mac: '02:00:00:00:00:01', ip: '192.0.2.11' },
+  { kind: 'vport', id: 'vb', subnet: 'b', mac: '02:00:00:00:00:02', ip: '198.51.100.11' },
+] as unknown as Entry[];
+
+async function planWith(switches: string | undefined) {
+  vi.resetModules();
+  if (switches === undefined) vi.stubEnv('OTWIN_SABOTAGE', '');
+  else vi.stubEnv('OTWIN_SABOTAGE', switches);
+  const { deriveDesired } = await import('../../reference-impl/agent/model.ts');
+  const { plan } = await import('../../reference-impl/agent/plan.ts');
+  const desired = deriveDesired(entries, naming);
+  const lines = plan(desired, { domains: new Map(), vms: new Map() }).flatMap((s) =>
+    s.kind === 'ip' || s.kind === 'bridge' ? s.lines : [`${s.kind} ${s.ns}`],
+  );
+  return { desired, lines };
+}
+
+afterEach(() => {
+  vi.unstubAllEnvs();
+  vi.resetModules();
+});
+
+describe('sabotage switches', () => {
+  it('are all off by default: ARP suppression on, VNIs as provisioned, one router namespace per domain', async () => {
+    const { desired, lines } = await planWith(undefined);
+    expect(lines.filter((l) => /neigh_suppress/.test(l)).every((l) => / neigh_suppress on /.test(l))).toBe(
+      true,
+    );
+    expect(lines).toContain('link add otv5001 type vxlan id 5001 local 10.0.1.2 dstport 4789 nolearning');
+    expect([...desired.domains.keys()].sort()).toEqual(['otj-sw-hv1-d-da', 'otj-sw-hv1-d-db']);
+  });
+
+  it('no-arp-suppress and wrong-vni change the VXLAN ports and devices', async () => {
+    const { lines } = await planWith('no-arp-suppress,wrong-vni');
+    const suppress = lines.filter((l) => /neigh_suppress/.test(l));
+    expect(suppress.length).toBe(2);
+    expect(suppress.every((l) => / neigh_suppress off /.test(l))).toBe(true);
+    expect(lines).toContain('link add otv5001 type vxlan id 1005001 local 10.0.1.2 dstport 4789 nolearning');
+  });
+
+  it('leak-routes puts both tenants into one router namespace', async () => {
+    const { desired } = await planWith('leak-routes');
+    expect([...desired.domains.keys()]).toEqual(['otj-sw-hv1-d-leak']);
+    expect([...desired.domains.get('otj-sw-hv1-d-leak')!.subnets.keys()].sort()).toEqual([5001, 6001]);
+  });
+});
