@@ -116,7 +116,12 @@ beforeAll(async () => {
   );
   B.announce([{ afi: 'l2vpn-evpn', type: 3, rd: '192.0.2.2:100', ethTag: 0, originatorIp: '192.0.2.2' }], {
     nextHop: '192.0.2.2',
-    extCommunities: [{ type: 'route-target', value: '65000:100' }],
+    // RFC 8365 §5.1.3: type-3 routes carry the encapsulation community too (FRR does); tshark needs it to
+    // read the PMSI label as a VNI rather than an MPLS label.
+    extCommunities: [
+      { type: 'route-target', value: '65000:100' },
+      { type: 'encapsulation', tunnelType: 8 },
+    ],
     pmsiTunnel: { flags: 0, tunnelType: 6, label: 100, tunnelId: '192.0.2.2' },
   });
   B.announce([{ afi: 'ipv4-vpn', rd: '65000:7', prefix: '203.0.113.0/25', labels: [1007] }], {
