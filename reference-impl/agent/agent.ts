@@ -12,12 +12,14 @@ import {
   encode,
   entryKey,
   LineDecoder,
+  PROTOCOL_MINOR,
   PROTOCOL_VERSION,
   SUPPORTED_VERSIONS,
 } from '../protocol/messages.ts';
 import { TRACE_ENABLED, trace } from '../protocol/trace.ts';
+import { type Garp, GarpWatcher } from './garp.ts';
 import { Kernel, type KernelOptions } from './kernel.ts';
-import { cloneModel, deriveDesired, type KernelModel } from './model.ts';
+import { cloneModel, deriveDesired, type KernelModel, portName } from './model.ts';
 import { type ActualExtras, plan, planSize } from './plan.ts';
 
 export interface ControllerAddress {
@@ -91,6 +93,7 @@ class ControllerLink {
           agent: this.agent.options.hypervisor,
           zone: this.agent.options.zone,
           vtep: this.agent.options.vtep,
+          minor: PROTOCOL_MINOR,
         }),
       );
       this.connected = true;
@@ -197,6 +200,10 @@ export class Agent {
   private auditing = false;
   /** A background audit read waiting to be diffed (only valid if no apply overlapped it). */
   private auditRead: { model: KernelModel; extras: ActualExtras; applyStarts: number } | undefined;
+  /** Gratuitous ARP watcher on the VM ports (started with `start()`, i.e. with controllers). */
+  private garp: GarpWatcher | undefined;
+  /** MACs local VMs announced for their address, per vport id (re-reported after every sync). */
+  readonly observed = new Map<string, { mac: string; ip: string }>();
 
   constructor(readonly options: AgentOptions) {
     this.kernel = new Kernel(options);
@@ -208,6 +215,10 @@ export class Agent {
   }
 
   start(): void {
+    this.garp = new GarpWatcher(
+      (g) => this.onGarp(g),
+      (line) => this.log(line),
+    );
     for (const link of this.links) link.start();
     this.auditTimer = setInterval(() => void this.audit(), this.options.auditMs ?? 30_000);
   }
@@ -242,6 +253,7 @@ export class Agent {
   }
 
   stop(): void {
+    this.garp?.stop();
     clearInterval(this.auditTimer);
     for (const link of this.links) link.stop();
   }
@@ -256,9 +268,37 @@ export class Agent {
     if (!this.headless) this.recompute();
   }
 
-  viewChanged(_link: ControllerLink, full: boolean): void {
-    if (full) this.needFullRead = true;
+  viewChanged(link: ControllerLink, full: boolean): void {
+    if (full) {
+      this.needFullRead = true;
+      // Observations are the agent's: a (re)started controller learns them again from the sync on.
+      for (const [id, o] of this.observed) {
+        const entry = link.view.entries.get(`vport/${id}`);
+        if (entry?.kind !== 'vport' || entry.ip !== o.ip) this.observed.delete(id);
+        else if ((entry.observedMac ?? entry.mac) !== o.mac)
+          link.send({ type: 'observe', vport: id, mac: o.mac, ip: o.ip });
+      }
+    }
     this.recompute();
+  }
+
+  /**
+   * A VM sent a gratuitous ARP (ARP-3). If it is for the VM's own address with a MAC other than the
+   * one its vport is reached at, every connected controller is told; the controllers make it the
+   * vport's effective MAC and push it back (local proxy entry and port fdb) and to the other agents.
+   */
+  private onGarp(g: Garp): void {
+    for (const e of this.effective.values()) {
+      if (e.kind !== 'vport' || portName(e.id) !== g.ifname) continue;
+      if (e.ip !== g.ip) return;
+      const mac = g.mac.toLowerCase();
+      const current = this.observed.get(e.id)?.mac ?? e.observedMac ?? e.mac;
+      if (current === mac) return;
+      this.observed.set(e.id, { mac, ip: g.ip });
+      this.log(`vport ${e.id}: gratuitous ARP for ${g.ip} from ${mac} (was ${current}), reporting it`);
+      for (const link of this.links) link.send({ type: 'observe', vport: e.id, mac, ip: g.ip });
+      return;
+    }
   }
 
   private recompute(): void {
@@ -327,6 +367,11 @@ export class Agent {
       full = true;
       this.cache = { model: audited.model, extras: audited.extras };
     }
+    if (full) {
+      // Hypervisor-wide state outside the planner: checked on every full read (start, sync, audit).
+      const nftErrors = await this.kernel.ensureVxlanRx(this.options.vtep);
+      if (nftErrors.length) this.log(`VXLAN receive normalisation not programmed: ${nftErrors.join(' | ')}`);
+    }
     const cache = this.cache as { model: KernelModel; extras: ActualExtras };
     const steps = plan(desired, cache.model, cache.extras);
     const size = planSize(steps);
@@ -345,6 +390,7 @@ export class Agent {
     this.stats.lastErrors = errors;
     this.stats.commands = this.kernel.commands;
     this.programmedOnce = true;
+    this.garp?.watch(desired.domains.keys());
     if (errors.length) {
       this.log(
         `programming errors (${errors.length}), will re-read the kernel: ${errors.join(' | ').slice(0, 800)}`,

@@ -22,7 +22,7 @@ interface LinkJson {
   ifalias?: string;
   linkinfo?: {
     info_kind?: string;
-    info_data?: { id?: number; local?: string };
+    info_data?: { id?: number; local?: string; df?: string };
     info_slave_kind?: string;
     info_slave_data?: { neigh_suppress?: boolean; learning?: boolean };
   };
@@ -51,6 +51,36 @@ interface RouteJson {
   dev?: string;
 }
 
+/** nftables table (hypervisor namespace) holding the RFC 7348 §5 receive normalisation. */
+export const VXLAN_RX_TABLE = 'otwin_vxlan_rx';
+export const VXLAN_PORT = 4789;
+
+/**
+ * RFC 7348 §5 receive normalisation: the reserved bits of the VXLAN header "MUST be ... ignored on
+ * receipt", but Linux's VXLAN socket drops packets with any of them set. Before the socket sees a
+ * packet for our VTEP and port with the I flag set, the flags byte is rewritten to 0x08 and both
+ * reserved fields to 0 (UDP header 8 bytes = bits 0..63, then flags 64..71, reserved 72..95, VNI
+ * 96..119, reserved 120..127). nft does not fix the UDP checksum for raw payload writes, so the UDP
+ * checksum is zeroed as well (legal for IPv4: "no checksum"); the VNI is never touched. Only IPv4
+ * UDP to the VTEP address and port 4789 is matched. Idempotent: the rule carries a comment naming
+ * the VTEP; the table is (re)written atomically only when that rule is missing.
+ */
+export function vxlanRxRules(vtep: string): { comment: string; script: string } {
+  const comment = `otwin rfc7348-rx ${vtep} ${VXLAN_PORT}`;
+  const script = [
+    `table inet ${VXLAN_RX_TABLE}`,
+    `delete table inet ${VXLAN_RX_TABLE}`,
+    `table inet ${VXLAN_RX_TABLE} {`,
+    '  chain normalise {',
+    '    type filter hook prerouting priority raw; policy accept;',
+    `    ip daddr ${vtep} udp dport ${VXLAN_PORT} @th,68,1 1 @th,48,16 set 0 @th,64,8 set 0x08 @th,72,24 set 0 @th,120,8 set 0 comment "${comment}"`,
+    '  }',
+    '}',
+    '',
+  ].join('\n');
+  return { comment, script };
+}
+
 export interface KernelOptions extends AgentNaming {
   /** Named namespace of the hypervisor when the agent runs outside it (fixtures); undefined = current. */
   hvNetns: string | undefined;
@@ -74,6 +104,27 @@ export class Kernel {
   async netnsList(): Promise<string[]> {
     const list = await this.json<Array<{ name: string }>>('ip', undefined, ['netns', 'list']);
     return list.map((n) => n.name);
+  }
+
+  private nftArgv(args: string[]): [string, string[]] {
+    const ns = this.options.hvNetns;
+    return ns ? ['ip', ['netns', 'exec', ns, 'nft', ...args]] : ['nft', args];
+  }
+
+  /**
+   * Ensures the RFC 7348 §5 receive normalisation (see `vxlanRxRules`) in the hypervisor namespace.
+   * Reads the table first; writes only when the expected rule is missing. Returns error lines.
+   */
+  async ensureVxlanRx(vtep: string): Promise<string[]> {
+    const { comment, script } = vxlanRxRules(vtep);
+    this.commands++;
+    const [cmd, argv] = this.nftArgv(['-j', 'list', 'table', 'inet', VXLAN_RX_TABLE]);
+    const cur = await run(cmd, argv);
+    if (cur.exitCode === 0 && cur.stdout.includes(JSON.stringify(comment))) return [];
+    this.commands++;
+    const [wcmd, wargv] = this.nftArgv(['-f', '-']);
+    const result = await run(wcmd, wargv, { input: script });
+    return result.exitCode === 0 ? [] : [`nft (VXLAN receive normalisation): ${result.stderr.trim()}`];
   }
 
   get domainPrefix(): string {
@@ -139,6 +190,7 @@ export class Kernel {
           gatewayMac: link.address ?? '',
           mtu: vx?.mtu ?? link.mtu,
           local: vx?.linkinfo?.info_data?.local ?? '',
+          df: vx?.linkinfo?.info_data?.df === 'set',
         });
       }
       const vx = /^vx(\d+)$/.exec(link.ifname);

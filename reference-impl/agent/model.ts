@@ -57,6 +57,12 @@ export interface SubnetDev {
   mtu: number;
   /** The VTEP address the VXLAN device uses as `local`. */
   local: string;
+  /**
+   * Outer IPv4 DF bit (`df set`): the VTEP never fragments the outer packet (RFC 7348 §4.3); an
+   * inner packet too large for the underlay is dropped (with an ICMP "fragmentation needed" back to
+   * the VM when the inner packet has DF) instead of leaving as outer fragments.
+   */
+  df: boolean;
 }
 
 export interface PortDev {
@@ -171,6 +177,7 @@ export function deriveDesired(entries: Iterable<Entry>, options: DeriveOptions):
       gatewayMac: subnet.gatewayMac,
       mtu: options.mtu,
       local: options.vtep,
+      df: true,
     });
     vniToDomainNs.set(subnet.vni, ns);
   }
@@ -183,10 +190,13 @@ export function deriveDesired(entries: Iterable<Entry>, options: DeriveOptions):
     const ifname = portName(vport.id);
     const vmNs = vmNsName(options, vport.id);
     ns.ports.set(ifname, { ifname, vportId: vport.id, vni: subnet.vni, vmNs });
-    ns.localMacs.set(`${ifname}/${vport.mac}`, { port: ifname, vni: subnet.vni, mac: vport.mac });
+    // The port's fdb entry and the proxy ARP entry follow the MAC the VM announced (ARP-3); the VM's
+    // own interface keeps the provisioned one (below).
+    const mac = vport.observedMac ?? vport.mac;
+    ns.localMacs.set(`${ifname}/${mac}`, { port: ifname, vni: subnet.vni, mac });
     const dev = bridgeName(subnet.vni);
-    ns.neighs.set(`${dev}/${vport.ip}`, { dev, ip: vport.ip, mac: vport.mac });
-    localMacsByVni.add(`${subnet.vni}/${vport.mac}`);
+    ns.neighs.set(`${dev}/${vport.ip}`, { dev, ip: vport.ip, mac });
+    localMacsByVni.add(`${subnet.vni}/${mac}`);
     const len = subnet.prefix.split('/')[1];
     model.vms.set(vmNs, {
       name: vmNs,

@@ -37,12 +37,23 @@ const lines = (steps: ReturnType<typeof plan>) =>
   );
 
 describe('agent planner (desired vs actual diff)', () => {
+  it('sets the outer DF bit on an existing VXLAN device in place (no recreation)', () => {
+    const desired = deriveDesired(base, opts);
+    const actual = cloneModel(desired);
+    for (const ns of actual.domains.values()) for (const dev of ns.subnets.values()) dev.df = false;
+    const all = lines(plan(desired, actual));
+    expect(all).toContain('ip link set vx100 type vxlan df set');
+    expect(all.some((l) => l.includes('link add') || l.includes('link del'))).toBe(false);
+  });
+
   it('builds everything from scratch in dependency order', () => {
     const steps = plan(deriveDesired(base, opts), empty);
     const all = lines(steps);
     expect(all[0]).toBe('netns-add otf-u-hv1-d-d1');
     expect(all).toContain('netns-add otf-u-hv1-vm-v1');
-    expect(all).toContain('ip link add otv100 type vxlan id 100 local 10.0.0.1 dstport 4789 nolearning');
+    expect(all).toContain(
+      'ip link add otv100 type vxlan id 100 local 10.0.0.1 dstport 4789 nolearning df set',
+    );
     expect(all).toContain('ip link set otv100 netns otf-u-hv1-d-d1');
     expect(all).toContain('bridge link set dev vx100 neigh_suppress on learning off');
     expect(all).toContain('ip neigh replace 10.1.0.11 lladdr 02:00:00:00:00:02 dev br100 nud permanent');

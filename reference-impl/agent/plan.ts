@@ -55,7 +55,7 @@ export const VM_SYSCTLS: Array<[string, string]> = [
 function createVxlanLines(ns: string, dev: SubnetDev): string[] {
   const tmp = vxlanTempName(dev.vni);
   return [
-    `link add ${tmp} type vxlan id ${wireVni(dev.vni)} local ${dev.local} dstport 4789 nolearning`,
+    `link add ${tmp} type vxlan id ${wireVni(dev.vni)} local ${dev.local} dstport 4789 nolearning df ${dev.df ? 'set' : 'unset'}`,
     `link set ${tmp} netns ${ns}`,
   ];
 }
@@ -148,6 +148,10 @@ export function plan(desired: KernelModel, actual: KernelModel, extras: ActualEx
       }
       if (cur.gatewayMac !== dev.gatewayMac)
         ipl.push(`link set ${bridgeName(vni)} address ${dev.gatewayMac}`);
+      // `df` is changeable on an existing device (iproute2 6.1, this kernel): devices created before
+      // the agent set it are updated in place, nothing is recreated.
+      if (cur.local === dev.local && cur.df !== dev.df)
+        ipl.push(`link set ${vxlanName(vni)} type vxlan df ${dev.df ? 'set' : 'unset'}`);
       if (cur.mtu !== dev.mtu)
         ipl.push(`link set ${vxlanName(vni)} mtu ${dev.mtu}`, `link set ${bridgeName(vni)} mtu ${dev.mtu}`);
       if (cur.gateway !== dev.gateway) {

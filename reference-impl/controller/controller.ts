@@ -22,6 +22,7 @@ import {
   entryKey,
   type Hello,
   LineDecoder,
+  PROTOCOL_MINOR,
   PROTOCOL_VERSION,
   type Report,
 } from '../protocol/messages.ts';
@@ -217,6 +218,7 @@ export class Controller {
           controller: this.options.id,
           heartbeatMs,
           deadAfterMs,
+          minor: PROTOCOL_MINOR,
         });
         session.heartbeat = setInterval(() => {
           if (Date.now() - session.lastHeard > deadAfterMs) {
@@ -248,6 +250,17 @@ export class Controller {
         // Everything the controller knows is pushed proactively; a miss is logged for diagnosis.
         this.log(`agent ${session.hello?.agent}: neighbour miss vni ${message.vni} ${message.ip}`);
         break;
+      case 'observe': {
+        // (1.1) A VM announced a new MAC for its address (ARP-3): it becomes the vport's effective MAC.
+        const hv = this.resolveHypervisor(session);
+        if (hv && this.world.observeMac(hv, message.vport, message.mac, message.ip)) {
+          this.log(
+            `agent ${session.hello?.agent}: vport ${message.vport} (${message.ip}) now at MAC ${message.mac}`,
+          );
+          this.schedule();
+        }
+        break;
+      }
       case 'heartbeat':
         break;
     }

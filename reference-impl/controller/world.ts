@@ -62,6 +62,13 @@ export class World {
   readonly learnedFloods = new Map<string, LearnedFlood>();
   /** Last MAC mobility sequence and location seen per `${vni}/${mac}` (survives withdrawals). */
   private readonly mobility = new Map<string, { seq: number; vtep: string }>();
+  /**
+   * MACs local VMs announced for their address (gratuitous ARP, reported by their agent), per vport
+   * id: the vport's effective MAC while it stays on that hypervisor. Controller-side runtime state,
+   * not written to the directory (the directory holds the provisioned identity); agents re-report
+   * their observations after every sync, so a restarted controller learns them again.
+   */
+  readonly observedMacs = new Map<string, { mac: string; hypervisor: string }>();
 
   constructor(readonly zone: string) {}
 
@@ -79,6 +86,8 @@ export class World {
       const before = previousVports.get(v.id);
       this.noteLocation(v, before);
     }
+    for (const [id, o] of this.observedMacs)
+      if (this.vports.get(id)?.hypervisor !== o.hypervisor) this.observedMacs.delete(id);
     this.revision = snapshot.revision;
   }
 
@@ -102,16 +111,50 @@ export class World {
       case 'vports': {
         if (del) {
           this.vports.delete(change.id);
+          this.observedMacs.delete(change.id);
           break;
         }
         const before = (change.previous as Vport | undefined) ?? this.vports.get(change.id);
         this.vports.set(change.id, o as Vport);
+        // A moved VM is re-created with its provisioned MAC: an observation was about the old place.
+        if (this.observedMacs.get(change.id)?.hypervisor !== (o as Vport).hypervisor)
+          this.observedMacs.delete(change.id);
         this.noteLocation(o as Vport, before);
         break;
       }
       default:
         break;
     }
+  }
+
+  /** The MAC a vport is reached at: the one its VM announced, else the provisioned one. */
+  effectiveMac(v: Vport): string {
+    const o = this.observedMacs.get(v.id);
+    return o && o.hypervisor === v.hypervisor ? o.mac : v.mac;
+  }
+
+  /**
+   * A local VM announced `mac` for its address (agent `observe`, catalogue ARP-3). Accepted only
+   * from the vport's own hypervisor and for the vport's own IP. The new MAC is a new type-2 (the old
+   * one is withdrawn with the next origination diff); if that MAC was last seen at another VTEP it
+   * gets the next MAC mobility sequence (RFC 7432 §15), as for a move. Returns true when it changed.
+   */
+  observeMac(hypervisorId: string, vportId: string, mac: string, ip: string): boolean {
+    const v = this.vports.get(vportId);
+    if (!v || v.hypervisor !== hypervisorId || v.ip !== ip) return false;
+    const norm = mac.toLowerCase();
+    if (this.effectiveMac(v) === norm) return false;
+    if (norm === v.mac.toLowerCase()) this.observedMacs.delete(vportId);
+    else this.observedMacs.set(vportId, { mac: norm, hypervisor: hypervisorId });
+    const subnet = this.subnets.get(v.subnet);
+    const hv = this.hypervisors.get(v.hypervisor);
+    if (subnet && hv) {
+      const key = `${subnet.vni}/${norm}`;
+      const known = this.mobility.get(key);
+      if (!known) this.mobility.set(key, { seq: 0, vtep: hv.vtep });
+      else if (known.vtep !== hv.vtep) this.mobility.set(key, { seq: known.seq + 1, vtep: hv.vtep });
+    }
+    return true;
   }
 
   /** MAC mobility (RFC 7432 §15): a MAC seen at a new VTEP gets the last sequence + 1. */
@@ -292,19 +335,28 @@ export class World {
     for (const v of this.vports.values()) {
       const s = this.subnets.get(v.subnet);
       if (!s || !vnis.has(s.vni)) continue;
+      const mac = this.effectiveMac(v);
       if (v.hypervisor === hypervisorId) {
-        entries.push({ kind: 'vport', id: v.id, subnet: v.subnet, vni: s.vni, mac: v.mac, ip: v.ip });
+        entries.push({
+          kind: 'vport',
+          id: v.id,
+          subnet: v.subnet,
+          vni: s.vni,
+          mac: v.mac,
+          ip: v.ip,
+          ...(mac !== v.mac ? { observedMac: mac } : {}),
+        });
         continue;
       }
       const other = this.hypervisors.get(v.hypervisor);
       if (!other || other.zone !== this.zone) continue; // other zones: from BGP only
-      macs.set(`${s.vni}/${v.mac}`, {
+      macs.set(`${s.vni}/${mac}`, {
         kind: 'mac',
         vni: s.vni,
-        mac: v.mac,
+        mac,
         ip: v.ip,
         vtep: other.vtep,
-        seq: this.mobilitySeq(s.vni, v.mac),
+        seq: this.mobilitySeq(s.vni, mac),
       });
     }
     // Own-zone MACs are live by definition; among learned ones a live route beats a withdrawn one.
@@ -325,6 +377,13 @@ export class World {
       macs.set(key, { kind: 'mac', vni: m.vni, mac: m.mac, ip: m.ip ?? cur?.ip, vtep: m.vtep, seq: m.seq });
       if (live) liveMacs.add(key);
     }
+    // An address whose MAC changed (ARP-3) is briefly claimed by the withdrawn old route and the new
+    // one: the proxy ARP table follows the live route, the withdrawn one keeps only its MAC.
+    const liveIps = new Set<string>();
+    for (const [key, m] of macs) if (liveMacs.has(key) && m.ip) liveIps.add(`${m.vni}/${m.ip}`);
+    for (const [key, m] of macs)
+      if (!liveMacs.has(key) && m.ip && liveIps.has(`${m.vni}/${m.ip}`))
+        macs.set(key, { ...m, ip: undefined });
     entries.push(...macs.values());
     const floods = new Set<string>();
     for (const [otherId, otherVnis] of this.vnisByHypervisor()) {
@@ -359,13 +418,14 @@ export class World {
       const hv = this.hypervisors.get(v.hypervisor);
       const s = this.subnets.get(v.subnet);
       if (!hv || !s || hv.zone !== this.zone) continue;
+      const mac = this.effectiveMac(v);
       out.push({
         kind: 'type2',
         vni: s.vni,
-        mac: v.mac,
+        mac,
         ip: v.ip,
         vtep: hv.vtep,
-        seq: this.mobilitySeq(s.vni, v.mac),
+        seq: this.mobilitySeq(s.vni, mac),
         routeTarget: s.routeTarget,
       });
     }

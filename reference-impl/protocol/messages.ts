@@ -8,6 +8,9 @@
  *   agent → controller  ack {epoch, seq, applied, errors}  after the kernel has been programmed
  *   agent → controller  report {vports:[{id, state, error?}]}   local attachment status
  *   agent → controller  miss {vni, ip}                   ARP/neighbour miss: controller answers with an update
+ *   agent → controller  observe {vport, mac, ip}         (1.1) a local VM announced a new MAC for its IP
+ *                                                        (gratuitous ARP); the controller makes it the
+ *                                                        vport's effective MAC (`vport.observedMac`)
  *   both                heartbeat {ts}                   every heartbeatMs; silence for deadAfterMs = dead
  *
  * State is a set of keyed entries; `seq` increases by one per sync/update within an `epoch` (a new
@@ -16,10 +19,16 @@
  * programs the union of the views of the controllers currently connected (by entry key; on conflict the
  * entry with the higher MAC mobility sequence wins). With no controller connected it keeps the last
  * programmed state (headless) and never removes anything.
+ *
+ * Minor versions are backward compatible additions, negotiated by the optional `minor` in hello and
+ * welcome (absent = 0). 1.1 adds the `observe` message and the optional `observedMac` of a vport
+ * entry; a 1.0 controller ignores `observe` (unknown types are ignored), a 1.0 agent ignores the field.
  */
 
 export const PROTOCOL_VERSION = 1;
 export const SUPPORTED_VERSIONS = [1] as const;
+/** Minor version of protocol 1 this code speaks (see above). */
+export const PROTOCOL_MINOR = 1;
 
 export interface DomainEntry {
   kind: 'domain';
@@ -45,6 +54,12 @@ export interface VportEntry {
   vni: number;
   mac: string;
   ip: string;
+  /**
+   * (1.1) The MAC the VM announced for its IP (gratuitous ARP), when it differs from the provisioned
+   * `mac`: the effective MAC for the proxy ARP table and the port's fdb entry. The VM's own interface
+   * keeps `mac` (the agent does not change a VM's NIC).
+   */
+  observedMac?: string;
 }
 
 /** A remote VM: MAC (and IP) behind another VTEP. */
@@ -88,6 +103,8 @@ export interface Hello {
   agent: string;
   zone: string | undefined;
   vtep: string;
+  /** (1.1) Minor version the agent speaks; absent = 0. */
+  minor?: number;
 }
 export interface Welcome {
   type: 'welcome';
@@ -95,6 +112,8 @@ export interface Welcome {
   controller: string;
   heartbeatMs: number;
   deadAfterMs: number;
+  /** (1.1) Minor version the controller speaks; absent = 0. */
+  minor?: number;
 }
 export interface ErrorMessage {
   type: 'error';
@@ -130,6 +149,13 @@ export interface Miss {
   vni: number;
   ip: string;
 }
+/** (1.1) A local VM announced `mac` for its address `ip` (gratuitous ARP seen on its port). */
+export interface Observe {
+  type: 'observe';
+  vport: string;
+  mac: string;
+  ip: string;
+}
 export interface Resync {
   type: 'resync';
 }
@@ -139,7 +165,7 @@ export interface Heartbeat {
 }
 
 export type ControllerMessage = Welcome | ErrorMessage | Sync | Update | Heartbeat;
-export type AgentMessage = Hello | Ack | Report | Miss | Resync | Heartbeat;
+export type AgentMessage = Hello | Ack | Report | Miss | Observe | Resync | Heartbeat;
 
 /** Splits a byte stream into JSON lines. */
 export class LineDecoder {

@@ -56,7 +56,9 @@ describe('sabotage switches', () => {
     expect(lines.filter((l) => /neigh_suppress/.test(l)).every((l) => / neigh_suppress on /.test(l))).toBe(
       true,
     );
-    expect(lines).toContain('link add otv5001 type vxlan id 5001 local 10.0.1.2 dstport 4789 nolearning');
+    expect(lines).toContain(
+      'link add otv5001 type vxlan id 5001 local 10.0.1.2 dstport 4789 nolearning df set',
+    );
     expect([...desired.domains.keys()].sort()).toEqual(['otj-sw-hv1-d-da', 'otj-sw-hv1-d-db']);
   });
 
@@ -65,7 +67,9 @@ describe('sabotage switches', () => {
     const suppress = lines.filter((l) => /neigh_suppress/.test(l));
     expect(suppress.length).toBe(2);
     expect(suppress.every((l) => / neigh_suppress off /.test(l))).toBe(true);
-    expect(lines).toContain('link add otv5001 type vxlan id 1005001 local 10.0.1.2 dstport 4789 nolearning');
+    expect(lines).toContain(
+      'link add otv5001 type vxlan id 1005001 local 10.0.1.2 dstport 4789 nolearning df set',
+    );
   });
 
   it('leak-routes puts both tenants into one router namespace', async () => {
