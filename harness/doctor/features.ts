@@ -74,6 +74,15 @@ function failure(what: string, result: ExecResult): FeatureCheck {
   };
 }
 
+/** Awaits all of `checks` at once (like `Promise.all`); their results under the same keys, in the same order. */
+async function allOf<T extends Record<string, Promise<unknown>>>(
+  checks: T,
+): Promise<{ [K in keyof T]: Awaited<T[K]> }> {
+  const keys = Object.keys(checks);
+  const results = await Promise.all(Object.values(checks));
+  return Object.fromEntries(keys.map((k, i) => [k, results[i]])) as { [K in keyof T]: Awaited<T[K]> };
+}
+
 /** Runs steps in order inside `ns`; ok if all succeed, else the first failure's message. */
 async function tryAll(what: string, steps: Array<[string, string[]]>): Promise<FeatureCheck> {
   for (const [file, args] of steps) {
@@ -86,25 +95,12 @@ async function tryAll(what: string, steps: Array<[string, string[]]>): Promise<F
 async function kernelChecks(ns: string): Promise<Record<Exclude<KernelFeature, 'netns'>, FeatureCheck>> {
   const ipn = (...args: string[]): [string, string[]] => ['ip', ['-n', ns, ...args]];
   const inNs = (...argv: string[]): [string, string[]] => ['ip', ['netns', 'exec', ns, ...argv]];
-  const [
-    veth,
-    bridge,
-    vxlan,
-    vrf,
-    vlan,
-    mpls,
-    netem,
-    nftables,
-    tun,
-    gre,
-    dummy,
-    macvlan,
-    tcFlower,
-    ovsKernel,
-  ] = await Promise.all([
-    tryAll('create a veth pair', [ipn('link', 'add', 'name', 'dv0', 'type', 'veth', 'peer', 'name', 'dv1')]),
-    tryAll('create a bridge', [ipn('link', 'add', 'name', 'dbr0', 'type', 'bridge')]),
-    tryAll('create a VXLAN device', [
+  return allOf({
+    veth: tryAll('create a veth pair', [
+      ipn('link', 'add', 'name', 'dv0', 'type', 'veth', 'peer', 'name', 'dv1'),
+    ]),
+    bridge: tryAll('create a bridge', [ipn('link', 'add', 'name', 'dbr0', 'type', 'bridge')]),
+    vxlan: tryAll('create a VXLAN device', [
       ipn(
         'link',
         'add',
@@ -120,27 +116,29 @@ async function kernelChecks(ns: string): Promise<Record<Exclude<KernelFeature, '
         '127.0.0.1',
       ),
     ]),
-    tryAll('create a VRF device', [ipn('link', 'add', 'name', 'dvrf0', 'type', 'vrf', 'table', '10')]),
-    tryAll('create an 802.1Q VLAN device', [
+    vrf: tryAll('create a VRF device', [ipn('link', 'add', 'name', 'dvrf0', 'type', 'vrf', 'table', '10')]),
+    '8021q': tryAll('create an 802.1Q VLAN device', [
       ipn('link', 'add', 'name', 'dq0', 'type', 'veth', 'peer', 'name', 'dq1'),
       ipn('link', 'add', 'link', 'dq0', 'name', 'dq0.10', 'type', 'vlan', 'id', '10'),
     ]),
-    tryAll('enable MPLS labels and add an MPLS route', [
+    mpls: tryAll('enable MPLS labels and add an MPLS route', [
       inNs('sysctl', '-qw', 'net.mpls.platform_labels=100'),
       ipn('-f', 'mpls', 'route', 'add', '100', 'dev', 'lo'),
     ]),
-    tryAll('add a netem qdisc', [inNs('tc', 'qdisc', 'add', 'dev', 'lo', 'root', 'netem', 'delay', '1ms')]),
-    tryAll('add an nftables table', [inNs('nft', 'add', 'table', 'inet', 'otwin_doctor')]),
-    tryAll('create a tun device', [ipn('tuntap', 'add', 'mode', 'tun', 'name', 'dtun0')]),
-    tryAll('create a GRE tunnel', [
+    netem: tryAll('add a netem qdisc', [
+      inNs('tc', 'qdisc', 'add', 'dev', 'lo', 'root', 'netem', 'delay', '1ms'),
+    ]),
+    nftables: tryAll('add an nftables table', [inNs('nft', 'add', 'table', 'inet', 'otwin_doctor')]),
+    tun: tryAll('create a tun device', [ipn('tuntap', 'add', 'mode', 'tun', 'name', 'dtun0')]),
+    gre: tryAll('create a GRE tunnel', [
       ipn('link', 'add', 'name', 'dgre0', 'type', 'gre', 'local', '127.0.0.1', 'remote', '127.0.0.2'),
     ]),
-    tryAll('create a dummy device', [ipn('link', 'add', 'name', 'ddum0', 'type', 'dummy')]),
-    tryAll('create a macvlan device', [
+    dummy: tryAll('create a dummy device', [ipn('link', 'add', 'name', 'ddum0', 'type', 'dummy')]),
+    macvlan: tryAll('create a macvlan device', [
       ipn('link', 'add', 'name', 'dm0', 'type', 'veth', 'peer', 'name', 'dm1'),
       ipn('link', 'add', 'link', 'dm0', 'name', 'dmv0', 'type', 'macvlan'),
     ]),
-    tryAll('add a clsact qdisc and a flower filter', [
+    tcFlower: tryAll('add a clsact qdisc and a flower filter', [
       ipn('link', 'add', 'name', 'df0', 'type', 'veth', 'peer', 'name', 'df1'),
       inNs('tc', 'qdisc', 'add', 'dev', 'df0', 'clsact'),
       inNs(
@@ -159,27 +157,11 @@ async function kernelChecks(ns: string): Promise<Record<Exclude<KernelFeature, '
         'drop',
       ),
     ]),
-    tryAll('create an OVS kernel datapath', [
+    ovsKernel: tryAll('create an OVS kernel datapath', [
       inNs('ovs-dpctl', 'add-dp', 'otwdoctor'),
       inNs('ovs-dpctl', 'del-dp', 'otwdoctor'),
     ]),
-  ]);
-  return {
-    veth,
-    bridge,
-    vxlan,
-    vrf,
-    '8021q': vlan,
-    mpls,
-    netem,
-    nftables,
-    tun,
-    gre,
-    dummy,
-    macvlan,
-    tcFlower,
-    ovsKernel,
-  };
+  });
 }
 
 async function version(
@@ -204,36 +186,35 @@ async function version(
 const m = (re: RegExp) => (text: string) => re.exec(text)?.[1];
 
 async function toolChecks(): Promise<Record<Tool, ToolCheck>> {
-  const [frr, ovs, scapy, tshark, java, gobgpd, iproute2, nft, tcpdump, iperf3, ethtool, perl] =
-    await Promise.all([
-      version('/usr/lib/frr/zebra', ['--version'], m(/version\s+(\S+)/), 'Debian package frr'),
-      version(
-        'ovs-vswitchd',
-        ['--version'],
-        m(/Open vSwitch\)\s+(\S+)/),
-        'Debian package openvswitch-switch',
-      ),
-      version(
-        '/usr/bin/python3',
-        ['-c', 'import scapy; print(scapy.VERSION)'],
-        m(/^(\S+)/),
-        'Debian package python3-scapy',
-      ),
-      version('tshark', ['--version'], m(/TShark \(Wireshark\)\s+(\S+)/), 'Debian package tshark'),
-      version('java', ['-version'], m(/version "([^"]+)"/), 'Debian package openjdk-17-jre-headless'),
-      version('gobgpd', ['--version'], m(/version\s+(\S+)/), 'Debian package gobgpd'),
-      version('ip', ['-V'], m(/iproute2-([\d.]+\d)/), 'Debian package iproute2'),
-      version('nft', ['--version'], m(/v(\d\S*)/), 'Debian package nftables'),
-      version('tcpdump', ['--version'], m(/tcpdump version\s+(\S+)/), 'Debian package tcpdump'),
-      version('iperf3', ['--version'], m(/iperf\s+(\S+)/), 'Debian package iperf3'),
-      version('ethtool', ['--version'], m(/version\s+(\S+)/), 'Debian package ethtool'),
-      version('perl', ['-e', 'print $^V'], m(/v(\S+)/), 'Debian package perl-base'),
-    ]);
+  const { frr, ovs, ...rest } = await allOf({
+    frr: version('/usr/lib/frr/zebra', ['--version'], m(/version\s+(\S+)/), 'Debian package frr'),
+    ovs: version(
+      'ovs-vswitchd',
+      ['--version'],
+      m(/Open vSwitch\)\s+(\S+)/),
+      'Debian package openvswitch-switch',
+    ),
+    scapy: version(
+      '/usr/bin/python3',
+      ['-c', 'import scapy; print(scapy.VERSION)'],
+      m(/^(\S+)/),
+      'Debian package python3-scapy',
+    ),
+    tshark: version('tshark', ['--version'], m(/TShark \(Wireshark\)\s+(\S+)/), 'Debian package tshark'),
+    java: version('java', ['-version'], m(/version "([^"]+)"/), 'Debian package openjdk-17-jre-headless'),
+    gobgpd: version('gobgpd', ['--version'], m(/version\s+(\S+)/), 'Debian package gobgpd'),
+    iproute2: version('ip', ['-V'], m(/iproute2-([\d.]+\d)/), 'Debian package iproute2'),
+    nft: version('nft', ['--version'], m(/v(\d\S*)/), 'Debian package nftables'),
+    tcpdump: version('tcpdump', ['--version'], m(/tcpdump version\s+(\S+)/), 'Debian package tcpdump'),
+    iperf3: version('iperf3', ['--version'], m(/iperf\s+(\S+)/), 'Debian package iperf3'),
+    ethtool: version('ethtool', ['--version'], m(/version\s+(\S+)/), 'Debian package ethtool'),
+    perl: version('perl', ['-e', 'print $^V'], m(/v(\S+)/), 'Debian package perl-base'),
+  });
   const vtepScript = '/usr/share/openvswitch/scripts/ovs-vtep';
   const ovsVtep: ToolCheck = existsSync(vtepScript)
     ? { ok: true, version: ovs.version, reason: `${vtepScript} present` }
     : { ok: false, version: undefined, reason: `${vtepScript} missing (Debian package openvswitch-vtep)` };
-  return { frr, ovs, ovsVtep, scapy, tshark, java, gobgpd, iproute2, nft, tcpdump, iperf3, ethtool, perl };
+  return { frr, ovs, ovsVtep, ...rest };
 }
 
 let cached: Promise<Features> | undefined;

@@ -4,8 +4,9 @@ import { join, relative, resolve } from 'node:path';
 import AjvModule from 'ajv';
 import { describe, expect, it } from 'vitest';
 import { UserError } from '../util/errors.ts';
-import { loadScenario, parseScenarioText, ScenarioError } from './parse.ts';
+import { loadScenario, parseScenarioText } from './parse.ts';
 import { scenarioSchema } from './schema.ts';
+import { scenarioErrorOf } from './testing/fixtures.ts';
 
 const LAB = resolve('labs/frr-evpn.clab.yml');
 const FILE = resolve('scenarios/test-fixture.yml');
@@ -48,15 +49,7 @@ timeline:
       duration: 2s
 `;
 
-function errorOf(text: string): ScenarioError {
-  try {
-    parseScenarioText(text, FILE);
-  } catch (err) {
-    if (err instanceof ScenarioError) return err;
-    throw err;
-  }
-  throw new Error('expected a ScenarioError');
-}
+const errorOf = (text: string) => scenarioErrorOf(text, FILE);
 
 function replaceLine(text: string, lineNo: number, replacement: string): string {
   const lines = text.split('\n');

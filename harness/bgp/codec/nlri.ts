@@ -21,6 +21,12 @@ import {
   writeIp,
 } from './wire.ts';
 
+/** The ADD-PATH path identifier (RFC 7911 §3) at `pos`, 4 octets; `what` names the NLRI in errors. */
+function pathIdAt(buf: Uint8Array, pos: number, end: number, what: string): number {
+  if (pos + 4 > end) throw new Malformed(`${what}: truncated path identifier`);
+  return u32At(buf, pos);
+}
+
 /** Decodes one EVPN NLRI at `pos`; returns the position after it. */
 export function decodeEvpnNlri(
   buf: Uint8Array,
@@ -31,8 +37,7 @@ export function decodeEvpnNlri(
 ): number {
   let pathId: number | undefined;
   if (addPath) {
-    if (pos + 4 > end) throw new Malformed('EVPN NLRI: truncated path identifier');
-    pathId = u32At(buf, pos);
+    pathId = pathIdAt(buf, pos, end, 'EVPN NLRI');
     pos += 4;
   }
   if (pos + 2 > end) throw new Malformed('EVPN NLRI: truncated header');
@@ -196,6 +201,27 @@ export function encodeEvpnNlri(w: Writer, r: EvpnRoute | EvpnUnknown, addPath: b
   w.buf[lenAt] = w.pos - start;
 }
 
+/** Text of the IPv4 prefix of `bits` (≤ 32) bits whose significant octets start at `at`; host bits zeroed. */
+function ipv4PrefixAt(buf: Uint8Array, at: number, bits: number): string {
+  const nbytes = (bits + 7) >>> 3;
+  const addr = new Uint8Array(4);
+  for (let i = 0; i < nbytes; i++) addr[i] = buf[at + i]!;
+  if (bits % 8) addr[nbytes - 1]! &= (0xff << (8 - (bits % 8))) & 0xff;
+  return `${ipv4At(addr, 0)}/${bits}`;
+}
+
+/** `prefix` parsed; refuses an IPv6 prefix, naming the route as `what`. */
+function ipv4PrefixOf(prefix: string, what: string): ReturnType<typeof parsePrefix> {
+  const pfx = parsePrefix(prefix);
+  if (pfx.v6) throw new Malformed(`${what} with IPv6 prefix ${prefix}`);
+  return pfx;
+}
+
+/** Writes the significant octets of `pfx` (RFC 4271 §4.3 prefix encoding, without the length). */
+function writePrefixOctets(w: Writer, pfx: ReturnType<typeof parsePrefix>): void {
+  w.bytes(pfx.bytes.subarray(0, (pfx.len + 7) >>> 3));
+}
+
 /** Classic prefix encoding (length in bits + significant octets). */
 function decodePrefixBits(buf: Uint8Array, pos: number, end: number, maxBits: number, what: string) {
   const bits = buf[pos]!;
@@ -214,16 +240,12 @@ export function decodeIpv4Nlri(
 ): number {
   let pathId: number | undefined;
   if (addPath) {
-    if (pos + 4 > end) throw new Malformed('IPv4 NLRI: truncated path identifier');
-    pathId = u32At(buf, pos);
+    pathId = pathIdAt(buf, pos, end, 'IPv4 NLRI');
     pos += 4;
   }
   if (pos >= end) throw new Malformed('IPv4 NLRI: truncated');
   const { bits, nbytes, at } = decodePrefixBits(buf, pos, end, 32, 'IPv4 NLRI');
-  const addr = new Uint8Array(4);
-  for (let i = 0; i < nbytes; i++) addr[i] = buf[at + i]!;
-  if (bits % 8) addr[nbytes - 1]! &= (0xff << (8 - (bits % 8))) & 0xff;
-  const r: Ipv4Route = { afi: 'ipv4-unicast', prefix: `${ipv4At(addr, 0)}/${bits}` };
+  const r: Ipv4Route = { afi: 'ipv4-unicast', prefix: ipv4PrefixAt(buf, at, bits) };
   if (pathId !== undefined) r.pathId = pathId;
   out.push(r);
   return at + nbytes;
@@ -231,10 +253,9 @@ export function decodeIpv4Nlri(
 
 export function encodeIpv4Nlri(w: Writer, r: Ipv4Route, addPath: boolean): void {
   if (addPath) w.u32(r.pathId ?? 0);
-  const pfx = parsePrefix(r.prefix);
-  if (pfx.v6) throw new Malformed(`IPv4 unicast route with IPv6 prefix ${r.prefix}`);
+  const pfx = ipv4PrefixOf(r.prefix, 'IPv4 unicast route');
   w.u8(pfx.len);
-  w.bytes(pfx.bytes.subarray(0, (pfx.len + 7) >>> 3));
+  writePrefixOctets(w, pfx);
 }
 
 /**
@@ -251,8 +272,7 @@ export function decodeVpnv4Nlri(
 ): number {
   let pathId: number | undefined;
   if (addPath) {
-    if (pos + 4 > end) throw new Malformed('VPNv4 NLRI: truncated path identifier');
-    pathId = u32At(buf, pos);
+    pathId = pathIdAt(buf, pos, end, 'VPNv4 NLRI');
     pos += 4;
   }
   if (pos >= end) throw new Malformed('VPNv4 NLRI: truncated');
@@ -279,10 +299,7 @@ export function decodeVpnv4Nlri(
   if (bits > 32) throw new Malformed(`VPNv4 NLRI: prefix length ${bits} > 32`);
   const pbytes = (bits + 7) >>> 3;
   if (p + pbytes !== next) throw new Malformed('VPNv4 NLRI: inconsistent length');
-  const addr = new Uint8Array(4);
-  for (let i = 0; i < pbytes; i++) addr[i] = buf[p + i]!;
-  if (bits % 8) addr[pbytes - 1]! &= (0xff << (8 - (bits % 8))) & 0xff;
-  const r: Vpnv4Route = { afi: 'ipv4-vpn', rd, prefix: `${ipv4At(addr, 0)}/${bits}`, labels };
+  const r: Vpnv4Route = { afi: 'ipv4-vpn', rd, prefix: ipv4PrefixAt(buf, p, bits), labels };
   if (pathId !== undefined) r.pathId = pathId;
   out.push(r);
   return next;
@@ -290,8 +307,7 @@ export function decodeVpnv4Nlri(
 
 export function encodeVpnv4Nlri(w: Writer, r: Vpnv4Route, addPath: boolean, withdraw: boolean): void {
   if (addPath) w.u32(r.pathId ?? 0);
-  const pfx = parsePrefix(r.prefix);
-  if (pfx.v6) throw new Malformed(`VPN-IPv4 route with IPv6 prefix ${r.prefix}`);
+  const pfx = ipv4PrefixOf(r.prefix, 'VPN-IPv4 route');
   const labels = withdraw || r.labels.length === 0 ? null : r.labels;
   const nlabels = labels ? labels.length : 1;
   w.u8(nlabels * 24 + 64 + pfx.len);
@@ -300,7 +316,7 @@ export function encodeVpnv4Nlri(w: Writer, r: Vpnv4Route, addPath: boolean, with
       w.u24(((labels[i]! & 0xfffff) << 4) | (i === labels.length - 1 ? 1 : 0));
   } else w.u24(0x800000);
   w.rd(r.rd);
-  w.bytes(pfx.bytes.subarray(0, (pfx.len + 7) >>> 3));
+  writePrefixOctets(w, pfx);
 }
 
 export function decodeNlriList(

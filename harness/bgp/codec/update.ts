@@ -425,6 +425,40 @@ function writeMpNextHop(w: Writer, family: Family, nh: string): void {
 }
 
 /**
+ * Encodes the NLRI of `routes` in order and hands them to `emit` in runs of at most `room` octets,
+ * one run per UPDATE message. `emit` gets a view of a reused buffer: it must copy what it keeps.
+ */
+function packNlri(
+  routes: readonly Route[],
+  addPath: boolean,
+  withdraw: boolean,
+  room: number,
+  emit: (nlriBytes: Buffer) => void,
+): void {
+  const nlri = new Writer(Math.min(room + 64, 8192));
+  let count = 0;
+  const flush = () => {
+    if (count === 0) return;
+    emit(nlri.finish());
+    nlri.pos = 0;
+    count = 0;
+  };
+  for (const r of routes) {
+    const mark = nlri.pos;
+    encodeNlri(nlri, r, addPath, withdraw);
+    if (nlri.pos > room) {
+      // This NLRI does not fit: send what came before it, then start over with it.
+      const bytes = Buffer.from(nlri.buf.subarray(mark, nlri.pos));
+      nlri.pos = mark;
+      flush();
+      nlri.bytes(bytes);
+    }
+    count++;
+  }
+  flush();
+}
+
+/**
  * Encodes announcements of `routes` (all of one family) with `attrs` into UPDATE messages of at most
  * 4096 octets each. MP families carry MP_REACH_NLRI as the first attribute (RFC 7606 §5.1).
  */
@@ -450,11 +484,7 @@ export function encodeAnnounce(
   const room = max - overhead;
   if (room < 64) throw new Malformed('path attributes too large to leave room for NLRI');
   const out: Buffer[] = [];
-  const nlri = new Writer(Math.min(room + 64, 8192));
-  let count = 0;
-  const flush = () => {
-    if (count === 0) return;
-    const nlriBytes = nlri.finish();
+  packNlri(routes, addPath, false, room, (nlriBytes) => {
     const w = new Writer(overhead + nlriBytes.length);
     w.u16(0);
     const alenAt = w.skip(2);
@@ -474,22 +504,7 @@ export function encodeAnnounce(
       w.u16At(alenAt, w.pos - alenAt - 2);
     }
     out.push(frame(MSG.UPDATE, w.finish()));
-    nlri.pos = 0;
-    count = 0;
-  };
-  for (const r of routes) {
-    const mark = nlri.pos;
-    encodeNlri(nlri, r, addPath, false);
-    if (nlri.pos > room) {
-      // This NLRI does not fit: send what came before it, then start over with it.
-      const bytes = Buffer.from(nlri.buf.subarray(mark, nlri.pos));
-      nlri.pos = mark;
-      flush();
-      nlri.bytes(bytes);
-    }
-    count++;
-  }
-  flush();
+  });
   return out;
 }
 
@@ -501,12 +516,8 @@ export function encodeWithdraw(family: Family, routes: readonly Route[], ctx: Up
   const overhead = 19 + 4 + (classic ? 0 : 4 + 3);
   const room = max - overhead;
   const out: Buffer[] = [];
-  const nlri = new Writer(Math.min(room + 64, 8192));
-  let count = 0;
   const { afi, safi } = FAMILY_AFI_SAFI[family];
-  const flush = () => {
-    if (count === 0) return;
-    const nlriBytes = nlri.finish();
+  packNlri(routes, addPath, true, room, (nlriBytes) => {
     const w = new Writer(overhead + nlriBytes.length);
     if (classic) {
       w.u16(nlriBytes.length);
@@ -523,21 +534,7 @@ export function encodeWithdraw(family: Family, routes: readonly Route[], ctx: Up
       w.u16At(alenAt, w.pos - alenAt - 2);
     }
     out.push(frame(MSG.UPDATE, w.finish()));
-    nlri.pos = 0;
-    count = 0;
-  };
-  for (const r of routes) {
-    const mark = nlri.pos;
-    encodeNlri(nlri, r, addPath, true);
-    if (nlri.pos > room) {
-      const bytes = Buffer.from(nlri.buf.subarray(mark, nlri.pos));
-      nlri.pos = mark;
-      flush();
-      nlri.bytes(bytes);
-    }
-    count++;
-  }
-  flush();
+  });
   return out;
 }
 

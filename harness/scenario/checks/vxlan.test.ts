@@ -7,7 +7,8 @@ import { readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { run } from '../../util/exec.ts';
-import { loadScenario, parseScenarioText, ScenarioError } from '../parse.ts';
+import { loadScenario, parseScenarioText } from '../parse.ts';
+import { scenarioErrorOf } from '../testing/fixtures.ts';
 import type { VxlanCheck } from '../types.ts';
 import { vniFilter } from './vxlan.ts';
 
@@ -29,15 +30,7 @@ timeline:
   - provision: all
 ${timeline}`;
 
-function errorOf(text: string): ScenarioError {
-  try {
-    parseScenarioText(text, FILE);
-  } catch (err) {
-    if (err instanceof ScenarioError) return err;
-    throw err;
-  }
-  throw new Error('expected a ScenarioError');
-}
+const errorOf = (text: string) => scenarioErrorOf(text, FILE);
 
 describe('vxlan check', () => {
   it('parses inject with a subnet name for the VNI and the RFC 7348 defaults', () => {
