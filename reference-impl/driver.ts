@@ -25,6 +25,7 @@ import { type Intent, IntentIndex, type Vm } from '../harness/scenario/intent.ts
 import type { Scenario } from '../harness/scenario/types.ts';
 import type { Topology } from '../harness/topology/types.ts';
 import { HarnessError } from '../harness/util/errors.ts';
+import { pollUntil, waitFor } from '../harness/util/poll.ts';
 import { DirectoryApiError, DirectoryClient } from './directory/client.ts';
 import { formatIPv4, parseCidr4 } from './protocol/addr.ts';
 
@@ -257,36 +258,27 @@ export class ReferenceDriver implements ImplementationDriver {
     if (this.holders.has(key)) return;
     const node = lab.node(vm.hypervisor);
     const ns = this.vmNs(lab, vm);
-    for (let i = 0; i < 100; i++) {
-      const inode = await node.exec(['stat', '-L', '-c', '%i', `/run/netns/${ns}`]);
-      if (inode.exitCode === 0) {
-        await node.exec([
+    // The agent creates the file first and mounts the namespace on it next: only an nsfs inode counts.
+    const inode = await pollUntil(
+      () =>
+        node.exec([
           'sh',
           '-c',
-          `ip netns exec ${ns} setsid sleep infinity </dev/null >/dev/null 2>&1 &`,
-        ]);
-        const want = `net:[${inode.stdout.trim()}]`;
-        for (let j = 0; j < 50; j++) {
-          for (const entry of readdirSync('/proc')) {
-            if (!/^\d+$/.test(entry)) continue;
-            try {
-              // The sleep itself: `ip netns exec` and `setsid` (which forks when it leads a process
-              // group) pass through this namespace too, then exit.
-              if (
-                readlinkSync(`/proc/${entry}/ns/net`) === want &&
-                readFileSync(`/proc/${entry}/cmdline`, 'utf8') === 'sleep\0infinity\0'
-              ) {
-                this.holders.set(key, Number(entry));
-                return;
-              }
-            } catch {}
-          }
-          await new Promise((r) => setTimeout(r, 50));
-        }
-      }
-      await new Promise((r) => setTimeout(r, 100));
+          `[ "$(stat -f -L -c %T /run/netns/${ns})" = nsfs ] && stat -L -c %i /run/netns/${ns}`,
+        ]),
+      (r) => r.exitCode === 0 && r.stdout.trim() !== '',
+      { timeoutMs: 30_000, intervalMs: 100, what: `namespace ${ns}` },
+    );
+    if (!inode.ok || !inode.value) {
+      throw new HarnessError(`VM ${vm.name}: namespace ${ns} did not appear on ${vm.hypervisor} within 30 s`);
     }
-    throw new HarnessError(`VM ${vm.name}: namespace ${ns} did not appear on ${vm.hypervisor} within 10 s`);
+    await node.exec(['sh', '-c', `ip netns exec ${ns} setsid sleep infinity </dev/null >/dev/null 2>&1 &`]);
+    const pid = await waitFor(
+      () => holderPid(`net:[${inode.value!.stdout.trim()}]`),
+      (found) => found !== undefined,
+      { timeoutMs: 5_000, intervalMs: 50, what: `the process pinning ${ns} on ${vm.hypervisor}` },
+    );
+    this.holders.set(key, pid!);
   }
 
   async teardown(ctx: DriverContext): Promise<void> {
@@ -298,13 +290,7 @@ export class ReferenceDriver implements ImplementationDriver {
     const deadline = Date.now() + 10_000;
     for (const vm of ctx.intent.vms) {
       const node = ctx.lab.nodes.get(vm.hypervisor);
-      if (!node) continue;
-      const ns = this.vmNs(ctx.lab, vm);
-      while (Date.now() < deadline) {
-        const r = await node.exec(['test', '-e', `/run/netns/${ns}`]);
-        if (r.exitCode !== 0) break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      if (node) await untilGone(node, `/run/netns/${this.vmNs(ctx.lab, vm)}`, deadline);
     }
     // Subnets, domains, tenants this scenario created, innermost first.
     const created = this.created.splice(0).reverse();
@@ -318,12 +304,7 @@ export class ReferenceDriver implements ImplementationDriver {
       if (collection !== 'domains') continue;
       for (const [hv, agent] of this.labInfo(ctx.lab).agents) {
         const node = ctx.lab.nodes.get(hv);
-        if (!node) continue;
-        while (Date.now() < domainDeadline) {
-          const r = await node.exec(['test', '-e', `/run/netns/${agent.prefix}${hv}-d-${id}`]);
-          if (r.exitCode !== 0) break;
-          await new Promise((r) => setTimeout(r, 100));
-        }
+        if (node) await untilGone(node, `/run/netns/${agent.prefix}${hv}-d-${id}`, domainDeadline);
       }
     }
   }
@@ -365,12 +346,12 @@ export class ReferenceDriver implements ImplementationDriver {
     // The directory is the driver's own API: the next provision step must find it serving again.
     if (role === 'directory' && this.client) {
       const client = this.client;
-      const deadline = Date.now() + 20_000;
-      while (!(await client.healthy().catch(() => false))) {
-        if (Date.now() > deadline)
-          throw new HarnessError(`${node.name}: the directory did not come back within 20 s`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      const back = await pollUntil(
+        () => client.healthy().catch(() => false),
+        (healthy) => healthy,
+        { timeoutMs: 20_000, intervalMs: 100, what: 'the directory' },
+      );
+      if (!back.ok) throw new HarnessError(`${node.name}: the directory did not come back within 20 s`);
     }
   }
 
@@ -401,3 +382,30 @@ export class ReferenceDriver implements ImplementationDriver {
 }
 
 export type { Intent };
+
+/** Host PID of the `sleep infinity` whose network namespace is `netns` (`net:[inode]`), if running yet. */
+function holderPid(netns: string): number | undefined {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // The sleep itself: `ip netns exec` and `setsid` (which forks when it leads a process group) pass
+      // through this namespace too, then exit.
+      if (
+        readlinkSync(`/proc/${entry}/ns/net`) === netns &&
+        readFileSync(`/proc/${entry}/cmdline`, 'utf8') === 'sleep\0infinity\0'
+      ) {
+        return Number(entry);
+      }
+    } catch {}
+  }
+  return undefined;
+}
+
+/** Waits (without failing) until `path` no longer exists inside `node`, or the shared deadline passes. */
+async function untilGone(node: LabNode, path: string, deadline: number): Promise<void> {
+  await pollUntil(
+    () => node.exec(['test', '-e', path]),
+    (r) => r.exitCode !== 0,
+    { timeoutMs: Math.max(0, deadline - Date.now()), intervalMs: 100, what: `${path} removed` },
+  );
+}
