@@ -232,13 +232,17 @@ export class Agent {
    */
   private async audit(): Promise<void> {
     if (!this.programmedOnce || this.auditing || this.needFullRead) return;
+    if (this.applying) {
+      // The read would be discarded anyway: do not spend the processes, look again in a second.
+      setTimeout(() => void this.audit(), 1000).unref();
+      return;
+    }
     this.auditing = true;
     let overlapped = true;
     try {
       const starts = this.applyStarts;
-      const busy = this.applying;
       const read = await this.kernel.read();
-      overlapped = busy || this.applying || starts !== this.applyStarts;
+      overlapped = this.applying || starts !== this.applyStarts;
       if (!overlapped) {
         this.stats.fullReads++;
         this.auditRead = { ...read, applyStarts: starts };

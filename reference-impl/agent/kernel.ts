@@ -86,15 +86,43 @@ export interface KernelOptions extends AgentNaming {
   hvNetns: string | undefined;
 }
 
+/**
+ * Most read processes running at once per agent. A full read (start, sync, audit) costs a few
+ * processes per namespace (each `ip -n` also makes a mount namespace and remounts /sys); started all
+ * at once, 50 VMs made ~100 processes per agent in one burst, and the agents' 30 s audits together
+ * stalled the whole (2-core) host for hundreds of ms, programming and VMs included. Bounded, a read
+ * takes about as long (it is CPU-bound either way) but leaves the CPU to everything else.
+ */
+export const READ_CONCURRENCY = 4;
+
 export class Kernel {
   /** Wall time spent in kernel commands, for diagnostics. */
   commands = 0;
+  private readsRunning = 0;
+  private readQueue: Array<() => void> = [];
 
   constructor(readonly options: KernelOptions) {}
 
+  private async readSlot(): Promise<() => void> {
+    if (this.readsRunning >= READ_CONCURRENCY)
+      await new Promise<void>((resolve) => this.readQueue.push(resolve));
+    else this.readsRunning++;
+    return () => {
+      const next = this.readQueue.shift();
+      if (next) next();
+      else this.readsRunning--;
+    };
+  }
+
   private async json<T>(tool: 'ip' | 'bridge', ns: string | undefined, args: string[]): Promise<T> {
     this.commands++;
-    const result = await run(tool, [...(ns ? ['-n', ns] : []), '-j', ...args]);
+    const release = await this.readSlot();
+    let result: Awaited<ReturnType<typeof run>>;
+    try {
+      result = await run(tool, [...(ns ? ['-n', ns] : []), '-j', ...args]);
+    } finally {
+      release();
+    }
     if (result.exitCode !== 0)
       throw new Error(`${tool} ${ns ? `-n ${ns} ` : ''}-j ${args.join(' ')}: ${result.stderr.trim()}`);
     const text = result.stdout.trim();
