@@ -3,6 +3,7 @@
  * BGP Established (vtysh JSON), host-to-host ping across the routers, exec on every node, hostnames,
  * redeploy refused, attach/inspect from the state, and destroy leaving nothing.
  */
+import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadTopology } from '../../topology/load.ts';
 import type { Topology } from '../../topology/types.ts';
@@ -97,6 +98,16 @@ describe('netns runtime: labs/frr-basic.clab.yml', () => {
       r1.mgmtIPv4!,
     ]);
     expect(ping.exitCode).toBe(0);
+  });
+
+  it('keeps namespaces created inside a node inside it, as a container does', async () => {
+    const inner = `${topology.name}-inner`;
+    const added = await lab.node('h1').exec(['ip', 'netns', 'add', inner]);
+    expect(added.exitCode, added.stderr).toBe(0);
+    expect((await lab.node('h1').exec(['ip', 'netns', 'list'])).stdout).toContain(inner);
+    // Neither the host nor another node sees it; destroy (below) takes it away with the node.
+    expect(existsSync(`/run/netns/${inner}`)).toBe(false);
+    expect((await lab.node('h2').exec(['ip', 'netns', 'list'])).stdout).not.toContain(inner);
   });
 
   it('refuses a second deploy of the running lab with a UserError', async () => {

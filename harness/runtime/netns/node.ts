@@ -43,6 +43,11 @@ export function initScript(spec: InitSpec): string {
     // /proc is still the host's here: its NSpid line gives the host PID, which nsenter -t needs.
     'while read -r key value rest; do if [ "$key" = NSpid: ]; then echo "pid $value"; break; fi; done < /proc/self/status',
     'mount -t proc -o nosuid,nodev,noexec proc /proc',
+    // The node's own /run/netns, as a container has: namespaces created inside the node (a hypervisor
+    // agent's router and VM namespaces, zebra's netns VRFs) stay inside it and vanish with it, instead
+    // of leaving entries in the host's /run/netns after a destroy.
+    'mkdir -p /run/netns',
+    'mount -t tmpfs -o mode=0755,size=1m otwin-netns /run/netns',
     `printf '%s' ${shq(spec.hostname)} > /proc/sys/kernel/hostname`,
   ];
   for (const [key, value] of Object.entries(spec.sysctls)) {
