@@ -74,6 +74,16 @@ const descriptionField: FieldSpec = {
   defaultValue: '',
 };
 
+/** The owning tenant of a tenant-scoped object: set at creation, never moved. */
+const tenantField: FieldSpec = {
+  name: 'tenant',
+  type: 'id',
+  ref: 'tenants',
+  required: true,
+  mutable: false,
+  description: 'Tenant id.',
+};
+
 export const SPECS: Record<CollectionName, CollectionSpec> = {
   zones: {
     name: 'zones',
@@ -109,18 +119,7 @@ export const SPECS: Record<CollectionName, CollectionSpec> = {
     singular: 'domain',
     description:
       'A routing domain of a tenant: subnets of one domain route to each other, on the ingress hypervisor.',
-    fields: [
-      {
-        name: 'tenant',
-        type: 'id',
-        ref: 'tenants',
-        required: true,
-        mutable: false,
-        description: 'Tenant id.',
-      },
-      nameField('domain'),
-      descriptionField,
-    ],
+    fields: [tenantField, nameField('domain'), descriptionField],
     uniques: [{ fields: ['tenant', 'name'], what: 'a domain of this name in this tenant' }],
   },
   subnets: {
@@ -223,18 +222,7 @@ export const SPECS: Record<CollectionName, CollectionSpec> = {
     name: 'securityGroups',
     singular: 'securityGroup',
     description: 'A security group of a tenant (schema only in this release).',
-    fields: [
-      {
-        name: 'tenant',
-        type: 'id',
-        ref: 'tenants',
-        required: true,
-        mutable: false,
-        description: 'Tenant id.',
-      },
-      nameField('security group'),
-      descriptionField,
-    ],
+    fields: [tenantField, nameField('security group'), descriptionField],
     uniques: [{ fields: ['tenant', 'name'], what: 'a security group of this name in this tenant' }],
   },
   securityRules: {
@@ -295,14 +283,7 @@ export const SPECS: Record<CollectionName, CollectionSpec> = {
     singular: 'floatingIp',
     description: 'A public address mapped 1:1 to a vport (schema only in this release).',
     fields: [
-      {
-        name: 'tenant',
-        type: 'id',
-        ref: 'tenants',
-        required: true,
-        mutable: false,
-        description: 'Tenant id.',
-      },
+      tenantField,
       { name: 'address', type: 'ipv4', required: true, unique: true, description: 'Public IPv4 address.' },
       {
         name: 'vport',
