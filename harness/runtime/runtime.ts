@@ -64,7 +64,12 @@ export interface InspectEntry {
   ipv4_address: string;
   ipv6_address: string;
   owner: string;
+  /** netns runtime: what runs in place of the image (e.g. `FRR 8.4.4 (this machine's)`). */
+  runs?: string;
 }
+
+/** Whether a lab is deployed: `partial` is an interrupted deploy or a lab whose nodes stopped. */
+export type LabStatus = 'absent' | 'partial' | 'running';
 
 export interface DeployedLab {
   topology: Topology;
@@ -83,4 +88,8 @@ export interface Runtime {
   destroyAll(): Promise<string[]>;
   inspect(topology: Topology): Promise<InspectEntry[]>;
   inspectAll(): Promise<Record<string, InspectEntry[]>>;
+  /** Checks a topology without deploying: throws every problem at once; returns warnings. */
+  validate?(topology: Topology): { warnings: string[] };
+  /** Whether the lab is deployed, with a one-line explanation. */
+  status?(topology: Topology): Promise<{ status: LabStatus; detail: string }>;
 }

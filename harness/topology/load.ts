@@ -11,6 +11,8 @@ import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { parseDocument } from 'yaml';
 import { UserError } from '../util/errors.ts';
 import { expandEnv } from './envsubst.ts';
+import { LAB_NAME_PATTERN, MAC_PATTERN, NODE_NAME_PATTERN, PREFIX_PATTERN } from './names.ts';
+import { ProblemList, ProblemReport } from './problems.ts';
 import { clabSchema, clabSchemaPath, KNOWN_LINK_TYPES, pointerToPath, type SchemaError } from './schema.ts';
 import { formatPath, TopologySource, type YamlPath } from './source.ts';
 import type {
@@ -42,6 +44,7 @@ const DEFAULT_MGMT_IPV4_SUBNET = '172.20.20.0/24';
 
 /** Node fields the model carries in named properties; everything else goes to `extra`. */
 const MODELLED_NODE_FIELDS = new Set([
+  'env-files',
   'kind',
   'image',
   'group',
@@ -55,7 +58,7 @@ const MODELLED_NODE_FIELDS = new Set([
 ]);
 /** Extra node fields containerlab merges across levels instead of overriding. */
 const MERGED_MAP_FIELDS = new Set(['sysctls']);
-const MERGED_LIST_FIELDS = new Set(['env-files', 'devices', 'cap-add']);
+const MERGED_LIST_FIELDS = new Set(['devices', 'cap-add']);
 
 /** Brief-form endpoint "nodes" that are not nodes but containerlab link types. */
 const SPECIAL_BRIEF_NODES = new Set(['host', 'mgmt-net', 'macvlan']);
@@ -159,15 +162,24 @@ function validateAgainstSchema(source: TopologySource, data: unknown, schema: Co
     const e = errors[0]!;
     problems.push(describeSchemaError(e, pointerToPath(e.instancePath)));
   }
-  // Report the problem that comes first in the file.
-  const located = problems.map((p) => ({ p, pos: source.pos(p.path, { key: p.key }) }));
-  located.sort((a, b) => a.pos.line - b.pos.line || a.pos.col - b.pos.col);
-  const first = located[0]!;
-  const more = located.length > 1 ? ` (${located.length - 1} more schema problem(s) after this one)` : '';
-  throw new UserError(`${first.p.message}${more} (at ${first.pos.path})`, {
-    where: `${first.pos.file}:${first.pos.line}:${first.pos.col}`,
-    hint: `the file does not match containerlab's schema; ${SCHEMA_HINT}`,
+  const seen = new Set<string>();
+  const unique = problems.filter((p) => {
+    const key = `${formatPath(p.path)}\n${p.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
   });
+  // Every problem at once, in file order.
+  throw new ProblemReport(
+    source.displayFile,
+    unique.map((p) => {
+      const pos = source.pos(p.path, { key: p.key });
+      return new UserError(`${p.message} (at ${pos.path})`, {
+        where: `${pos.file}:${pos.line}:${pos.col}`,
+        hint: `the file does not match containerlab's schema; ${SCHEMA_HINT}`,
+      });
+    }),
+  );
 }
 
 function linkProblems(link: unknown, index: number, schema: Compiled): Problem[] {
@@ -335,6 +347,25 @@ function buildTopology(
       SCHEMA_HINT,
     );
 
+  const problems = new ProblemList();
+  if (!LAB_NAME_PATTERN.test(name)) {
+    problems.add(
+      source.error(
+        ['name'],
+        `lab name ${JSON.stringify(name)} is not a containerlab lab name (pattern ${LAB_NAME_PATTERN.source})`,
+        'use letters, digits, ".", "_" and "-", starting with a letter or digit (the name becomes a folder and namespace names)',
+      ),
+    );
+  }
+  if (typeof data.prefix === 'string' && !PREFIX_PATTERN.test(data.prefix)) {
+    problems.add(
+      source.error(
+        ['prefix'],
+        `prefix ${JSON.stringify(data.prefix)} is not a containerlab prefix`,
+        SCHEMA_HINT,
+      ),
+    );
+  }
   const dir = dirname(file);
   const labDir = join(dir, `clab-${name}`);
   const prefixRaw = data.prefix;
@@ -355,8 +386,22 @@ function buildTopology(
   const nodes: TopologyNode[] = [];
   for (const [nodeName, nodeRaw] of Object.entries(nodesRaw)) {
     const nodePath = ['topology', 'nodes', nodeName];
+    if (!NODE_NAME_PATTERN.test(nodeName)) {
+      problems.add(
+        source.error(
+          nodePath,
+          `node name ${JSON.stringify(nodeName)} is not a containerlab node name (pattern ${NODE_NAME_PATTERN.source})`,
+          'use letters, digits, ".", "_", "|" and "-", starting with a letter or digit',
+          { key: true },
+        ),
+      );
+      continue;
+    }
     if (nodeRaw !== null && nodeRaw !== undefined && !isRecord(nodeRaw)) {
-      throw source.error(nodePath, `node '${nodeName}' must be a mapping of node fields`, SCHEMA_HINT);
+      problems.add(
+        source.error(nodePath, `node '${nodeName}' must be a mapping of node fields`, SCHEMA_HINT),
+      );
+      continue;
     }
     const node: Level = { raw: (nodeRaw as Raw | null) ?? {}, path: nodePath };
     const str = (level: Level | undefined, key: string): string | undefined => {
@@ -371,12 +416,15 @@ function buildTopology(
       str(defaults, 'kind')
     )?.toLowerCase();
     if (!kind) {
-      throw source.error(
-        nodePath,
-        `node '${nodeName}' has no kind`,
-        'set `kind:` on the node, in its group or in topology.defaults (e.g. `kind: linux`)',
-        { key: true },
+      problems.add(
+        source.error(
+          nodePath,
+          `node '${nodeName}' has no kind`,
+          'set `kind:` on the node, in its group or in topology.defaults (e.g. `kind: linux`)',
+          { key: true },
+        ),
       );
+      continue;
     }
     const kindLevel = levelOf('kinds', kind);
     // containerlab: group from the node, its kind, then the defaults.
@@ -395,6 +443,8 @@ function buildTopology(
     };
 
     const env: Record<string, string> = {};
+    const envFiles: string[] = [];
+    const fromEnvFiles: Record<string, string> = {};
     const labels: Record<string, string> = {};
     const exec: string[] = [];
     const binds = new Map<string, BindMount>();
@@ -404,17 +454,31 @@ function buildTopology(
       if (Array.isArray(level.raw.exec)) exec.push(...level.raw.exec.map(String));
       if (Array.isArray(level.raw.binds)) {
         level.raw.binds.forEach((spec, index) => {
-          const bind = parseBind(source, String(spec), [...level.path, 'binds', index], {
-            dir,
-            labDir,
-            nodeName,
-            checkBindSources,
-          });
+          const bind = problems.check(() =>
+            parseBind(source, String(spec), [...level.path, 'binds', index], {
+              dir,
+              labDir,
+              nodeName,
+              checkBindSources,
+            }),
+          );
           // containerlab indexes binds by target: a more specific level replaces a less specific one.
-          binds.set(bind.target, bind);
+          if (bind) binds.set(bind.target, bind);
+        });
+      }
+      if (Array.isArray(level.raw['env-files'])) {
+        level.raw['env-files'].forEach((spec, index) => {
+          const path = [...level.path, 'env-files', index];
+          const read = problems.check(() => readEnvFile(source, String(spec), path, dir, checkBindSources));
+          if (read && !envFiles.includes(read.file)) {
+            envFiles.push(read.file);
+            Object.assign(fromEnvFiles, read.vars);
+          }
         });
       }
     }
+    // containerlab: variables from env-files first, `env:` wins over them.
+    const mergedEnv = { ...fromEnvFiles, ...env };
 
     const extra: Record<string, unknown> = {};
     const extraPos: Record<string, SourcePos> = {};
@@ -441,7 +505,8 @@ function buildTopology(
       binds: [...binds.values()],
       exec,
       cmd: scalar('cmd'),
-      env,
+      env: mergedEnv,
+      envFiles,
       labels,
       // containerlab takes management addresses from the node only (one address per node).
       mgmtIPv4: str(node, 'mgmt-ipv4'),
@@ -453,7 +518,8 @@ function buildTopology(
     });
   }
 
-  const links = buildLinks(source, topo.links, nodes);
+  const links = buildLinks(source, topo.links, nodes, problems);
+  problems.throwIfAny(source.displayFile);
   const mgmt = buildMgmt(source, data.mgmt);
   const extra: Record<string, unknown> = {};
   const extraPos: Record<string, SourcePos> = {};
@@ -511,6 +577,52 @@ function buildMgmt(source: TopologySource, raw: unknown): MgmtNetwork {
 }
 
 // ---------------------------------------------------------------------------------------------
+// env-files
+
+/**
+ * One containerlab `env-files` entry: a file of `KEY=value` lines (blank lines and `#` comments
+ * skipped, an optional `export ` prefix allowed), resolved relative to the topology file's folder.
+ */
+function readEnvFile(
+  source: TopologySource,
+  spec: string,
+  path: YamlPath,
+  dir: string,
+  mustExist: boolean,
+): { file: string; vars: Record<string, string> } {
+  const host = spec === '~' || spec.startsWith('~/') ? join(homedir(), spec.slice(1)) : spec;
+  const file = resolve(dir, host);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    if (!mustExist) return { file, vars: {} };
+    throw source.error(
+      path,
+      `env file '${spec}' cannot be read (looked for ${file})`,
+      "env-files are relative to the topology file's folder; create the file or fix the path",
+    );
+  }
+  const vars: Record<string, string> = {};
+  text.split('\n').forEach((raw, index) => {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) return;
+    const m = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line);
+    if (!m) {
+      throw source.error(
+        path,
+        `line ${index + 1} of env file '${spec}' is not KEY=value: ${JSON.stringify(line.slice(0, 60))}`,
+        'write one KEY=value per line (# starts a comment)',
+      );
+    }
+    const value = m[2]!;
+    const quoted = /^(["'])(.*)\1$/.exec(value);
+    vars[m[1]!] = quoted ? quoted[2]! : value;
+  });
+  return { file, vars };
+}
+
+// ---------------------------------------------------------------------------------------------
 // Binds
 
 function parseBind(
@@ -551,7 +663,12 @@ function parseBind(
 // ---------------------------------------------------------------------------------------------
 // Links
 
-function buildLinks(source: TopologySource, raw: unknown, nodes: TopologyNode[]): TopologyLink[] {
+function buildLinks(
+  source: TopologySource,
+  raw: unknown,
+  nodes: TopologyNode[],
+  problems: ProblemList,
+): TopologyLink[] {
   if (raw === undefined || raw === null) return [];
   if (!Array.isArray(raw))
     throw source.error(['topology', 'links'], '"topology.links" must be a list of links', SCHEMA_HINT);
@@ -561,15 +678,19 @@ function buildLinks(source: TopologySource, raw: unknown, nodes: TopologyNode[])
 
   raw.forEach((linkRaw, index) => {
     const path = ['topology', 'links', index];
-    if (!isRecord(linkRaw))
-      throw source.error(path, `link #${index + 1} must be a mapping with "endpoints"`, SCHEMA_HINT);
+    if (!isRecord(linkRaw)) {
+      problems.add(source.error(path, `link #${index + 1} must be a mapping with "endpoints"`, SCHEMA_HINT));
+      return;
+    }
     const type = linkRaw.type === undefined ? undefined : String(linkRaw.type);
-    const link =
+    const link = problems.check(() =>
       type === undefined
         ? briefLink(source, linkRaw, path, index, byName)
         : type === 'veth'
           ? extendedVeth(source, linkRaw, path, index)
-          : singleEndpointLink(source, linkRaw, path, index, type);
+          : singleEndpointLink(source, linkRaw, path, index, type),
+    );
+    if (!link) return;
 
     // Non-veth links have one node endpoint; the second is the pseudo endpoint (host, vxlan, ...).
     const nodeEndpoints = link.type === 'veth' ? link.endpoints : [link.endpoints[0]];
@@ -577,21 +698,36 @@ function buildLinks(source: TopologySource, raw: unknown, nodes: TopologyNode[])
       if (!ep.pos) continue;
       const node = byName.get(ep.node);
       if (!node) {
-        throw errorAtPos(
-          ep.pos,
-          `link #${index + 1} refers to unknown node '${ep.node}'`,
-          `nodes defined in topology.nodes: ${[...byName.keys()].join(', ') || '(none)'}`,
+        problems.add(
+          errorAtPos(
+            ep.pos,
+            `link #${index + 1} refers to unknown node '${ep.node}'`,
+            `nodes defined in topology.nodes: ${[...byName.keys()].join(', ') || '(none)'}`,
+          ),
+        );
+        continue;
+      }
+      if (LINUX_IFNAME_KINDS.has(node.kind)) problems.check(() => checkIfname(ep, index));
+      if (ep.mac !== undefined && !MAC_PATTERN.test(ep.mac)) {
+        problems.add(
+          errorAtPos(
+            ep.pos,
+            `mac ${JSON.stringify(ep.mac)} of endpoint '${ep.node}:${ep.iface}' in link #${index + 1} is not a MAC address`,
+            'write six hex pairs separated by ":" or "-", e.g. 02:00:00:00:00:01, and nothing else',
+          ),
         );
       }
-      if (LINUX_IFNAME_KINDS.has(node.kind)) checkIfname(ep, index);
       const key = `${ep.node}:${ep.iface}`;
       const earlier = used.get(key);
       if (earlier) {
-        throw errorAtPos(
-          ep.pos,
-          `endpoint '${key}' is used twice (first at line ${earlier.line}, column ${earlier.col})`,
-          'each interface of a node can be the end of one link only; use another interface name',
+        problems.add(
+          errorAtPos(
+            ep.pos,
+            `endpoint '${key}' is used twice (first at line ${earlier.line}, column ${earlier.col})`,
+            'each interface of a node can be the end of one link only; use another interface name',
+          ),
         );
+        continue;
       }
       used.set(key, ep.pos);
     }
@@ -716,7 +852,7 @@ function singleEndpointLink(
     type,
     endpoints: [ep, { node: type, iface: hostIface, mac: undefined }],
     mtu: typeof raw.mtu === 'number' ? raw.mtu : undefined,
-    ...extras(source, raw, path, ['type', 'endpoint', 'mtu']),
+    ...extras(source, raw, path, ['type', 'endpoint', 'mtu', 'host-interface']),
     pos: source.pos(path),
   };
 }

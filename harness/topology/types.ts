@@ -33,7 +33,10 @@ export interface TopologyNode {
   exec: string[];
   /** containerlab `cmd:`: the node's main command, if any. */
   cmd: string | undefined;
+  /** Environment: the variables of `env-files` (in order) overridden by `env`, as containerlab merges them. */
   env: Record<string, string>;
+  /** Absolute paths of the node's `env-files` (already read into `env`). */
+  envFiles: string[];
   labels: Record<string, string>;
   mgmtIPv4: string | undefined;
   mgmtIPv6: string | undefined;

@@ -18,6 +18,7 @@ const USAGE = `usage:
   otwin lab destroy -t <file> [--cleanup] | --all        [--runtime ...]
   otwin lab inspect -t <file> | --all [--format table|json] [--runtime ...]
   otwin lab exec    -t <file> --node <name> [--runtime ...] -- <command...>
+  otwin lab validate -t <file> [--runtime ...]   # every problem at once, nothing deployed
 
   --runtime defaults to $OTWIN_RUNTIME, else netns. Files are containerlab topologies (*.clab.yml).`;
 
@@ -67,8 +68,12 @@ export async function main(argv: string[]): Promise<number> {
       return inspect(values);
     case 'exec':
       return exec(values, positionals);
+    case 'validate':
+      return validate(values);
     default:
-      throw new UserError(`unknown lab command '${sub}'`, { hint: 'use deploy, destroy, inspect or exec' });
+      throw new UserError(`unknown lab command '${sub}'`, {
+        hint: 'use deploy, destroy, inspect, exec or validate',
+      });
   }
 }
 
@@ -100,10 +105,19 @@ async function runtimeFor(values: Values): Promise<Runtime> {
   return getRuntime(resolveRuntimeName(values.runtime));
 }
 
-/** Runs the runtime's own support check, when it has one, before anything is created. */
-function validateFor(runtime: Runtime, topology: Topology): void {
-  const validate = (runtime as Runtime & { validate?: (t: Topology) => void }).validate;
-  if (typeof validate === 'function') validate.call(runtime, topology);
+/** Runs the runtime's own support check, when it has one, before anything is created; returns warnings. */
+function validateFor(runtime: Runtime, topology: Topology): string[] {
+  return runtime.validate?.(topology).warnings ?? [];
+}
+
+async function validate(values: Values): Promise<number> {
+  const topology = await loadFromFlag(values);
+  const runtime = await runtimeFor(values);
+  const warnings = validateFor(runtime, topology);
+  for (const warning of warnings) console.error(`otwin: warning: ${warning}`);
+  const size = `${topology.nodes.length} nodes, ${topology.links.length} links`;
+  console.error(`${values.topo}: lab ${topology.name} (${size}) is valid for the ${runtime.name} runtime`);
+  return 0;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -129,6 +143,7 @@ async function deploy(values: Values): Promise<number> {
     }
   }
   const runtime = await runtimeFor(values);
+  // Warnings are printed by the deploy's progress lines.
   validateFor(runtime, topology);
 
   const started = Date.now();
@@ -167,8 +182,16 @@ async function destroy(values: Values): Promise<number> {
   }
   // A lab must stay destroyable when, say, a bind source was removed after deploy.
   const topology = await loadFromFlag(values, { checkBindSources: false });
+  const before = await runtime.status?.(topology);
   await runtime.destroy(topology, values.cleanup ? { cleanup: true } : {});
-  console.error(`destroyed lab ${topology.name}`);
+  if (before?.status === 'absent') {
+    console.error(
+      `lab ${topology.name} was not deployed: nothing to destroy${values.cleanup ? ' (lab directory removed)' : ''}`,
+    );
+  } else
+    console.error(
+      `destroyed lab ${topology.name}${before?.status === 'partial' ? ' (it was partially deployed)' : ''}`,
+    );
   return 0;
 }
 
@@ -186,6 +209,9 @@ async function inspect(values: Values): Promise<number> {
     const topology = await loadFromFlag(values, { checkBindSources: false });
     const entries = await runtime.inspect(topology);
     byLab = entries.length > 0 ? { [topology.name]: entries } : {};
+    const status = await runtime.status?.(topology);
+    // The status line goes to stderr: `--format json` stays containerlab's shape on stdout.
+    if (status) console.error(`lab ${topology.name}: ${status.detail}`);
   }
   if (format === 'json') {
     console.log(JSON.stringify(byLab, null, 2));
@@ -242,7 +268,7 @@ export function renderInspectTable(entries: readonly InspectEntry[], withLab: bo
     String(i + 1),
     ...(withLab ? [e.lab_name] : []),
     e.name,
-    e.image ? `${e.kind}\n${e.image}` : e.kind,
+    [e.kind, e.image, e.runs ? `→ ${e.runs}` : ''].filter((c) => c !== '').join('\n'),
     e.state,
     e.ipv4_address || 'N/A',
   ]);

@@ -1,5 +1,6 @@
 /**
- * FRR for `image: *frrouting/frr*`: the machine's FRR started inside the node, as containerlab's FRR
+ * FRR for FRR routers (an image containing `frr`, or FRR config bound under /etc/frr/, see
+ * routing.ts): the machine's FRR started inside the node, as containerlab's FRR
  * image does it (`frrinit.sh start`: watchfrr plus the daemons enabled in /etc/frr/daemons, then
  * `vtysh -b` applies the integrated frr.conf). The node's private mount namespace gets its own
  * /etc/frr, /var/run/frr, /var/log/frr and /var/tmp (FRR's crash-log dir) from per-node folders in
@@ -24,11 +25,6 @@ import type { NodeProfile, ProfileContext, ProfileMount } from './profile.ts';
 import { where } from './validate.ts';
 
 const FRR_INIT = '/usr/lib/frr/frrinit.sh';
-
-/** containerlab users write `quay.io/frrouting/frr:8.4.1`, `frrouting/frr:v8.4.0`, ... */
-export function isFrrImage(image: string): boolean {
-  return image.includes('frrouting/frr');
-}
 
 /** Debian's default daemons file, for hosts whose /etc/frr/daemons is unreadable. */
 const DEFAULT_DAEMONS = `zebra=yes

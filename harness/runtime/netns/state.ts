@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, w
 import { dirname, join } from 'node:path';
 import { REGISTRY_DIR } from './names.ts';
 
-export type ProfileName = 'linux' | 'frr' | 'bridge';
+export type ProfileName = 'linux' | 'frr' | 'bridge' | 'host';
 
 export interface NodeState {
   name: string;
@@ -31,6 +31,18 @@ export interface NodeState {
   /** Host PID of the node's `cmd:` process, when it has one. */
   cmdPid?: number;
   env: Record<string, string>;
+  /** The node whose network namespace this one shares (`network-mode: container:<node>`). */
+  sharesNetnsOf?: string;
+  /** What runs in place of the image, for inspect (e.g. `FRR 8.4.4 (this machine's)`). */
+  runs?: string;
+}
+
+/** A published port's forwarder (ports.ts), identified by PID, start time and its argv[0] marker. */
+export interface ForwarderState {
+  node: string;
+  spec: string;
+  pid: number;
+  startTime: number;
 }
 
 export interface LinkState {
@@ -66,6 +78,10 @@ export interface LabState {
   links: LinkState[];
   /** Paths created outside the lab directory (bind mount points), removed again by destroy. */
   files: string[];
+  /** Host ends of `host` links (they vanish with the node namespaces). */
+  hostInterfaces?: string[];
+  /** Forwarders of published ports. */
+  forwarders?: ForwarderState[];
   registryFile: string;
 }
 

@@ -1,0 +1,157 @@
+/**
+ * Deploy phase 3, nodes: each node passes containerlab's stages in order, waiting at each for the
+ * nodes its `stages.wait-for` names — create (init with namespaces, hostname, sysctls, addresses,
+ * mounts), create-links (links exist from the network phase), configure (profile software, cmd,
+ * exec lines), healthy (no healthcheck here: reached when configured). A `kind: host` node runs
+ * its exec lines on the host in the configure stage.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { UserError } from '../../util/errors.ts';
+import { run } from '../../util/exec.ts';
+import { sleep } from '../../util/poll.ts';
+import type { NodeContext } from './files.ts';
+import { mgmtNodeLines } from './mgmt.ts';
+import { nodeMarker } from './names.ts';
+import { NetnsNode, runExecLines, startCmd, startInit } from './node.ts';
+import type { DeployPlan, NodePlan } from './plan.ts';
+import { runPool } from './pool.ts';
+import type { StageBoard } from './stages.ts';
+import { type LabState, writeState } from './state.ts';
+import { where } from './validate.ts';
+
+export interface StartOptions {
+  maxWorkers: number;
+  progress: (message: string) => void;
+}
+
+export async function startNodes(
+  plan: DeployPlan,
+  state: LabState,
+  contexts: ReadonlyMap<string, NodeContext>,
+  board: StageBoard,
+  options: StartOptions,
+): Promise<void> {
+  // A node waiting for another holds a worker: with waits, every node gets one (no deadlock).
+  const limit = board.hasWaits ? plan.nodes.length : options.maxWorkers;
+  await runPool(plan.nodes, limit, async (p) => {
+    try {
+      await startNode(plan, p, state, contexts.get(p.node.name)!, board, options.progress);
+    } catch (err) {
+      board.abort(err);
+      throw err;
+    }
+  });
+}
+
+async function startNode(
+  plan: DeployPlan,
+  p: NodePlan,
+  state: LabState,
+  ctx: NodeContext,
+  board: StageBoard,
+  progress: (message: string) => void,
+): Promise<void> {
+  const { node } = p;
+  const nodeState = state.nodes[node.name]!;
+  await board.enter(node.name, 'create');
+  const delay = Number(node.extra['startup-delay'] ?? 0);
+  if (delay > 0) await sleep(delay * 1000);
+
+  let labNode: NetnsNode | undefined;
+  if (p.profile) {
+    progress(`starting node ${node.name} (${p.profile.name === 'linux' ? node.kind : p.profile.name})`);
+    const sysctls: Record<string, string> =
+      p.profile.name === 'bridge' ? {} : { 'net.ipv4.ip_forward': '1', 'net.ipv6.conf.all.forwarding': '1' };
+    const userSysctls = node.extra.sysctls;
+    if (userSysctls && typeof userSysctls === 'object') {
+      for (const [k, v] of Object.entries(userSysctls)) sysctls[k] = String(v);
+    }
+    const hostname = node.extra.hostname;
+    const init = await startInit({
+      netns: p.netns,
+      marker: nodeMarker(plan.names, node.name),
+      hostname: typeof hostname === 'string' ? hostname : node.name,
+      sysctls,
+      ipLines: [
+        'link set dev lo up',
+        ...p.ifaces.map((i) => `link set dev ${i} up`),
+        ...p.addrLines,
+        ...mgmtNodeLines(plan.mgmt, node.name),
+        ...p.profile.ipLines(ctx),
+      ],
+      mounts: ctx.mounts,
+    });
+    nodeState.pid = init.pid;
+    nodeState.pidStartTime = init.startTime;
+    nodeState.startedAt = new Date().toISOString();
+    writeState(state);
+    labNode = new NetnsNode(nodeState);
+  }
+  board.reached(node.name, 'create');
+
+  // Links were created with the namespaces, before any node started.
+  await board.enter(node.name, 'create-links');
+  board.reached(node.name, 'create-links');
+
+  await board.enter(node.name, 'configure');
+  if (labNode && p.profile) {
+    await p.profile.start(ctx, labNode);
+    if (node.cmd) {
+      const cmdPid = await startCmd(labNode, node.cmd, join(ctx.nodeDir, 'cmd.log'));
+      if (cmdPid !== undefined) nodeState.cmdPid = cmdPid;
+    }
+  }
+  if (node.exec.length > 0) await runExec(p, ctx, labNode, progress);
+  board.reached(node.name, 'configure');
+
+  await board.enter(node.name, 'healthy');
+  board.reached(node.name, 'healthy');
+}
+
+async function runExec(
+  p: NodePlan,
+  ctx: NodeContext,
+  labNode: NetnsNode | undefined,
+  progress: (message: string) => void,
+): Promise<void> {
+  const { node } = p;
+  const logFile = join(ctx.nodeDir, 'exec.log');
+  let result: Awaited<ReturnType<typeof runExecLines>>;
+  if (labNode) result = await runExecLines(labNode, node.exec);
+  else {
+    // kind: host — containerlab runs these on the host itself (lab files are trusted code).
+    progress(`running ${node.exec.length} exec line(s) of host node ${node.name} on this machine`);
+    result = await runHostExec(node.exec, node.env);
+  }
+  writeFileSync(logFile, result.output);
+  if (!result.ok && result.failedLine) {
+    const f = result.failedLine;
+    throw new UserError(
+      `node '${node.name}': exec line ${f.index} \`${f.line}\` failed (exit ${f.exitCode}): ${f.output.split('\n').slice(-3).join(' ').slice(0, 300)}`,
+      { where: where(node.pos), hint: `fix the exec line; its output is in ${logFile}` },
+    );
+  }
+}
+
+async function runHostExec(
+  lines: readonly string[],
+  env: Record<string, string>,
+): Promise<Awaited<ReturnType<typeof runExecLines>>> {
+  let output = '';
+  for (const [i, line] of lines.entries()) {
+    const r = await run('sh', ['-c', line], {
+      env: { ...(process.env as Record<string, string>), ...env },
+      timeoutMs: 120_000,
+    });
+    output += `### exec ${i + 1}: ${line}\n${r.stdout}${r.stderr ? `\n${r.stderr}` : ''}\n### exit ${r.exitCode}\n`;
+    if (r.exitCode !== 0) {
+      return {
+        ok: false,
+        output,
+        failedLine: { index: i + 1, line, exitCode: r.exitCode, output: (r.stderr || r.stdout).trim() },
+      };
+    }
+  }
+  return { ok: true, output };
+}
