@@ -51,7 +51,7 @@ const cases: Array<{
     name: 'unsupported-field',
     lab: 'ota-bad-unsupported',
     lineCol: '7:7',
-    message: /'ports'.*not supported/,
+    message: /'entrypoint'.*not supported/,
     needs: 'netns',
   },
 ];

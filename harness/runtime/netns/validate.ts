@@ -131,7 +131,7 @@ export function checkSupported(topology: Topology): ValidationResult {
   topology.links.forEach((link, index) => {
     checkLink(link, index, byName, problems);
   });
-  problems.throwIfAny(topology.file);
+  problems.throwIfAny(topology.pos?.file ?? topology.file);
 
   const warnings: string[] = [];
   for (const node of topology.nodes) {
@@ -235,7 +235,7 @@ function checkNode(
   else if (mode.mode === 'host')
     refuse(
       'network-mode',
-      'host is refused by the netns runtime: the node would share the host network namespace, so its exec lines, sysctls and destroy would act on the machine itself',
+      "is 'host', which the netns runtime refuses: the node would share the machine's network namespace, so its exec lines, sysctls and destroy would act on the machine itself",
       'remove network-mode: host and reach the node through its management address or a ports: entry',
     );
   else if (mode.mode === 'container') {

@@ -2,9 +2,18 @@
  * Test fixtures for the netns runtime: copies of lab files under unique names (prefix `otb`), and a
  * leftover check that looks everywhere a lab could leave something behind.
  */
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { ipJson, netnsList } from '../../../kernel/netns.ts';
 import { labNames } from '../names.ts';
 
@@ -12,10 +21,13 @@ export const REPO = resolve(import.meta.dirname, '../../../..');
 
 let counter = 0;
 
-/** A unique lab name with this suite's prefix (`otb`), the process id and a counter. */
+/** This suite's lab-name prefix: `otb`, or $OTWIN_TEST_LAB_PREFIX (a developer sharing the machine). */
+export const TEST_LAB_PREFIX = process.env.OTWIN_TEST_LAB_PREFIX || 'otb';
+
+/** A unique lab name with this suite's prefix, the process id and a counter. */
 export function uniqueLabName(tag: string): string {
   counter += 1;
-  return `otb-${process.pid.toString(36)}-${tag}${counter}`;
+  return `${TEST_LAB_PREFIX}-${process.pid.toString(36)}-${tag}${counter}`;
 }
 
 /** Copies labs/<file> (and the folder of the same stem) into a fresh temp dir under a new lab name. */
@@ -26,6 +38,7 @@ export function copyLab(file: string, labName: string): { file: string; dir: str
     cpSync(join(REPO, 'labs', stem), join(dir, stem), { recursive: true });
   const text = readFileSync(join(REPO, 'labs', file), 'utf8').replace(/^name: .*$/m, `name: ${labName}`);
   const target = join(dir, file);
+  mkdirSync(dirname(target), { recursive: true });
   writeFileSync(target, text);
   return { file: target, dir };
 }
