@@ -205,7 +205,7 @@ describe('loadTopology: every bad input is a UserError with file:line:col and a 
 
   it('unsupported fields are named with the node and position by rejectUnsupported', async () => {
     const t = await loadTopology(bad('unsupported-field'));
-    expect(findUnsupported(t, ['sysctls']).map((u) => [u.field, u.node])).toEqual([['ports', 'h1']]);
+    expect(findUnsupported(t, ['sysctls']).map((u) => [u.field, u.node])).toEqual([['entrypoint', 'h1']]);
     let err: unknown;
     try {
       rejectUnsupported(t, { runtime: 'netns', nodeFields: [], kinds: ['linux', 'bridge'] });
@@ -215,9 +215,9 @@ describe('loadTopology: every bad input is a UserError with file:line:col and a 
     expect(err).toBeInstanceOf(UserError);
     expect((err as UserError).where).toBe(`${rel(bad('unsupported-field'))}:7:7`);
     expect((err as UserError).message).toMatch(
-      /field 'ports' of node 'h1' is not supported by the netns runtime/,
+      /field 'entrypoint' of node 'h1' is not supported by the netns runtime/,
     );
-    expect(() => rejectUnsupported(t, ['ports'])).not.toThrow();
+    expect(() => rejectUnsupported(t, ['entrypoint'])).not.toThrow();
   });
 
   it('rejectUnsupported refuses kinds and link types the runtime cannot build', async () => {

@@ -4,6 +4,7 @@
  * else into a UserError naming the field, the node and the position — never silently ignored.
  */
 import { UserError } from '../util/errors.ts';
+import { ProblemReport } from './problems.ts';
 import type { SourcePos, Topology } from './types.ts';
 
 export interface SupportPolicy {
@@ -115,21 +116,26 @@ export function findUnsupported(
 }
 
 /**
- * Throws a UserError for the first unsupported field (file order), naming the field, the node and
- * file:line:col; the message says how many more there are. `supported` is either the list of extra
- * node fields the runtime honours or a full SupportPolicy.
+ * Throws one report naming every unsupported field (file order), each with the field, the node and
+ * file:line:col. `supported` is either the list of extra node fields the runtime honours or a full
+ * SupportPolicy.
  */
 export function rejectUnsupported(topology: Topology, supported: readonly string[] | SupportPolicy): void {
   const problems = findUnsupported(topology, supported);
-  const first = problems[0];
-  if (!first) return;
+  if (problems.length === 0) return;
   const runtime = (Array.isArray(supported) ? undefined : (supported as SupportPolicy).runtime) ?? 'netns';
-  const more = problems.length > 1 ? ` (and ${problems.length - 1} more unsupported field(s))` : '';
-  throw new UserError(`${first.message}${more} (at ${first.pos.path})`, {
-    where: `${first.pos.file}:${first.pos.line}:${first.pos.col}`,
-    hint:
-      runtime === 'containerlab'
-        ? 'remove the field from the topology file'
-        : `remove the field, or deploy with --runtime containerlab (Docker), which honours every containerlab field`,
-  });
+  const hint =
+    runtime === 'containerlab'
+      ? 'remove the field from the topology file'
+      : 'remove the field, or deploy with --runtime containerlab (Docker), which honours every containerlab field';
+  throw new ProblemReport(
+    topology.pos?.file ?? topology.file,
+    problems.map(
+      (p) =>
+        new UserError(`${p.message} (at ${p.pos.path})`, {
+          where: `${p.pos.file}:${p.pos.line}:${p.pos.col}`,
+          hint,
+        }),
+    ),
+  );
 }

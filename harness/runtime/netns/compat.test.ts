@@ -71,8 +71,21 @@ describe('compatibility corpus: labs written for containerlab run on the netns r
       { timeoutMs: 20_000, intervalMs: 250, what: 'h1 to ping h2 across r1 and r2' },
     );
 
+    // inspect tells a running lab from a partially deployed one (here: a node that stopped).
+    expect(await runtime.status(topology)).toEqual({ status: 'running', detail: 'running (4 of 4 nodes)' });
+    process.kill(lab.node('h2').pid, 'SIGKILL');
+    await waitFor(
+      () => runtime.status(topology),
+      (s) => s.status === 'partial',
+      { timeoutMs: 5_000, intervalMs: 50, what: 'the lab to show as partially deployed' },
+    );
+    expect((await runtime.status(topology)).detail).toBe(
+      'partially deployed: nodes have stopped (3 of 4 nodes running)',
+    );
+
     await runtime.destroy(topology);
     expect(await leftovers(topology)).toEqual([]);
+    expect(await runtime.status(topology)).toEqual({ status: 'absent', detail: 'not deployed' });
   });
 
   it('ports, env-files, network-mode container:, stages, startup-delay, host and mgmt-net links, kind host', async () => {

@@ -137,12 +137,11 @@ topology:
     a:
       kind: linux
       image: alpine
-      ports:
-        - 8080:80
+      entrypoint: /bin/sh
 `);
     const error = (await runtime.deploy(t2).catch((e: unknown) => e)) as UserError;
     expect(error).toBeInstanceOf(UserError);
-    expect(error.message).toMatch(/node 'a': field 'ports'/);
+    expect(error.message).toMatch(/node 'a': field 'entrypoint'/);
     expect(error.where).toMatch(/lab\.clab\.yml:7:\d+/);
     expect(await leftovers(t2)).toEqual([]);
   });

@@ -65,6 +65,15 @@ describe('every problem of a topology in one report', () => {
     expect((await netnsList()).filter((ns) => ns.includes('compat-services'))).toEqual([]);
   });
 
+  it('destroy and inspect of a lab that was never deployed say so', async () => {
+    const file = relative(REPO, join(REPO, 'labs/compat/frr-derived.clab.yml'));
+    const destroy = await otwin('destroy', '-t', file);
+    expect(destroy.exitCode, destroy.stderr).toBe(0);
+    expect(destroy.stderr).toMatch(/lab compat-frr-derived was not deployed: nothing to destroy/);
+    const inspect = await otwin('inspect', '-t', file);
+    expect(inspect.stderr).toMatch(/lab compat-frr-derived: not deployed/);
+  });
+
   it.skipIf(!clabSchemaAvailable())('reports every schema problem of a file at once', async () => {
     const lab = writeLab(`name: ota-schema-many
 topology:
