@@ -49,9 +49,16 @@ export function nodeMarker(names: LabNames, node: string): string {
   return `${names.markerPrefix}${node}`;
 }
 
-/** Linux interface names: at most 15 bytes, no '/', ':' or whitespace. */
+/**
+ * Linux interface names: at most 15 bytes, no '/', ':' or whitespace — and none of the characters
+ * `ip -batch` gives a meaning (quotes, backslash, '#' comments), since these names reach its lines.
+ */
 export function isValidIfName(name: string): boolean {
   return (
-    name.length > 0 && Buffer.byteLength(name) <= 15 && !/[/:\s]/.test(name) && name !== '.' && name !== '..'
+    name.length > 0 &&
+    Buffer.byteLength(name) <= 15 &&
+    !/[/:\s"'\\#]/.test(name) &&
+    name !== '.' &&
+    name !== '..'
   );
 }
