@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { netnsList } from '../../kernel/netns.ts';
 import { loadTopology } from '../../topology/load.ts';
+import { ProblemReport } from '../../topology/problems.ts';
 import type { Topology } from '../../topology/types.ts';
 import { UserError } from '../../util/errors.ts';
 import { run } from '../../util/exec.ts';
@@ -127,6 +128,39 @@ topology:
     expect(deployError).toBeInstanceOf(UserError);
     expect((deployError as UserError).message).toMatch(/is not a MAC address/);
     expect(await netnsList()).not.toContain(evilNs);
+  });
+
+  it('every other topology value that reaches a command is checked by the runtime against an anchored pattern', async () => {
+    const lab = writeLab(`name: ${uniqueLabName('values')}
+topology:
+  nodes:
+    a: {kind: linux, image: alpine}
+    b: {kind: linux, image: alpine}
+  links:
+    - type: veth
+      endpoints:
+        - {node: a, interface: eth1, ipv4: 192.0.2.1/24}
+        - {node: b, interface: eth1}
+`);
+    cleanups.push(() => removeDir(lab.dir));
+    const topology = await loadTopology(lab.file);
+    const [a, b] = topology.links[0]!.endpoints;
+    a.ipv4 = '192.0.2.1/24\nnetns add x';
+    b.iface = 'eth1#x';
+    topology.nodes[0]!.extra.sysctls = { '../../../etc/x': '1' };
+    topology.nodes[0]!.extra.hostname = 'a\nb';
+    topology.links[0]!.mtu = 1.5;
+    const error = (await runtime.deploy(topology).catch((e: unknown) => e)) as ProblemReport;
+    expect(error).toBeInstanceOf(ProblemReport);
+    const messages = error.problems.map((p) => p.message).join('\n');
+    expect(messages).toMatch(/ipv4 "192\.0\.2\.1\/24\\nnetns add x" is not an IPv4 address\/prefix/);
+    expect(messages).toMatch(/interface name "eth1#x" of node 'b' is not a valid Linux interface name/);
+    expect(messages).toMatch(
+      /field 'sysctls' has key "\.\.\/\.\.\/\.\.\/etc\/x", which is not a sysctl name/,
+    );
+    expect(messages).toMatch(/field 'hostname' is not a host name/);
+    expect(messages).toMatch(/mtu 1\.5 is not between 68 and 65535/);
+    expect(await netnsList()).not.toContain('x');
   });
 
   it('a lab name like x/../../victim is refused without the schema, and destroy --cleanup removes nothing outside', async () => {
