@@ -214,7 +214,11 @@ async function inspect(values: Values): Promise<number> {
     if (status) console.error(`lab ${topology.name}: ${status.detail}`);
   }
   if (format === 'json') {
-    console.log(JSON.stringify(byLab, null, 2));
+    // containerlab's shape exactly: tools written for one runtime read the other's output.
+    const plain = Object.fromEntries(
+      Object.entries(byLab).map(([lab, entries]) => [lab, entries.map(({ runs: _runs, ...entry }) => entry)]),
+    );
+    console.log(JSON.stringify(plain, null, 2));
     return 0;
   }
   const all = Object.values(byLab).flat();

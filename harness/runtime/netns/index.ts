@@ -12,7 +12,7 @@
 import { userInfo } from 'node:os';
 import { join, relative } from 'node:path';
 import { ipBatchOk, ipJson, netnsList } from '../../kernel/netns.ts';
-import { LAB_NAME_PATTERN } from '../../topology/names.ts';
+import { LAB_NAME_PATTERN, NODE_NAME_PATTERN } from '../../topology/names.ts';
 import type { Topology } from '../../topology/types.ts';
 import { HarnessError, UserError } from '../../util/errors.ts';
 import type {
@@ -356,9 +356,12 @@ export class NetnsRuntime implements Runtime {
     }
     // No state at all (both copies removed by hand): fall back to the names the topology implies.
     const existing = new Set(await netnsList());
-    const namespaces = [...topology.nodes.map((n) => `${names.nsPrefix}-${n.name}`), names.mgmtNetns].filter(
-      (ns) => existing.has(ns),
-    );
+    const namespaces = [
+      ...topology.nodes
+        .filter((n) => NODE_NAME_PATTERN.test(n.name))
+        .map((n) => `${names.nsPrefix}-${n.name}`),
+      names.mgmtNetns,
+    ].filter((ns) => existing.has(ns));
     await teardown(
       {
         labName: topology.name,
