@@ -339,7 +339,14 @@ export class NetnsRuntime implements Runtime {
     const alive = nodes.filter((n) => n.pid !== undefined && isAlive(n.pid, n.pidStartTime)).length;
     if (state.status === 'running' && alive === nodes.length)
       return { status: 'running', detail: `running (${alive} of ${nodes.length} nodes)` };
-    const why = state.status === 'running' ? 'nodes have stopped' : 'the deploy was interrupted';
+    const deploying =
+      state.status === 'deploying' && state.deployedBy !== process.pid && isAlive(state.deployedBy);
+    const why =
+      state.status === 'running'
+        ? 'nodes have stopped'
+        : deploying
+          ? `being deployed by PID ${state.deployedBy}`
+          : 'the deploy was interrupted';
     return {
       status: 'partial',
       detail: `partially deployed: ${why} (${alive} of ${nodes.length} nodes running)`,
