@@ -5,7 +5,9 @@
  * sessions through vtysh JSON, pings, HTTP through the published port) and destroyed with nothing
  * left. Two deployments in all, to keep CI time small.
  */
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ipJson } from '../../kernel/netns.ts';
 import { loadTopology } from '../../topology/load.ts';
@@ -121,6 +123,11 @@ describe('compatibility corpus: labs written for containerlab run on the netns r
     expect(sidecar.stdout).toContain('node_up 1');
     // stages: client was created only after web was configured (web also had a startup-delay of 1 s).
     expect(Date.parse(nodes.client!.startedAt!)).toBeGreaterThan(Date.parse(nodes.web!.startedAt!));
+    // stage exec: create-links on-enter ran inside client once its links existed.
+    const stagesLog = readFileSync(join(topology.labDir, 'client', 'stages.log'), 'utf8');
+    expect(stagesLog).toMatch(/## create-links on-enter \(container\)/);
+    expect(stagesLog).toMatch(/^eth1$/m);
+    expect(stagesLog).toMatch(/^eth9$/m);
     // host link + kind: host — the host pings client over its host-side interface.
     const hostPing = await run('ping', ['-c', '1', '-W', '2', '-I', hostIf, '203.0.113.254']);
     expect(hostPing.exitCode, hostPing.stdout + hostPing.stderr).toBe(0);

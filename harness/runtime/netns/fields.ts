@@ -78,14 +78,60 @@ export interface StageWait {
   waitFor: Stage;
 }
 
-/** `stages.<stage>.wait-for` of a node as a flat list; reasons for everything else. */
-export function stageWaits(node: TopologyNode): { waits: StageWait[]; problems: string[] } {
+/** A stage exec command (containerlab `stages.<stage>.exec`). */
+export interface StageExec {
+  stage: Stage;
+  phase: 'on-enter' | 'on-exit';
+  command: string;
+  /** `container` (inside the node, the default) or `host` (on the machine). */
+  target: 'container' | 'host';
+}
+
+/** `stages.<stage>.exec` in either of containerlab's forms; reasons for what is malformed. */
+function stageExecs(stage: Stage, raw: unknown, problems: string[]): StageExec[] {
+  const out: StageExec[] = [];
+  const add = (phase: unknown, command: unknown, target: unknown = 'container'): void => {
+    if ((phase !== 'on-enter' && phase !== 'on-exit') || typeof command !== 'string' || command === '') {
+      problems.push(`stages.${stage}.exec entries need a command and a phase (on-enter or on-exit)`);
+      return;
+    }
+    if (target !== 'container' && target !== 'host') {
+      problems.push(`stages.${stage}.exec target '${String(target)}' is not container or host`);
+      return;
+    }
+    if (stage === 'create' && phase === 'on-enter' && target === 'container') {
+      problems.push(
+        'stages.create.exec on-enter cannot run in the node: it does not exist yet (use target: host)',
+      );
+      return;
+    }
+    out.push({ stage, phase, command, target });
+  };
+  if (Array.isArray(raw)) {
+    for (const e of raw as Array<Record<string, unknown>>)
+      add(e?.phase, e?.command, e?.target ?? 'container');
+  } else if (raw !== null && typeof raw === 'object') {
+    for (const [phase, list] of Object.entries(raw as Record<string, unknown>)) {
+      if (!Array.isArray(list)) add(phase, undefined);
+      else for (const command of list) add(phase, command);
+    }
+  } else problems.push(`stages.${stage}.exec must be a list or a mapping of on-enter/on-exit`);
+  return out;
+}
+
+/** `stages.<stage>.wait-for` and `exec` of a node as flat lists; reasons for everything else. */
+export function stageWaits(node: TopologyNode): {
+  waits: StageWait[];
+  execs: StageExec[];
+  problems: string[];
+} {
   const raw = node.extra.stages;
   const waits: StageWait[] = [];
+  const execs: StageExec[] = [];
   const problems: string[] = [];
-  if (raw === undefined) return { waits, problems };
+  if (raw === undefined) return { waits, execs, problems };
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
-    return { waits, problems: ['stages must be a mapping of stage names'] };
+    return { waits, execs, problems: ['stages must be a mapping of stage names'] };
   for (const [stage, config] of Object.entries(raw as Record<string, unknown>)) {
     if (!(REACHABLE_STAGES as readonly string[]).includes(stage)) {
       problems.push(
@@ -100,8 +146,10 @@ export function stageWaits(node: TopologyNode): { waits: StageWait[]; problems: 
       continue;
     }
     for (const key of Object.keys(config)) {
-      if (key !== 'wait-for')
-        problems.push(`stages.${stage}.${key} is not supported by the netns runtime (only wait-for)`);
+      if (key === 'exec')
+        execs.push(...stageExecs(stage as Stage, (config as Record<string, unknown>).exec, problems));
+      else if (key !== 'wait-for')
+        problems.push(`stages.${stage}.${key} is not a stage setting (wait-for, exec)`);
     }
     const list = (config as Record<string, unknown>)['wait-for'];
     if (list === undefined) continue;
@@ -125,5 +173,5 @@ export function stageWaits(node: TopologyNode): { waits: StageWait[]; problems: 
       waits.push({ stage: stage as Stage, node: e.node, waitFor: waitFor as Stage });
     }
   }
-  return { waits, problems };
+  return { waits, execs, problems };
 }

@@ -8,7 +8,14 @@
 import type { Topology, TopologyLink, TopologyNode } from '../../topology/types.ts';
 import { UserError } from '../../util/errors.ts';
 import { bridgeProfile } from './bridge.ts';
-import { networkModeOf, nodePorts, type PublishedPort, type StageWait, stageWaits } from './fields.ts';
+import {
+  networkModeOf,
+  nodePorts,
+  type PublishedPort,
+  type StageExec,
+  type StageWait,
+  stageWaits,
+} from './fields.ts';
 import { frrProfile } from './frr.ts';
 import { linuxProfile } from './linux.ts';
 import { type MgmtPlan, mgmtBridgeLines, mgmtVethLines, planMgmt } from './mgmt.ts';
@@ -40,6 +47,8 @@ export interface NodePlan {
   /** `ip -batch` lines run inside the node for link addresses. */
   addrLines: string[];
   ports: PublishedPort[];
+  /** containerlab `stages.<stage>.exec` commands. */
+  stageExecs: StageExec[];
 }
 
 export interface DeployPlan {
@@ -105,6 +114,7 @@ export function planDeploy(topology: Topology, nodeFilter?: readonly string[]): 
       ifaces: [],
       addrLines: [],
       ports: nodePorts(node),
+      stageExecs: stageWaits(node).execs,
     });
   }
 

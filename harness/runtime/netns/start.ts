@@ -5,11 +5,12 @@
  * exec lines), healthy (no healthcheck here: reached when configured). A `kind: host` node runs
  * its exec lines on the host in the configure stage.
  */
-import { writeFileSync } from 'node:fs';
+import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../../util/errors.ts';
 import { run } from '../../util/exec.ts';
 import { sleep } from '../../util/poll.ts';
+import type { Stage, StageExec } from './fields.ts';
 import type { NodeContext } from './files.ts';
 import { mgmtNodeLines } from './mgmt.ts';
 import { nodeMarker } from './names.ts';
@@ -55,6 +56,7 @@ async function startNode(
   const { node } = p;
   const nodeState = state.nodes[node.name]!;
   await board.enter(node.name, 'create');
+  await runStageExec(p, ctx, undefined, 'create', 'on-enter');
   const delay = Number(node.extra['startup-delay'] ?? 0);
   if (delay > 0) await sleep(delay * 1000);
 
@@ -88,13 +90,17 @@ async function startNode(
     writeState(state);
     labNode = new NetnsNode(nodeState);
   }
+  await runStageExec(p, ctx, labNode, 'create', 'on-exit');
   board.reached(node.name, 'create');
 
   // Links were created with the namespaces, before any node started.
   await board.enter(node.name, 'create-links');
+  await runStageExec(p, ctx, labNode, 'create-links', 'on-enter');
+  await runStageExec(p, ctx, labNode, 'create-links', 'on-exit');
   board.reached(node.name, 'create-links');
 
   await board.enter(node.name, 'configure');
+  await runStageExec(p, ctx, labNode, 'configure', 'on-enter');
   if (labNode && p.profile) {
     await p.profile.start(ctx, labNode);
     if (node.cmd) {
@@ -103,10 +109,40 @@ async function startNode(
     }
   }
   if (node.exec.length > 0) await runExec(p, ctx, labNode, progress);
+  await runStageExec(p, ctx, labNode, 'configure', 'on-exit');
   board.reached(node.name, 'configure');
 
   await board.enter(node.name, 'healthy');
+  await runStageExec(p, ctx, labNode, 'healthy', 'on-enter');
+  await runStageExec(p, ctx, labNode, 'healthy', 'on-exit');
   board.reached(node.name, 'healthy');
+}
+
+/** containerlab stage exec: commands of one stage and phase, in the node or on the host, logged. */
+async function runStageExec(
+  p: NodePlan,
+  ctx: NodeContext,
+  labNode: NetnsNode | undefined,
+  stage: Stage,
+  phase: StageExec['phase'],
+): Promise<void> {
+  const commands = p.stageExecs.filter((e) => e.stage === stage && e.phase === phase);
+  for (const e of commands) {
+    const result =
+      e.target === 'container' && labNode
+        ? await runExecLines(labNode, [e.command])
+        : await runHostExec([e.command], p.node.env);
+    appendFileSync(join(ctx.nodeDir, 'stages.log'), `## ${stage} ${phase} (${e.target})\n${result.output}\n`);
+    if (!result.ok) {
+      throw new UserError(
+        `node '${p.node.name}': stages.${stage}.exec ${phase} \`${e.command}\` failed (exit ${result.failedLine?.exitCode})`,
+        {
+          where: where(p.node.extraPos.stages ?? p.node.pos),
+          hint: `fix the command; its output is in ${join(ctx.nodeDir, 'stages.log')}`,
+        },
+      );
+    }
+  }
 }
 
 async function runExec(

@@ -32,7 +32,7 @@ const SUPPORTED_NODE_EXTRA: Record<string, string> = {
   'cap-add': 'nodes always run as root with all capabilities',
   ports: 'a TCP forwarder from the host port to the node management address',
   'network-mode': 'none, or container:<node> (share that node network namespace)',
-  stages: 'wait-for between nodes (create, create-links, configure, healthy)',
+  stages: 'wait-for and exec (on-enter/on-exit) for create, create-links, configure, healthy',
 };
 
 const SUPPORTED_MGMT_EXTRA = new Set(['ipv4-gw', 'ipv6-gw', 'mtu']);
@@ -291,7 +291,8 @@ function checkNode(
   }
 
   const stages = stageWaits(node);
-  for (const why of stages.problems) refuse('stages', `: ${why}`, 'use stages with wait-for only');
+  for (const why of stages.problems)
+    refuse('stages', `: ${why}`, "see containerlab's stages: wait-for and exec (on-enter/on-exit)");
   for (const wait of stages.waits) {
     if (!byName.has(wait.node))
       refuse(
