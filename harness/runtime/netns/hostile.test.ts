@@ -27,6 +27,21 @@ afterAll(async () => {
   for (const cleanup of cleanups.reverse()) await Promise.resolve(cleanup()).catch(() => {});
 });
 
+/** Two hosts and one extended veth link; `endpointA` is extra YAML for a's end (e.g. `mac: ...`). */
+function twoHosts(endpointA: string): string {
+  return `name: ${uniqueLabName('values')}
+topology:
+  nodes:
+    a: {kind: linux, image: alpine}
+    b: {kind: linux, image: alpine}
+  links:
+    - type: veth
+      endpoints:
+        - {node: a, interface: eth1, ${endpointA}}
+        - {node: b, interface: eth1}
+`;
+}
+
 function startSleeper(): ChildProcess {
   const child = spawn('sleep', ['300'], { stdio: 'ignore' });
   cleanups.push(() => {
@@ -98,19 +113,8 @@ topology:
 
   it('a mac with a newline is refused by the loader and by the runtime, and reaches no command', async () => {
     const evilNs = `${tag}-evil`;
-    const text = (mac: string): string => `name: ${uniqueLabName('mac')}
-topology:
-  nodes:
-    a: {kind: linux, image: alpine}
-    b: {kind: linux, image: alpine}
-  links:
-    - type: veth
-      endpoints:
-        - {node: a, interface: eth1, mac: ${JSON.stringify(mac)}}
-        - {node: b, interface: eth1}
-`;
-    const bad = writeLab(text(`02:00:00:00:00:01\nnetns add ${evilNs}`));
-    const good = writeLab(text('02:00:00:00:00:01'));
+    const bad = writeLab(twoHosts(`mac: ${JSON.stringify(`02:00:00:00:00:01\nnetns add ${evilNs}`)}`));
+    const good = writeLab(twoHosts('mac: "02:00:00:00:00:01"'));
     cleanups.push(() => removeDir(bad.dir));
     cleanups.push(() => removeDir(good.dir));
 
@@ -131,17 +135,7 @@ topology:
   });
 
   it('every other topology value that reaches a command is checked by the runtime against an anchored pattern', async () => {
-    const lab = writeLab(`name: ${uniqueLabName('values')}
-topology:
-  nodes:
-    a: {kind: linux, image: alpine}
-    b: {kind: linux, image: alpine}
-  links:
-    - type: veth
-      endpoints:
-        - {node: a, interface: eth1, ipv4: 192.0.2.1/24}
-        - {node: b, interface: eth1}
-`);
+    const lab = writeLab(twoHosts('ipv4: 192.0.2.1/24'));
     cleanups.push(() => removeDir(lab.dir));
     const topology = await loadTopology(lab.file);
     const [a, b] = topology.links[0]!.endpoints;

@@ -55,13 +55,20 @@ async function startNode(
 ): Promise<void> {
   const { node } = p;
   const nodeState = state.nodes[node.name]!;
-  await board.enter(node.name, 'create');
-  await runStageExec(p, ctx, undefined, 'create', 'on-enter');
-  const delay = Number(node.extra['startup-delay'] ?? 0);
-  if (delay > 0) await sleep(delay * 1000);
-
   let labNode: NetnsNode | undefined;
-  if (p.profile) {
+  // Each stage: wait for what it waits for, on-enter commands, its work, on-exit commands.
+  const stage = async (name: Stage, work: () => Promise<void> = async () => {}): Promise<void> => {
+    await board.enter(node.name, name);
+    await runStageExec(p, ctx, labNode, name, 'on-enter');
+    await work();
+    await runStageExec(p, ctx, labNode, name, 'on-exit');
+    board.reached(node.name, name);
+  };
+
+  await stage('create', async () => {
+    const delay = Number(node.extra['startup-delay'] ?? 0);
+    if (delay > 0) await sleep(delay * 1000);
+    if (!p.profile) return;
     progress(`starting node ${node.name} (${p.profile.name === 'linux' ? node.kind : p.profile.name})`);
     const sysctls: Record<string, string> =
       p.profile.name === 'bridge' ? {} : { 'net.ipv4.ip_forward': '1', 'net.ipv6.conf.all.forwarding': '1' };
@@ -89,33 +96,20 @@ async function startNode(
     nodeState.startedAt = new Date().toISOString();
     writeState(state);
     labNode = new NetnsNode(nodeState);
-  }
-  await runStageExec(p, ctx, labNode, 'create', 'on-exit');
-  board.reached(node.name, 'create');
-
+  });
   // Links were created with the namespaces, before any node started.
-  await board.enter(node.name, 'create-links');
-  await runStageExec(p, ctx, labNode, 'create-links', 'on-enter');
-  await runStageExec(p, ctx, labNode, 'create-links', 'on-exit');
-  board.reached(node.name, 'create-links');
-
-  await board.enter(node.name, 'configure');
-  await runStageExec(p, ctx, labNode, 'configure', 'on-enter');
-  if (labNode && p.profile) {
-    await p.profile.start(ctx, labNode);
-    if (node.cmd) {
-      const cmdPid = await startCmd(labNode, node.cmd, join(ctx.nodeDir, 'cmd.log'));
-      if (cmdPid !== undefined) nodeState.cmdPid = cmdPid;
+  await stage('create-links');
+  await stage('configure', async () => {
+    if (labNode && p.profile) {
+      await p.profile.start(ctx, labNode);
+      if (node.cmd) {
+        const cmdPid = await startCmd(labNode, node.cmd, join(ctx.nodeDir, 'cmd.log'));
+        if (cmdPid !== undefined) nodeState.cmdPid = cmdPid;
+      }
     }
-  }
-  if (node.exec.length > 0) await runExec(p, ctx, labNode, progress);
-  await runStageExec(p, ctx, labNode, 'configure', 'on-exit');
-  board.reached(node.name, 'configure');
-
-  await board.enter(node.name, 'healthy');
-  await runStageExec(p, ctx, labNode, 'healthy', 'on-enter');
-  await runStageExec(p, ctx, labNode, 'healthy', 'on-exit');
-  board.reached(node.name, 'healthy');
+    if (node.exec.length > 0) await runExec(p, ctx, labNode, progress);
+  });
+  await stage('healthy');
 }
 
 /** containerlab stage exec: commands of one stage and phase, in the node or on the host, logged. */
