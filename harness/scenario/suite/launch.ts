@@ -9,6 +9,12 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import {
+  type CatalogueCoverage,
+  catalogueCoverage,
+  renderCoverage,
+  writeUncoveredResults,
+} from '../../report/coverage.ts';
+import {
   applySkipReasons,
   carryHistory,
   environmentProperties,
@@ -50,6 +56,8 @@ export interface LaunchResult {
   resultsDir: string;
   junit: string;
   output: string;
+  /** Catalogue IDs this run's results carry, and those it does not (reported as not covered). */
+  coverage: CatalogueCoverage;
 }
 
 export function newRunId(): string {
@@ -109,6 +117,8 @@ export async function launch(options: LaunchOptions): Promise<LaunchResult> {
   writeExecutor(resultsDir, runId, join(reportsDir, 'html'));
   carryHistory(join(reportsDir, 'html'), resultsDir);
   applySkipReasons(resultsDir);
+  const coverage = catalogueCoverage(resultsDir);
+  writeUncoveredResults(resultsDir, coverage.uncovered);
   return {
     runId,
     vitestExitCode: result.exitCode ?? 1,
@@ -116,6 +126,7 @@ export async function launch(options: LaunchOptions): Promise<LaunchResult> {
     resultsDir,
     junit: join(reportsDir, 'junit.xml'),
     output: String(result.all ?? ''),
+    coverage,
   };
 }
 
@@ -163,6 +174,7 @@ export function renderSummary(result: LaunchResult): string {
     `JUnit: ${result.junit}`,
   );
   if (records.length > 0) lines.push(`run records: ${records.length} under ${dirname(records[0]!)}`);
+  lines.push('', ...renderCoverage(result.coverage));
   lines.push(
     `${totals[0]} passed, ${totals[1]! + totals[2]!} failed, ${totals[3]} skipped (${totals[2]} of the failures broken)`,
   );
