@@ -178,13 +178,26 @@ export function renderSummary(result: LaunchResult): string {
   lines.push(
     `${totals[0]} passed, ${totals[1]! + totals[2]!} failed, ${totals[3]} skipped (${totals[2]} of the failures broken)`,
   );
+  const nothing = totals[1]! + totals[2]! === 0 ? nothingPassed(result) : undefined;
+  if (nothing) lines.push(`${nothing}: exit code 1`);
   return lines.join('\n');
 }
 
-/** 0 only if every verdict passed or was skipped, and vitest itself had nothing else to complain about. */
+/** Why a run without failures still proves nothing (no verdict at all, or none passed), else undefined. */
+export function nothingPassed(result: LaunchResult): string | undefined {
+  const { verdicts } = result.summary;
+  if (verdicts.length === 0) return 'nothing ran: no expectation produced a verdict';
+  if (verdicts.some((v) => v.status === 'passed')) return undefined;
+  const skipped = verdicts.filter((v) => v.status === 'skipped').length;
+  return `nothing passed: ${skipped} of ${verdicts.length} expectations skipped (reasons above), so the run checked nothing`;
+}
+
+/**
+ * 0 only if every verdict passed or was skipped, at least one passed, and vitest itself had nothing
+ * else to complain about.
+ */
 export function exitCodeOf(result: LaunchResult): number {
   const bad = result.summary.verdicts.some((v) => v.status === 'failed' || v.status === 'broken');
-  if (bad) return 1;
-  if (result.summary.verdicts.length === 0) return 1;
+  if (bad || nothingPassed(result)) return 1;
   return result.vitestExitCode === 0 ? 0 : 1;
 }
