@@ -265,6 +265,7 @@ export class NetnsRuntime implements Runtime {
     writeState(state);
 
     try {
+      options.signal?.throwIfAborted();
       // 1. Files: the lab dir, each node's folder, profile folders, bind mount points.
       const contexts = new Map<string, ProfileContext & { mounts: ProfileMount[] }>();
       for (const node of nodes) {
@@ -311,6 +312,7 @@ export class NetnsRuntime implements Runtime {
         }
       }
       await runPool(nodes, options.maxWorkers ?? DEFAULT_MAX_WORKERS, async (node) => {
+        options.signal?.throwIfAborted();
         const ctx = contexts.get(node.name)!;
         const profile = profiles.get(node.name)!;
         const nodeState = nodeStates[node.name]!;
@@ -364,6 +366,7 @@ export class NetnsRuntime implements Runtime {
         }
       });
       await mgmtReady;
+      options.signal?.throwIfAborted();
       state.status = 'running';
       writeState(state);
       return new NetnsLab(topology, state);

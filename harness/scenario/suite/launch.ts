@@ -4,10 +4,10 @@
  * needs. Used by `otwin run`, `otwin replay` and the benchmark.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execa } from 'execa';
+import { execa, type ResultPromise } from 'execa';
 import {
   type CatalogueCoverage,
   catalogueCoverage,
@@ -24,6 +24,13 @@ import {
   writeExecutor,
 } from '../../report/extras.ts';
 import type { RuntimeName } from '../../runtime/runtime.ts';
+import {
+  type Cleanup,
+  interruptHandlersInstalled,
+  interruptSignal,
+  onInterrupt,
+} from '../../util/interrupt.ts';
+import { pollUntil } from '../../util/poll.ts';
 import type { VerdictStatus } from '../record.ts';
 import { PLAN_ENV, type RunPlan } from './plan.ts';
 
@@ -33,6 +40,8 @@ export interface LaunchOptions {
   files: string[];
   lab?: string | undefined;
   keep?: boolean;
+  /** Run on a lab left deployed by an earlier run instead of redeploying it. */
+  reuse?: boolean;
   runtime: RuntimeName;
   replay?: string | undefined;
   /** Reports folder (default <repo>/reports). */
@@ -75,15 +84,20 @@ export async function launch(options: LaunchOptions): Promise<LaunchResult> {
     files: options.files,
     lab: options.lab,
     keep: options.keep ?? false,
+    reuse: options.reuse ?? false,
     runtime: options.runtime,
     runsDir: join(reportsDir, 'runs'),
     artifactsDir: join(reportsDir, 'artifacts'),
     replay: options.replay,
     summaryFile: join(reportsDir, `.summary-${runId}.json`),
+    workerPidFile: join(reportsDir, `.worker-${runId}.pid`),
   };
   const planFile = join(reportsDir, `.plan-${runId}.json`);
   writeFileSync(planFile, JSON.stringify(plan, null, 2));
   const vitest = join(REPO_ROOT, 'node_modules', 'vitest', 'vitest.mjs');
+  // Under the CLI's Ctrl-C handling vitest runs in its own process group, so a Ctrl-C reaches only
+  // the CLI, which hands it to the worker (the one that knows the faults and labs to undo).
+  const handOver = interruptHandlersInstalled();
   const child = execa(
     process.execPath,
     [vitest, 'run', '--config', join(REPO_ROOT, 'harness/scenario/suite/vitest.config.ts')],
@@ -96,11 +110,16 @@ export async function launch(options: LaunchOptions): Promise<LaunchResult> {
         FORCE_COLOR: process.stdout.isTTY ? '1' : '0',
       },
       stdin: 'ignore',
+      detached: handOver,
       all: true,
       ...(options.stdio === 'pipe' ? {} : { stdout: ['pipe', 'inherit'], stderr: ['pipe', 'inherit'] }),
     },
   );
+  const stopHandOver = handOver ? onInterrupt(workerInterrupt(child, plan.workerPidFile)) : () => undefined;
   const result = await child;
+  stopHandOver();
+  rmSync(plan.workerPidFile, { force: true });
+  interruptSignal.throwIfAborted();
   const summary: WorkerSummary = existsSync(plan.summaryFile)
     ? (JSON.parse(readFileSync(plan.summaryFile, 'utf8')) as WorkerSummary)
     : { verdicts: [], lossWindows: [], records: [] };
@@ -127,6 +146,52 @@ export async function launch(options: LaunchOptions): Promise<LaunchResult> {
     junit: join(reportsDir, 'junit.xml'),
     output: String(result.all ?? ''),
     coverage,
+  };
+}
+
+/**
+ * The CLI's part of a Ctrl-C: pass SIGTERM to the scenario worker (it reverts faults and destroys the
+ * labs it deployed) and wait for vitest to end; on a second Ctrl-C, kill vitest's process group.
+ */
+function workerInterrupt(child: ResultPromise, pidFile: string): Cleanup {
+  const ended = child.then(
+    () => undefined,
+    () => undefined,
+  );
+  let running = true;
+  void ended.then(() => {
+    running = false;
+  });
+  return {
+    name: 'scenario worker',
+    async run() {
+      // The worker writes its PID as it starts; before that it has deployed nothing.
+      const workerPid = () => (existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) || 0 : 0);
+      await pollUntil(workerPid, (pid) => pid > 0 || !running, {
+        timeoutMs: 30_000,
+        intervalMs: 100,
+        what: 'the scenario worker to start',
+      });
+      const pid = workerPid();
+      if (pid > 0 && running) {
+        try {
+          process.kill(pid, 'SIGTERM');
+        } catch {
+          // already gone
+        }
+      }
+      await ended;
+    },
+    force() {
+      if (running && child.pid !== undefined) {
+        try {
+          process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+      return 'labs this run deployed may still be up: `otwin lab inspect --all` lists them, `otwin lab destroy -t <file>` removes one';
+    },
   };
 }
 
