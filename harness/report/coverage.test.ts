@@ -1,9 +1,16 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CATALOGUE } from '../scenario/catalogue.ts';
-import { catalogueCoverage, NOT_COVERED, renderCoverage, writeUncoveredResults } from './coverage.ts';
+import {
+  catalogueCoverage,
+  NOT_COVERED,
+  NOT_RUN,
+  renderCoverage,
+  scenarioIdsUnder,
+  writeUncoveredResults,
+} from './coverage.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'otwin-coverage-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -47,5 +54,25 @@ describe('catalogue coverage in the report', () => {
     const lines = renderCoverage(coverage);
     expect(lines[0]).toBe(`coverage: 2 of ${CATALOGUE.size} catalogue IDs`);
     expect(lines[1]).toMatch(/not covered: no scenario yet: VX-1 VX-2 .*, SG-1 SG-2/);
+  });
+
+  it("says 'not covered in this run' for an ID a scenario of the repository names", () => {
+    const repoIds = scenarioIdsUnder(join(import.meta.dirname, '..', '..', 'scenarios'));
+    expect(repoIds.get('L2-1')).toEqual(expect.arrayContaining(['scenarios/l2/l2-1-matrix.yml']));
+    expect(repoIds.has('SG-1')).toBe(false);
+    const runDir = join(dir, 'partial');
+    mkdirSync(runDir);
+    const coverage = catalogueCoverage(runDir);
+    writeUncoveredResults(runDir, coverage.uncovered, repoIds);
+    const results = readdirSync(runDir).map(
+      (f) => JSON.parse(readFileSync(join(runDir, f), 'utf8')) as Result,
+    );
+    expect(results.map((r) => r.name)).toEqual(
+      expect.arrayContaining([`L2-1 ${NOT_RUN}`, `SG-1 ${NOT_COVERED}`]),
+    );
+    const lines = renderCoverage(coverage, repoIds);
+    expect(lines[0]).toBe(`coverage: 0 of ${CATALOGUE.size} catalogue IDs`);
+    expect(lines[1]).toMatch(/not covered in this run: VX-1 .*L2-1/);
+    expect(lines[2]).toMatch(/not covered: no scenario yet: .*SG-1/);
   });
 });

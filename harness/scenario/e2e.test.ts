@@ -18,6 +18,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detectFeatures, KERNEL_FEATURES, TOOLS } from '../doctor/features.ts';
 import { netnsList } from '../kernel/netns.ts';
+import { CATALOGUE } from './catalogue.ts';
 import { diffVerdicts, readRecord } from './record.ts';
 import { exitCodeOf, type LaunchResult, launch, renderSummary } from './suite/launch.ts';
 
@@ -285,6 +286,13 @@ describe('scenario runner end to end (small FRR EVPN lab)', () => {
     expect(bgp.status).toBe('passed');
     expect(label(bgp, 'conformance_id')).toEqual(['EVPN-1']);
     expect(label(bgp, 'epic')).toEqual(['control plane']);
+    // The whole catalogue is in the report: every ID has a result, the uncovered ones as 'unknown'.
+    const ids = new Set(all.flatMap((r) => label(r, 'conformance_id')));
+    expect([...CATALOGUE.keys()].filter((id) => !ids.has(id))).toEqual([]);
+    expect(all.find((r) => r.name === 'SG-1 not covered: no scenario yet')?.status).toBe('unknown');
+    expect(renderSummary(run)).toMatch(
+      new RegExp(`coverage: ${run.coverage.covered.size} of ${CATALOGUE.size} catalogue IDs`),
+    );
     for (const f of ['categories.json', 'environment.properties', 'executor.json'])
       expect(existsSync(join(run.resultsDir, f))).toBe(true);
     expect(readFileSync(join(run.resultsDir, 'environment.properties'), 'utf8')).toMatch(

@@ -30,6 +30,7 @@ function runWith(statuses: VerdictStatus[], vitestExitCode = 0): LaunchResult {
     junit: join(dir, 'junit.xml'),
     output: '',
     coverage: { covered: new Map(), uncovered: [], total: 0 },
+    scenarioIds: new Map(),
   };
 }
 

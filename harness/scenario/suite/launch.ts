@@ -12,6 +12,7 @@ import {
   type CatalogueCoverage,
   catalogueCoverage,
   renderCoverage,
+  scenarioIdsUnder,
   writeUncoveredResults,
 } from '../../report/coverage.ts';
 import {
@@ -67,6 +68,8 @@ export interface LaunchResult {
   output: string;
   /** Catalogue IDs this run's results carry, and those it does not (reported as not covered). */
   coverage: CatalogueCoverage;
+  /** Catalogue ID → the repository's scenario files that name it (for "not covered in this run"). */
+  scenarioIds: Map<string, string[]>;
 }
 
 export function newRunId(): string {
@@ -137,7 +140,8 @@ export async function launch(options: LaunchOptions): Promise<LaunchResult> {
   carryHistory(join(reportsDir, 'html'), resultsDir);
   applySkipReasons(resultsDir);
   const coverage = catalogueCoverage(resultsDir);
-  writeUncoveredResults(resultsDir, coverage.uncovered);
+  const scenarioIds = scenarioIdsUnder(join(REPO_ROOT, 'scenarios'));
+  writeUncoveredResults(resultsDir, coverage.uncovered, scenarioIds);
   return {
     runId,
     vitestExitCode: result.exitCode ?? 1,
@@ -146,6 +150,7 @@ export async function launch(options: LaunchOptions): Promise<LaunchResult> {
     junit: join(reportsDir, 'junit.xml'),
     output: String(result.all ?? ''),
     coverage,
+    scenarioIds,
   };
 }
 
@@ -239,7 +244,7 @@ export function renderSummary(result: LaunchResult): string {
     `JUnit: ${result.junit}`,
   );
   if (records.length > 0) lines.push(`run records: ${records.length} under ${dirname(records[0]!)}`);
-  lines.push('', ...renderCoverage(result.coverage));
+  lines.push('', ...renderCoverage(result.coverage, result.scenarioIds));
   lines.push(
     `${totals[0]} passed, ${totals[1]! + totals[2]!} failed, ${totals[3]} skipped (${totals[2]} of the failures broken)`,
   );
