@@ -11,15 +11,20 @@ interface ProcStat {
   session: number;
 }
 
-function readStat(pid: number): ProcStat | undefined {
+/** The fields of /proc/<pid>/stat after the command name (state, ppid, pgrp, session, ...). */
+export function procStatFields(pid: number): string[] | undefined {
   try {
     const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may contain spaces and parentheses): state ppid pgrp session
-    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return { pid, ppid: Number(fields[1]), session: Number(fields[3]) };
+    // The command name may contain spaces and parentheses: fields restart after the last ')'.
+    return text.slice(text.lastIndexOf(')') + 2).split(' ');
   } catch {
     return undefined;
   }
+}
+
+function readStat(pid: number): ProcStat | undefined {
+  const fields = procStatFields(pid);
+  return fields && { pid, ppid: Number(fields[1]), session: Number(fields[3]) };
 }
 
 export function sessionDescendants(root: number = process.pid): number[] {

@@ -10,6 +10,7 @@ import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import { privateLab, REPO } from '../../../tests/sabotage/private-lab.ts';
 import { netnsList } from '../../kernel/netns.ts';
+import { procStatFields } from '../../util/descendants.ts';
 import { sleep, waitFor } from '../../util/poll.ts';
 
 const lab = privateLab('sigint', {});
@@ -27,9 +28,9 @@ function processes(): Proc[] {
   const out: Proc[] = [];
   for (const name of readdirSync('/proc')) {
     if (!/^[0-9]+$/.test(name)) continue;
+    const fields = procStatFields(Number(name));
+    if (!fields) continue;
     try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       const link = (ns: string) => {
         try {
           return readlinkSync(`/proc/${name}/ns/${ns}`);
