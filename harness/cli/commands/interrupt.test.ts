@@ -1,10 +1,19 @@
 /**
- * Ctrl-C during `otwin run`: the run stops promptly and leaves the machine as it found it. The run is
- * started as a terminal would start a job (its own process group) and interrupted as Ctrl-C does
- * (SIGINT to the whole group) 25 s in, once the lab's namespaces exist: while the lab deploys or the
- * first scenario runs.
+ * Ctrl-C during `otwin run`, `otwin lab deploy` and `otwin doctor`: the command stops promptly and
+ * leaves the machine as it found it. Each is started as a terminal starts a job (its own process
+ * group) and interrupted as Ctrl-C does (SIGINT to the whole group). `otwin run` 25 s in, once the
+ * lab's namespaces exist: while the lab deploys or the first scenario runs.
  */
-import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import {
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -127,4 +136,63 @@ describe('otwin run interrupted by Ctrl-C', () => {
       }
     }
   }, 240_000);
+});
+
+/** Starts `otwin <args>` as a job, SIGINTs it once a namespace matching `appeared` exists. */
+async function interruptOnceNamespaceAppears(args: string[], appeared: (ns: string) => boolean) {
+  const job = execa(process.execPath, [join(REPO, 'bin', 'otwin.js'), ...args], {
+    cwd: REPO,
+    detached: true,
+    reject: false,
+    all: true,
+    env: { FORCE_COLOR: '0' },
+  });
+  const seen = await waitFor(
+    () => (job.exitCode === null ? readdirSync('/run/netns').filter(appeared) : ['(exited)']),
+    (list) => list.length > 0,
+    { timeoutMs: 60_000, intervalMs: 5, what: `a namespace of otwin ${args.join(' ')}` },
+  );
+  expect(seen, 'the command ended before its namespace appeared').not.toEqual(['(exited)']);
+  process.kill(-job.pid!, 'SIGINT');
+  const result = await Promise.race([job, sleep(20_000).then(() => undefined)]);
+  if (!result) process.kill(-job.pid!, 'SIGKILL');
+  expect(result, 'still running 20 s after SIGINT').toBeDefined();
+  return { job, result: result! };
+}
+
+describe('otwin lab deploy and otwin doctor interrupted by Ctrl-C', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'otwin-int-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('lab deploy destroys the half-built lab', async () => {
+    const name = `oti-${process.pid.toString(36)}`;
+    const file = join(dir, 'small.clab.yml');
+    writeFileSync(
+      file,
+      `name: ${name}
+topology:
+  nodes:
+${['a', 'b', 'c', 'd'].map((n) => `    ${n}: { kind: linux, image: alpine:3, exec: ["sleep 2"] }`).join('\n')}
+  links:
+    - endpoints: ["a:eth1", "b:eth1"]
+    - endpoints: ["c:eth1", "d:eth1"]
+`,
+    );
+    const { result } = await interruptOnceNamespaceAppears(['lab', 'deploy', '-t', file], (ns) =>
+      ns.includes(name),
+    );
+    expect(result.exitCode, result.all).toBe(130);
+    expect(result.all).toMatch(/deploy failed, destroying lab/);
+    expect((await netnsList()).filter((ns) => ns.includes(name))).toEqual([]);
+    expect(processes().filter((p) => p.args.includes(name))).toEqual([]);
+  }, 60_000);
+
+  it('doctor deletes its throwaway namespace', async () => {
+    const { job, result } = await interruptOnceNamespaceAppears(['doctor'], (ns) =>
+      ns.startsWith('otwin-doctor-'),
+    );
+    expect(result.exitCode, result.all).toBe(130);
+    const prefix = `otwin-doctor-${job.pid!.toString(36)}-`;
+    expect((await netnsList()).filter((ns) => ns.startsWith(prefix))).toEqual([]);
+  }, 60_000);
 });
