@@ -119,13 +119,9 @@ export class ReferenceDriver implements ImplementationDriver {
     collection: Parameters<DirectoryClient['create']>[0],
     body: Record<string, unknown> & { id: string },
   ): Promise<void> {
-    try {
-      await client.create(collection, body);
-      if (collection === 'tenants' || collection === 'domains' || collection === 'subnets')
-        this.created.push({ collection, id: body.id });
-    } catch (err) {
-      if (!(err instanceof DirectoryApiError && err.status === 409 && err.code === 'conflict')) throw err;
-    }
+    const created = await createOrConfirm(client, collection, body);
+    if (created && (collection === 'tenants' || collection === 'domains' || collection === 'subnets'))
+      this.created.push({ collection, id: body.id });
   }
 
   private lab: DeployedLab | undefined;
@@ -407,5 +403,34 @@ async function untilGone(node: LabNode, path: string, deadline: number): Promise
     () => node.exec(['test', '-e', path]),
     (r) => r.exitCode !== 0,
     { timeoutMs: Math.max(0, deadline - Date.now()), intervalMs: 100, what: `${path} removed` },
+  );
+}
+
+/**
+ * Creates a directory object; true when created. "Already exists" is success only when the existing
+ * object is the one the intent asks for: a leftover that differs (an earlier run's VM on another
+ * hypervisor, say) is an error, never silently adopted.
+ */
+export async function createOrConfirm(
+  client: DirectoryClient,
+  collection: Parameters<DirectoryClient['create']>[0],
+  body: Record<string, unknown> & { id: string },
+): Promise<boolean> {
+  try {
+    await client.create(collection, body);
+    return true;
+  } catch (err) {
+    if (!(err instanceof DirectoryApiError && err.status === 409 && err.code === 'conflict')) throw err;
+  }
+  const existing = (await client.get(collection, body.id)) as unknown as Record<string, unknown>;
+  // The directory normalises MACs to lower case; nothing the driver sends differs by case alone.
+  const same = (a: unknown, b: unknown) =>
+    JSON.stringify(a)?.toLowerCase() === JSON.stringify(b)?.toLowerCase();
+  const differs = Object.keys(body).filter((k) => !same(existing[k], body[k]));
+  if (differs.length === 0) return false;
+  throw new HarnessError(
+    `directory ${collection}/${body.id} already exists and differs from the intent (${differs
+      .map((k) => `${k}: ${JSON.stringify(existing[k])}, intent ${JSON.stringify(body[k])}`)
+      .join('; ')}): left by an earlier run? redeploy the lab`,
   );
 }

@@ -4,6 +4,7 @@
  * here prints a stack trace unless OTWIN_DEBUG is set.
  */
 import { errorMessage, UserError } from '../util/errors.ts';
+import { type InterruptedError, interruptSignal } from '../util/interrupt.ts';
 
 type CommandModule = { main(argv: string[]): Promise<number>; summary: string };
 
@@ -44,7 +45,15 @@ async function main(argv: string[]): Promise<number> {
 try {
   process.exitCode = await main(process.argv.slice(2));
 } catch (err) {
-  if (process.env.OTWIN_DEBUG) console.error(err);
-  console.error(`otwin: ${errorMessage(err)}`);
-  process.exitCode = err instanceof UserError ? err.exitCode : 1;
+  if (interruptSignal.aborted) {
+    // What failed was cut short by the interruption, which prints its own lines and exits once its
+    // cleanup is done (util/interrupt.ts).
+    if (process.env.OTWIN_DEBUG) console.error(err);
+    const reason = interruptSignal.reason as InterruptedError;
+    process.exitCode = reason.signal === 'SIGINT' ? 130 : 143;
+  } else {
+    if (process.env.OTWIN_DEBUG) console.error(err);
+    console.error(`otwin: ${errorMessage(err)}`);
+    process.exitCode = err instanceof UserError ? err.exitCode : 1;
+  }
 }

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { release } from 'node:os';
 import { netnsAdd, netnsDelete } from '../kernel/netns.ts';
 import { type ExecResult, run } from '../util/exec.ts';
+import { onInterrupt } from '../util/interrupt.ts';
 
 export const KERNEL_FEATURES = [
   'netns',
@@ -235,8 +236,14 @@ async function detect(): Promise<Features> {
   let netns: FeatureCheck;
   let kernel: Record<Exclude<KernelFeature, 'netns'>, FeatureCheck> | undefined;
   const toolsPromise = toolChecks();
+  const adding = netnsAdd(ns);
+  // On Ctrl-C: once the add has settled (so it cannot come after), delete the namespace.
+  const stopCleanup = onInterrupt({
+    name: `doctor namespace ${ns}`,
+    run: () => adding.then(undefined, () => undefined).then(() => netnsDelete(ns)),
+  });
   try {
-    await netnsAdd(ns);
+    await adding;
     netns = { ok: true, reason: 'can create a named network namespace' };
     kernel = await kernelChecks(ns);
   } catch (err) {
@@ -246,6 +253,7 @@ async function detect(): Promise<Features> {
     };
   } finally {
     await netnsDelete(ns).catch(() => {});
+    stopCleanup();
   }
   const untested: FeatureCheck = { ok: false, reason: 'not tested: no network namespace' };
   const kernelAll = {

@@ -27,6 +27,11 @@ export const CATEGORIES = [
     matchedStatuses: ['skipped'],
     description: 'A kernel feature or an implementation capability the scenario needs is missing.',
   },
+  {
+    name: 'Not covered: no scenario yet',
+    matchedStatuses: ['unknown'],
+    description: 'A conformance catalogue ID that no scenario of this run checks.',
+  },
 ];
 
 /** dpkg-query's format for a package's version (a dpkg field reference, not a JS template). */

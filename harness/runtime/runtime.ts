@@ -17,6 +17,8 @@ export interface DeployOptions {
   maxWorkers?: number;
   /** Progress lines ("starting node r1 (frr)") for the CLI. */
   onProgress?: (message: string) => void;
+  /** Ctrl-C: stop at the next node and destroy what was created (the deploy then rejects). */
+  signal?: AbortSignal;
 }
 
 export interface DestroyOptions {

@@ -8,7 +8,8 @@ import { dirname, join, resolve } from 'node:path';
 import { isMap, isNode, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
 import { UserError } from '../util/errors.ts';
 import type { Intent, Proto, Rule, ServiceChain } from './intent.ts';
-import { readLabInventory } from './lab-inventory.ts';
+import { type LabInventory, readLabInventory } from './lab-inventory.ts';
+import { checkLimits } from './limits.ts';
 import { type Path, type SchemaIssue, validateAgainstSchema } from './schema.ts';
 import type {
   BgpRouteExpectation,
@@ -186,8 +187,24 @@ export function parseScenarioText(text: string, file: string, options: LoadOptio
       },
     ]);
   }
-  const lab = readLabInventory(labFile);
-  const refIssues = checkReferences(data, lab);
+  let lab: LabInventory;
+  try {
+    lab = readLabInventory(labFile);
+  } catch (err) {
+    if (!(err instanceof UserError)) throw err;
+    // The lab file's own problem, at its own file:line:col.
+    const p = locator.pos(['lab']);
+    throw new ScenarioError([
+      {
+        where: err.where ?? labFile,
+        line: p.line,
+        col: p.col,
+        message: `${err.message} (the lab of scenario ${file})`,
+        hint: err.hint,
+      },
+    ]);
+  }
+  const refIssues = [...checkReferences(data, lab), ...checkLimits(data)];
   if (refIssues.length > 0) throw new ScenarioError(sortIssues(refIssues.map((i) => locator.issue(i))));
 
   return build(data, { file, text, labFile, locator });

@@ -31,6 +31,7 @@ interface Schema {
   minimum?: number;
   maximum?: number;
   minLength?: number;
+  maxLength?: number;
   minItems?: number;
   maxItems?: number;
   items?: Schema;
@@ -190,6 +191,14 @@ function walk(value: unknown, schema: Schema, root: Schema, path: Path, issues: 
   if (typeof value === 'string') {
     if (s.minLength !== undefined && value.length < s.minLength) {
       issues.push({ path, message: 'must not be empty', hint: s.description, atKey: false });
+    }
+    if (s.maxLength !== undefined && value.length > s.maxLength) {
+      issues.push({
+        path,
+        message: `is ${value.length} characters long, more than ${s.maxLength}`,
+        hint: s.description,
+        atKey: false,
+      });
     }
     if (s.pattern && !new RegExp(s.pattern, 'u').test(value)) {
       issues.push({

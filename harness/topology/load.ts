@@ -68,6 +68,11 @@ const LINUX_IFNAME_KINDS = new Set(['linux', 'bridge', 'ovs-bridge']);
 const SCHEMA_HINT = 'see https://containerlab.dev/manual/topo-def-file/ for the topology file format';
 
 export async function loadTopology(file: string, options: LoadOptions = {}): Promise<Topology> {
+  return loadTopologySync(file, options);
+}
+
+/** loadTopology for synchronous callers (scenario validation): the loading itself never waits. */
+export function loadTopologySync(file: string, options: LoadOptions = {}): Topology {
   const abs = resolve(file);
   const rel = relative(process.cwd(), abs);
   const display = rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : abs;

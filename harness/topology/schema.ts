@@ -3,9 +3,9 @@
  * ajv (`strict: false` for the schema's non-standard keywords such as `markdownDescription`; unicode
  * regexps stay on because the schema uses `\p{...}`).
  *
- * The schema lives outside the repository, in `<repo>/../shared/containerlab/clab.schema.json` (CI
- * clones the repo with a copy of shared/ beside it); OTWIN_CLAB_SCHEMA overrides the path. When the
- * file is absent, validation is skipped and the loader reports a warning.
+ * The schema is vendored in `vendor/containerlab/` (with its licence and the commit it came from);
+ * OTWIN_CLAB_SCHEMA overrides the path explicitly. When that override names a missing file,
+ * validation is skipped and the loader reports a warning.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -15,12 +15,15 @@ import AjvModule, { type ErrorObject, type ValidateFunction } from 'ajv';
 // ajv is CommonJS: under NodeNext the default import is the module object, the class is `.default`.
 const Ajv = AjvModule.default;
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const VENDORED_SCHEMA = resolve(
+  dirname(fileURLToPath(import.meta.url)),
+  'vendor',
+  'containerlab',
+  'clab.schema.json',
+);
 
 export function clabSchemaPath(): string {
-  return (
-    process.env.OTWIN_CLAB_SCHEMA ?? resolve(repoRoot, '..', 'shared', 'containerlab', 'clab.schema.json')
-  );
+  return process.env.OTWIN_CLAB_SCHEMA ?? VENDORED_SCHEMA;
 }
 
 export function clabSchemaAvailable(): boolean {

@@ -681,7 +681,6 @@ def field_json(value):
 def decode_layers(pkt):
     out = []
     layer = pkt
-    sc = scapy()
     while layer is not None and layer.__class__.__name__ != "NoPayload":
         name = layer.__class__.__name__
         entry = {"layer": name}
@@ -973,7 +972,6 @@ class Stream:
         self.arrivals.append((seq, mono, time.time() * 1000.0))
 
     async def run(self, send_one):
-        loop = asyncio.get_running_loop()
         interval = 1.0 / self.rate
         self.started_mono = mono_ms()
         t0 = time.monotonic()

@@ -10,6 +10,7 @@ import {
   type ToolCheck,
 } from '../../doctor/index.ts';
 import { UserError } from '../../util/errors.ts';
+import { installInterruptHandlers } from '../../util/interrupt.ts';
 
 export const summary = 'kernel features and tools this machine offers (what later checks may skip)';
 
@@ -41,6 +42,7 @@ export async function main(argv: string[]): Promise<number> {
   if (format !== 'table' && format !== 'json') {
     throw new UserError(`otwin doctor: --format must be table or json, not '${format}'`);
   }
+  installInterruptHandlers(); // the throwaway namespace goes with a Ctrl-C too (doctor/features.ts)
   const features = await detectFeatures();
   const runtimeOk =
     ['netns', 'veth', 'bridge'].every((f) => features.kernel[f as 'netns'].ok) &&

@@ -9,6 +9,7 @@ import type { InspectEntry, Runtime } from '../../runtime/runtime.ts';
 import { loadTopology } from '../../topology/load.ts';
 import type { Topology } from '../../topology/types.ts';
 import { UserError } from '../../util/errors.ts';
+import { installInterruptHandlers, interruptSignal, onInterrupt } from '../../util/interrupt.ts';
 
 export const summary =
   'deploy, destroy, inspect and exec into containerlab topologies (netns or containerlab runtime)';
@@ -159,12 +160,25 @@ async function deploy(values: Values): Promise<number> {
     }
     console.error(`[${seconds}s] ${message}`);
   };
-  await runtime.deploy(topology, {
+  // Ctrl-C stops the deploy at its next node; the runtime then destroys what it had created.
+  installInterruptHandlers();
+  const deploying = runtime.deploy(topology, {
     ...(values.reconfigure ? { reconfigure: true } : {}),
     ...(nodeFilter && nodeFilter.length > 0 ? { nodeFilter } : {}),
     ...(maxWorkers !== undefined ? { maxWorkers } : {}),
     onProgress: progress,
+    signal: interruptSignal,
   });
+  const stopCleanup = onInterrupt({
+    name: `deploy of lab ${topology.name}`,
+    run: () =>
+      deploying.then(
+        () => undefined, // finished before it saw the signal: the user asked for this lab
+        () => undefined,
+      ),
+    force: () => `lab ${topology.name} may be half deployed: otwin lab destroy -t ${values.topo}`,
+  });
+  await deploying.finally(stopCleanup);
   progress(`lab ${topology.name} deployed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   console.log(renderInspectTable(await runtime.inspect(topology), false));
   return 0;

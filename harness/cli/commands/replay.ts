@@ -9,6 +9,7 @@ import { resolveRuntimeName } from '../../runtime/index.ts';
 import { diffVerdicts, readRecord, renderVerdictDiff } from '../../scenario/record.ts';
 import { launch, renderSummary } from '../../scenario/suite/launch.ts';
 import { UserError } from '../../util/errors.ts';
+import { installInterruptHandlers } from '../../util/interrupt.ts';
 
 export const summary = 'replay a recorded run (same seed and timings) and diff its verdicts';
 
@@ -37,6 +38,7 @@ export async function main(argv: string[]): Promise<number> {
   console.log(
     `otwin replay: ${recorded.scenario.name} (seed ${recorded.seed}, recorded ${recorded.startedAt})`,
   );
+  installInterruptHandlers();
   const result = await launch({
     files: [],
     replay: file,

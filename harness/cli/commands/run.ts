@@ -16,6 +16,7 @@ import { collectScenarioFiles, loadScenario, ScenarioError } from '../../scenari
 import { exitCodeOf, launch, REPO_ROOT, renderSummary } from '../../scenario/suite/launch.ts';
 import type { Scenario } from '../../scenario/types.ts';
 import { UserError } from '../../util/errors.ts';
+import { installInterruptHandlers } from '../../util/interrupt.ts';
 import { generateReport } from './report.ts';
 
 /**
@@ -31,14 +32,15 @@ export function defaultScenarioRoots(): string[] {
 
 export const summary = 'run scenarios (default: scenarios/) and write Allure results, JUnit and run records';
 
-const USAGE = `usage: otwin run [scenario files or folders...] [--lab <file>] [--tags a,b] [--keep] [--report] [--runtime netns|containerlab]
+const USAGE = `usage: otwin run [scenario files or folders...] [--lab <file>] [--tags a,b] [--keep] [--reuse] [--report] [--runtime netns|containerlab]
 
   With no files, runs the default suite — scenarios/{${DEFAULT_SUITES.join(',')}} on the reference
   implementation, one deployment of labs/default.clab.yml — and writes the HTML report (--report).
   scenarios/frr-evpn (FRR as the implementation, its own lab) runs when named.
   --lab      run every scenario on this lab file instead
   --tags     only scenarios carrying one of these tags
-  --keep     leave the labs deployed afterwards
+  --keep     leave the labs deployed afterwards (also after Ctrl-C)
+  --reuse    run on a lab left deployed by an earlier run as it is (otherwise it is redeployed)
   --report   also generate the Allure HTML report (reports/html/index.html), as \`otwin report\`
   Results: reports/allure-results, reports/junit.xml, reports/runs/*.json`;
 
@@ -92,10 +94,12 @@ export async function main(argv: string[]): Promise<number> {
   }
   for (const s of selected) await getDriver(s.implementation);
   console.log(`otwin run: ${selected.length} scenario(s) on the ${runtime} runtime`);
+  installInterruptHandlers();
   const result = await launch({
     files: selected.map((s) => s.file),
     lab: values.lab,
     keep: values.keep ?? false,
+    reuse: values.reuse ?? false,
     runtime,
     implementation: [...new Set(selected.map((s) => s.implementation))].join(','),
   });
@@ -120,6 +124,7 @@ function parse(argv: string[]) {
       lab: { type: 'string', short: 'l' },
       tags: { type: 'string' },
       keep: { type: 'boolean' },
+      reuse: { type: 'boolean' },
       report: { type: 'boolean' },
       runtime: { type: 'string', short: 'r' },
       help: { type: 'boolean', short: 'h' },

@@ -254,6 +254,7 @@ export class NetnsRuntime implements Runtime {
     await checkNamesFree(plan);
     const state = recordPlan(plan);
     try {
+      options.signal?.throwIfAborted();
       const contexts = prepareFiles(plan, state);
       progress(
         `creating ${plan.namespaces.length} namespaces and ${plan.links.length + plan.mgmt.nodes.size} veth pairs`,
@@ -268,8 +269,10 @@ export class NetnsRuntime implements Runtime {
       await startNodes(plan, state, contexts, board, {
         maxWorkers: options.maxWorkers ?? DEFAULT_MAX_WORKERS,
         progress,
+        ...(options.signal ? { signal: options.signal } : {}),
       });
       await mgmtReady;
+      options.signal?.throwIfAborted();
       await publishPorts(plan, state);
       state.status = 'running';
       writeState(state);

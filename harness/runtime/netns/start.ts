@@ -24,6 +24,8 @@ import { where } from './validate.ts';
 export interface StartOptions {
   maxWorkers: number;
   progress: (message: string) => void;
+  /** Ctrl-C: no further node starts once it fires. */
+  signal?: AbortSignal;
 }
 
 export async function startNodes(
@@ -37,6 +39,7 @@ export async function startNodes(
   const limit = board.hasWaits ? plan.nodes.length : options.maxWorkers;
   await runPool(plan.nodes, limit, async (p) => {
     try {
+      options.signal?.throwIfAborted();
       await startNode(plan, p, state, contexts.get(p.node.name)!, board, options.progress);
     } catch (err) {
       board.abort(err);

@@ -4,10 +4,17 @@
  * needs. Used by `otwin run`, `otwin replay` and the benchmark.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execa } from 'execa';
+import { execa, type ResultPromise } from 'execa';
+import {
+  type CatalogueCoverage,
+  catalogueCoverage,
+  renderCoverage,
+  scenarioIdsUnder,
+  writeUncoveredResults,
+} from '../../report/coverage.ts';
 import {
   applySkipReasons,
   carryHistory,
@@ -18,6 +25,13 @@ import {
   writeExecutor,
 } from '../../report/extras.ts';
 import type { RuntimeName } from '../../runtime/runtime.ts';
+import {
+  type Cleanup,
+  interruptHandlersInstalled,
+  interruptSignal,
+  onInterrupt,
+} from '../../util/interrupt.ts';
+import { pollUntil } from '../../util/poll.ts';
 import type { VerdictStatus } from '../record.ts';
 import { PLAN_ENV, type RunPlan } from './plan.ts';
 
@@ -27,6 +41,8 @@ export interface LaunchOptions {
   files: string[];
   lab?: string | undefined;
   keep?: boolean;
+  /** Run on a lab left deployed by an earlier run instead of redeploying it. */
+  reuse?: boolean;
   runtime: RuntimeName;
   replay?: string | undefined;
   /** Reports folder (default <repo>/reports). */
@@ -50,6 +66,10 @@ export interface LaunchResult {
   resultsDir: string;
   junit: string;
   output: string;
+  /** Catalogue IDs this run's results carry, and those it does not (reported as not covered). */
+  coverage: CatalogueCoverage;
+  /** Catalogue ID → the repository's scenario files that name it (for "not covered in this run"). */
+  scenarioIds: Map<string, string[]>;
 }
 
 export function newRunId(): string {
@@ -67,15 +87,20 @@ export async function launch(options: LaunchOptions): Promise<LaunchResult> {
     files: options.files,
     lab: options.lab,
     keep: options.keep ?? false,
+    reuse: options.reuse ?? false,
     runtime: options.runtime,
     runsDir: join(reportsDir, 'runs'),
     artifactsDir: join(reportsDir, 'artifacts'),
     replay: options.replay,
     summaryFile: join(reportsDir, `.summary-${runId}.json`),
+    workerPidFile: join(reportsDir, `.worker-${runId}.pid`),
   };
   const planFile = join(reportsDir, `.plan-${runId}.json`);
   writeFileSync(planFile, JSON.stringify(plan, null, 2));
   const vitest = join(REPO_ROOT, 'node_modules', 'vitest', 'vitest.mjs');
+  // Under the CLI's Ctrl-C handling vitest runs in its own process group, so a Ctrl-C reaches only
+  // the CLI, which hands it to the worker (the one that knows the faults and labs to undo).
+  const handOver = interruptHandlersInstalled();
   const child = execa(
     process.execPath,
     [vitest, 'run', '--config', join(REPO_ROOT, 'harness/scenario/suite/vitest.config.ts')],
@@ -88,11 +113,16 @@ export async function launch(options: LaunchOptions): Promise<LaunchResult> {
         FORCE_COLOR: process.stdout.isTTY ? '1' : '0',
       },
       stdin: 'ignore',
+      detached: handOver,
       all: true,
       ...(options.stdio === 'pipe' ? {} : { stdout: ['pipe', 'inherit'], stderr: ['pipe', 'inherit'] }),
     },
   );
+  const stopHandOver = handOver ? onInterrupt(workerInterrupt(child, plan.workerPidFile)) : () => undefined;
   const result = await child;
+  stopHandOver();
+  rmSync(plan.workerPidFile, { force: true });
+  interruptSignal.throwIfAborted();
   const summary: WorkerSummary = existsSync(plan.summaryFile)
     ? (JSON.parse(readFileSync(plan.summaryFile, 'utf8')) as WorkerSummary)
     : { verdicts: [], lossWindows: [], records: [] };
@@ -109,6 +139,9 @@ export async function launch(options: LaunchOptions): Promise<LaunchResult> {
   writeExecutor(resultsDir, runId, join(reportsDir, 'html'));
   carryHistory(join(reportsDir, 'html'), resultsDir);
   applySkipReasons(resultsDir);
+  const coverage = catalogueCoverage(resultsDir);
+  const scenarioIds = scenarioIdsUnder(join(REPO_ROOT, 'scenarios'));
+  writeUncoveredResults(resultsDir, coverage.uncovered, scenarioIds);
   return {
     runId,
     vitestExitCode: result.exitCode ?? 1,
@@ -116,6 +149,54 @@ export async function launch(options: LaunchOptions): Promise<LaunchResult> {
     resultsDir,
     junit: join(reportsDir, 'junit.xml'),
     output: String(result.all ?? ''),
+    coverage,
+    scenarioIds,
+  };
+}
+
+/**
+ * The CLI's part of a Ctrl-C: pass SIGTERM to the scenario worker (it reverts faults and destroys the
+ * labs it deployed) and wait for vitest to end; on a second Ctrl-C, kill vitest's process group.
+ */
+function workerInterrupt(child: ResultPromise, pidFile: string): Cleanup {
+  const ended = child.then(
+    () => undefined,
+    () => undefined,
+  );
+  let running = true;
+  void ended.then(() => {
+    running = false;
+  });
+  return {
+    name: 'scenario worker',
+    async run() {
+      // The worker writes its PID as it starts; before that it has deployed nothing.
+      const workerPid = () => (existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) || 0 : 0);
+      await pollUntil(workerPid, (pid) => pid > 0 || !running, {
+        timeoutMs: 30_000,
+        intervalMs: 100,
+        what: 'the scenario worker to start',
+      });
+      const pid = workerPid();
+      if (pid > 0 && running) {
+        try {
+          process.kill(pid, 'SIGTERM');
+        } catch {
+          // already gone
+        }
+      }
+      await ended;
+    },
+    force() {
+      if (running && child.pid !== undefined) {
+        try {
+          process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+      return 'labs this run deployed may still be up: `otwin lab inspect --all` lists them, `otwin lab destroy -t <file>` removes one';
+    },
   };
 }
 
@@ -163,16 +244,30 @@ export function renderSummary(result: LaunchResult): string {
     `JUnit: ${result.junit}`,
   );
   if (records.length > 0) lines.push(`run records: ${records.length} under ${dirname(records[0]!)}`);
+  lines.push('', ...renderCoverage(result.coverage, result.scenarioIds));
   lines.push(
     `${totals[0]} passed, ${totals[1]! + totals[2]!} failed, ${totals[3]} skipped (${totals[2]} of the failures broken)`,
   );
+  const nothing = totals[1]! + totals[2]! === 0 ? nothingPassed(result) : undefined;
+  if (nothing) lines.push(`${nothing}: exit code 1`);
   return lines.join('\n');
 }
 
-/** 0 only if every verdict passed or was skipped, and vitest itself had nothing else to complain about. */
+/** Why a run without failures still proves nothing (no verdict at all, or none passed), else undefined. */
+export function nothingPassed(result: LaunchResult): string | undefined {
+  const { verdicts } = result.summary;
+  if (verdicts.length === 0) return 'nothing ran: no expectation produced a verdict';
+  if (verdicts.some((v) => v.status === 'passed')) return undefined;
+  const skipped = verdicts.filter((v) => v.status === 'skipped').length;
+  return `nothing passed: ${skipped} of ${verdicts.length} expectations skipped (reasons above), so the run checked nothing`;
+}
+
+/**
+ * 0 only if every verdict passed or was skipped, at least one passed, and vitest itself had nothing
+ * else to complain about.
+ */
 export function exitCodeOf(result: LaunchResult): number {
   const bad = result.summary.verdicts.some((v) => v.status === 'failed' || v.status === 'broken');
-  if (bad) return 1;
-  if (result.summary.verdicts.length === 0) return 1;
+  if (bad || nothingPassed(result)) return 1;
   return result.vitestExitCode === 0 ? 0 : 1;
 }

@@ -9,6 +9,8 @@ export interface RunPlan {
   /** `--lab`: run every scenario on this lab file instead of its own. */
   lab: string | undefined;
   keep: boolean;
+  /** Run on a lab left deployed by an earlier run instead of redeploying it (`--reuse`). */
+  reuse: boolean;
   runtime: RuntimeName;
   runsDir: string;
   artifactsDir: string;
@@ -16,6 +18,8 @@ export interface RunPlan {
   replay: string | undefined;
   /** Where the worker writes its summary (loss windows, verdict counts) for the CLI. */
   summaryFile: string;
+  /** Where the worker writes its PID, so the CLI can hand it a Ctrl-C (vitest runs detached). */
+  workerPidFile: string;
 }
 
 export const PLAN_ENV = 'OTWIN_PLAN';

@@ -5,11 +5,14 @@
  * Error); skipped with the reason (`ctx.skip(reason)`, plus a `skip_reason` label the CLI moves into
  * the Allure result). Each scenario writes a run record under reports/runs/.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as allure from 'allure-js-commons';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { AllureStepReporter } from '../../report/allure.ts';
+import { killSessionDescendants } from '../../util/descendants.ts';
 import { errorMessage, HarnessError } from '../../util/errors.ts';
+import { installInterruptHandlers, interruptSignal, onInterrupt } from '../../util/interrupt.ts';
+import { sleep } from '../../util/poll.ts';
 import { catalogueEntry } from '../catalogue.ts';
 import { ExpectationError, type ReplayPlan, type ScenarioContext } from '../context.ts';
 import type { ImplementationDriver } from '../drivers/driver.ts';
@@ -22,8 +25,62 @@ import { readPlan } from './plan.ts';
 import { createContext, createRecord, LabPool, machineFeatures, stopTraffic } from './worker.ts';
 
 const plan = readPlan();
-const log = (line: string) => console.log(`[otwin] ${line}`);
-const labs = new LabPool(plan.runtime, log);
+const log = (line: string) => {
+  // After a Ctrl-C, straight to stderr: vitest holds console output per test and would lose it.
+  if (interruptSignal.aborted) process.stderr.write(`[otwin] ${line}\n`);
+  else console.log(`[otwin] ${line}`);
+};
+const labs = new LabPool(plan.runtime, log, { reuse: plan.reuse, signal: interruptSignal });
+
+// Ctrl-C (handed over by the CLI as SIGTERM): undo what this run did, then end by the same signal
+// (vitest replaces process.exit in its workers).
+const stopInterrupts = installInterruptHandlers({
+  log: (line) => process.stderr.write(`[otwin] ${line}\n`),
+  who: 'worker',
+  repeat: 'ignore',
+  exit: (_code, signal) => {
+    stopInterrupts();
+    process.kill(process.pid, signal);
+  },
+});
+writeFileSync(plan.workerPidFile, String(process.pid));
+/**
+ * After a Ctrl-C, tests and hooks wait here: vitest must not finish the file and stop this worker
+ * while the interruption still reverts faults and destroys labs (the worker then ends by the signal).
+ */
+const parkWhileInterrupted = async (): Promise<void> => {
+  if (interruptSignal.aborted) await new Promise<never>(() => undefined);
+};
+/** The scenario running now, whose faults an interruption reverts. */
+let active: { ctx: ScenarioContext; labDeployedHere: boolean } | undefined;
+onInterrupt({
+  name: 'scenario run',
+  async run() {
+    // Commands in flight (a node's FRR start, a probe, a capture) fail now instead of finishing their
+    // work: the deploy or step that waits on them gives up at once. Lab nodes run in sessions of
+    // their own and are not touched here.
+    killSessionDescendants();
+    if (active) {
+      const { ctx, labDeployedHere } = active;
+      // Bounded: a revert that hangs must not hold the lab's destruction hostage.
+      const reverted = await Promise.race([
+        ctx.cleanup(),
+        sleep(10_000).then(() => ['fault reverts timed out']),
+      ]);
+      for (const problem of reverted) log(`${ctx.scenario.name}: ${problem}`);
+      // A lab that stays (--keep, --reuse) must not keep this scenario's objects either.
+      if (plan.keep || !labDeployedHere)
+        await ctx.driver.teardown(ctx.driverContext()).catch((err: unknown) => {
+          log(`${ctx.scenario.name}: driver teardown: ${errorMessage(err)}`);
+        });
+    }
+    for (const problem of await labs.release(plan.keep)) log(`teardown: ${problem}`);
+    await stopTraffic();
+    killSessionDescendants();
+    saveSummary();
+    rmSync(plan.workerPidFile, { force: true });
+  },
+});
 const summary: {
   verdicts: Array<{ scenario: string; name: string; status: VerdictStatus; area: string; message?: string }>;
   lossWindows: Array<{ name: string; ms: number; boundMs: number }>;
@@ -118,6 +175,8 @@ async function attachNodeLogs(ctx: ScenarioContext, nodes: string[]): Promise<vo
 }
 
 afterAll(async () => {
+  await parkWhileInterrupted();
+  stopInterrupts();
   const problems = await labs.release(plan.keep);
   await stopTraffic();
   for (const p of problems) log(`teardown: ${p}`);
@@ -154,6 +213,7 @@ for (const entry of scenarios()) {
 
   describe(scenario.name, () => {
     beforeAll(async () => {
+      await parkWhileInterrupted();
       try {
         const driver = await getDriver(scenario.implementation);
         state.driver = driver;
@@ -165,7 +225,7 @@ for (const entry of scenarios()) {
           state.skip = reason;
           return;
         }
-        const { lab } = await labs.get(scenario.lab);
+        const { lab, deployedHere } = await labs.get(scenario.lab);
         state.ctx = await createContext({
           scenario,
           lab,
@@ -177,13 +237,16 @@ for (const entry of scenarios()) {
           record,
         });
         state.ctx.startClock();
+        active = { ctx: state.ctx, labDeployedHere: deployedHere };
       } catch (err) {
         state.broken = err instanceof Error ? err : new HarnessError(String(err));
       }
     });
 
     afterAll(async () => {
+      await parkWhileInterrupted();
       const ctx = state.ctx;
+      active = undefined;
       if (!ctx) {
         summary.records.push(record.finish());
         saveSummary();
@@ -208,6 +271,7 @@ for (const entry of scenarios()) {
 
     units.forEach((unit, index) => {
       it(unit.name, { timeout: unitTimeout(unit) }, async (tctx) => {
+        await parkWhileInterrupted();
         const { area, group } = areaOf(unit.conformance.length ? unit.conformance : scenario.conformance);
         for (const id of unit.conformance) await allure.label('conformance_id', id);
         await allure.epic(area);

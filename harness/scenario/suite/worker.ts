@@ -29,6 +29,7 @@ export class LabPool {
   constructor(
     private readonly runtimeName: RuntimeName,
     private readonly log: (line: string) => void = () => undefined,
+    private readonly options: { reuse?: boolean; signal?: AbortSignal } = {},
   ) {}
 
   private runtime(): Promise<Runtime> {
@@ -36,21 +37,32 @@ export class LabPool {
     return this.runtimePromise;
   }
 
-  /** The deployed lab for a topology file: attached if already up, deployed otherwise. */
+  /**
+   * The deployed lab for a topology file, deployed on first use. A deployment left behind by an
+   * earlier run is redeployed (its state is unknown), unless the user asked to reuse it (--reuse).
+   */
   get(file: string): Promise<LabEntry> {
+    this.options.signal?.throwIfAborted();
     const existing = this.labs.get(file);
     if (existing) return existing;
     const entry = (async (): Promise<LabEntry> => {
       const topology = await loadTopology(file);
       const runtime = await this.runtime();
       const attached = await runtime.attach(topology);
-      if (attached) {
-        this.log(`lab ${topology.name}: already deployed, attached`);
+      if (attached && this.options.reuse) {
+        this.log(`lab ${topology.name}: already deployed, reusing it (--reuse)`);
         return { topology, lab: attached, deployedHere: false };
       }
-      this.log(`lab ${topology.name}: deploying (${this.runtimeName})`);
+      this.log(
+        attached
+          ? `lab ${topology.name}: left deployed by an earlier run; redeploying it (--reuse runs on it as it is)`
+          : `lab ${topology.name}: deploying (${this.runtimeName})`,
+      );
       try {
-        const lab = await runtime.deploy(topology, { reconfigure: true });
+        const lab = await runtime.deploy(topology, {
+          reconfigure: true,
+          ...(this.options.signal ? { signal: this.options.signal } : {}),
+        });
         return { topology, lab, deployedHere: true };
       } catch (err) {
         // The runtime destroys what a failed deploy left behind by itself.
