@@ -14,11 +14,11 @@ import { loadTopology } from '../harness/topology/load.ts';
 import type { Topology } from '../harness/topology/types.ts';
 import { run } from '../harness/util/exec.ts';
 import { waitFor } from '../harness/util/poll.ts';
+import { shq } from '../harness/util/shell.ts';
 import { DirectoryClient, DirectoryUnavailableError } from './directory/client.ts';
 
 const LAB = join(import.meta.dirname, '..', 'labs', 'reference-2az.clab.yml');
 const NS = 'otf-2az-';
-const shq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 describe('reference implementation: two-zone lab', () => {
   let topo: Topology;
@@ -67,7 +67,7 @@ describe('reference implementation: two-zone lab', () => {
       .filter((p) => p > 1);
   };
   const killRole = async (node: string, script: string) => {
-    for (const pid of await pidOf(node, `node --import tsx ${script}`))
+    for (const pid of await pidOf(node, `bin/run-ts.js ${script}`))
       await lab.node(node).exec(['kill', '-9', String(pid)]);
   };
   const startRole = async (node: string) => {

@@ -6,8 +6,8 @@
  */
 import { lstatSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
 import { ipBatch, netnsInode, netnsList } from '../../kernel/netns.ts';
+import { isAlive, killLabProcesses, pidNamespaceOf } from '../../kernel/procs.ts';
 import { HarnessError } from '../../util/errors.ts';
-import { isAlive, killLabProcesses, pidNamespaceOf } from './procs.ts';
 import { type LabState, removeState } from './state.ts';
 
 export async function labIsUp(state: LabState): Promise<boolean> {

@@ -10,6 +10,7 @@ import { existsSync, lstatSync, mkdirSync, statSync, writeFileSync } from 'node:
 import { userInfo } from 'node:os';
 import { dirname, join, relative, sep } from 'node:path';
 import { ipBatchOk, netnsList } from '../../kernel/netns.ts';
+import { isAlive } from '../../kernel/procs.ts';
 import type { Topology, TopologyNode } from '../../topology/types.ts';
 import { HarnessError, UserError } from '../../util/errors.ts';
 import { sleep } from '../../util/poll.ts';
@@ -22,7 +23,6 @@ import { mgmtBridgeLines, mgmtNodeLines, mgmtVethLines, planMgmt } from './mgmt.
 import { labNames, nodeMarker, nodeNetns } from './names.ts';
 import { NetnsNode, runExecLines, startCmd, startInit } from './node.ts';
 import { runPool } from './pool.ts';
-import { isAlive } from './procs.ts';
 import type { NodeProfile, ProfileContext, ProfileMount } from './profile.ts';
 import {
   claimRegistry,
