@@ -24,6 +24,7 @@ import type {
 import { type Intent, IntentIndex, type Vm } from '../harness/scenario/intent.ts';
 import type { Scenario } from '../harness/scenario/types.ts';
 import type { Topology } from '../harness/topology/types.ts';
+import { otwinEnv } from '../harness/util/env.ts';
 import { HarnessError } from '../harness/util/errors.ts';
 import { pollUntil, waitFor } from '../harness/util/poll.ts';
 import { shq } from '../harness/util/shell.ts';
@@ -71,7 +72,7 @@ export function labConventions(topology: Topology): LabConventions {
       ? socketFlag
       : resolve(REPO_ROOT, socketFlag)
     : join(topology.labDir, 'directory', 'api.sock');
-  const token = process.env.OTF_DIRECTORY_TOKEN ?? flagOf(dir?.cmd, 'token') ?? 'otf-lab-token';
+  const token = otwinEnv('DIRECTORY_TOKEN') ?? flagOf(dir?.cmd, 'token') ?? 'otf-lab-token';
   const agents = new Map<string, { zone: string | undefined; prefix: string }>();
   for (const n of topology.nodes) {
     if (!n.cmd?.includes(ROLES.agent!)) continue;

@@ -12,6 +12,7 @@ import { getRuntime } from '../harness/runtime/index.ts';
 import type { DeployedLab, Runtime } from '../harness/runtime/runtime.ts';
 import { loadTopology } from '../harness/topology/load.ts';
 import type { Topology } from '../harness/topology/types.ts';
+import { otwinEnv } from '../harness/util/env.ts';
 import { run } from '../harness/util/exec.ts';
 import { waitFor } from '../harness/util/poll.ts';
 import { shq } from '../harness/util/shell.ts';
@@ -163,11 +164,11 @@ describe('reference implementation: two-zone lab', () => {
 
   afterAll(async () => {
     await tap?.stop().catch(() => {});
-    if (!process.env.OTF_KEEP_LAB && topo) await runtime.destroy(topo);
+    if (!otwinEnv('KEEP_LAB') && topo) await runtime.destroy(topo);
     // `ip netns add` inside a node leaves an empty placeholder file in the host's /run/netns.
     const list = await run('ip', ['-j', 'netns', 'list']);
     for (const { name } of JSON.parse(list.stdout || '[]') as Array<{ name: string }>)
-      if (name.startsWith(NS) && !process.env.OTF_KEEP_LAB) await run('ip', ['netns', 'delete', name]);
+      if (name.startsWith(NS) && !otwinEnv('KEEP_LAB')) await run('ip', ['netns', 'delete', name]);
   });
 
   it('VMs reach each other across hypervisors and zones, in one subnet and across subnets', async () => {
