@@ -12,7 +12,7 @@ import { otwinEnv } from '../harness/util/env.ts';
 import { run, runOk } from '../harness/util/exec.ts';
 import { waitFor } from '../harness/util/poll.ts';
 import { Agent } from './agent/agent.ts';
-import { createUnderlay, ping, type UnderlayFixture } from './agent/fixture.ts';
+import { createUnderlay, ping, type UnderlayFixture } from './agent/fixtures/underlay.ts';
 import { domainNsName, vmNsName } from './agent/model.ts';
 import { Controller } from './controller/controller.ts';
 import { MemoryEvpnFabric, type MemoryEvpnTransport } from './controller/evpn.ts';

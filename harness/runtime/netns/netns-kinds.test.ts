@@ -11,8 +11,8 @@ import { loadTopology } from '../../topology/load.ts';
 import type { Topology } from '../../topology/types.ts';
 import { UserError } from '../../util/errors.ts';
 import { run } from '../../util/exec.ts';
+import { copyLab, leftovers, REPO, removeDir, uniqueLabName, writeLab } from './fixtures/labs.ts';
 import { NetnsRuntime } from './index.ts';
-import { copyLab, leftovers, REPO, removeDir, uniqueLabName, writeLab } from './testing/fixtures.ts';
 
 const runtime = new NetnsRuntime();
 const cleanups: Array<() => Promise<void>> = [];
