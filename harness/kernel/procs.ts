@@ -136,7 +136,7 @@ function netInode(path: string): string | undefined {
   }
 }
 
-const HARNESS_HELPERS = /speaker-process\.ts|probe_server\.py|harness\.traffic\.probe_server/;
+const HARNESS_HELPERS = /speaker-process\.ts|traffic\/probe_server/;
 
 /**
  * Every live process in a lab node's network namespace except the node's own holder/init process.
