@@ -10,5 +10,5 @@ export interface BuildManifest {
 export const REPO: string;
 export const BUILD_DIR: string;
 export const MANIFEST: string;
-export function freshBuild(): BuildManifest | undefined;
+export function freshBuild(manifestFile?: string, root?: string): BuildManifest | undefined;
 export function runEntry(source: string, args: string[]): Promise<unknown>;

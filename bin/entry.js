@@ -15,19 +15,21 @@ export const MANIFEST = join(BUILD_DIR, 'manifest.json');
 /**
  * The build manifest when every input it was built from is unchanged since, else undefined.
  * Costs one stat per input (a few milliseconds): no hashing on the start path.
+ * @param {string} [manifestFile] the manifest (default dist/manifest.json)
+ * @param {string} [root] the folder its inputs are relative to (default the repository)
  * @returns {{ builtAt: number, inputs: string[], entries: Record<string, string> } | undefined}
  */
-export function freshBuild() {
+export function freshBuild(manifestFile = MANIFEST, root = REPO) {
   if (process.env.OTWIN_FROM_SOURCE) return undefined;
   let manifest;
   try {
-    manifest = JSON.parse(readFileSync(MANIFEST, 'utf8'));
+    manifest = JSON.parse(readFileSync(manifestFile, 'utf8'));
   } catch {
     return undefined;
   }
   for (const input of manifest.inputs) {
     try {
-      if (statSync(join(REPO, input)).mtimeMs > manifest.builtAt) return undefined;
+      if (statSync(join(root, input)).mtimeMs > manifest.builtAt) return undefined;
     } catch {
       return undefined;
     }
