@@ -8,11 +8,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ip, vethBetween } from '../kernel/netns.ts';
 import { otwinEnv } from '../util/env.ts';
 import { run } from '../util/exec.ts';
+import { fixturePrefix } from '../util/fixture-prefix.ts';
 import { waitFor } from '../util/poll.ts';
-import { fixturePrefix, NamespaceSet } from './fixtures/frr.ts';
+import { NamespaceSet } from './fixtures/frr.ts';
 import { SpeakerProcess } from './tap.ts';
 
-const prefix = fixturePrefix('t');
+const prefix = fixturePrefix('otd', 't');
 const pcap = `/tmp/${prefix}-bgp.pcap`;
 const set = new NamespaceSet();
 let fields: Map<string, string[]>;
