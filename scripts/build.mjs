@@ -66,7 +66,10 @@ async function build() {
     format: 'esm',
     platform: 'node',
     target: 'node20',
+    // npm dependencies are bundled too (resolving execa's or ajv's many small modules costs more at start
+    // than parsing them); kept out: the native addon, and the tools only the fallback and tests load.
     external: ['better-sqlite3', 'tsx', 'tsx/*', 'esbuild', 'vitest', 'vitest/*', 'allure-*', 'fast-check'],
+    // Bundled CommonJS (ajv) calls require(): give the ESM output one.
     banner: {
       js: "import { createRequire as __otwinCreateRequire } from 'node:module'; const require = __otwinCreateRequire(import.meta.url);",
     },
