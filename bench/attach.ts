@@ -27,7 +27,7 @@ const TRACED_NODES = ['directory', 'c1', 'c2', ...HVS];
 /**
  * The lab file to deploy: labs/reference-2az.clab.yml itself, or (with --lab-name, so parallel runs
  * never collide) a copy in a temporary folder with every `otf-2az` name replaced, bind sources made
- * absolute, and with --trace the roles started with OTF_REF_TRACE=1.
+ * absolute, and with --trace the roles started with OTWIN_REF_TRACE=1.
  */
 function labFile(name: string, traced: boolean): string {
   if (name === 'otf-2az' && !traced) return LAB_FILE;
@@ -35,7 +35,7 @@ function labFile(name: string, traced: boolean): string {
     .replaceAll('otf-2az', name)
     .replaceAll('- ..:/srv', `- ${REPO}:/srv`)
     .replaceAll('- reference/', `- ${join(REPO, 'labs', 'reference')}/`);
-  if (traced) text = text.replaceAll('&& exec node ', '&& exec env OTF_REF_TRACE=1 node ');
+  if (traced) text = text.replaceAll('&& exec node ', '&& exec env OTWIN_REF_TRACE=1 node ');
   // A fixed folder per name: the next run's `destroy` finds a lab a crashed or --keep run left.
   const dir = join(tmpdir(), `${name}-bench`);
   mkdirSync(dir, { recursive: true });
@@ -156,7 +156,7 @@ export async function main(argv: string[]): Promise<void> {
       seconds: { type: 'string', default: '5' },
       // Lab name (and VM namespace prefix): give parallel runs distinct names.
       'lab-name': { type: 'string', default: 'otf-2az' },
-      // Start the roles with OTF_REF_TRACE=1 and print where attach latency goes.
+      // Start the roles with OTWIN_REF_TRACE=1 and print where attach latency goes.
       trace: { type: 'boolean', default: false },
     },
   });

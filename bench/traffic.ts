@@ -8,7 +8,7 @@ import {
   type Fixture,
   fixturePrefix,
   nftDropInbound,
-} from '../harness/traffic/fixtures.ts';
+} from '../harness/traffic/fixtures/namespaces.ts';
 import {
   allPairs,
   type Expectation,

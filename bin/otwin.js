@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Registers tsx so the CLI runs straight from TypeScript sources: no build step between `npm ci` and `npx otwin`.
-import { register } from 'tsx/esm/api';
+// The CLI from its build when fresh, else straight from the TypeScript sources (see ./entry.js).
+import { join } from 'node:path';
+import { REPO, runEntry } from './entry.js';
 
-register();
-await import('../harness/cli/main.ts');
+await runEntry(join(REPO, 'harness/cli/main.ts'), process.argv.slice(2));

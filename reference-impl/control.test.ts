@@ -8,10 +8,11 @@ import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { otwinEnv } from '../harness/util/env.ts';
 import { run, runOk } from '../harness/util/exec.ts';
 import { waitFor } from '../harness/util/poll.ts';
 import { Agent } from './agent/agent.ts';
-import { createUnderlay, ping, type UnderlayFixture } from './agent/fixture.ts';
+import { createUnderlay, ping, type UnderlayFixture } from './agent/fixtures/underlay.ts';
 import { domainNsName, vmNsName } from './agent/model.ts';
 import { Controller } from './controller/controller.ts';
 import { MemoryEvpnFabric, type MemoryEvpnTransport } from './controller/evpn.ts';
@@ -20,9 +21,8 @@ import { DirectoryServer } from './directory/server.ts';
 
 const PREFIX = `otf-cp${process.pid % 10000}-`;
 const TOKEN = 'secret';
-const log = process.env.OTF_TEST_LOG
-  ? (l: string) => appendFileSync(process.env.OTF_TEST_LOG as string, `${l}\n`)
-  : undefined;
+const testLog = otwinEnv('TEST_LOG');
+const log = testLog ? (l: string) => appendFileSync(testLog, `${l}\n`) : undefined;
 
 /** Runs ping at 10 ms intervals in the background; `stop()` returns sent/received. */
 function pingStream(ns: string, target: string, seconds: number) {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadTopology } from '../harness/topology/load.ts';
+import { otwinEnv } from '../harness/util/env.ts';
 import { HarnessError } from '../harness/util/errors.ts';
 import { DirectoryClient } from './directory/client.ts';
 import { DirectoryServer } from './directory/server.ts';
@@ -15,7 +16,7 @@ describe('reference driver: lab conventions', () => {
   it('reads the directory socket, token, agent zones and prefixes of the default lab', async () => {
     const c = labConventions(await loadTopology(join(repo, 'labs', 'default.clab.yml')));
     expect(c.socket).toBe(join(repo, 'labs', 'clab-otwin-default', 'directory', 'api.sock'));
-    expect(c.token).toBe(process.env.OTF_DIRECTORY_TOKEN ?? 'otf-lab-token');
+    expect(c.token).toBe(otwinEnv('DIRECTORY_TOKEN') ?? 'otf-lab-token');
     expect(Object.fromEntries(c.agents)).toEqual({
       hv1: { zone: 'z1', prefix: 'otwin-default-' },
       hv2: { zone: 'z1', prefix: 'otwin-default-' },

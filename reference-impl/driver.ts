@@ -1,8 +1,8 @@
 /**
  * Scenario-engine driver for the reference implementation: applies intent through the directory API
  * (tenants, domains, subnets, vports; zones and hypervisors from the intent's zones or one zone), and
- * locates VMs, which the agents create as namespaces inside their hypervisor node. Register with
- * `registerDriver('reference', async () => new ReferenceDriver())` (harness/scenario/drivers/index.ts).
+ * locates VMs, which the agents create as namespaces inside their hypervisor node. Listed as `reference`
+ * in package.json `otwin.drivers`, which the harness loads by name (harness/scenario/drivers/index.ts).
  *
  * Lab conventions are read from the topology (labs/default.clab.yml, labs/reference-2az.clab.yml):
  * the directory node's `cmd:` gives its API socket (`--socket`, relative to the repository) and token
@@ -12,6 +12,7 @@
  */
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
+import { nodeProcesses } from '../harness/kernel/procs.ts';
 import type { DeployedLab, LabNode } from '../harness/runtime/runtime.ts';
 import type {
   Capability,
@@ -20,12 +21,13 @@ import type {
   ImplementationDriver,
   IntentChange,
 } from '../harness/scenario/drivers/driver.ts';
-import { nodeProcesses } from '../harness/scenario/faults/procs.ts';
 import { type Intent, IntentIndex, type Vm } from '../harness/scenario/intent.ts';
 import type { Scenario } from '../harness/scenario/types.ts';
 import type { Topology } from '../harness/topology/types.ts';
+import { otwinEnv } from '../harness/util/env.ts';
 import { HarnessError } from '../harness/util/errors.ts';
 import { pollUntil, waitFor } from '../harness/util/poll.ts';
+import { shq } from '../harness/util/shell.ts';
 import { DirectoryApiError, DirectoryClient } from './directory/client.ts';
 import { formatIPv4, parseCidr4 } from './protocol/addr.ts';
 
@@ -70,7 +72,7 @@ export function labConventions(topology: Topology): LabConventions {
       ? socketFlag
       : resolve(REPO_ROOT, socketFlag)
     : join(topology.labDir, 'directory', 'api.sock');
-  const token = process.env.OTF_DIRECTORY_TOKEN ?? flagOf(dir?.cmd, 'token') ?? 'otf-lab-token';
+  const token = otwinEnv('DIRECTORY_TOKEN') ?? flagOf(dir?.cmd, 'token') ?? 'otf-lab-token';
   const agents = new Map<string, { zone: string | undefined; prefix: string }>();
   for (const n of topology.nodes) {
     if (!n.cmd?.includes(ROLES.agent!)) continue;
@@ -329,7 +331,7 @@ export class ReferenceDriver implements ImplementationDriver {
     // Host PIDs (the engine signals them from the host): a node has its own PID namespace, so PIDs read
     // inside it would name other host processes. Found through the node's network namespace.
     return nodeProcesses(node)
-      .filter((p) => p.cmdline.includes(`node --import tsx ${script}`))
+      .filter((p) => p.cmdline.includes(`bin/run-ts.js ${script}`))
       .map((p) => p.pid);
   }
 
@@ -359,8 +361,7 @@ export class ReferenceDriver implements ImplementationDriver {
       throw new HarnessError(`${node.name}: no cmd: to restart (provision through this driver first)`);
     // The runtime's log of the node's cmd (labDir/<node>/cmd.log; the host's paths are the node's).
     const log = join(topo.labDir, node.name, 'cmd.log');
-    const quoted = `'${cmd.replace(/'/g, `'\\''`)}'`;
-    const r = await node.exec(['sh', '-c', `setsid sh -c ${quoted} </dev/null >>${log} 2>&1 &`]);
+    const r = await node.exec(['sh', '-c', `setsid sh -c ${shq(cmd)} </dev/null >>${log} 2>&1 &`]);
     if (r.exitCode !== 0) throw new HarnessError(`${node.name}: cannot restart its role: ${r.stderr.trim()}`);
   }
 
@@ -433,4 +434,9 @@ export async function createOrConfirm(
       .map((k) => `${k}: ${JSON.stringify(existing[k])}, intent ${JSON.stringify(body[k])}`)
       .join('; ')}): left by an earlier run? redeploy the lab`,
   );
+}
+
+/** The driver module's factory (package.json `otwin.drivers`). */
+export function createDriver(): ImplementationDriver {
+  return new ReferenceDriver();
 }

@@ -12,13 +12,14 @@ import { getRuntime } from '../harness/runtime/index.ts';
 import type { DeployedLab, Runtime } from '../harness/runtime/runtime.ts';
 import { loadTopology } from '../harness/topology/load.ts';
 import type { Topology } from '../harness/topology/types.ts';
+import { otwinEnv } from '../harness/util/env.ts';
 import { run } from '../harness/util/exec.ts';
 import { waitFor } from '../harness/util/poll.ts';
+import { shq } from '../harness/util/shell.ts';
 import { DirectoryClient, DirectoryUnavailableError } from './directory/client.ts';
 
 const LAB = join(import.meta.dirname, '..', 'labs', 'reference-2az.clab.yml');
 const NS = 'otf-2az-';
-const shq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 describe('reference implementation: two-zone lab', () => {
   let topo: Topology;
@@ -67,7 +68,7 @@ describe('reference implementation: two-zone lab', () => {
       .filter((p) => p > 1);
   };
   const killRole = async (node: string, script: string) => {
-    for (const pid of await pidOf(node, `node --import tsx ${script}`))
+    for (const pid of await pidOf(node, `bin/run-ts.js ${script}`))
       await lab.node(node).exec(['kill', '-9', String(pid)]);
   };
   const startRole = async (node: string) => {
@@ -163,11 +164,11 @@ describe('reference implementation: two-zone lab', () => {
 
   afterAll(async () => {
     await tap?.stop().catch(() => {});
-    if (!process.env.OTF_KEEP_LAB && topo) await runtime.destroy(topo);
+    if (!otwinEnv('KEEP_LAB') && topo) await runtime.destroy(topo);
     // `ip netns add` inside a node leaves an empty placeholder file in the host's /run/netns.
     const list = await run('ip', ['-j', 'netns', 'list']);
     for (const { name } of JSON.parse(list.stdout || '[]') as Array<{ name: string }>)
-      if (name.startsWith(NS) && !process.env.OTF_KEEP_LAB) await run('ip', ['netns', 'delete', name]);
+      if (name.startsWith(NS) && !otwinEnv('KEEP_LAB')) await run('ip', ['netns', 'delete', name]);
   });
 
   it('VMs reach each other across hypervisors and zones, in one subnet and across subnets', async () => {

@@ -36,3 +36,6 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   npm ci --no-audit --no-fund >/dev/null
   echo "$want" > "$stamp"
 fi
+# Compiles the CLI and the reference-impl bins to dist/ when any source changed since the last build
+# (npm ci's `prepare` builds too); without it everything still runs, only slower, through tsx.
+node scripts/build.mjs

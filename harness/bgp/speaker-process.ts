@@ -1,6 +1,6 @@
 /**
  * A BgpSpeaker in its own process, so it can run inside a lab node's network namespace
- * (`nsenter --net=<path> node --import tsx harness/bgp/speaker-process.ts '<json options>'`).
+ * (`nsenter --net=<path> node bin/run-ts.js harness/bgp/speaker-process.ts '<json options>'`).
  *
  * Protocol: JSON lines. stdout carries events (`ready`, `established`, `down`, `update`, `notification`,
  * `log`, `announced`, `closed`); stdin takes commands (`announce`, `withdraw`, `synthetic`, `close`).

@@ -6,12 +6,14 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ip, vethBetween } from '../kernel/netns.ts';
+import { otwinEnv } from '../util/env.ts';
 import { run } from '../util/exec.ts';
+import { fixturePrefix } from '../util/fixture-prefix.ts';
 import { waitFor } from '../util/poll.ts';
-import { fixturePrefix, NamespaceSet } from './fixtures/frr.ts';
+import { NamespaceSet } from './fixtures/frr.ts';
 import { SpeakerProcess } from './tap.ts';
 
-const prefix = fixturePrefix('t');
+const prefix = fixturePrefix('otd', 't');
 const pcap = `/tmp/${prefix}-bgp.pcap`;
 const set = new NamespaceSet();
 let fields: Map<string, string[]>;
@@ -150,7 +152,7 @@ afterAll(async () => {
     await new Promise((r) => capture!.once('exit', r));
   }
   await set.destroy();
-  if (!process.env.OTD_KEEP_PCAP) await rm(pcap, { force: true });
+  if (!otwinEnv('KEEP_PCAP')) await rm(pcap, { force: true });
 });
 
 describe('tshark decodes what we encode', () => {

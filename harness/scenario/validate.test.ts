@@ -4,9 +4,9 @@ import { join, relative, resolve } from 'node:path';
 import AjvModule from 'ajv';
 import { describe, expect, it } from 'vitest';
 import { UserError } from '../util/errors.ts';
+import { scenarioErrorOf } from './fixtures/scenario-errors.ts';
 import { loadScenario, parseScenarioText } from './parse.ts';
 import { scenarioSchema } from './schema.ts';
-import { scenarioErrorOf } from './testing/fixtures.ts';
 
 const LAB = resolve('labs/frr-evpn.clab.yml');
 const FILE = resolve('scenarios/test-fixture.yml');

@@ -4,10 +4,12 @@
  * addresses must sit in their subnets, names must be unique. Each issue carries the YAML path of the
  * offending value so the caller can turn it into file:line:column.
  */
+
+import { closest } from '../util/closest.ts';
 import { CATALOGUE } from './catalogue.ts';
 import { inCidr, isCidr, isIpv4 } from './intent.ts';
 import type { LabInventory } from './lab-inventory.ts';
-import { closest, type Path, type SchemaIssue } from './schema.ts';
+import type { Path, SchemaIssue } from './schema.ts';
 
 type Obj = Record<string, unknown>;
 

@@ -9,7 +9,7 @@ import {
   type FixtureHost,
   fixturePrefix,
   nftDropInbound,
-} from './fixtures.ts';
+} from './fixtures/namespaces.ts';
 import {
   allPairs,
   type Expectation,

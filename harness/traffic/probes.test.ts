@@ -16,7 +16,7 @@ import {
   type FixtureHost,
   fixturePrefix,
   nftDropInbound,
-} from './fixtures.ts';
+} from './fixtures/namespaces.ts';
 import { monoNowMs, type PacketDescription, ProbeError, ProbeServer, startStream } from './index.ts';
 
 const prefix = fixturePrefix('otcp');

@@ -1,6 +1,6 @@
 /**
- * The typed client of harness/traffic/probe_server.py: one long-lived /usr/bin/python3 per run, driven
- * through python-shell in JSON mode. Requests carry ids and run concurrently in the server.
+ * The typed client of the probe server (harness/traffic/probe_server/, a Python package): one long-lived
+ * /usr/bin/python3 per run, driven through python-shell in JSON mode. Requests carry ids and run concurrently in the server.
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,7 +32,8 @@ import type {
 } from './types.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
-export const PROBE_SERVER_SCRIPT = join(here, 'probe_server.py');
+// A Python package run as a folder (its __main__.py): probes, packets, streams and the server loop.
+export const PROBE_SERVER_SCRIPT = join(here, 'probe_server');
 export const DEFAULT_PYTHON = '/usr/bin/python3';
 
 export type ProbeErrorKind =
@@ -172,7 +173,7 @@ export class ProbeServer {
       stderrParser: (line: string) => line,
       pythonPath: this.options.pythonPath,
       pythonOptions: this.options.pythonOptions,
-      env: { ...process.env, OTC_PREWARM_SCAPY: this.options.prewarmScapy ? '1' : '0' },
+      env: { ...process.env, OTWIN_PREWARM_SCAPY: this.options.prewarmScapy ? '1' : '0' },
     });
     this.shell = shell;
     this.pid = shell.childProcess.pid;

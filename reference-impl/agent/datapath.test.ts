@@ -7,7 +7,7 @@ import { run, runOk } from '../../harness/util/exec.ts';
 import { World } from '../controller/world.ts';
 import type { Snapshot } from '../directory/model.ts';
 import { Agent } from './agent.ts';
-import { createUnderlay, ping, type UnderlayFixture } from './fixture.ts';
+import { createUnderlay, ping, type UnderlayFixture } from './fixtures/underlay.ts';
 import { domainNsName, vmNsName } from './model.ts';
 import { plan, planSize } from './plan.ts';
 

@@ -1,6 +1,6 @@
 /**
  * The hypervisor agent process (runs inside the hypervisor's network namespace).
- *   node --import tsx reference-impl/bin/agent.ts --hypervisor hv1 --zone z1 --vtep 10.0.1.11 \
+ *   node bin/run-ts.js reference-impl/bin/agent.ts --hypervisor hv1 --zone z1 --vtep 10.0.1.11 \
  *     --controller 172.20.20.11:6640 [--controller 172.20.20.12:6640] --prefix otf-2az- [--mtu 1450]
  * --hv-netns <name> programs a named namespace instead of the current one (fixtures).
  * The agent never cleans up on exit: the datapath keeps forwarding while it is down.

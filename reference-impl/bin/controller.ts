@@ -1,6 +1,6 @@
 /**
  * The zone controller process.
- *   node --import tsx reference-impl/bin/controller.ts --id c1 --zone z1 --listen 0.0.0.0:6640 \
+ *   node bin/run-ts.js reference-impl/bin/controller.ts --id c1 --zone z1 --listen 0.0.0.0:6640 \
  *     --directory http://172.20.20.2:8080 --token-file /etc/otf/token \
  *     --router-id 172.20.20.11 --local-as 65000 --peer 172.20.20.21:65000 [--peer ...]
  * Without --peer the controller runs without BGP (single-zone labs).

@@ -1,6 +1,6 @@
 /**
  * The directory (policy plane) process.
- *   node --import tsx reference-impl/bin/directory.ts --db /var/lib/otf/directory.db --port 8080 --token-file /etc/otf/token
+ *   node bin/run-ts.js reference-impl/bin/directory.ts --db /var/lib/otf/directory.db --port 8080 --token-file /etc/otf/token
  * Token: --token, --token-file, or DIRECTORY_TOKEN. Prints "directory listening on <host>:<port> revision <n>".
  */
 import { readFileSync } from 'node:fs';

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_LAB } from './private-lab.ts';
+import { DEFAULT_LAB } from './fixtures/private-lab.ts';
 import { byId, runSabotaged, type SabotageRun, suiteFile } from './run.ts';
 
 let run: SabotageRun;

@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { readRecord, type VerdictStatus } from '../../harness/scenario/record.ts';
 import { type LaunchResult, launch, renderSummary } from '../../harness/scenario/suite/launch.ts';
 import type { Sabotage } from '../../reference-impl/sabotage.ts';
-import { type PrivateLab, privateLab, REPO } from './private-lab.ts';
+import { type PrivateLab, privateLab, REPO } from './fixtures/private-lab.ts';
 
 export interface Verdict {
   scenario: string;

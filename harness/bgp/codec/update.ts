@@ -106,12 +106,42 @@ export function decodeUpdate(body: Uint8Array, ctx: UpdateDecodeContext): Decode
   return result;
 }
 
-function decodeInto(
-  body: Uint8Array,
-  ctx: UpdateDecodeContext,
-  result: DecodedUpdate,
-  fail: (e: UpdateError) => void,
-): void {
+/** Where the sections of an UPDATE body end (RFC 4271 §4.3). */
+interface Sections {
+  withdrawnEnd: number;
+  attrStart: number;
+  attrEnd: number;
+}
+
+/** What the walk over the path attributes has seen so far. */
+interface AttributeWalk {
+  seen: Set<number>;
+  sawMpReach: boolean;
+  sawMpUnreach: boolean;
+  mpReach: { family: Family; routes: Route[] } | undefined;
+}
+
+type Fail = (e: UpdateError) => void;
+
+/** Phases: the section lengths, the classic (IPv4 unicast) routes, the attributes, then the checks. */
+function decodeInto(body: Uint8Array, ctx: UpdateDecodeContext, result: DecodedUpdate, fail: Fail): void {
+  const sections = splitSections(body, fail);
+  if (!sections) return;
+  const classic = decodeClassicRoutes(body, sections, ctx, result, fail);
+  if (!classic) return;
+  const mpReach = decodeAttributes(body, sections, ctx, result, fail, classic.length > 0);
+  checkMandatory(result, fail, classic, mpReach?.routes ?? []);
+  if (mpReach) result.announced.push(...mpReach.routes);
+  result.announced.push(...classic);
+  if (result.attrs.nextHop === undefined && result.classicNextHop !== undefined)
+    result.attrs.nextHop = result.classicNextHop;
+
+  // End-of-RIB: empty UPDATE (IPv4 unicast) or an MP_UNREACH with no NLRI and nothing else.
+  if (body.length === 4 && result.errors.length === 0) result.endOfRib = 'ipv4-unicast';
+}
+
+/** The section lengths must fit the message, else session reset. */
+function splitSections(body: Uint8Array, fail: Fail): Sections | undefined {
   const len = body.length;
   if (len < 4) {
     fail({
@@ -119,7 +149,7 @@ function decodeInto(
       reason: 'UPDATE shorter than 4 octets',
       notification: { code: 3, subcode: 1 },
     });
-    return;
+    return undefined;
   }
   const wlen = u16At(body, 0);
   if (2 + wlen + 2 > len) {
@@ -128,7 +158,7 @@ function decodeInto(
       reason: `withdrawn routes length ${wlen} exceeds the message`,
       notification: { code: 3, subcode: 1 },
     });
-    return;
+    return undefined;
   }
   const alenAt = 2 + wlen;
   const alen = u16At(body, alenAt);
@@ -140,39 +170,66 @@ function decodeInto(
       reason: `total path attribute length ${alen} exceeds the message`,
       notification: { code: 3, subcode: 1 },
     });
-    return;
+    return undefined;
   }
+  return { withdrawnEnd: 2 + wlen, attrStart, attrEnd };
+}
+
+/**
+ * Classic withdrawn routes (into `result.withdrawn`) and NLRI (returned), IPv4 unicast: unparseable
+ * means session reset (RFC 7606 §5.3), and undefined.
+ */
+function decodeClassicRoutes(
+  body: Uint8Array,
+  sections: Sections,
+  ctx: UpdateDecodeContext,
+  result: DecodedUpdate,
+  fail: Fail,
+): Route[] | undefined {
   const addPathIpv4 = ctx.addPathReceive?.has('ipv4-unicast') ?? false;
-  // Classic withdrawn routes and NLRI (IPv4 unicast): unparseable means session reset (RFC 7606 §5.3).
   try {
-    decodeNlriList('ipv4-unicast', body, 2, 2 + wlen, addPathIpv4, true, result.withdrawn);
+    decodeNlriList('ipv4-unicast', body, 2, sections.withdrawnEnd, addPathIpv4, true, result.withdrawn);
   } catch (err) {
     fail({
       action: 'session-reset',
       reason: `withdrawn routes: ${(err as Error).message}`,
       notification: { code: 3, subcode: 1 },
     });
-    return;
+    return undefined;
   }
   const classic: Route[] = [];
   try {
-    decodeNlriList('ipv4-unicast', body, attrEnd, len, addPathIpv4, false, classic);
+    decodeNlriList('ipv4-unicast', body, sections.attrEnd, body.length, addPathIpv4, false, classic);
   } catch (err) {
     fail({
       action: 'session-reset',
       reason: `NLRI: ${(err as Error).message}`,
       notification: { code: 3, subcode: 10 },
     });
-    return;
+    return undefined;
   }
+  return classic;
+}
 
-  const seen = new Set<number>();
-  const a = result.attrs;
-  let mpReachFamily: Family | undefined;
-  let mpReachRoutes: Route[] = [];
-  let sawMpReach = false;
-  let sawMpUnreach = false;
-  let p = attrStart;
+/** Walks the path attributes into `result.attrs`; returns the MP_REACH_NLRI routes, if any. */
+function decodeAttributes(
+  body: Uint8Array,
+  sections: Sections,
+  ctx: UpdateDecodeContext,
+  result: DecodedUpdate,
+  fail: Fail,
+  haveClassicNlri: boolean,
+): AttributeWalk['mpReach'] {
+  const walk: AttributeWalk = { seen: new Set(), sawMpReach: false, sawMpUnreach: false, mpReach: undefined };
+  const framingError = (reason: string) => {
+    // RFC 7606 §4: with the attribute list unparseable, routes can be withdrawn only if every NLRI is
+    // known; MP_REACH/MP_UNREACH after the error could hide more, so reset unless they were seen first.
+    if (walk.sawMpReach || walk.sawMpUnreach || haveClassicNlri || result.withdrawn.length > 0)
+      fail({ action: 'treat-as-withdraw', reason });
+    else fail({ action: 'session-reset', reason, notification: { code: 3, subcode: 1 } });
+  };
+  const { attrEnd } = sections;
+  let p = sections.attrStart;
   while (p < attrEnd) {
     if (p + 3 > attrEnd) {
       framingError('truncated attribute header');
@@ -193,152 +250,166 @@ function decodeInto(
     }
     p = v + vlen;
 
-    if (seen.has(type)) {
-      if (type === ATTR.MP_REACH || type === ATTR.MP_UNREACH)
-        fail({
-          action: 'session-reset',
-          reason: `duplicate ${type === ATTR.MP_REACH ? 'MP_REACH_NLRI' : 'MP_UNREACH_NLRI'}`,
-          attrType: type,
-          notification: { code: 3, subcode: 1 },
-        });
-      else
-        fail({
-          action: 'attribute-discard',
-          reason: `duplicate attribute ${type}: later copy discarded`,
-          attrType: type,
-        });
+    if (walk.seen.has(type)) {
+      duplicateAttribute(type, fail);
       continue;
     }
-    seen.add(type);
-
+    walk.seen.add(type);
     const expected = EXPECTED_FLAGS[type];
     if (expected === undefined) {
-      // Unrecognised attribute (RFC 4271 §5, §6.3).
-      if (!(flags & FLAG.OPTIONAL)) {
-        fail({
-          action: 'session-reset',
-          reason: `unrecognised well-known attribute ${type}`,
-          attrType: type,
-          notification: { code: 3, subcode: 2 },
-        });
-        continue;
-      }
-      if (flags & FLAG.TRANSITIVE) {
-        const raw: RawAttribute = { flags: flags & ~FLAG.EXTENDED, type, hex: hexOf(body, v, v + vlen) };
-        if (!a.unknown) a.unknown = [];
-        a.unknown.push(raw);
-      }
-      // Optional non-transitive and unrecognised: quietly ignored.
+      unrecognisedAttribute(body, flags, type, v, vlen, result.attrs, fail);
       continue;
     }
     try {
       if ((flags & (FLAG.OPTIONAL | FLAG.TRANSITIVE)) !== expected)
         throw new Malformed(`attribute ${type}: flags 0x${flags.toString(16)} conflict with its type`);
-      switch (type) {
-        case ATTR.ORIGIN:
-          a.origin = decodeOrigin(body, v, vlen);
-          break;
-        case ATTR.AS_PATH:
-          a.asPath = decodeAsPath(body, v, vlen, ctx.asn4);
-          break;
-        case ATTR.NEXT_HOP: {
-          const nh = decodeIpv4Attr(body, v, vlen, 'NEXT_HOP');
-          if (nh === '0.0.0.0' || nh === '255.255.255.255')
-            throw new Malformed(`NEXT_HOP ${nh} is not a host address`);
-          result.classicNextHop = nh;
-          break;
-        }
-        case ATTR.MED:
-          a.med = decodeU32Attr(body, v, vlen, 'MULTI_EXIT_DISC');
-          break;
-        case ATTR.LOCAL_PREF:
-          a.localPref = decodeU32Attr(body, v, vlen, 'LOCAL_PREF');
-          break;
-        case ATTR.ATOMIC_AGGREGATE:
-          if (vlen !== 0) throw new Malformed(`ATOMIC_AGGREGATE length ${vlen}, want 0`);
-          a.atomicAggregate = true;
-          break;
-        case ATTR.AGGREGATOR:
-          a.aggregator = decodeAggregator(body, v, vlen, ctx.asn4);
-          break;
-        case ATTR.COMMUNITIES:
-          a.communities = decodeCommunities(body, v, vlen);
-          break;
-        case ATTR.ORIGINATOR_ID:
-          a.originatorId = decodeIpv4Attr(body, v, vlen, 'ORIGINATOR_ID');
-          break;
-        case ATTR.CLUSTER_LIST:
-          a.clusterList = decodeClusterList(body, v, vlen);
-          break;
-        case ATTR.EXT_COMMUNITIES:
-          a.extCommunities = decodeExtCommunities(body, v, vlen);
-          break;
-        case ATTR.LARGE_COMMUNITIES:
-          a.largeCommunities = decodeLargeCommunities(body, v, vlen);
-          break;
-        case ATTR.PMSI_TUNNEL:
-          a.pmsiTunnel = decodePmsiTunnel(body, v, vlen);
-          break;
-        case ATTR.AS4_PATH:
-          // Only meaningful from a 2-octet-AS speaker; validated, then ignored (RFC 6793 §4.2.3).
-          decodeAsPath(body, v, vlen, true);
-          break;
-        case ATTR.AS4_AGGREGATOR:
-          decodeAggregator(body, v, vlen, true);
-          break;
-        case ATTR.MP_REACH: {
-          sawMpReach = true;
-          const got = decodeMpReach(body, v, vlen, ctx, result, fail);
-          if (got) {
-            mpReachFamily = got.family;
-            mpReachRoutes = got.routes;
-          }
-          break;
-        }
-        case ATTR.MP_UNREACH:
-          sawMpUnreach = true;
-          decodeMpUnreach(body, v, vlen, ctx, result, fail);
-          break;
-      }
+      decodeKnownAttribute(body, type, v, vlen, ctx, result, fail, walk);
     } catch (err) {
-      const reason = (err as Error).message;
-      if (type === ATTR.MP_REACH || type === ATTR.MP_UNREACH)
-        fail({ action: 'session-reset', reason, attrType: type, notification: { code: 3, subcode: 9 } });
-      else if (DISCARDABLE.has(type) || (type === ATTR.LOCAL_PREF && !ctx.ibgp))
-        fail({ action: 'attribute-discard', reason, attrType: type });
-      else fail({ action: 'treat-as-withdraw', reason, attrType: type });
+      malformedAttribute(type, (err as Error).message, ctx, fail);
     }
   }
+  return walk.mpReach;
+}
 
-  function framingError(reason: string) {
-    // RFC 7606 §4: with the attribute list unparseable, routes can be withdrawn only if every NLRI is
-    // known; MP_REACH/MP_UNREACH after the error could hide more, so reset unless they were seen first.
-    if (sawMpReach || sawMpUnreach || classic.length > 0 || result.withdrawn.length > 0)
-      fail({ action: 'treat-as-withdraw', reason });
-    else fail({ action: 'session-reset', reason, notification: { code: 3, subcode: 1 } });
+function duplicateAttribute(type: number, fail: Fail): void {
+  if (type === ATTR.MP_REACH || type === ATTR.MP_UNREACH)
+    fail({
+      action: 'session-reset',
+      reason: `duplicate ${type === ATTR.MP_REACH ? 'MP_REACH_NLRI' : 'MP_UNREACH_NLRI'}`,
+      attrType: type,
+      notification: { code: 3, subcode: 1 },
+    });
+  else
+    fail({
+      action: 'attribute-discard',
+      reason: `duplicate attribute ${type}: later copy discarded`,
+      attrType: type,
+    });
+}
+
+/** Unrecognised attribute (RFC 4271 §5, §6.3): optional transitive ones are kept raw. */
+function unrecognisedAttribute(
+  body: Uint8Array,
+  flags: number,
+  type: number,
+  v: number,
+  vlen: number,
+  a: PathAttributes,
+  fail: Fail,
+): void {
+  if (!(flags & FLAG.OPTIONAL)) {
+    fail({
+      action: 'session-reset',
+      reason: `unrecognised well-known attribute ${type}`,
+      attrType: type,
+      notification: { code: 3, subcode: 2 },
+    });
+    return;
   }
-
-  // Mandatory attributes when something is announced (RFC 4271 §5; RFC 7606 §3.d: treat-as-withdraw).
-  const announcing = classic.length > 0 || mpReachRoutes.length > 0;
-  if (announcing) {
-    if (a.origin === undefined && !result.errors.some((e) => e.attrType === ATTR.ORIGIN))
-      fail({ action: 'treat-as-withdraw', reason: 'missing ORIGIN', attrType: ATTR.ORIGIN });
-    if (a.asPath === undefined && !result.errors.some((e) => e.attrType === ATTR.AS_PATH))
-      fail({ action: 'treat-as-withdraw', reason: 'missing AS_PATH', attrType: ATTR.AS_PATH });
-    if (
-      classic.length > 0 &&
-      result.classicNextHop === undefined &&
-      !result.errors.some((e) => e.attrType === ATTR.NEXT_HOP)
-    )
-      fail({ action: 'treat-as-withdraw', reason: 'missing NEXT_HOP', attrType: ATTR.NEXT_HOP });
+  if (flags & FLAG.TRANSITIVE) {
+    const raw: RawAttribute = { flags: flags & ~FLAG.EXTENDED, type, hex: hexOf(body, v, v + vlen) };
+    if (!a.unknown) a.unknown = [];
+    a.unknown.push(raw);
   }
-  if (mpReachFamily) result.announced.push(...mpReachRoutes);
-  result.announced.push(...classic);
-  if (result.attrs.nextHop === undefined && result.classicNextHop !== undefined)
-    result.attrs.nextHop = result.classicNextHop;
+  // Optional non-transitive and unrecognised: quietly ignored.
+}
 
-  // End-of-RIB: empty UPDATE (IPv4 unicast) or an MP_UNREACH with no NLRI and nothing else.
-  if (len === 4 && result.errors.length === 0) result.endOfRib = 'ipv4-unicast';
+/** One attribute the codec knows; throws Malformed for malformed values. */
+function decodeKnownAttribute(
+  body: Uint8Array,
+  type: number,
+  v: number,
+  vlen: number,
+  ctx: UpdateDecodeContext,
+  result: DecodedUpdate,
+  fail: Fail,
+  walk: AttributeWalk,
+): void {
+  const a = result.attrs;
+  switch (type) {
+    case ATTR.ORIGIN:
+      a.origin = decodeOrigin(body, v, vlen);
+      break;
+    case ATTR.AS_PATH:
+      a.asPath = decodeAsPath(body, v, vlen, ctx.asn4);
+      break;
+    case ATTR.NEXT_HOP: {
+      const nh = decodeIpv4Attr(body, v, vlen, 'NEXT_HOP');
+      if (nh === '0.0.0.0' || nh === '255.255.255.255')
+        throw new Malformed(`NEXT_HOP ${nh} is not a host address`);
+      result.classicNextHop = nh;
+      break;
+    }
+    case ATTR.MED:
+      a.med = decodeU32Attr(body, v, vlen, 'MULTI_EXIT_DISC');
+      break;
+    case ATTR.LOCAL_PREF:
+      a.localPref = decodeU32Attr(body, v, vlen, 'LOCAL_PREF');
+      break;
+    case ATTR.ATOMIC_AGGREGATE:
+      if (vlen !== 0) throw new Malformed(`ATOMIC_AGGREGATE length ${vlen}, want 0`);
+      a.atomicAggregate = true;
+      break;
+    case ATTR.AGGREGATOR:
+      a.aggregator = decodeAggregator(body, v, vlen, ctx.asn4);
+      break;
+    case ATTR.COMMUNITIES:
+      a.communities = decodeCommunities(body, v, vlen);
+      break;
+    case ATTR.ORIGINATOR_ID:
+      a.originatorId = decodeIpv4Attr(body, v, vlen, 'ORIGINATOR_ID');
+      break;
+    case ATTR.CLUSTER_LIST:
+      a.clusterList = decodeClusterList(body, v, vlen);
+      break;
+    case ATTR.EXT_COMMUNITIES:
+      a.extCommunities = decodeExtCommunities(body, v, vlen);
+      break;
+    case ATTR.LARGE_COMMUNITIES:
+      a.largeCommunities = decodeLargeCommunities(body, v, vlen);
+      break;
+    case ATTR.PMSI_TUNNEL:
+      a.pmsiTunnel = decodePmsiTunnel(body, v, vlen);
+      break;
+    case ATTR.AS4_PATH:
+      // Only meaningful from a 2-octet-AS speaker; validated, then ignored (RFC 6793 §4.2.3).
+      decodeAsPath(body, v, vlen, true);
+      break;
+    case ATTR.AS4_AGGREGATOR:
+      decodeAggregator(body, v, vlen, true);
+      break;
+    case ATTR.MP_REACH: {
+      walk.sawMpReach = true;
+      walk.mpReach = decodeMpReach(body, v, vlen, ctx, result, fail);
+      break;
+    }
+    case ATTR.MP_UNREACH:
+      walk.sawMpUnreach = true;
+      decodeMpUnreach(body, v, vlen, ctx, result, fail);
+      break;
+  }
+}
+
+/** The RFC 7606 action for a malformed attribute of `type`. */
+function malformedAttribute(type: number, reason: string, ctx: UpdateDecodeContext, fail: Fail): void {
+  if (type === ATTR.MP_REACH || type === ATTR.MP_UNREACH)
+    fail({ action: 'session-reset', reason, attrType: type, notification: { code: 3, subcode: 9 } });
+  else if (DISCARDABLE.has(type) || (type === ATTR.LOCAL_PREF && !ctx.ibgp))
+    fail({ action: 'attribute-discard', reason, attrType: type });
+  else fail({ action: 'treat-as-withdraw', reason, attrType: type });
+}
+
+/** Mandatory attributes when something is announced (RFC 4271 §5; RFC 7606 §3.d: treat-as-withdraw). */
+function checkMandatory(result: DecodedUpdate, fail: Fail, classic: Route[], mpReachRoutes: Route[]): void {
+  if (classic.length === 0 && mpReachRoutes.length === 0) return;
+  const a = result.attrs;
+  const reported = (type: number) => result.errors.some((e) => e.attrType === type);
+  if (a.origin === undefined && !reported(ATTR.ORIGIN))
+    fail({ action: 'treat-as-withdraw', reason: 'missing ORIGIN', attrType: ATTR.ORIGIN });
+  if (a.asPath === undefined && !reported(ATTR.AS_PATH))
+    fail({ action: 'treat-as-withdraw', reason: 'missing AS_PATH', attrType: ATTR.AS_PATH });
+  if (classic.length > 0 && result.classicNextHop === undefined && !reported(ATTR.NEXT_HOP))
+    fail({ action: 'treat-as-withdraw', reason: 'missing NEXT_HOP', attrType: ATTR.NEXT_HOP });
 }
 
 function decodeMpReach(
@@ -347,7 +418,7 @@ function decodeMpReach(
   vlen: number,
   ctx: UpdateDecodeContext,
   result: DecodedUpdate,
-  fail: (e: UpdateError) => void,
+  fail: Fail,
 ): { family: Family; routes: Route[] } | undefined {
   if (vlen < 5) throw new Malformed(`MP_REACH_NLRI length ${vlen} < 5`);
   const afi = u16At(body, v);
@@ -378,7 +449,7 @@ function decodeMpUnreach(
   vlen: number,
   ctx: UpdateDecodeContext,
   result: DecodedUpdate,
-  fail: (e: UpdateError) => void,
+  fail: Fail,
 ): void {
   if (vlen < 3) throw new Malformed(`MP_UNREACH_NLRI length ${vlen} < 3`);
   const afi = u16At(body, v);

@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
-import { privateLab, REPO } from '../../../tests/sabotage/private-lab.ts';
+import { privateLab, REPO } from '../../../tests/sabotage/fixtures/private-lab.ts';
 import { netnsList } from '../../kernel/netns.ts';
 import { procStatFields } from '../../util/descendants.ts';
 import { sleep, waitFor } from '../../util/poll.ts';

@@ -40,9 +40,9 @@ function fake(transcript: string): Fake {
   return {
     env: {
       PATH: `${dir}:${process.env.PATH ?? ''}`,
-      OTA_FAKE_TRANSCRIPT: join(transcripts, transcript),
-      OTA_FAKE_LOG: log,
-      OTA_FAKE_TOPOLOGY: topology.file,
+      OTWIN_FAKE_TRANSCRIPT: join(transcripts, transcript),
+      OTWIN_FAKE_LOG: log,
+      OTWIN_FAKE_TOPOLOGY: topology.file,
     },
     calls: () =>
       existsSync(log)

@@ -10,13 +10,13 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ipJson } from '../../kernel/netns.ts';
+import { isAlive } from '../../kernel/procs.ts';
 import { loadTopology } from '../../topology/load.ts';
 import type { Topology } from '../../topology/types.ts';
 import { run } from '../../util/exec.ts';
 import { waitFor } from '../../util/poll.ts';
+import { copyLab, leftovers, removeDir, TEST_LAB_PREFIX, uniqueLabName } from './fixtures/labs.ts';
 import { NetnsRuntime } from './index.ts';
-import { isAlive } from './procs.ts';
-import { copyLab, leftovers, removeDir, TEST_LAB_PREFIX, uniqueLabName } from './testing/fixtures.ts';
 
 const runtime = new NetnsRuntime();
 const cleanups: Array<() => Promise<void>> = [];

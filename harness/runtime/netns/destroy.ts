@@ -14,13 +14,13 @@
 import { lstatSync, readFileSync, readlinkSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
 import { basename, dirname, sep } from 'node:path';
 import { ipBatch, netnsInode, netnsList } from '../../kernel/netns.ts';
+import { isAlive, killLabProcesses, pidNamespaceOf } from '../../kernel/procs.ts';
 import { LAB_NAME_PATTERN } from '../../topology/names.ts';
 import type { Topology } from '../../topology/types.ts';
 import { HarnessError, UserError } from '../../util/errors.ts';
 import { parsePort } from './fields.ts';
 import { type LabNames, labNames, nodeMarker } from './names.ts';
 import { forwarderMarker } from './ports.ts';
-import { isAlive, killLabProcesses, pidNamespaceOf } from './procs.ts';
 import { type ForwarderState, type LabState, stateFile } from './state.ts';
 
 /** What teardown acts on: only names it derived itself and PIDs it will verify before killing. */

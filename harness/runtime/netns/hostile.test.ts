@@ -11,14 +11,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { netnsList } from '../../kernel/netns.ts';
+import { isAlive, procStartTime } from '../../kernel/procs.ts';
 import { loadTopology } from '../../topology/load.ts';
 import { ProblemReport } from '../../topology/problems.ts';
 import type { Topology } from '../../topology/types.ts';
 import { UserError } from '../../util/errors.ts';
 import { run } from '../../util/exec.ts';
+import { removeDir, TEST_LAB_PREFIX, uniqueLabName, writeLab } from './fixtures/labs.ts';
 import { NetnsRuntime } from './index.ts';
-import { isAlive, procStartTime } from './procs.ts';
-import { removeDir, TEST_LAB_PREFIX, uniqueLabName, writeLab } from './testing/fixtures.ts';
 
 const runtime = new NetnsRuntime();
 const tag = `${TEST_LAB_PREFIX}-${process.pid.toString(36)}`;

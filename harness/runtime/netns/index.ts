@@ -12,6 +12,7 @@
 import { userInfo } from 'node:os';
 import { join, relative } from 'node:path';
 import { ipBatchOk, ipJson, netnsList } from '../../kernel/netns.ts';
+import { isAlive } from '../../kernel/procs.ts';
 import { LAB_NAME_PATTERN, NODE_NAME_PATTERN } from '../../topology/names.ts';
 import type { Topology } from '../../topology/types.ts';
 import { HarnessError, UserError } from '../../util/errors.ts';
@@ -29,7 +30,6 @@ import { labNames } from './names.ts';
 import { NetnsNode } from './node.ts';
 import { type DeployPlan, planDeploy } from './plan.ts';
 import { forwarderMarker, startForwarder } from './ports.ts';
-import { isAlive } from './procs.ts';
 import { hostFrrVersion, routerWithoutSuite } from './routing.ts';
 import { StageBoard } from './stages.ts';
 import { startNodes } from './start.ts';

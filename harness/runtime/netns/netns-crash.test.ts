@@ -9,9 +9,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadTopology } from '../../topology/load.ts';
 import type { Topology } from '../../topology/types.ts';
 import { waitFor } from '../../util/poll.ts';
+import { copyLab, leftovers, REPO, removeDir, uniqueLabName, writeLab } from './fixtures/labs.ts';
 import { NetnsRuntime } from './index.ts';
 import type { LabState } from './state.ts';
-import { copyLab, leftovers, REPO, removeDir, uniqueLabName, writeLab } from './testing/fixtures.ts';
 
 const runtime = new NetnsRuntime();
 const cleanups: Array<() => Promise<void>> = [];
@@ -40,7 +40,7 @@ describe('netns runtime: crash and isolation', () => {
     });
     const child = spawn(
       'node',
-      ['--import', 'tsx', join(import.meta.dirname, 'testing/deploy-child.ts'), lab.file],
+      ['--import', 'tsx', join(import.meta.dirname, 'fixtures/deploy-child.ts'), lab.file],
       {
         cwd: REPO,
         stdio: ['ignore', 'pipe', 'pipe'],

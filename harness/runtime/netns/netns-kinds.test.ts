@@ -6,13 +6,13 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { isAlive } from '../../kernel/procs.ts';
 import { loadTopology } from '../../topology/load.ts';
 import type { Topology } from '../../topology/types.ts';
 import { UserError } from '../../util/errors.ts';
 import { run } from '../../util/exec.ts';
+import { copyLab, leftovers, REPO, removeDir, uniqueLabName, writeLab } from './fixtures/labs.ts';
 import { NetnsRuntime } from './index.ts';
-import { isAlive } from './procs.ts';
-import { copyLab, leftovers, REPO, removeDir, uniqueLabName, writeLab } from './testing/fixtures.ts';
 
 const runtime = new NetnsRuntime();
 const cleanups: Array<() => Promise<void>> = [];

@@ -9,8 +9,8 @@ import { loadTopology } from '../../topology/load.ts';
 import type { Topology } from '../../topology/types.ts';
 import { UserError } from '../../util/errors.ts';
 import { waitFor } from '../../util/poll.ts';
+import { copyLab, leftovers, removeDir, uniqueLabName } from './fixtures/labs.ts';
 import { type NetnsLab, NetnsRuntime } from './index.ts';
-import { copyLab, leftovers, removeDir, uniqueLabName } from './testing/fixtures.ts';
 
 interface BgpSummary {
   ipv4Unicast?: { peers: Record<string, { state: string; pfxRcd?: number }> };

@@ -8,17 +8,14 @@
  */
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { isAlive, pidNamespaceOf, procStartTime } from '../../kernel/procs.ts';
 import { HarnessError } from '../../util/errors.ts';
 import { type ExecResult, run } from '../../util/exec.ts';
+import { shq } from '../../util/shell.ts';
 import type { ExecOptions, LabNode } from '../runtime.ts';
-import { isAlive, pidNamespaceOf, procStartTime } from './procs.ts';
 import type { NodeState } from './state.ts';
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-
-export function shq(text: string): string {
-  return `'${text.replace(/'/g, `'\\''`)}'`;
-}
 
 export interface InitSpec {
   netns: string;

@@ -8,9 +8,9 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
+import { procStartTime } from '../../kernel/procs.ts';
 import { HarnessError, UserError } from '../../util/errors.ts';
 import type { PublishedPort } from './fields.ts';
-import { procStartTime } from './procs.ts';
 
 const FORWARDER = join(import.meta.dirname, 'port_forward.py');
 const PYTHON = '/usr/bin/python3';

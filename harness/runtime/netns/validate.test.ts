@@ -11,8 +11,8 @@ import { netnsList } from '../../kernel/netns.ts';
 import { loadTopology } from '../../topology/load.ts';
 import { ProblemReport } from '../../topology/problems.ts';
 import { clabSchemaAvailable } from '../../topology/schema.ts';
+import { REPO, removeDir, writeLab } from './fixtures/labs.ts';
 import { NetnsRuntime } from './index.ts';
-import { REPO, removeDir, writeLab } from './testing/fixtures.ts';
 
 const five = relative(REPO, join(REPO, 'harness/topology/fixtures/bad/five-unsupported.clab.yml'));
 const otwin = (...args: string[]) =>

@@ -7,8 +7,8 @@ import { readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { run } from '../../util/exec.ts';
+import { scenarioErrorOf } from '../fixtures/scenario-errors.ts';
 import { loadScenario, parseScenarioText } from '../parse.ts';
-import { scenarioErrorOf } from '../testing/fixtures.ts';
 import type { VxlanCheck } from '../types.ts';
 import { vniFilter } from './vxlan.ts';
 

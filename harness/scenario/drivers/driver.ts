@@ -1,7 +1,7 @@
 /**
  * The implementation-driver seam: how the scenario engine applies intent to the system under test
- * and finds its parts. One driver per implementation (`frr-evpn` now; the reference implementation's
- * driver comes with it). Everything else in the engine is implementation-neutral.
+ * and finds its parts. One driver per implementation, in a module named by package.json `otwin.drivers`
+ * (./index.ts) that exports `createDriver()`. Everything else in the engine is implementation-neutral.
  */
 import type { DeployedLab, LabNode } from '../../runtime/runtime.ts';
 import type { Intent, Vm } from '../intent.ts';
@@ -66,4 +66,9 @@ export interface ImplementationDriver {
   vtepAddress(node: LabNode): Promise<string | undefined>;
   /** Logs worth attaching when an expectation on this node fails. */
   logs(node: LabNode): Promise<Array<{ name: string; content: string }>>;
+}
+
+/** What a module listed in package.json `otwin.drivers` exports. */
+export interface DriverModule {
+  createDriver(): ImplementationDriver | Promise<ImplementationDriver>;
 }

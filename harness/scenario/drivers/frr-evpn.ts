@@ -4,9 +4,10 @@
  * to a leaf port. Provisioning a VM = addressing the host and plugging its leaf port into the VNI's
  * bridge; detaching = unplugging the port (the leaf then withdraws the VM's type-2 routes).
  */
+
+import { nodeProcesses } from '../../kernel/procs.ts';
 import type { LabNode } from '../../runtime/runtime.ts';
 import { HarnessError } from '../../util/errors.ts';
-import { nodeProcesses } from '../faults/procs.ts';
 import { type Intent, IntentIndex, parseCidr, type Vm } from '../intent.ts';
 import type { Scenario } from '../types.ts';
 import type {
@@ -219,4 +220,9 @@ export class FrrEvpnDriver implements ImplementationDriver {
       out.push({ name: `${node.name} show bgp l2vpn evpn summary`, content: summary.stdout });
     return out;
   }
+}
+
+/** The driver module's factory (package.json `otwin.drivers`, ./index.ts). */
+export function createDriver(): ImplementationDriver {
+  return new FrrEvpnDriver();
 }

@@ -1,40 +1,74 @@
 /**
- * Implementation drivers by name; a scenario's `implementation:` picks one. `reference` is loaded
- * lazily (reference-impl/driver.ts) so the engine does not load the reference implementation unless a
- * scenario asks for it.
+ * Implementation drivers by name; a scenario's `implementation:` picks one. Which names exist is data:
+ * `otwin.drivers` in package.json maps each name to a module (a path relative to package.json, or a
+ * package name) whose `createDriver()` returns the driver. A module is imported on first use, so the
+ * engine loads an implementation only when a scenario asks for it, and the harness never names one:
+ * implementations depend on the driver interface (./driver.ts), not the other way round.
  */
-import { UserError } from '../../util/errors.ts';
-import type { ImplementationDriver } from './driver.ts';
-import { FrrEvpnDriver } from './frr-evpn.ts';
+import { readFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { BUILD_DIR, freshBuild } from '../../../bin/entry.js';
+import { HarnessError, UserError } from '../../util/errors.ts';
+import type { DriverModule, ImplementationDriver } from './driver.ts';
 
 export type {
   Capability,
   DriverContext,
+  DriverModule,
   EndpointLocation,
   ImplementationDriver,
   IntentChange,
 } from './driver.ts';
 
-const registry = new Map<string, () => Promise<ImplementationDriver>>([
-  ['frr-evpn', async () => new FrrEvpnDriver()],
-  ['reference', async () => new (await import('../../../reference-impl/driver.ts')).ReferenceDriver()],
-]);
+const PACKAGE_ROOT = resolve(import.meta.dirname, '..', '..', '..');
 
-/** Registers a driver (the reference implementation's module calls this). */
+const registered = new Map<string, () => Promise<ImplementationDriver>>();
+
+/** The `otwin.drivers` table of package.json: driver name → module specifier. */
+export function listedDrivers(packageJson = join(PACKAGE_ROOT, 'package.json')): Record<string, string> {
+  const pkg = JSON.parse(readFileSync(packageJson, 'utf8')) as {
+    otwin?: { drivers?: Record<string, string> };
+  };
+  return pkg.otwin?.drivers ?? {};
+}
+
+/** Adds a driver that is not listed in package.json (tests, embedding); it wins over a listed one. */
 export function registerDriver(name: string, factory: () => Promise<ImplementationDriver>): void {
-  registry.set(name, factory);
+  registered.set(name, factory);
 }
 
 export function driverNames(): string[] {
-  return [...registry.keys()];
+  return [...new Set([...Object.keys(listedDrivers()), ...registered.keys()])].sort();
 }
 
 export async function getDriver(name: string): Promise<ImplementationDriver> {
-  const factory = registry.get(name);
-  if (!factory) {
+  const factory = registered.get(name);
+  if (factory) return factory();
+  const specifier = listedDrivers()[name];
+  if (!specifier) {
     throw new UserError(`unknown implementation driver '${name}'`, {
-      hint: `known drivers: ${driverNames().join(', ')}`,
+      hint: `known drivers: ${driverNames().join(', ')} (package.json "otwin.drivers" lists them)`,
     });
   }
-  return factory();
+  const mod = (await importDriverModule(specifier)) as Partial<DriverModule>;
+  if (typeof mod.createDriver !== 'function') {
+    throw new HarnessError(`driver module ${specifier} (driver '${name}') does not export createDriver()`);
+  }
+  return mod.createDriver();
+}
+
+async function importDriverModule(specifier: string): Promise<unknown> {
+  const isPath = specifier.startsWith('./') || specifier.startsWith('../') || specifier.startsWith('/');
+  const url = isPath ? pathToFileURL(resolve(PACKAGE_ROOT, specifier)).href : specifier;
+  try {
+    return await import(url);
+  } catch (err) {
+    if (!isPath || (err as { code?: string }).code !== 'ERR_UNKNOWN_FILE_EXTENSION') throw err;
+    // Plain Node without a TypeScript loader: this is the build (bin/entry.js), which compiled every
+    // listed driver, so the driver shares the harness modules already loaded.
+    const compiled = freshBuild()?.entries[relative(PACKAGE_ROOT, fileURLToPath(url))];
+    if (!compiled) throw err;
+    return import(pathToFileURL(join(BUILD_DIR, compiled)).href);
+  }
 }

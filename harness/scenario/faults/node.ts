@@ -3,11 +3,12 @@
  * "kill" ends every process in the node and takes its interfaces down, like pulling the power;
  * "restart" brings the interfaces back and starts the node's software again through the driver.
  */
+
+import { isAlive, nodeProcesses, signal } from '../../kernel/procs.ts';
 import { HarnessError } from '../../util/errors.ts';
 import { sleep } from '../../util/poll.ts';
 import type { ScenarioContext } from '../context.ts';
 import type { Fault } from '../types.ts';
-import { alive, nodeProcesses, signal } from './procs.ts';
 import type { Revert } from './types.ts';
 
 type NodeFault = Extract<Fault, { kind: 'node-kill' | 'node-pause' | 'node-resume' | 'node-restart' }>;
@@ -47,7 +48,7 @@ async function kill(ctx: ScenarioContext, name: string): Promise<void> {
   const node = ctx.node(name);
   const pids = nodeProcesses(node).map((p) => p.pid);
   signal(pids, 'SIGKILL');
-  for (let i = 0; i < 100 && pids.some(alive); i += 1) await sleep(20);
+  for (let i = 0; i < 100 && pids.some((pid) => isAlive(pid)); i += 1) await sleep(20);
   const ifaces = await interfaces(ctx, name);
   savedRoutes.set(`${ctx.lab.topology.name}/${name}`, await staticRoutes(ctx, name));
   downLinks.set(`${ctx.lab.topology.name}/${name}`, ifaces);

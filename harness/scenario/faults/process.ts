@@ -4,11 +4,12 @@
  * held with SIGSTOP for the fault's lifetime, so the scenario measures the fault and not the
  * supervisor's restart; with `keep` the supervisor may restart the process by itself.
  */
+
+import { isAlive, signal } from '../../kernel/procs.ts';
 import { HarnessError } from '../../util/errors.ts';
 import { sleep, waitFor } from '../../util/poll.ts';
 import type { ScenarioContext } from '../context.ts';
 import type { Fault } from '../types.ts';
-import { alive, signal } from './procs.ts';
 import type { Revert } from './types.ts';
 
 type ProcessFault = Extract<Fault, { kind: 'process-kill' | 'process-pause' | 'process-restart' }>;
@@ -32,7 +33,7 @@ async function holdSupervisor(ctx: ScenarioContext, fault: ProcessFault): Promis
 async function killRole(ctx: ScenarioContext, fault: ProcessFault): Promise<void> {
   const pids = await rolePids(ctx, fault);
   signal(pids, 'SIGKILL');
-  for (let i = 0; i < 100 && pids.some(alive); i += 1) await sleep(10);
+  for (let i = 0; i < 100 && pids.some((pid) => isAlive(pid)); i += 1) await sleep(10);
 }
 
 async function startRole(ctx: ScenarioContext, fault: ProcessFault, supervisors: number[]): Promise<void> {

@@ -3,18 +3,18 @@
 // live run of either. Used by the containerlab runtime's tests, which put a `containerlab` and a
 // `docker` shim first on PATH that call: node fake-cli.mjs <command> <argv...>
 //
-//   OTA_FAKE_TRANSCRIPT  the transcript JSON ({ calls: [{ command, argv, exitCode, stdout, stderr }] })
-//   OTA_FAKE_LOG         file that receives one JSON line per call: { command, argv }
-//   OTA_FAKE_TOPOLOGY    replaces the placeholder <TOPOLOGY> in recorded argv
+//   OTWIN_FAKE_TRANSCRIPT  the transcript JSON ({ calls: [{ command, argv, exitCode, stdout, stderr }] })
+//   OTWIN_FAKE_LOG         file that receives one JSON line per call: { command, argv }
+//   OTWIN_FAKE_TOPOLOGY    replaces the placeholder <TOPOLOGY> in recorded argv
 //
 // The n-th call with a given argv gets the n-th matching recorded answer (the last one repeats), so a
 // transcript can show a lab appearing after deploy. A call the transcript does not know exits 99.
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 
 const [command, ...argv] = process.argv.slice(2);
-const transcript = JSON.parse(readFileSync(process.env.OTA_FAKE_TRANSCRIPT, 'utf8'));
-const log = process.env.OTA_FAKE_LOG;
-const topology = process.env.OTA_FAKE_TOPOLOGY ?? '';
+const transcript = JSON.parse(readFileSync(process.env.OTWIN_FAKE_TRANSCRIPT, 'utf8'));
+const log = process.env.OTWIN_FAKE_LOG;
+const topology = process.env.OTWIN_FAKE_TOPOLOGY ?? '';
 const key = JSON.stringify({ command, argv });
 
 const previous =

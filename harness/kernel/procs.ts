@@ -1,10 +1,12 @@
 /**
- * Finding and ending a lab's processes from /proc alone (no `ip netns pids` per namespace): one pass
- * over /proc matches processes by network namespace, by PID namespace of a node init, or by the
- * node marker in argv[0] (for an init that had not yet entered its namespace when the harness died).
+ * Processes from /proc alone (no `ip netns pids` per namespace), for the netns runtime and the faults:
+ * finding and ending a lab's processes in one pass over /proc (by network namespace, by PID namespace
+ * of a node init, or by the node marker in argv[0], for an init that had not yet entered its namespace
+ * when the harness died), and listing or signalling the processes of one lab node.
  */
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { sleep } from '../../util/poll.ts';
+import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import type { LabNode } from '../runtime/runtime.ts';
+import { sleep } from '../util/poll.ts';
 
 interface ProcStat {
   state: string;
@@ -117,5 +119,56 @@ export async function killLabProcesses(
       return [...killed];
     }
     await sleep(10);
+  }
+}
+
+export interface ProcInfo {
+  pid: number;
+  comm: string;
+  cmdline: string;
+}
+
+function netInode(path: string): string | undefined {
+  try {
+    return `net:[${statSync(path).ino}]`;
+  } catch {
+    return undefined;
+  }
+}
+
+const HARNESS_HELPERS = /speaker-process\.ts|traffic\/probe_server/;
+
+/**
+ * Every live process in a lab node's network namespace except the node's own holder/init process.
+ * Works on both runtimes: `netnsPath` is `/run/netns/<name>` or `/proc/<pid>/ns/net`.
+ */
+export function nodeProcesses(node: LabNode): ProcInfo[] {
+  const want = netInode(node.netnsPath);
+  if (!want) return [];
+  const out: ProcInfo[] = [];
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid <= 1 || pid === process.pid || pid === node.pid) continue;
+    try {
+      if (readlinkSync(`/proc/${pid}/ns/net`) !== want || !isAlive(pid)) continue;
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
+      // The harness's own helpers that enter a node (BGP tap, probe server) are not the node's software.
+      if (HARNESS_HELPERS.test(cmdline)) continue;
+      out.push({ pid, comm: readFileSync(`/proc/${pid}/comm`, 'utf8').trim(), cmdline });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/** Sends `sig` to each PID still there. */
+export function signal(pids: readonly number[], sig: NodeJS.Signals): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, sig);
+    } catch {
+      // already gone
+    }
   }
 }
