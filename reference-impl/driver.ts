@@ -196,6 +196,9 @@ export class ReferenceDriver implements ImplementationDriver {
       });
     }
     for (const m of change.move) await client.patch('vports', slug(m.vm), { hypervisor: slug(m.to) });
+    // The directory has accepted the change: budgets count from here. Pinning the VMs for the traffic
+    // engine below waits for the implementation, and that wait is the implementation's time.
+    ctx.accepted();
     // Release holders of namespaces that are going away (detached, or moved off a hypervisor), so the
     // agent's deletion really frees them and a later re-attach is pinned afresh.
     for (const key of [...this.holders.keys()]) {

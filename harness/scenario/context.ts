@@ -102,6 +102,13 @@ export class ScenarioContext {
   /** Reverts of faults still in force, run at the end of the scenario whatever happens. */
   readonly pendingReverts = new Map<string, () => Promise<void>>();
   private t0 = performance.now();
+  /**
+   * When the latest act took effect (performance.now()): the moment the implementation accepted the
+   * latest provisioning change, or the end of the latest fault, wait or chaos step. Every `within`
+   * budget counts from here, so time the driver or harness spends after the act (pinning a VM's
+   * namespace, say) is part of the budget, not hidden before it.
+   */
+  actAt = performance.now();
   private readonly trafficServer: ProbeServer | undefined;
   private readonly sources = new Map<string, RouteSource>();
   private readonly routeSourceFactory: ContextOptions['routeSource'];
@@ -127,6 +134,12 @@ export class ScenarioContext {
   /** Restarts the scenario clock (at the first step). */
   startClock(): void {
     this.t0 = performance.now();
+    this.actAt = this.t0;
+  }
+
+  /** Budgets of the expectations that follow count from `at` (performance.now()). */
+  markAct(at = performance.now()): void {
+    this.actAt = at;
   }
 
   /** Milliseconds since the scenario's first step started. */
@@ -141,7 +154,13 @@ export class ScenarioContext {
   }
 
   driverContext(): DriverContext {
-    return { lab: this.lab, intent: this.intent, scenario: this.scenario, log: (m) => this.reporter.log(m) };
+    return {
+      lab: this.lab,
+      intent: this.intent,
+      scenario: this.scenario,
+      log: (m) => this.reporter.log(m),
+      accepted: () => undefined,
+    };
   }
 
   /** A path for an artifact (pcap, transcript) of this run. */

@@ -356,6 +356,7 @@ function buildStep(s: Obj, path: Path, id: string, ctx: BuildCtx, conformance: s
           groups: (m.groups as string[]) ?? [],
         })),
         refused: p.refused as string | undefined,
+        attempt: p.attempt === true,
       };
     }
     case 'expect': {
@@ -363,7 +364,13 @@ function buildStep(s: Obj, path: Path, id: string, ctx: BuildCtx, conformance: s
       const checks = list.map((c, j) =>
         buildCheck(c, Array.isArray(body) ? [...path, kind, j] : [...path, kind], ctx, conformance),
       );
-      return { ...base, name: base.name || checks.map((c) => c.name).join(', '), kind, checks };
+      return {
+        ...base,
+        name: base.name || checks.map((c) => c.name).join(', '),
+        kind,
+        checks,
+        precondition: s.precondition === true,
+      };
     }
     case 'fault': {
       const fault = buildFault(body as Obj);
@@ -384,6 +391,7 @@ function buildStep(s: Obj, path: Path, id: string, ctx: BuildCtx, conformance: s
         condition,
         deadlineMs,
         intervalMs: w.interval !== undefined ? parseDuration(w.interval) : 200,
+        precondition: s.precondition === true,
       };
     }
     case 'measure': {
@@ -442,7 +450,7 @@ function describeProvision(all: boolean, p: Obj): string {
   }
   for (const m of (p.move as Obj[] | undefined) ?? []) parts.push(`move ${String(m.vm)} to ${String(m.to)}`);
   for (const m of (p.setGroups as Obj[] | undefined) ?? []) parts.push(`set groups of ${String(m.vm)}`);
-  const refused = p.refused !== undefined ? ' (must be refused)' : '';
+  const refused = p.refused !== undefined ? ' (must be refused)' : p.attempt === true ? ' (attempted)' : '';
   return `provision: ${parts.join('; ') || 'no change'}${refused}`;
 }
 

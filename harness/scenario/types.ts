@@ -79,11 +79,19 @@ export interface ProvisionStep extends StepBase {
    * intent stays as it was.
    */
   refused: string | undefined;
+  /**
+   * The change is only attempted (e.g. while the directory is down): its outcome is logged, not
+   * judged, and the model keeps the intent as it was — the expectations after it check that the
+   * change was programmed nowhere.
+   */
+  attempt: boolean;
 }
 
 export interface ExpectStep extends StepBase {
   kind: 'expect';
   checks: Check[];
+  /** Establishes a starting state: a step of the next expectation, not a result with an ID. */
+  precondition: boolean;
 }
 
 export interface FaultStep extends StepBase {
@@ -101,6 +109,8 @@ export interface WaitUntilStep extends StepBase {
   condition: Check;
   deadlineMs: number;
   intervalMs: number;
+  /** Establishes a starting state: a step of the next expectation, not a result with an ID. */
+  precondition: boolean;
 }
 
 export interface MeasureStep extends StepBase {

@@ -5,8 +5,10 @@
  * offending value so the caller can turn it into file:line:column.
  */
 import { CATALOGUE } from './catalogue.ts';
+import { MATRIX_HOLD_MS } from './checks/timing.ts';
 import { inCidr, isCidr, isIpv4 } from './intent.ts';
 import type { LabInventory } from './lab-inventory.ts';
+import { parseDuration } from './parse.ts';
 import { closest, type Path, type SchemaIssue } from './schema.ts';
 
 type Obj = Record<string, unknown>;
@@ -229,7 +231,10 @@ export function checkReferences(doc: Obj, lab: LabInventory): SchemaIssue[] {
     });
   });
 
-  const ctx: StepCtx = { refs, vms, groups, endpoints, subnets };
+  const vmsWithMac = new Set(
+    vmsList.filter((v) => typeof v.mac === 'string' && typeof v.name === 'string').map((v) => String(v.name)),
+  );
+  const ctx: StepCtx = { refs, vms, vmsWithMac, groups, endpoints, subnets };
   arr(doc.timeline).forEach((step, i) => {
     checkStep(ctx, step, ['timeline', i]);
   });
@@ -240,6 +245,8 @@ interface StepCtx {
   refs: Refs;
   subnets: Set<string>;
   vms: Set<string>;
+  /** VMs whose MAC the intent states (a BGP match on a VM compares its MAC). */
+  vmsWithMac: Set<string>;
   groups: Set<string>;
   endpoints: Set<string>;
 }
@@ -302,6 +309,13 @@ function checkStep(ctx: StepCtx, step: Obj, path: Path): void {
   const body = step[kind];
   const at = [...path, kind];
   const { refs } = ctx;
+  if (step.precondition !== undefined && kind !== 'expect' && kind !== 'wait-until')
+    refs.error(
+      [...path, 'precondition'],
+      `'precondition' applies to expect and wait-until steps, not to '${kind}'`,
+      'mark the expectation that establishes the starting state, e.g. a start-up wait-until',
+      true,
+    );
   switch (kind) {
     case 'provision': {
       if (typeof body !== 'object' || body === null) return;
@@ -324,6 +338,13 @@ function checkStep(ctx: StepCtx, step: Obj, path: Path): void {
             refs.unknown([...at, 'setGroups', j, 'groups', k], 'security group', g, ctx.groups);
         });
       });
+      if (p.attempt === true && p.refused !== undefined)
+        refs.error(
+          [...at, 'attempt'],
+          "a change is either 'refused' (judged by its error) or an 'attempt' (judged by the expectations after it), not both",
+          "keep 'attempt: true' and check what was programmed afterwards",
+          true,
+        );
       if (typeof p.refused === 'string') {
         try {
           new RegExp(p.refused);
@@ -432,6 +453,53 @@ function checkFault(ctx: StepCtx, fault: Obj, path: Path): void {
   }
 }
 
+/**
+ * The shortest time a check of this kind takes by construction: expected-dropped cells are held for
+ * MATRIX_HOLD_MS, captures and packet/VXLAN checks listen for their `duration`.
+ */
+function constructionMs(kind: string, body: Obj): { ms: number; why: string } | undefined {
+  const duration = (fallback: number) => {
+    try {
+      return body.duration !== undefined ? parseDuration(body.duration) : fallback;
+    } catch {
+      return 0;
+    }
+  };
+  switch (kind) {
+    case 'matrix':
+      return { ms: MATRIX_HOLD_MS, why: `expected-dropped cells must stay dropped for ${MATRIX_HOLD_MS} ms` };
+    case 'reach':
+      return body.expect === 'drop'
+        ? { ms: MATRIX_HOLD_MS, why: `a drop must hold for ${MATRIX_HOLD_MS} ms` }
+        : undefined;
+    case 'capture':
+    case 'packet':
+      return { ms: duration(2000), why: 'it listens for its duration' };
+    case 'vxlan':
+      return { ms: duration(1500), why: 'it listens for its duration' };
+    default:
+      return undefined;
+  }
+}
+
+/** A `within` budget the check cannot meet by construction is an error, not a silent floor. */
+function checkBudget(ctx: StepCtx, check: Obj, kind: string, path: Path): void {
+  if (check.within === undefined) return;
+  let within: number;
+  try {
+    within = parseDuration(check.within);
+  } catch {
+    return; // the schema reports the malformed duration
+  }
+  const min = constructionMs(kind, (check[kind] ?? {}) as Obj);
+  if (!min || within >= min.ms) return;
+  ctx.refs.error(
+    [...path, 'within'],
+    `'within: ${String(check.within)}' cannot be met: a ${kind} check takes at least ${min.ms} ms (${min.why})`,
+    `raise 'within' to at least ${min.ms}ms${kind === 'matrix' || kind === 'reach' ? '' : ', or shorten its duration'}`,
+  );
+}
+
 function checkCheck(ctx: StepCtx, check: Obj, path: Path): void {
   const { refs } = ctx;
   const kind = oneKind(ctx, check, path, CHECK_KINDS, 'expectation');
@@ -441,6 +509,7 @@ function checkCheck(ctx: StepCtx, check: Obj, path: Path): void {
   if (!kind) return;
   const body = check[kind] as Obj;
   const at = [...path, kind];
+  checkBudget(ctx, check, kind, path);
   switch (kind) {
     case 'matrix':
       strs(body.among).forEach((n, j) => {
@@ -462,6 +531,12 @@ function checkCheck(ctx: StepCtx, check: Obj, path: Path): void {
           const fields = (r[part] ?? {}) as Obj;
           if (typeof fields.vm === 'string' && !ctx.vms.has(fields.vm)) {
             refs.unknown([...at, 'routes', j, part, 'vm'], 'VM', fields.vm, ctx.vms);
+          } else if (typeof fields.vm === 'string' && !ctx.vmsWithMac.has(fields.vm)) {
+            refs.error(
+              [...at, 'routes', j, part, 'vm'],
+              `VM '${fields.vm}' has no 'mac:' in the intent, so 'vm: ${fields.vm}' would ${part === 'match' ? 'match every route' : 'check nothing'}`,
+              `give ${fields.vm} a MAC in intent.vms (e.g. mac: "02:00:00:00:00:11")`,
+            );
           }
           if (typeof fields.originator === 'string' && !isIpv4(fields.originator)) {
             refs.node([...at, 'routes', j, part, 'originator'], fields.originator);
@@ -476,6 +551,12 @@ function checkCheck(ctx: StepCtx, check: Obj, path: Path): void {
       // A capture point is a lab node or a VM (its interface: captures inside the VM).
       arr(body.points).forEach((p, j) => {
         vmOrNode(ctx, [...at, 'points', j, 'node'], p.node);
+        if (p.count === undefined && p.min === undefined && p.max === undefined)
+          refs.error(
+            [...at, 'points', j],
+            'a capture point needs a bound on its packet count (count, min or max): without one it checks nothing',
+            'e.g. `count: 1` (exactly one copy), `min: 1`, or `count: 0` (nothing may come out there)',
+          );
       });
       vmOrNode(ctx, [...at, 'send', 'from'], (body.send as Obj | undefined)?.from);
       return;

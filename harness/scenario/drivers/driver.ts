@@ -33,6 +33,13 @@ export interface DriverContext {
   intent: Intent;
   scenario: Scenario;
   log(message: string): void;
+  /**
+   * The implementation's API has just accepted the change: `within` budgets of the expectations
+   * after a provision step count from the last call. A driver that goes on working after that
+   * (pinning namespaces, waiting for a VM) calls it first, so that time counts against the budget;
+   * a driver that never calls it is timed from when provision returns.
+   */
+  accepted(): void;
 }
 
 /** Where a VM (or outside host) sits for traffic: its node, interface and address. */

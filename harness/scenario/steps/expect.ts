@@ -1,7 +1,10 @@
 /**
  * expect: evaluates one expectation, polling until it holds or its `within` passes (handlers that
- * poll by themselves — matrices — get the budget instead). Throws ExpectationError when it does not
- * hold; lab/harness errors propagate as they are (reported as broken).
+ * poll by themselves — matrices — get what is left of the budget instead). The budget counts from the
+ * act the expectation follows (ctx.actAt: the implementation accepting a change, the end of a fault or
+ * wait), not from when the check started, and an answer that comes after the deadline fails even when
+ * it is right. Throws ExpectationError when it does not hold; lab/harness errors propagate as they
+ * are (reported as broken).
  */
 import { sleep } from '../../util/poll.ts';
 import { handlerFor } from '../checks/index.ts';
@@ -16,13 +19,27 @@ export async function evaluateCheck(
   intervalMs = 200,
 ): Promise<CheckResult & { elapsedMs: number }> {
   const handler = handlerFor(check);
-  const start = performance.now();
-  const polled = handler.selfPolling ? { ...check, withinMs: budgetMs } : check;
+  const from = ctx.actAt;
+  // Without a budget the expectation must hold now: one evaluation, however long it takes.
+  const deadline = budgetMs > 0 ? from + budgetMs : undefined;
   for (;;) {
+    const remaining = deadline === undefined ? 0 : Math.max(0, deadline - performance.now());
+    const polled = handler.selfPolling ? { ...check, withinMs: remaining } : check;
     const result = await handler.evaluate(polled, ctx);
-    const elapsedMs = performance.now() - start;
-    if (result.ok || handler.selfPolling || elapsedMs >= budgetMs) return { ...result, elapsedMs };
-    await sleep(Math.min(intervalMs, Math.max(1, budgetMs - elapsedMs)));
+    const now = performance.now();
+    const elapsedMs = now - from;
+    if (deadline === undefined) return { ...result, elapsedMs };
+    if (result.ok && now > deadline) {
+      // The answer is right, but it was not known within the budget: that is not "within".
+      return {
+        ...result,
+        ok: false,
+        summary: `${result.summary}, but only ${Math.round(elapsedMs)} ms after the act it follows: the budget is ${budgetMs} ms`,
+        elapsedMs,
+      };
+    }
+    if (result.ok || handler.selfPolling || now >= deadline) return { ...result, elapsedMs };
+    await sleep(Math.min(intervalMs, Math.max(1, deadline - now)));
   }
 }
 
@@ -32,6 +49,6 @@ export async function runCheck(check: Check, ctx: ScenarioContext): Promise<Chec
   if (!result.ok) {
     throw Object.assign(new ExpectationError(`${check.name}: ${result.summary}`), { nodes: result.nodes });
   }
-  ctx.reporter.log(`${check.name}: ${result.summary} (${Math.round(result.elapsedMs)} ms)`);
+  ctx.reporter.log(`${check.name}: ${result.summary} (${Math.round(result.elapsedMs)} ms after the act)`);
   return result;
 }

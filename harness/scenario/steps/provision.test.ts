@@ -50,6 +50,7 @@ function context(outcome: 'accept' | 'refuse' | 'other'): { ctx: ScenarioContext
     driver,
     driverContext: () => ({}),
     reporter: { log: () => undefined },
+    markAct: () => undefined,
   } as unknown as ScenarioContext;
   return { ctx, calls };
 }

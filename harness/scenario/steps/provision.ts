@@ -1,14 +1,21 @@
 /**
  * provision: apply an intent change to the model and through the implementation driver. With
  * `refused`, the change must be refused by the implementation with a matching error (an expectation:
- * accepted, or refused for another reason, is a failed one); the intent then stays as it was.
+ * accepted, or refused for another reason, is a failed one); the intent then stays as it was. With
+ * `attempt`, the change is tried while the implementation may not be able to make it (its management
+ * plane is down): the outcome is logged, not judged, and the model keeps the intent as it was, so the
+ * expectations that follow check the change was programmed nowhere.
+ *
+ * The budgets of the expectations that follow count from the moment the implementation accepted the
+ * change (the driver says when, see DriverContext.accepted), not from when the driver returned.
  */
 import { ExpectationError, type ScenarioContext } from '../context.ts';
 import type { ProvisionStep } from '../types.ts';
 
 export async function provision(step: ProvisionStep, ctx: ScenarioContext): Promise<void> {
   const before = ctx.intent;
-  if (step.refused !== undefined) ctx.intent = structuredClone(before);
+  const judged = step.refused !== undefined || step.attempt;
+  if (judged) ctx.intent = structuredClone(before);
   for (const name of step.attach) ctx.intent.vms.find((v) => v.name === name)!.attached = true;
   for (const name of step.detach) ctx.intent.vms.find((v) => v.name === name)!.attached = false;
   for (const m of step.move) ctx.intent.vms.find((v) => v.name === m.vm)!.hypervisor = m.to;
@@ -20,13 +27,34 @@ export async function provision(step: ProvisionStep, ctx: ScenarioContext): Prom
     move: step.move,
     setGroups: step.setGroups,
   };
-  if (step.refused === undefined) {
-    await ctx.driver.provision(change, ctx.driverContext());
+  let acceptedAt: number | undefined;
+  const driverContext = {
+    ...ctx.driverContext(),
+    accepted: () => {
+      acceptedAt = performance.now();
+    },
+  };
+  const apply = async () => {
+    try {
+      await ctx.driver.provision(change, driverContext);
+    } finally {
+      ctx.markAct(acceptedAt ?? performance.now());
+    }
+  };
+  if (!judged) return apply();
+  if (step.attempt) {
+    try {
+      await apply();
+      ctx.reporter.log(`${step.name}: the implementation accepted the change; the model keeps it unmade`);
+    } catch (err) {
+      ctx.reporter.log(`${step.name}: refused: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    ctx.intent = before;
     return;
   }
-  const pattern = new RegExp(step.refused);
+  const pattern = new RegExp(step.refused ?? '');
   try {
-    await ctx.driver.provision(change, ctx.driverContext());
+    await apply();
   } catch (err) {
     ctx.intent = before;
     const message = err instanceof Error ? err.message : String(err);
