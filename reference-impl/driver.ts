@@ -132,6 +132,8 @@ export class ReferenceDriver implements ImplementationDriver {
 
   async provision(change: IntentChange, ctx: DriverContext): Promise<void> {
     this.lab = ctx.lab;
+    // Pins still in flight from the previous change belong to the intent before this one.
+    await this.pinning.catch(() => undefined);
     const client = this.directory(ctx.lab);
     await this.sweepStale(ctx);
     const intent = ctx.intent;
@@ -207,7 +209,20 @@ export class ReferenceDriver implements ImplementationDriver {
       if (!vm?.attached || vm.hypervisor !== hv) this.release(key);
     }
     // Pin every attached VM's namespace with a holder process so the traffic engine can setns into it.
-    for (const vm of intent.vms.filter((v) => v.attached)) await this.pin(ctx.lab, vm);
+    // In the background: waiting for the agent to create a namespace is the implementation's time, so
+    // it runs inside the budget of the traffic check that needs the VM (ready()), and a BGP or table
+    // expectation does not wait for it at all.
+    const lab = ctx.lab;
+    const pinning = Promise.all(intent.vms.filter((v) => v.attached).map((vm) => this.pin(lab, vm)));
+    this.pinning = pinning.then(() => undefined);
+    this.pinning.catch(() => undefined);
+  }
+
+  /** Pinning of the VMs of the latest change; a failure surfaces where a check needs the VMs. */
+  private pinning: Promise<void> = Promise.resolve();
+
+  async ready(): Promise<void> {
+    await this.pinning;
   }
 
   /**
@@ -285,6 +300,7 @@ export class ReferenceDriver implements ImplementationDriver {
   }
 
   async teardown(ctx: DriverContext): Promise<void> {
+    await this.pinning.catch(() => undefined);
     const client = this.directory(ctx.lab);
     for (const vm of ctx.intent.vms) await client.delete('vports', slug(vm.name)).catch(() => {});
     for (const key of [...this.holders.keys()]) this.release(key);

@@ -112,6 +112,8 @@ export class ScenarioContext {
   private readonly trafficServer: ProbeServer | undefined;
   private readonly sources = new Map<string, RouteSource>();
   private readonly routeSourceFactory: ContextOptions['routeSource'];
+  /** The gateway MAC each VM learned by ARP in a gateway check (its ARP cache), by VM name. */
+  readonly gatewayMacs = new Map<string, string>();
   /** Longest loss windows measured, for the console summary. */
   readonly lossWindows: Array<{ name: string; ms: number; boundMs: number }> = [];
   private artifactNo = 0;

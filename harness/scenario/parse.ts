@@ -562,7 +562,7 @@ function buildPoint(p: Obj): CapturePoint {
 }
 
 function buildCheck(c: Obj, path: Path, ctx: BuildCtx, conformance: string[]): Check {
-  const kinds = ['matrix', 'reach', 'bgp', 'table', 'capture', 'packet', 'vxlan'] as const;
+  const kinds = ['matrix', 'reach', 'bgp', 'table', 'capture', 'packet', 'gateway', 'vxlan'] as const;
   const kind = kinds.find((k) => k in c)!;
   const body = (c[kind] ?? {}) as Obj;
   const base = {
@@ -665,6 +665,16 @@ function buildCheck(c: Obj, path: Path, ctx: BuildCtx, conformance: string[]): C
         at: ((body.at as Obj[]) ?? []).map(buildPoint),
         match: (body.match as Obj | undefined) ?? {},
         durationMs: body.duration !== undefined ? parseDuration(body.duration) : 2000,
+      };
+    }
+    case 'gateway': {
+      const from = (body.from as string[] | undefined) ?? [];
+      return {
+        ...base,
+        name: base.name || `${from.join(', ')} resolve their gateway to one MAC`,
+        kind,
+        from,
+        durationMs: body.duration !== undefined ? parseDuration(body.duration) : 1000,
       };
     }
     case 'vxlan': {

@@ -132,14 +132,14 @@ export async function runStep(step: Step, ctx: ScenarioContext): Promise<void> {
         await chaos(step, ctx);
         return ctx.markAct();
       case 'wait-until':
-        return asPrecondition(step, () => waitUntil(step, ctx));
+        return asPrecondition(step, () => waitUntil(step, ctx)).finally(() => ctx.markAct());
       case 'measure':
         await measure(step, ctx, (nested) => runStep(nested, ctx));
         return ctx.markAct();
       case 'expect':
         return asPrecondition(step, async () => {
           for (const check of step.checks)
-            await ctx.reporter.step(check.name, () => runCheck(check, ctx).then(() => undefined));
+            await ctx.reporter.step(check.name, () => runCheck(check, ctx).finally(() => ctx.markAct()));
         });
     }
   });
@@ -171,7 +171,7 @@ export async function runUnit(unit: Unit, ctx: ScenarioContext): Promise<void> {
   try {
     if (main.kind === 'check') {
       if (main.index === 0) await beginStep(main.step, ctx);
-      await ctx.reporter.step(main.check.name, () => runCheck(main.check, ctx).then(() => undefined));
+      await ctx.reporter.step(main.check.name, () => runCheck(main.check, ctx).finally(() => ctx.markAct()));
     } else if (main.kind !== 'none') {
       await runStep(main.step, ctx);
     }

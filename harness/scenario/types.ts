@@ -297,6 +297,7 @@ export interface PacketSend {
   type: 'arp' | 'icmp' | 'udp' | 'raw';
   /** Destination IP (arp: target IP; icmp/udp: dst). */
   dst: string | undefined;
+  /** A MAC, or `gateway`: the MAC the sender learned for its gateway (GatewayCheck). */
   dstMac: string | undefined;
   port: number | undefined;
   count: number;
@@ -311,6 +312,16 @@ export interface PacketCheck extends CheckBase {
   at: CapturePoint[];
   /** Only packets matching these header fields count (masked compare: other fields are ignored). */
   match: Record<string, unknown>;
+  durationMs: number;
+}
+
+/**
+ * L3-2: the VMs in `from` ARP for their subnet's gateway; each must be answered, and every answer
+ * carry one and the same MAC, whatever its value (what the MAC is comes from no implementation).
+ */
+export interface GatewayCheck extends CheckBase {
+  kind: 'gateway';
+  from: string[];
   durationMs: number;
 }
 
@@ -350,5 +361,6 @@ export type Check =
   | TableCheck
   | CaptureCheck
   | PacketCheck
+  | GatewayCheck
   | VxlanCheck;
 export type CheckKind = Check['kind'];

@@ -14,7 +14,7 @@ import { closest, type Path, type SchemaIssue } from './schema.ts';
 type Obj = Record<string, unknown>;
 
 const STEP_KINDS = ['provision', 'expect', 'fault', 'wait', 'wait-until', 'measure', 'chaos'] as const;
-const CHECK_KINDS = ['matrix', 'reach', 'bgp', 'table', 'capture', 'packet', 'vxlan'] as const;
+const CHECK_KINDS = ['matrix', 'reach', 'bgp', 'table', 'capture', 'packet', 'gateway', 'vxlan'] as const;
 
 /** Which keys each fault kind needs and accepts (besides `kind` and `duration`). */
 export const FAULT_FIELDS: Record<string, { required: string[]; optional: string[]; duration: boolean }> = {
@@ -475,6 +475,8 @@ function constructionMs(kind: string, body: Obj): { ms: number; why: string } | 
     case 'capture':
     case 'packet':
       return { ms: duration(2000), why: 'it listens for its duration' };
+    case 'gateway':
+      return { ms: duration(1000), why: 'it listens for its duration' };
     case 'vxlan':
       return { ms: duration(1500), why: 'it listens for its duration' };
     default:
@@ -565,6 +567,11 @@ function checkCheck(ctx: StepCtx, check: Obj, path: Path): void {
         vmOrNode(ctx, [...at, 'at', j, 'node'], p.node);
       });
       vmOrNode(ctx, [...at, 'send', 'from'], (body.send as Obj | undefined)?.from);
+      return;
+    case 'gateway':
+      strs(body.from).forEach((vm, j) => {
+        if (!ctx.vms.has(vm)) refs.unknown([...at, 'from', j], 'VM', vm, ctx.vms);
+      });
       return;
     case 'vxlan':
       arr(body.at).forEach((p, j) => {

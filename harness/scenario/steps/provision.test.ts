@@ -51,6 +51,8 @@ function context(outcome: 'accept' | 'refuse' | 'other'): { ctx: ScenarioContext
     driverContext: () => ({}),
     reporter: { log: () => undefined },
     markAct: () => undefined,
+    scenario,
+    routes: async () => undefined,
   } as unknown as ScenarioContext;
   return { ctx, calls };
 }

@@ -10,9 +10,23 @@
  * change (the driver says when, see DriverContext.accepted), not from when the driver returned.
  */
 import { ExpectationError, type ScenarioContext } from '../context.ts';
-import type { ProvisionStep } from '../types.ts';
+import type { ProvisionStep, Step } from '../types.ts';
+
+/** Nodes whose BGP routes the timeline's expectations read. */
+function bgpNodes(steps: Step[]): Set<string> {
+  const nodes = new Set<string>();
+  for (const step of steps) {
+    const checks = step.kind === 'expect' ? step.checks : step.kind === 'wait-until' ? [step.condition] : [];
+    for (const c of checks) if (c.kind === 'bgp') nodes.add(c.node);
+    if (step.kind === 'measure') for (const n of bgpNodes(step.during)) nodes.add(n);
+  }
+  return nodes;
+}
 
 export async function provision(step: ProvisionStep, ctx: ScenarioContext): Promise<void> {
+  // The route sources the scenario's BGP expectations read are up before the act: peering the tap
+  // is the harness's time, not the implementation's.
+  for (const node of bgpNodes(ctx.scenario.timeline)) await ctx.routes(node);
   const before = ctx.intent;
   const judged = step.refused !== undefined || step.attempt;
   if (judged) ctx.intent = structuredClone(before);
