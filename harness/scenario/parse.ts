@@ -671,7 +671,9 @@ function buildCheck(c: Obj, path: Path, ctx: BuildCtx, conformance: string[]): C
       const from = (body.from as string[] | undefined) ?? [];
       return {
         ...base,
-        name: base.name || `${from.join(', ')} resolve their gateway to one MAC`,
+        name:
+          base.name ||
+          `${from.join(', ')} ${from.length === 1 ? 'resolves its' : 'resolve their'} gateway to one MAC`,
         kind,
         from,
         durationMs: body.duration !== undefined ? parseDuration(body.duration) : 1000,
