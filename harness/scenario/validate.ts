@@ -475,8 +475,13 @@ function constructionMs(kind: string, body: Obj): { ms: number; why: string } | 
     case 'capture':
     case 'packet':
       return { ms: duration(2000), why: 'it listens for its duration' };
-    case 'gateway':
-      return { ms: duration(1000), why: 'it listens for its duration' };
+    case 'gateway': {
+      const vms = Math.max(1, strs(body.from).length);
+      return {
+        ms: duration(1000) * vms,
+        why: `it listens for its duration from each of ${vms} VM(s) in turn`,
+      };
+    }
     case 'vxlan':
       return { ms: duration(1500), why: 'it listens for its duration' };
     default:
