@@ -174,6 +174,22 @@ export class ScenarioContext {
     );
   }
 
+  private readonly vteps = new Map<string, Promise<string | undefined>>();
+
+  /**
+   * A hypervisor's VTEP address, read once per scenario: a BGP expectation polled against a 1 s budget
+   * must not spend it running the same command in the node on every poll.
+   */
+  vtepAddress(node: string): Promise<string | undefined> {
+    let vtep = this.vteps.get(node);
+    if (!vtep) {
+      vtep = this.driver.vtepAddress(this.node(node));
+      this.vteps.set(node, vtep);
+      vtep.catch(() => this.vteps.delete(node));
+    }
+    return vtep;
+  }
+
   node(name: string): LabNode {
     const node = this.lab.nodes.get(name);
     if (!node) throw new HarnessError(`lab node '${name}' is not deployed`);

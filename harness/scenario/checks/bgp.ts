@@ -26,7 +26,7 @@ async function resolveFields(
   }
   for (const key of ['originator', 'nextHop'] as const) {
     const v = out[key];
-    if (typeof v === 'string' && ctx.lab.nodes.has(v)) out[key] = await ctx.driver.vtepAddress(ctx.node(v));
+    if (typeof v === 'string' && ctx.lab.nodes.has(v)) out[key] = await ctx.vtepAddress(v);
   }
   if (typeof out.rt === 'string') out.rt = [out.rt];
   return out;

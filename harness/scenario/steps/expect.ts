@@ -18,7 +18,8 @@ export async function evaluateCheck(
   check: Check,
   ctx: ScenarioContext,
   budgetMs = check.withinMs,
-  intervalMs = 200,
+  // Polls a twentieth of the budget apart (20..200 ms): a 1 s budget is not spent waiting to look.
+  intervalMs = Math.min(200, Math.max(20, budgetMs / 20)),
 ): Promise<CheckResult & { elapsedMs: number }> {
   const handler = handlerFor(check);
   const from = ctx.actAt;
