@@ -130,6 +130,8 @@ export class ReferenceDriver implements ImplementationDriver {
 
   async provision(change: IntentChange, ctx: DriverContext): Promise<void> {
     this.lab = ctx.lab;
+    // Pins still in flight from the previous change belong to the intent before this one.
+    await this.pinning.catch(() => undefined);
     const client = this.directory(ctx.lab);
     await this.sweepStale(ctx);
     const intent = ctx.intent;
@@ -194,6 +196,9 @@ export class ReferenceDriver implements ImplementationDriver {
       });
     }
     for (const m of change.move) await client.patch('vports', slug(m.vm), { hypervisor: slug(m.to) });
+    // The directory has accepted the change: budgets count from here. Pinning the VMs for the traffic
+    // engine below waits for the implementation, and that wait is the implementation's time.
+    ctx.accepted();
     // Release holders of namespaces that are going away (detached, or moved off a hypervisor), so the
     // agent's deletion really frees them and a later re-attach is pinned afresh.
     for (const key of [...this.holders.keys()]) {
@@ -202,7 +207,20 @@ export class ReferenceDriver implements ImplementationDriver {
       if (!vm?.attached || vm.hypervisor !== hv) this.release(key);
     }
     // Pin every attached VM's namespace with a holder process so the traffic engine can setns into it.
-    for (const vm of intent.vms.filter((v) => v.attached)) await this.pin(ctx.lab, vm);
+    // In the background: waiting for the agent to create a namespace is the implementation's time, so
+    // it runs inside the budget of the traffic check that needs the VM (ready()), and a BGP or table
+    // expectation does not wait for it at all.
+    const lab = ctx.lab;
+    const pinning = Promise.all(intent.vms.filter((v) => v.attached).map((vm) => this.pin(lab, vm)));
+    this.pinning = pinning.then(() => undefined);
+    this.pinning.catch(() => undefined);
+  }
+
+  /** Pinning of the VMs of the latest change; a failure surfaces where a check needs the VMs. */
+  private pinning: Promise<void> = Promise.resolve();
+
+  async ready(): Promise<void> {
+    await this.pinning;
   }
 
   /**
@@ -280,6 +298,7 @@ export class ReferenceDriver implements ImplementationDriver {
   }
 
   async teardown(ctx: DriverContext): Promise<void> {
+    await this.pinning.catch(() => undefined);
     const client = this.directory(ctx.lab);
     for (const vm of ctx.intent.vms) await client.delete('vports', slug(vm.name)).catch(() => {});
     for (const key of [...this.holders.keys()]) this.release(key);
@@ -341,6 +360,9 @@ export class ReferenceDriver implements ImplementationDriver {
 
   async startProcess(role: string, node: LabNode): Promise<void> {
     await this.startNode(node);
+    // Back means serving, not just spawned: a restart fault that returned while the new process was
+    // still starting would let a scenario's stream end before the restart had any effect.
+    if (role === 'agent' || role === 'controller') await this.untilConnected(role, node);
     // The directory is the driver's own API: the next provision step must find it serving again.
     if (role === 'directory' && this.client) {
       const client = this.client;
@@ -351,6 +373,36 @@ export class ReferenceDriver implements ImplementationDriver {
       );
       if (!back.ok) throw new HarnessError(`${node.name}: the directory did not come back within 20 s`);
     }
+  }
+
+  /**
+   * Waits until a restarted agent has its controller sessions again, or a restarted controller has the
+   * sessions of every agent that names it (established TCP connections in the node).
+   */
+  private async untilConnected(role: 'agent' | 'controller', node: LabNode): Promise<void> {
+    const nodes = this.lab?.topology.nodes ?? [];
+    const cmd = nodes.find((n) => n.name === node.name)?.cmd;
+    const controllersOf = (c: string | undefined) =>
+      [...(c ?? '').matchAll(/--controller[ =](\S+)/g)].map((m) => m[1]!);
+    let ready: (conns: Array<{ local: string; remote: string }>) => boolean;
+    let what: string;
+    if (role === 'agent') {
+      const controllers = controllersOf(cmd);
+      ready = (conns) => controllers.every((c) => conns.some((x) => x.remote === c));
+      what = `${node.name}'s agent connected to ${controllers.join(', ')}`;
+    } else {
+      const port = flagOf(cmd, 'listen')?.split(':').pop();
+      const me = `${node.mgmtIPv4}:${port}`;
+      const agents = nodes.filter((n) => n.cmd?.includes(ROLES.agent!) && controllersOf(n.cmd).includes(me));
+      ready = (conns) => conns.filter((x) => x.local.endsWith(`:${port}`)).length >= agents.length;
+      what = `the ${agents.length} agent(s) of ${node.name} connected to it`;
+    }
+    const r = await pollUntil(() => establishedTcp(node), ready, {
+      timeoutMs: 30_000,
+      intervalMs: 100,
+      what,
+    });
+    if (!r.ok) throw new HarnessError(`${node.name}: restarted ${role} not serving within 30 s (${what})`);
   }
 
   async startNode(node: LabNode): Promise<void> {
@@ -396,6 +448,22 @@ function holderPid(netns: string): number | undefined {
     } catch {}
   }
   return undefined;
+}
+
+/** Established IPv4 TCP connections in a node, from its /proc/net/tcp: `ip:port` on each side. */
+async function establishedTcp(node: LabNode): Promise<Array<{ local: string; remote: string }>> {
+  const r = await node.exec(['cat', '/proc/net/tcp']);
+  const endpoint = (hex: string) => {
+    const [ip, port] = hex.split(':') as [string, string];
+    const bytes = (ip.match(/../g) ?? []).map((b) => Number.parseInt(b, 16)).reverse();
+    return `${bytes.join('.')}:${Number.parseInt(port, 16)}`;
+  };
+  return r.stdout
+    .split('\n')
+    .slice(1)
+    .map((line) => line.trim().split(/\s+/))
+    .filter((f) => f[3] === '01')
+    .map((f) => ({ local: endpoint(f[1]!), remote: endpoint(f[2]!) }));
 }
 
 /** Waits (without failing) until `path` no longer exists inside `node`, or the shared deadline passes. */

@@ -102,9 +102,18 @@ export class ScenarioContext {
   /** Reverts of faults still in force, run at the end of the scenario whatever happens. */
   readonly pendingReverts = new Map<string, () => Promise<void>>();
   private t0 = performance.now();
+  /**
+   * When the latest act took effect (performance.now()): the moment the implementation accepted the
+   * latest provisioning change, or the end of the latest fault, wait or chaos step. Every `within`
+   * budget counts from here, so time the driver or harness spends after the act (pinning a VM's
+   * namespace, say) is part of the budget, not hidden before it.
+   */
+  actAt = performance.now();
   private readonly trafficServer: ProbeServer | undefined;
   private readonly sources = new Map<string, RouteSource>();
   private readonly routeSourceFactory: ContextOptions['routeSource'];
+  /** The gateway MAC each VM learned by ARP in a gateway check (its ARP cache), by VM name. */
+  readonly gatewayMacs = new Map<string, string>();
   /** Longest loss windows measured, for the console summary. */
   readonly lossWindows: Array<{ name: string; ms: number; boundMs: number }> = [];
   private artifactNo = 0;
@@ -127,6 +136,12 @@ export class ScenarioContext {
   /** Restarts the scenario clock (at the first step). */
   startClock(): void {
     this.t0 = performance.now();
+    this.actAt = this.t0;
+  }
+
+  /** Budgets of the expectations that follow count from `at` (performance.now()). */
+  markAct(at = performance.now()): void {
+    this.actAt = at;
   }
 
   /** Milliseconds since the scenario's first step started. */
@@ -141,7 +156,13 @@ export class ScenarioContext {
   }
 
   driverContext(): DriverContext {
-    return { lab: this.lab, intent: this.intent, scenario: this.scenario, log: (m) => this.reporter.log(m) };
+    return {
+      lab: this.lab,
+      intent: this.intent,
+      scenario: this.scenario,
+      log: (m) => this.reporter.log(m),
+      accepted: () => undefined,
+    };
   }
 
   /** A path for an artifact (pcap, transcript) of this run. */
@@ -151,6 +172,22 @@ export class ScenarioContext {
       this.artifactsDir,
       `${String(this.artifactNo).padStart(3, '0')}-${name.replace(/[^A-Za-z0-9_.-]+/g, '_')}`,
     );
+  }
+
+  private readonly vteps = new Map<string, Promise<string | undefined>>();
+
+  /**
+   * A hypervisor's VTEP address, read once per scenario: a BGP expectation polled against a 1 s budget
+   * must not spend it running the same command in the node on every poll.
+   */
+  vtepAddress(node: string): Promise<string | undefined> {
+    let vtep = this.vteps.get(node);
+    if (!vtep) {
+      vtep = this.driver.vtepAddress(this.node(node));
+      this.vteps.set(node, vtep);
+      vtep.catch(() => this.vteps.delete(node));
+    }
+    return vtep;
   }
 
   node(name: string): LabNode {

@@ -373,6 +373,7 @@ function buildStep(s: Obj, path: Path, id: string, ctx: BuildCtx, conformance: s
           groups: (m.groups as string[]) ?? [],
         })),
         refused: p.refused as string | undefined,
+        attempt: p.attempt === true,
       };
     }
     case 'expect': {
@@ -380,7 +381,13 @@ function buildStep(s: Obj, path: Path, id: string, ctx: BuildCtx, conformance: s
       const checks = list.map((c, j) =>
         buildCheck(c, Array.isArray(body) ? [...path, kind, j] : [...path, kind], ctx, conformance),
       );
-      return { ...base, name: base.name || checks.map((c) => c.name).join(', '), kind, checks };
+      return {
+        ...base,
+        name: base.name || checks.map((c) => c.name).join(', '),
+        kind,
+        checks,
+        precondition: s.precondition === true,
+      };
     }
     case 'fault': {
       const fault = buildFault(body as Obj);
@@ -401,6 +408,7 @@ function buildStep(s: Obj, path: Path, id: string, ctx: BuildCtx, conformance: s
         condition,
         deadlineMs,
         intervalMs: w.interval !== undefined ? parseDuration(w.interval) : 200,
+        precondition: s.precondition === true,
       };
     }
     case 'measure': {
@@ -459,7 +467,7 @@ function describeProvision(all: boolean, p: Obj): string {
   }
   for (const m of (p.move as Obj[] | undefined) ?? []) parts.push(`move ${String(m.vm)} to ${String(m.to)}`);
   for (const m of (p.setGroups as Obj[] | undefined) ?? []) parts.push(`set groups of ${String(m.vm)}`);
-  const refused = p.refused !== undefined ? ' (must be refused)' : '';
+  const refused = p.refused !== undefined ? ' (must be refused)' : p.attempt === true ? ' (attempted)' : '';
   return `provision: ${parts.join('; ') || 'no change'}${refused}`;
 }
 
@@ -571,7 +579,7 @@ function buildPoint(p: Obj): CapturePoint {
 }
 
 function buildCheck(c: Obj, path: Path, ctx: BuildCtx, conformance: string[]): Check {
-  const kinds = ['matrix', 'reach', 'bgp', 'table', 'capture', 'packet', 'vxlan'] as const;
+  const kinds = ['matrix', 'reach', 'bgp', 'table', 'capture', 'packet', 'gateway', 'vxlan'] as const;
   const kind = kinds.find((k) => k in c)!;
   const body = (c[kind] ?? {}) as Obj;
   const base = {
@@ -674,6 +682,18 @@ function buildCheck(c: Obj, path: Path, ctx: BuildCtx, conformance: string[]): C
         at: ((body.at as Obj[]) ?? []).map(buildPoint),
         match: (body.match as Obj | undefined) ?? {},
         durationMs: body.duration !== undefined ? parseDuration(body.duration) : 2000,
+      };
+    }
+    case 'gateway': {
+      const from = (body.from as string[] | undefined) ?? [];
+      return {
+        ...base,
+        name:
+          base.name ||
+          `${from.join(', ')} ${from.length === 1 ? 'resolves its' : 'resolve their'} gateway to one MAC`,
+        kind,
+        from,
+        durationMs: body.duration !== undefined ? parseDuration(body.duration) : 1000,
       };
     }
     case 'vxlan': {

@@ -3,13 +3,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MemoryReporter } from '../report/reporter.ts';
-import type { DeployedLab, LabNode } from '../runtime/runtime.ts';
-import type { Topology } from '../topology/types.ts';
 import { ScenarioContext } from './context.ts';
 import { FrrEvpnDriver } from './drivers/frr-evpn.ts';
 import { parseScenarioText } from './parse.ts';
 import { diffVerdicts, RecordBuilder, renderVerdictDiff } from './record.ts';
 import { chaosSchedule } from './steps/chaos.ts';
+import { fakeLab } from './fixtures/scenario-errors.ts';
 import { planUnits, runUnit, skipReason } from './timeline.ts';
 import type { ChaosStep } from './types.ts';
 
@@ -41,36 +40,13 @@ timeline:
   - wait: 10ms
 `;
 
-/** A lab whose nodes only record the commands they are asked to run. */
-function fakeLab(calls: string[]): DeployedLab {
-  const nodes = new Map<string, LabNode>();
-  for (const name of ['rr', 'leaf1', 'leaf2', 'leaf3', 'h1', 'h2', 'h3']) {
-    nodes.set(name, {
-      name,
-      kind: 'linux',
-      image: '',
-      netnsPath: `/nonexistent/${name}`,
-      netnsName: undefined,
-      pid: 0,
-      mgmtIPv4: undefined,
-      mgmtIPv6: undefined,
-      async exec(argv) {
-        calls.push(`${name}: ${argv.join(' ')}`);
-        return { exitCode: 0, stdout: '', stderr: '' };
-      },
-    });
-  }
-  const topology = { name: 'fake', file: LAB, links: [], nodes: [] } as unknown as Topology;
-  return { topology, runtime: 'netns', nodes, node: (n) => nodes.get(n)! };
-}
-
 function context(calls: string[], replay?: ScenarioContext['replay']) {
   const scenario = parseScenarioText(SCENARIO, FILE);
   const dir = mkdtempSync(join(tmpdir(), 'ote-tl-'));
   const record = new RecordBuilder(scenario, { runsDir: join(dir, 'runs'), runId: 'test', runtime: 'netns' });
   const ctx = new ScenarioContext({
     scenario,
-    lab: fakeLab(calls),
+    lab: fakeLab(calls, LAB),
     driver: new FrrEvpnDriver(),
     traffic: undefined,
     reporter: new MemoryReporter(),
@@ -83,18 +59,20 @@ function context(calls: string[], replay?: ScenarioContext['replay']) {
 }
 
 describe('timeline', () => {
-  it('plans one unit per expectation with the steps before it, and a final unit for trailing steps', () => {
+  it('plans one unit per expectation with the steps before it; trailing steps run after the last one', () => {
     const text = SCENARIO.replace(
       '  - wait: 10ms\n',
       '  - expect:\n      - reach: { from: h1, to: h2 }\n      - reach: { from: h2, to: h1 }\n  - wait: 10ms\n',
     );
     const units = planUnits(parseScenarioText(text, FILE));
-    expect(units.map((u) => [u.key, u.before.length, u.main.kind])).toEqual([
-      ['3/0', 3, 'check'],
-      ['3/1', 0, 'check'],
-      ['4+', 1, 'none'],
+    expect(units.map((u) => [u.key, u.before.length, u.main.kind, u.after.length])).toEqual([
+      ['3/0', 3, 'check', 0],
+      ['3/1', 0, 'check', 1],
     ]);
     expect(units[0]!.conformance).toEqual(['AZ-3']);
+    // Without an expectation nothing is asserted: the steps run in a unit with no conformance ID.
+    const bare = planUnits(parseScenarioText(SCENARIO, FILE));
+    expect(bare.map((u) => [u.main.kind, u.before.length, u.conformance])).toEqual([['none', 4, []]]);
   });
 
   it('draws the same chaos schedule from the same seed, a different one from another, never overlapping a target', () => {

@@ -1,12 +1,15 @@
 /**
  * From a timeline to test results. Each expectation (one check of an `expect` step, a `wait-until`,
  * a `measure`) becomes one unit — one test result in the report; the steps before it (provision,
- * fault, wait, chaos) run inside that unit as its leading steps. Steps after the last expectation form
- * a final "remaining steps" unit. Units run in order; a failed expectation does not stop the timeline,
- * a broken step does.
+ * fault, wait, chaos, and expectations marked `precondition`) run inside that unit as its leading
+ * steps. Steps after the last expectation (cleanup) run as trailing steps of the last unit: only
+ * assertions about the system under test are results carrying conformance IDs. Units run in order; a
+ * failed expectation does not stop the timeline, a broken step (or an unmet precondition) does.
  */
+
+import { HarnessError } from '../util/errors.ts';
 import { catalogueEntry } from './catalogue.ts';
-import type { ScenarioContext } from './context.ts';
+import { ExpectationError, type ScenarioContext } from './context.ts';
 import type { Capability, ImplementationDriver } from './drivers/driver.ts';
 import { chaos } from './steps/chaos.ts';
 import { beginStep } from './steps/common.ts';
@@ -16,7 +19,7 @@ import { measure } from './steps/measure.ts';
 import { provision } from './steps/provision.ts';
 import { wait } from './steps/wait.ts';
 import { waitUntil } from './steps/wait-until.ts';
-import type { Check, ExpectStep, Scenario, Severity, Step } from './types.ts';
+import type { Check, ExpectStep, Scenario, Severity, Step, WaitUntilStep } from './types.ts';
 
 export interface Unit {
   /** Stable key: `<step id>` or `<step id>/<check index>`. */
@@ -24,6 +27,8 @@ export interface Unit {
   name: string;
   /** Steps run first, each as a report step. */
   before: Step[];
+  /** Steps run after the expectation (cleanup at the end of the timeline), each as a report step. */
+  after: Step[];
   /** The expectation. */
   main:
     | { kind: 'check'; step: ExpectStep; check: Check; index: number }
@@ -37,12 +42,15 @@ export function planUnits(scenario: Scenario): Unit[] {
   const units: Unit[] = [];
   let pending: Step[] = [];
   for (const step of scenario.timeline) {
-    if (step.kind === 'expect') {
+    if ((step.kind === 'expect' || step.kind === 'wait-until') && step.precondition) {
+      pending.push(step);
+    } else if (step.kind === 'expect') {
       step.checks.forEach((check, index) => {
         units.push({
           key: step.checks.length > 1 ? `${step.id}/${index}` : step.id,
           name: step.checks.length === 1 ? step.name : check.name,
           before: index === 0 ? pending : [],
+          after: [],
           main: { kind: 'check', step, check, index },
           conformance: check.conformance,
           severity: check.severity ?? scenario.severity,
@@ -55,6 +63,7 @@ export function planUnits(scenario: Scenario): Unit[] {
         key: step.id,
         name: step.name,
         before: pending,
+        after: [],
         main: { kind: 'provision', step },
         conformance: scenario.conformance,
         severity: scenario.severity,
@@ -65,6 +74,7 @@ export function planUnits(scenario: Scenario): Unit[] {
         key: step.id,
         name: step.name,
         before: pending,
+        after: [],
         main: { kind: step.kind, step },
         conformance: step.kind === 'measure' ? step.conformance : step.condition.conformance,
         severity: scenario.severity,
@@ -74,13 +84,17 @@ export function planUnits(scenario: Scenario): Unit[] {
       pending.push(step);
     }
   }
-  if (pending.length > 0) {
+  const last = units.at(-1);
+  if (pending.length > 0 && last) last.after = pending;
+  else if (pending.length > 0) {
+    // A timeline without expectations asserts nothing: its steps run, and carry no conformance ID.
     units.push({
       key: `${pending[0]!.id}+`,
-      name: 'remaining steps',
+      name: 'steps (no expectation)',
       before: pending,
+      after: [],
       main: { kind: 'none' },
-      conformance: scenario.conformance,
+      conformance: [],
       severity: scenario.severity,
     });
   }
@@ -106,35 +120,80 @@ export async function runStep(step: Step, ctx: ScenarioContext): Promise<void> {
   await ctx.reporter.step(step.name, async () => {
     switch (step.kind) {
       case 'provision':
+        // Marks the act itself: when the implementation accepted the change.
         return provision(step, ctx);
       case 'fault':
-        return fault(step, ctx);
+        await fault(step, ctx);
+        return ctx.markAct();
       case 'wait':
-        return wait(step, ctx);
+        await wait(step, ctx);
+        return ctx.markAct();
       case 'chaos':
-        return chaos(step, ctx);
+        await chaos(step, ctx);
+        return ctx.markAct();
       case 'wait-until':
-        return waitUntil(step, ctx);
+        return asPrecondition(step, () => waitUntil(step, ctx)).finally(() => ctx.markAct());
       case 'measure':
-        return measure(step, ctx, (nested) => runStep(nested, ctx));
+        await measure(step, ctx, (nested) => runStep(nested, ctx));
+        return ctx.markAct();
       case 'expect':
-        for (const check of step.checks)
-          await ctx.reporter.step(check.name, () => runCheck(check, ctx).then(() => undefined));
-        return;
+        return asPrecondition(step, async () => {
+          for (const check of step.checks)
+            await ctx.reporter.step(check.name, () => runCheck(check, ctx).finally(() => ctx.markAct()));
+        });
     }
   });
+}
+
+/** An unmet precondition: the expectation that follows cannot be judged (reported as broken). */
+export class PreconditionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PreconditionError';
+  }
+}
+
+async function asPrecondition(step: ExpectStep | WaitUntilStep, run: () => Promise<void>): Promise<void> {
+  if (!step.precondition) return run();
+  try {
+    await run();
+  } catch (err) {
+    if (!(err instanceof ExpectationError)) throw err;
+    throw new PreconditionError(
+      `precondition '${step.name}' not met, so what follows cannot be judged: ${err.message}`,
+    );
+  }
 }
 
 export async function runUnit(unit: Unit, ctx: ScenarioContext): Promise<void> {
   for (const step of unit.before) await runStep(step, ctx);
   const main = unit.main;
-  if (main.kind === 'none') return;
-  if (main.kind === 'check') {
-    if (main.index === 0) await beginStep(main.step, ctx);
-    await ctx.reporter.step(main.check.name, () => runCheck(main.check, ctx).then(() => undefined));
-    return;
+  try {
+    if (main.kind === 'check') {
+      if (main.index === 0) await beginStep(main.step, ctx);
+      await ctx.reporter.step(main.check.name, () => runCheck(main.check, ctx).finally(() => ctx.markAct()));
+    } else if (main.kind !== 'none') {
+      await runStep(main.step, ctx);
+    }
+  } catch (err) {
+    // The verdict is the expectation's; cleanup still runs (a broken cleanup is only logged then).
+    if (err instanceof ExpectationError)
+      await runAfter(unit, ctx).catch((e: unknown) => ctx.reporter.log(String(e)));
+    throw err;
   }
-  await runStep(main.step, ctx);
+  await runAfter(unit, ctx);
+}
+
+/** Trailing (cleanup) steps: they run whatever the expectation's verdict; a failure there is the harness's. */
+async function runAfter(unit: Unit, ctx: ScenarioContext): Promise<void> {
+  for (const step of unit.after) {
+    try {
+      await runStep(step, ctx);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      throw new HarnessError(`cleanup step '${step.name}' broke after the expectation: ${message}`);
+    }
+  }
 }
 
 /** What the scenario needs from the implementation, derived from its intent and timeline. */

@@ -79,11 +79,19 @@ export interface ProvisionStep extends StepBase {
    * intent stays as it was.
    */
   refused: string | undefined;
+  /**
+   * The change is only attempted (e.g. while the directory is down): its outcome is logged, not
+   * judged, and the model keeps the intent as it was — the expectations after it check that the
+   * change was programmed nowhere.
+   */
+  attempt: boolean;
 }
 
 export interface ExpectStep extends StepBase {
   kind: 'expect';
   checks: Check[];
+  /** Establishes a starting state: a step of the next expectation, not a result with an ID. */
+  precondition: boolean;
 }
 
 export interface FaultStep extends StepBase {
@@ -101,6 +109,8 @@ export interface WaitUntilStep extends StepBase {
   condition: Check;
   deadlineMs: number;
   intervalMs: number;
+  /** Establishes a starting state: a step of the next expectation, not a result with an ID. */
+  precondition: boolean;
 }
 
 export interface MeasureStep extends StepBase {
@@ -287,6 +297,7 @@ export interface PacketSend {
   type: 'arp' | 'icmp' | 'udp' | 'raw';
   /** Destination IP (arp: target IP; icmp/udp: dst). */
   dst: string | undefined;
+  /** A MAC, or `gateway`: the MAC the sender learned for its gateway (GatewayCheck). */
   dstMac: string | undefined;
   port: number | undefined;
   count: number;
@@ -301,6 +312,16 @@ export interface PacketCheck extends CheckBase {
   at: CapturePoint[];
   /** Only packets matching these header fields count (masked compare: other fields are ignored). */
   match: Record<string, unknown>;
+  durationMs: number;
+}
+
+/**
+ * L3-2: the VMs in `from` ARP for their subnet's gateway; each must be answered, and every answer
+ * carry one and the same MAC, whatever its value (what the MAC is comes from no implementation).
+ */
+export interface GatewayCheck extends CheckBase {
+  kind: 'gateway';
+  from: string[];
   durationMs: number;
 }
 
@@ -340,5 +361,6 @@ export type Check =
   | TableCheck
   | CaptureCheck
   | PacketCheck
+  | GatewayCheck
   | VxlanCheck;
 export type CheckKind = Check['kind'];

@@ -208,3 +208,37 @@ describe('scenario validation', () => {
     expect(validate({ name: 'x', lab: 'l.yml', timeline: [{ wiat: '1s' }] })).toBe(false);
   });
 });
+
+describe('validation of what a check can prove', () => {
+  const withTimeline = (steps: string) => BASE.slice(0, BASE.indexOf('timeline:')) + `timeline:\n${steps}`;
+
+  it('refuses a within a check cannot meet by construction, at the within, with file:line:col', () => {
+    const text = withTimeline(
+      '  - provision: all\n  - expect:\n      within: 300ms\n      matrix: { probes: [icmp] }\n',
+    );
+    const issue = errorOf(text).issues[0]!;
+    expect(issue.message).toMatch(/'within: 300ms' cannot be met: a matrix check takes at least 500 ms/);
+    const line = text.split('\n').findIndex((l) => l.includes('within: 300ms')) + 1;
+    expect(issue.where).toBe(`${FILE}:${line}:15`);
+    const capture = withTimeline(
+      '  - expect:\n      within: 1s\n      capture:\n        send: { from: h1, type: arp, dst: 192.0.2.12 }\n        duration: 2s\n        points: [{ node: h2, iface: eth1, count: 1 }]\n',
+    );
+    expect(errorOf(capture).issues[0]!.message).toMatch(/a capture check takes at least 2000 ms/);
+  });
+
+  it('refuses a capture point without a count bound, and a BGP vm match on a VM without a MAC', () => {
+    const capture = withTimeline(
+      '  - expect:\n      capture:\n        send: { from: h1, type: arp, dst: 192.0.2.12 }\n        points: [{ node: h2, iface: eth1 }]\n',
+    );
+    expect(errorOf(capture).issues[0]!.message).toMatch(/capture point needs a bound on its packet count/);
+    const bgp = withTimeline(
+      '  - expect:\n      bgp: { node: rr, routes: [{ type: 2, present: false, match: { vm: h1 } }] }\n',
+    );
+    expect(errorOf(bgp).issues[0]!.message).toMatch(/VM 'h1' has no 'mac:' .* would match every route/);
+  });
+
+  it('refuses precondition on a step that is not an expectation', () => {
+    const text = withTimeline('  - precondition: true\n    wait: 1s\n');
+    expect(errorOf(text).issues[0]!.message).toMatch(/'precondition' applies to expect and wait-until steps/);
+  });
+});

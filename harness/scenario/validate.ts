@@ -7,14 +7,16 @@
 
 import { closest } from '../util/closest.ts';
 import { CATALOGUE } from './catalogue.ts';
+import { MATRIX_HOLD_MS } from './checks/timing.ts';
 import { inCidr, isCidr, isIpv4 } from './intent.ts';
 import type { LabInventory } from './lab-inventory.ts';
+import { parseDuration } from './parse.ts';
 import type { Path, SchemaIssue } from './schema.ts';
 
 type Obj = Record<string, unknown>;
 
 const STEP_KINDS = ['provision', 'expect', 'fault', 'wait', 'wait-until', 'measure', 'chaos'] as const;
-const CHECK_KINDS = ['matrix', 'reach', 'bgp', 'table', 'capture', 'packet', 'vxlan'] as const;
+const CHECK_KINDS = ['matrix', 'reach', 'bgp', 'table', 'capture', 'packet', 'gateway', 'vxlan'] as const;
 
 /** Which keys each fault kind needs and accepts (besides `kind` and `duration`). */
 export const FAULT_FIELDS: Record<string, { required: string[]; optional: string[]; duration: boolean }> = {
@@ -231,7 +233,10 @@ export function checkReferences(doc: Obj, lab: LabInventory): SchemaIssue[] {
     });
   });
 
-  const ctx: StepCtx = { refs, vms, groups, endpoints, subnets };
+  const vmsWithMac = new Set(
+    vmsList.filter((v) => typeof v.mac === 'string' && typeof v.name === 'string').map((v) => String(v.name)),
+  );
+  const ctx: StepCtx = { refs, vms, vmsWithMac, groups, endpoints, subnets };
   arr(doc.timeline).forEach((step, i) => {
     checkStep(ctx, step, ['timeline', i]);
   });
@@ -242,6 +247,8 @@ interface StepCtx {
   refs: Refs;
   subnets: Set<string>;
   vms: Set<string>;
+  /** VMs whose MAC the intent states (a BGP match on a VM compares its MAC). */
+  vmsWithMac: Set<string>;
   groups: Set<string>;
   endpoints: Set<string>;
 }
@@ -304,6 +311,13 @@ function checkStep(ctx: StepCtx, step: Obj, path: Path): void {
   const body = step[kind];
   const at = [...path, kind];
   const { refs } = ctx;
+  if (step.precondition !== undefined && kind !== 'expect' && kind !== 'wait-until')
+    refs.error(
+      [...path, 'precondition'],
+      `'precondition' applies to expect and wait-until steps, not to '${kind}'`,
+      'mark the expectation that establishes the starting state, e.g. a start-up wait-until',
+      true,
+    );
   switch (kind) {
     case 'provision': {
       if (typeof body !== 'object' || body === null) return;
@@ -326,6 +340,13 @@ function checkStep(ctx: StepCtx, step: Obj, path: Path): void {
             refs.unknown([...at, 'setGroups', j, 'groups', k], 'security group', g, ctx.groups);
         });
       });
+      if (p.attempt === true && p.refused !== undefined)
+        refs.error(
+          [...at, 'attempt'],
+          "a change is either 'refused' (judged by its error) or an 'attempt' (judged by the expectations after it), not both",
+          "keep 'attempt: true' and check what was programmed afterwards",
+          true,
+        );
       if (typeof p.refused === 'string') {
         try {
           new RegExp(p.refused);
@@ -434,6 +455,60 @@ function checkFault(ctx: StepCtx, fault: Obj, path: Path): void {
   }
 }
 
+/**
+ * The shortest time a check of this kind takes by construction: expected-dropped cells are held for
+ * MATRIX_HOLD_MS, captures and packet/VXLAN checks listen for their `duration`.
+ */
+function constructionMs(kind: string, body: Obj): { ms: number; why: string } | undefined {
+  const duration = (fallback: number) => {
+    try {
+      return body.duration !== undefined ? parseDuration(body.duration) : fallback;
+    } catch {
+      return 0;
+    }
+  };
+  switch (kind) {
+    case 'matrix':
+      return { ms: MATRIX_HOLD_MS, why: `expected-dropped cells must stay dropped for ${MATRIX_HOLD_MS} ms` };
+    case 'reach':
+      return body.expect === 'drop'
+        ? { ms: MATRIX_HOLD_MS, why: `a drop must hold for ${MATRIX_HOLD_MS} ms` }
+        : undefined;
+    case 'capture':
+    case 'packet':
+      return { ms: duration(2000), why: 'it listens for its duration' };
+    case 'gateway': {
+      const vms = Math.max(1, strs(body.from).length);
+      return {
+        ms: duration(1000) * vms,
+        why: `it listens for its duration from each of ${vms} VM(s) in turn`,
+      };
+    }
+    case 'vxlan':
+      return { ms: duration(1500), why: 'it listens for its duration' };
+    default:
+      return undefined;
+  }
+}
+
+/** A `within` budget the check cannot meet by construction is an error, not a silent floor. */
+function checkBudget(ctx: StepCtx, check: Obj, kind: string, path: Path): void {
+  if (check.within === undefined) return;
+  let within: number;
+  try {
+    within = parseDuration(check.within);
+  } catch {
+    return; // the schema reports the malformed duration
+  }
+  const min = constructionMs(kind, (check[kind] ?? {}) as Obj);
+  if (!min || within >= min.ms) return;
+  ctx.refs.error(
+    [...path, 'within'],
+    `'within: ${String(check.within)}' cannot be met: a ${kind} check takes at least ${min.ms} ms (${min.why})`,
+    `raise 'within' to at least ${min.ms}ms${kind === 'matrix' || kind === 'reach' ? '' : ', or shorten its duration'}`,
+  );
+}
+
 function checkCheck(ctx: StepCtx, check: Obj, path: Path): void {
   const { refs } = ctx;
   const kind = oneKind(ctx, check, path, CHECK_KINDS, 'expectation');
@@ -443,6 +518,7 @@ function checkCheck(ctx: StepCtx, check: Obj, path: Path): void {
   if (!kind) return;
   const body = check[kind] as Obj;
   const at = [...path, kind];
+  checkBudget(ctx, check, kind, path);
   switch (kind) {
     case 'matrix':
       strs(body.among).forEach((n, j) => {
@@ -464,6 +540,12 @@ function checkCheck(ctx: StepCtx, check: Obj, path: Path): void {
           const fields = (r[part] ?? {}) as Obj;
           if (typeof fields.vm === 'string' && !ctx.vms.has(fields.vm)) {
             refs.unknown([...at, 'routes', j, part, 'vm'], 'VM', fields.vm, ctx.vms);
+          } else if (typeof fields.vm === 'string' && !ctx.vmsWithMac.has(fields.vm)) {
+            refs.error(
+              [...at, 'routes', j, part, 'vm'],
+              `VM '${fields.vm}' has no 'mac:' in the intent, so 'vm: ${fields.vm}' would ${part === 'match' ? 'match every route' : 'check nothing'}`,
+              `give ${fields.vm} a MAC in intent.vms (e.g. mac: "02:00:00:00:00:11")`,
+            );
           }
           if (typeof fields.originator === 'string' && !isIpv4(fields.originator)) {
             refs.node([...at, 'routes', j, part, 'originator'], fields.originator);
@@ -478,6 +560,12 @@ function checkCheck(ctx: StepCtx, check: Obj, path: Path): void {
       // A capture point is a lab node or a VM (its interface: captures inside the VM).
       arr(body.points).forEach((p, j) => {
         vmOrNode(ctx, [...at, 'points', j, 'node'], p.node);
+        if (p.count === undefined && p.min === undefined && p.max === undefined)
+          refs.error(
+            [...at, 'points', j],
+            'a capture point needs a bound on its packet count (count, min or max): without one it checks nothing',
+            'e.g. `count: 1` (exactly one copy), `min: 1`, or `count: 0` (nothing may come out there)',
+          );
       });
       vmOrNode(ctx, [...at, 'send', 'from'], (body.send as Obj | undefined)?.from);
       return;
@@ -486,6 +574,11 @@ function checkCheck(ctx: StepCtx, check: Obj, path: Path): void {
         vmOrNode(ctx, [...at, 'at', j, 'node'], p.node);
       });
       vmOrNode(ctx, [...at, 'send', 'from'], (body.send as Obj | undefined)?.from);
+      return;
+    case 'gateway':
+      strs(body.from).forEach((vm, j) => {
+        if (!ctx.vms.has(vm)) refs.unknown([...at, 'from', j], 'VM', vm, ctx.vms);
+      });
       return;
     case 'vxlan':
       arr(body.at).forEach((p, j) => {

@@ -69,7 +69,6 @@ export class Controller {
   private worldReady = false;
   private scheduled = false;
   private readyTimer: NodeJS.Timeout | undefined;
-  private readonly startedAt = performance.now();
   readonly stats = { syncs: 0, updates: 0, lastRecomputeMs: 0 };
 
   constructor(readonly options: ControllerOptions) {
@@ -124,7 +123,6 @@ export class Controller {
       server.once('error', reject);
       server.listen(this.options.listen.port, this.options.listen.host, () => resolve());
     });
-    if (sabotaged('flush-on-restart')) setTimeout(() => this.schedule(), FLUSH_HOLD_MS + 10).unref();
     // Until BGP is ready, re-check periodically so waiting agents get their first sync.
     this.readyTimer = setInterval(() => {
       if (this.world.tick()) this.schedule();
@@ -283,6 +281,23 @@ export class Controller {
     return undefined;
   }
 
+  /**
+   * TEST-ONLY `flush-on-restart`: whether remote reachability is still withheld from this agent. The
+   * hold runs from the agent's first sync, not from the process start, so however slowly the
+   * controller came up (a busy machine), every agent is flushed for FLUSH_HOLD_MS.
+   */
+  private withholding(session: object): boolean {
+    let until = this.flushUntil.get(session);
+    if (until === undefined) {
+      until = performance.now() + FLUSH_HOLD_MS;
+      this.flushUntil.set(session, until);
+      setTimeout(() => this.schedule(), FLUSH_HOLD_MS + 10).unref();
+    }
+    return performance.now() < until;
+  }
+
+  private readonly flushUntil = new WeakMap<object, number>();
+
   private recompute(): void {
     if (!this.worldReady) return;
     const started = performance.now();
@@ -306,7 +321,7 @@ export class Controller {
       let entries = this.world.entriesFor(hv);
       // TEST-ONLY `flush-on-restart` sabotage (reference-impl/sabotage.ts): remote reachability is
       // withheld from agents for a while after start, so they flush it and rebuild it later.
-      if (sabotaged('flush-on-restart') && performance.now() - this.startedAt < FLUSH_HOLD_MS)
+      if (sabotaged('flush-on-restart') && this.withholding(session))
         entries = entries.filter((e) => e.kind !== 'mac' && e.kind !== 'flood');
       const next = new Map<string, string>();
       const byKey = new Map<string, Entry>();

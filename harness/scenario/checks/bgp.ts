@@ -5,6 +5,7 @@
  * stands for that node's VTEP address.
  */
 
+import { HarnessError } from '../../util/errors.ts';
 import type { ObservedRoute, ScenarioContext } from '../context.ts';
 import { IntentIndex } from '../intent.ts';
 import type { BgpCheck, BgpRouteExpectation } from '../types.ts';
@@ -18,11 +19,14 @@ async function resolveFields(
   if (typeof out.vm === 'string') {
     const vm = new IntentIndex(ctx.intent).vm(out.vm);
     delete out.vm;
-    if (vm.mac) out.mac = vm.mac.toLowerCase();
+    // Without a MAC the match would be empty and match every route (validation refuses that).
+    const mac = vm.mac ?? ctx.driver.locate(vm, ctx.driverContext()).mac;
+    if (!mac) throw new HarnessError(`VM ${vm.name}: no MAC to match BGP routes on`);
+    out.mac = mac.toLowerCase();
   }
   for (const key of ['originator', 'nextHop'] as const) {
     const v = out[key];
-    if (typeof v === 'string' && ctx.lab.nodes.has(v)) out[key] = await ctx.driver.vtepAddress(ctx.node(v));
+    if (typeof v === 'string' && ctx.lab.nodes.has(v)) out[key] = await ctx.vtepAddress(v);
   }
   if (typeof out.rt === 'string') out.rt = [out.rt];
   return out;

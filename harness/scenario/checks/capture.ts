@@ -6,15 +6,19 @@ import type { CheckHandler } from './types.ts';
 export const capture: CheckHandler<CaptureCheck> = {
   selfPolling: false,
   async evaluate(check, ctx) {
-    const { results, attachments } = await sniffWhileSending(
+    const { results, attachments, notReady } = await sniffWhileSending(
       ctx,
       check.points,
       check.stimulus,
       check.durationMs,
+      check.withinMs,
     );
-    const problems = results
-      .map((r) => countProblem(r.point, r.packets.length))
-      .filter((p): p is string => p !== undefined);
+    const problems = [
+      ...(notReady ? [notReady] : []),
+      ...results
+        .map((r) => countProblem(r.point, r.packets.length))
+        .filter((p): p is string => p !== undefined),
+    ];
     const counts = results.map((r) => `${r.point.node}:${r.point.iface}=${r.packets.length}`).join(', ');
     return {
       ok: problems.length === 0,

@@ -2,6 +2,7 @@
 import type { Check } from '../types.ts';
 import { bgp } from './bgp.ts';
 import { capture } from './capture.ts';
+import { gateway } from './gateway.ts';
 import { matrix } from './matrix.ts';
 import { packet } from './packet.ts';
 import { reach } from './reach.ts';
@@ -19,6 +20,7 @@ export function handlerFor(check: Check): CheckHandler {
     table: table as CheckHandler,
     capture: capture as CheckHandler,
     packet: packet as CheckHandler,
+    gateway: gateway as CheckHandler,
     vxlan: vxlan as CheckHandler,
   };
   return handlers[check.kind];

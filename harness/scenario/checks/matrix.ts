@@ -12,6 +12,7 @@ import {
   runMatrix,
 } from '../../traffic/index.ts';
 import type { MatrixCheck } from '../types.ts';
+import { ATTEMPT_MS, MATRIX_HOLD_MS, positiveDeadline } from './timing.ts';
 import type { CheckHandler, CheckResult } from './types.ts';
 
 export const matrix: CheckHandler<MatrixCheck> = {
@@ -39,7 +40,11 @@ export const matrix: CheckHandler<MatrixCheck> = {
     // observed before the network has shown it converged proves nothing.
     const positive = cells.filter((c) => c.expected === 'allowed');
     const negative = cells.filter((c) => c.expected !== 'allowed');
-    const options = { positiveDeadlineMs: Math.max(2_000, check.withinMs), holdMs: 500 };
+    const options = {
+      positiveDeadlineMs: positiveDeadline(check.withinMs, negative.length > 0 ? MATRIX_HOLD_MS : 0),
+      holdMs: MATRIX_HOLD_MS,
+      attemptMs: ATTEMPT_MS,
+    };
     const parts = [
       ...(positive.length ? [await runMatrix(ctx.traffic, positive, options)] : []),
       ...(negative.length ? [await runMatrix(ctx.traffic, negative, options)] : []),

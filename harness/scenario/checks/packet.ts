@@ -38,8 +38,14 @@ function seenFields(packets: DecodedPacket[], match: Record<string, unknown>): s
 export const packet: CheckHandler<PacketCheck> = {
   selfPolling: false,
   async evaluate(check, ctx) {
-    const { results, attachments } = await sniffWhileSending(ctx, check.at, check.send, check.durationMs);
-    const problems: string[] = [];
+    const { results, attachments, notReady } = await sniffWhileSending(
+      ctx,
+      check.at,
+      check.send,
+      check.durationMs,
+      check.withinMs,
+    );
+    const problems: string[] = notReady ? [notReady] : [];
     for (const r of results) {
       const n = r.packets.filter((p) => packetMatches(p, check.match)).length;
       const problem = countProblem(

@@ -2,6 +2,7 @@
 import { runMatrix } from '../../traffic/index.ts';
 import { probeText } from '../parse.ts';
 import type { ReachCheck } from '../types.ts';
+import { ATTEMPT_MS, MATRIX_HOLD_MS, positiveDeadline } from './timing.ts';
 import type { CheckHandler } from './types.ts';
 
 export const reach: CheckHandler<ReachCheck> = {
@@ -20,7 +21,11 @@ export const reach: CheckHandler<ReachCheck> = {
           expected: check.expect === 'reach' ? 'allowed' : 'blocked',
         },
       ],
-      { positiveDeadlineMs: Math.max(1_000, check.withinMs), holdMs: 500, attemptMs: 250 },
+      {
+        positiveDeadlineMs: positiveDeadline(check.withinMs, 0),
+        holdMs: MATRIX_HOLD_MS,
+        attemptMs: ATTEMPT_MS,
+      },
     );
     const cell = result.cells[0]!;
     const hv = ctx.intent.vms

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { Attachment } from '../../report/reporter.ts';
 import type { DecodedPacket, PacketDescription } from '../../traffic/types.ts';
 import { HarnessError } from '../../util/errors.ts';
+import { sleep } from '../../util/poll.ts';
 import type { ScenarioContext } from '../context.ts';
 import { IntentIndex } from '../intent.ts';
 import type { CapturePoint, PacketSend } from '../types.ts';
@@ -35,6 +36,15 @@ export function rawFrame(hex: string): PacketDescription {
   ];
 }
 
+function learnedGateway(ctx: ScenarioContext, vm: string): string {
+  const mac = ctx.gatewayMacs.get(vm);
+  if (!mac)
+    throw new HarnessError(
+      `${vm} has not resolved its gateway yet: 'dstMac: gateway' needs an earlier gateway check from ${vm}`,
+    );
+  return mac;
+}
+
 export async function buildStimulus(
   ctx: ScenarioContext,
   send: PacketSend,
@@ -43,13 +53,14 @@ export async function buildStimulus(
   const iface = send.iface ?? ep.iface;
   if (send.type === 'raw') return { iface, packet: rawFrame(send.hex ?? '') };
   const src = await macOf(ctx, send.from, iface);
+  const dstMac = send.dstMac === 'gateway' ? learnedGateway(ctx, send.from) : send.dstMac;
   const srcIp = ep.address || '0.0.0.0';
   const dst = send.dst ?? '255.255.255.255';
   if (send.type === 'arp') {
     return {
       iface,
       packet: [
-        { layer: 'Ether', src, dst: send.dstMac ?? 'ff:ff:ff:ff:ff:ff', type: 0x0806 },
+        { layer: 'Ether', src, dst: dstMac ?? 'ff:ff:ff:ff:ff:ff', type: 0x0806 },
         { layer: 'ARP', op: 1, hwsrc: src, psrc: srcIp, hwdst: '00:00:00:00:00:00', pdst: dst },
       ],
     };
@@ -64,7 +75,7 @@ export async function buildStimulus(
   return {
     iface,
     packet: [
-      { layer: 'Ether', src, dst: send.dstMac ?? 'ff:ff:ff:ff:ff:ff' },
+      { layer: 'Ether', src, dst: dstMac ?? 'ff:ff:ff:ff:ff:ff' },
       { layer: 'IP', src: srcIp, dst },
       ...l4,
     ],
@@ -77,13 +88,53 @@ export interface PointResult {
   pcap: string;
 }
 
+/** Up enough to bind and send on: administratively up and not operationally down. */
+async function interfaceUp(ctx: ScenarioContext, node: string, iface: string): Promise<boolean> {
+  const r = await ctx.endpoint(node).node.exec(['ip', '-j', 'link', 'show', 'dev', iface]);
+  if (r.exitCode !== 0) return false;
+  const link = (JSON.parse(r.stdout || '[]') as Array<{ flags?: string[]; operstate?: string }>)[0];
+  return (link?.flags ?? []).includes('UP') && link?.operstate !== 'DOWN';
+}
+
+/**
+ * Waits until every interface the check sniffs or sends on is up (a VM just attached or moved may not
+ * be yet: that is the implementation's time, so it is waited for within the check's budget `waitMs`).
+ * Returns what is still down when the budget is used up.
+ */
+async function awaitInterfaces(
+  ctx: ScenarioContext,
+  ifaces: Array<{ node: string; iface: string }>,
+  waitMs: number,
+): Promise<string | undefined> {
+  const pending = new Map(ifaces.map((i) => [`${i.node}:${i.iface}`, i]));
+  const deadline = performance.now() + waitMs;
+  for (;;) {
+    for (const [key, i] of [...pending]) if (await interfaceUp(ctx, i.node, i.iface)) pending.delete(key);
+    if (pending.size === 0) return undefined;
+    if (performance.now() >= deadline)
+      return `not up${waitMs > 0 ? ` within the budget (${Math.round(waitMs)} ms left)` : ''}: ${[...pending.keys()].join(', ')}`;
+    await sleep(Math.min(50, Math.max(1, deadline - performance.now())));
+  }
+}
+
+/**
+ * Sniffs at `points` while `send` goes out. `waitMs` (what is left of the check's budget) bounds the
+ * wait for the interfaces to be up; `notReady` says which were not.
+ */
 export async function sniffWhileSending(
   ctx: ScenarioContext,
   points: CapturePoint[],
   send: PacketSend,
   durationMs: number,
-): Promise<{ results: PointResult[]; attachments: Attachment[] }> {
+  waitMs: number,
+): Promise<{ results: PointResult[]; attachments: Attachment[]; notReady?: string }> {
   const stimulus = await buildStimulus(ctx, send);
+  const notReady = await awaitInterfaces(
+    ctx,
+    [...points, { node: send.from, iface: stimulus.iface }],
+    waitMs,
+  );
+  if (notReady) return { results: [], attachments: [], notReady };
   const running = await Promise.all(
     points.map(async (point) => {
       const pcap = ctx.artifactPath(`${point.node}-${point.iface}.pcap`);

@@ -33,6 +33,13 @@ export interface DriverContext {
   intent: Intent;
   scenario: Scenario;
   log(message: string): void;
+  /**
+   * The implementation's API has just accepted the change: `within` budgets of the expectations
+   * after a provision step count from the last call. A driver that goes on working after that
+   * (pinning namespaces, waiting for a VM) calls it first, so that time counts against the budget;
+   * a driver that never calls it is timed from when provision returns.
+   */
+  accepted(): void;
 }
 
 /** Where a VM (or outside host) sits for traffic: its node, interface and address. */
@@ -50,6 +57,12 @@ export interface ImplementationDriver {
   validate(scenario: Scenario): string[];
   /** Applies an intent change (the new intent is in ctx.intent). */
   provision(change: IntentChange, ctx: DriverContext): Promise<void>;
+  /**
+   * Resolves when every attached VM can be located for traffic (optional). A driver that waits for the
+   * implementation to create a VM after the API accepted the change does it here, so the wait runs
+   * inside the budget of the traffic check that needs the VM; a rejection is a broken lab.
+   */
+  ready?(ctx: DriverContext): Promise<void>;
   /** Undoes what provision did (end of a scenario on a kept lab). */
   teardown(ctx: DriverContext): Promise<void>;
   /** Where a VM lives. */

@@ -7,7 +7,7 @@
 
 import { isAlive, signal } from '../../kernel/procs.ts';
 import { HarnessError } from '../../util/errors.ts';
-import { sleep, waitFor } from '../../util/poll.ts';
+import { pollUntil, waitFor } from '../../util/poll.ts';
 import type { ScenarioContext } from '../context.ts';
 import type { Fault } from '../types.ts';
 import type { Revert } from './types.ts';
@@ -30,10 +30,27 @@ async function holdSupervisor(ctx: ScenarioContext, fault: ProcessFault): Promis
   return pids;
 }
 
+/**
+ * Kills the role and returns only once it is gone: no PID of it alive and (unless its supervisor may
+ * restart it) no process of the role running on the node, so the "while it is down" expectations after the fault really test that.
+ */
 async function killRole(ctx: ScenarioContext, fault: ProcessFault): Promise<void> {
   const pids = await rolePids(ctx, fault);
   signal(pids, 'SIGKILL');
-  for (let i = 0; i < 100 && pids.some((pid) => isAlive(pid)); i += 1) await sleep(10);
+  const node = ctx.node(fault.node);
+  const gone = await pollUntil(
+    // With `supervisor: keep` a new instance may already be up: only the killed ones must be gone.
+    async () =>
+      pids.some((pid) => isAlive(pid)) || fault.supervisor === 'keep'
+        ? pids.filter((pid) => isAlive(pid))
+        : await ctx.driver.processes(fault.role, node),
+    (left) => left.length === 0,
+    { timeoutMs: 5_000, intervalMs: 10, what: `${fault.role} on ${fault.node} gone` },
+  );
+  if (!gone.ok)
+    throw new HarnessError(
+      `${fault.node}: '${fault.role}' still running 5 s after SIGKILL (PIDs ${(gone.value ?? pids).join(', ')}): the fault is not in force`,
+    );
 }
 
 async function startRole(ctx: ScenarioContext, fault: ProcessFault, supervisors: number[]): Promise<void> {

@@ -2,15 +2,36 @@
  * measure: a continuous sequenced stream between two endpoints while nested steps run (faults,
  * waits); the longest gap between arrivals is the loss window, bounded by `maxLossWindow` (T_loss).
  */
-import { startStream } from '../../traffic/index.ts';
+import { type StreamReport, startStream } from '../../traffic/index.ts';
 import { ExpectationError, type ScenarioContext } from '../context.ts';
 import type { MeasureStep, Step } from '../types.ts';
+
+/**
+ * The longest blackout of a stream: between two arrivals, and also at its edges. A flow that stops and
+ * has not come back when the stream ends has no "next arrival": its blackout runs from the last
+ * arrival to the end. A flow whose first packets are lost has no "arrival before": its blackout runs
+ * from the start of the stream to the first arrival (the whole stream when nothing arrived).
+ */
+export function lossWindowMs(
+  report: Pick<
+    StreamReport,
+    'lost' | 'startMonoMs' | 'stopMonoMs' | 'firstArrivalMonoMs' | 'lastArrivalMonoMs' | 'longestGap'
+  >,
+): number {
+  if (report.firstArrivalMonoMs === null || report.lastArrivalMonoMs === null)
+    return report.stopMonoMs - report.startMonoMs;
+  if (report.lost === 0) return report.longestGap?.ms ?? 0;
+  const leading = report.firstArrivalMonoMs - report.startMonoMs;
+  const trailing = report.stopMonoMs - report.lastArrivalMonoMs;
+  return Math.max(report.longestGap?.ms ?? 0, leading, trailing);
+}
 
 export async function measure(
   step: MeasureStep,
   ctx: ScenarioContext,
   runNested: (s: Step) => Promise<void>,
 ): Promise<void> {
+  await ctx.driver.ready?.(ctx.driverContext());
   const from = ctx.endpoint(step.stream.from);
   const to = ctx.endpoint(step.stream.to);
   const stream = await startStream(ctx.traffic, {
@@ -29,11 +50,7 @@ export async function measure(
   }
   const report = await stream.stop();
   if (nestedError) throw nestedError;
-  // A flow that stops and has not come back when the stream ends has no "next arrival": its blackout
-  // runs from the last arrival to the end of the stream, and counts as a loss window too.
-  const trailing =
-    report.lastArrivalMonoMs !== null && report.lost > 0 ? report.stopMonoMs - report.lastArrivalMonoMs : 0;
-  const gap = Math.max(report.longestGap?.ms ?? 0, trailing);
+  const gap = lossWindowMs(report);
   ctx.lossWindows.push({
     name: `${ctx.scenario.name}: ${step.name}`,
     ms: gap,

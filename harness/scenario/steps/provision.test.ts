@@ -50,6 +50,9 @@ function context(outcome: 'accept' | 'refuse' | 'other'): { ctx: ScenarioContext
     driver,
     driverContext: () => ({}),
     reporter: { log: () => undefined },
+    markAct: () => undefined,
+    scenario,
+    routes: async () => undefined,
   } as unknown as ScenarioContext;
   return { ctx, calls };
 }

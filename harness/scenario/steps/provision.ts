@@ -1,14 +1,35 @@
 /**
  * provision: apply an intent change to the model and through the implementation driver. With
  * `refused`, the change must be refused by the implementation with a matching error (an expectation:
- * accepted, or refused for another reason, is a failed one); the intent then stays as it was.
+ * accepted, or refused for another reason, is a failed one); the intent then stays as it was. With
+ * `attempt`, the change is tried while the implementation may not be able to make it (its management
+ * plane is down): the outcome is logged, not judged, and the model keeps the intent as it was, so the
+ * expectations that follow check the change was programmed nowhere.
+ *
+ * The budgets of the expectations that follow count from the moment the implementation accepted the
+ * change (the driver says when, see DriverContext.accepted), not from when the driver returned.
  */
 import { ExpectationError, type ScenarioContext } from '../context.ts';
-import type { ProvisionStep } from '../types.ts';
+import type { ProvisionStep, Step } from '../types.ts';
+
+/** Nodes whose BGP routes the timeline's expectations read. */
+function bgpNodes(steps: Step[]): Set<string> {
+  const nodes = new Set<string>();
+  for (const step of steps) {
+    const checks = step.kind === 'expect' ? step.checks : step.kind === 'wait-until' ? [step.condition] : [];
+    for (const c of checks) if (c.kind === 'bgp') nodes.add(c.node);
+    if (step.kind === 'measure') for (const n of bgpNodes(step.during)) nodes.add(n);
+  }
+  return nodes;
+}
 
 export async function provision(step: ProvisionStep, ctx: ScenarioContext): Promise<void> {
+  // The route sources the scenario's BGP expectations read are up before the act: peering the tap
+  // is the harness's time, not the implementation's.
+  for (const node of bgpNodes(ctx.scenario.timeline)) await ctx.routes(node);
   const before = ctx.intent;
-  if (step.refused !== undefined) ctx.intent = structuredClone(before);
+  const judged = step.refused !== undefined || step.attempt;
+  if (judged) ctx.intent = structuredClone(before);
   for (const name of step.attach) ctx.intent.vms.find((v) => v.name === name)!.attached = true;
   for (const name of step.detach) ctx.intent.vms.find((v) => v.name === name)!.attached = false;
   for (const m of step.move) ctx.intent.vms.find((v) => v.name === m.vm)!.hypervisor = m.to;
@@ -20,13 +41,34 @@ export async function provision(step: ProvisionStep, ctx: ScenarioContext): Prom
     move: step.move,
     setGroups: step.setGroups,
   };
-  if (step.refused === undefined) {
-    await ctx.driver.provision(change, ctx.driverContext());
+  let acceptedAt: number | undefined;
+  const driverContext = {
+    ...ctx.driverContext(),
+    accepted: () => {
+      acceptedAt = performance.now();
+    },
+  };
+  const apply = async () => {
+    try {
+      await ctx.driver.provision(change, driverContext);
+    } finally {
+      ctx.markAct(acceptedAt ?? performance.now());
+    }
+  };
+  if (!judged) return apply();
+  if (step.attempt) {
+    try {
+      await apply();
+      ctx.reporter.log(`${step.name}: the implementation accepted the change; the model keeps it unmade`);
+    } catch (err) {
+      ctx.reporter.log(`${step.name}: refused: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    ctx.intent = before;
     return;
   }
-  const pattern = new RegExp(step.refused);
+  const pattern = new RegExp(step.refused ?? '');
   try {
-    await ctx.driver.provision(change, ctx.driverContext());
+    await apply();
   } catch (err) {
     ctx.intent = before;
     const message = err instanceof Error ? err.message : String(err);

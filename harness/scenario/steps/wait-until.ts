@@ -1,4 +1,7 @@
-/** wait-until: polls a condition (any expectation) until it holds; failing at the deadline is a failed expectation. */
+/**
+ * wait-until: polls a condition (any expectation) until it holds; failing at the deadline is a failed
+ * expectation. Like `within`, the deadline counts from the act the step follows.
+ */
 import { ExpectationError, type ScenarioContext } from '../context.ts';
 import type { WaitUntilStep } from '../types.ts';
 import { evaluateCheck } from './expect.ts';
@@ -16,5 +19,5 @@ export async function waitUntil(step: WaitUntilStep, ctx: ScenarioContext): Prom
       },
     );
   }
-  ctx.reporter.log(`${step.condition.name}: true after ${Math.round(result.elapsedMs)} ms`);
+  ctx.reporter.log(`${step.condition.name}: true ${Math.round(result.elapsedMs)} ms after the act`);
 }

@@ -12,6 +12,22 @@ from .namespaces import NAMESPACES, parse_addr
 from .probes import icmp_dispatcher, next_icmp_id
 
 
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+
+
+def kernel_rx_mono_ms(ancdata):
+    """The kernel's receive time of a datagram (SO_TIMESTAMPNS, CLOCK_REALTIME) on the monotonic clock.
+
+    A busy machine may delay this process's read by hundreds of ms; stamping arrivals when they are
+    read would move them, and shorten or hide the loss windows measured from them.
+    """
+    for level, kind, data in ancdata:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= 16:
+            sec, nsec = struct.unpack("qq", data[:16])
+            return sec * 1000.0 + nsec / 1e6 - (time.time() * 1000.0 - mono_ms())
+    return mono_ms()
+
+
 STREAMS = {}
 _stream_ids = itertools.count(1)
 
@@ -101,6 +117,7 @@ async def op_stream_start(req):
         port = int(req.get("port", 9999))
         rsock = await dst.socket(fam, socket.SOCK_DGRAM)
         rsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        rsock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         try:
             rsock.bind(("::" if fam == socket.AF_INET6 else "0.0.0.0", port))
         except OSError as exc:
@@ -110,12 +127,12 @@ async def op_stream_start(req):
         def on_rx():
             while True:
                 try:
-                    data = rsock.recv(65535)
+                    data, ancdata, _flags, _addr = rsock.recvmsg(65535, 64)
                 except (BlockingIOError, InterruptedError):
                     return
                 except OSError:
                     return
-                now = mono_ms()
+                now = kernel_rx_mono_ms(ancdata)
                 if len(data) >= 12 and data[:4] == magic:
                     stream.record(struct.unpack("!Q", data[4:12])[0], now)
 
