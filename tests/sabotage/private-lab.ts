@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { isMap, parseDocument, type YAMLMap } from 'yaml';
-import type { Sabotage } from '../../reference-impl/sabotage.ts';
+import type { SabotageSetting } from '../../reference-impl/sabotage.ts';
 
 export const REPO = resolve(import.meta.dirname, '..', '..');
 export const DEFAULT_LAB = join(REPO, 'labs', 'default.clab.yml');
@@ -25,13 +25,20 @@ export interface PrivateLab {
 
 /**
  * Writes the copy. `sabotage` maps node names to the switches their roles get; nodes not named get
- * none. The lab name replaces `otwin-default` everywhere (namespace prefixes, directory socket path).
+ * none. `faults` maps node names to commands appended to their `exec:` (a fault the test injects into
+ * the node at deploy time, e.g. an nftables rule). The lab name replaces `otwin-default` everywhere
+ * (namespace prefixes, directory socket path); its prefix is `otj`, or OTWIN_TEST_LAB_PREFIX (so
+ * parallel checkouts on one machine never share a lab name).
  */
-export function privateLab(tag: string, sabotage: Record<string, Sabotage[]>): PrivateLab {
+export function privateLab(
+  tag: string,
+  sabotage: Record<string, SabotageSetting[]>,
+  faults: Record<string, string[]> = {},
+): PrivateLab {
   const source = readFileSync(DEFAULT_LAB, 'utf8');
   const original = /^name:\s*(\S+)/m.exec(source)?.[1];
   if (!original) throw new Error(`${DEFAULT_LAB}: no lab name`);
-  const name = `otj-${tag}-${process.pid.toString(36)}`;
+  const name = `${process.env.OTWIN_TEST_LAB_PREFIX || 'otj'}-${tag}-${process.pid.toString(36)}`;
   const dir = mkdtempSync(join(tmpdir(), `${name}-`));
   const doc = parseDocument(source.split(original).join(name));
   const nodes = doc.getIn(['topology', 'nodes']) as YAMLMap<unknown, unknown>;
@@ -51,8 +58,13 @@ export function privateLab(tag: string, sabotage: Record<string, Sabotage[]>): P
     }
     const switches = sabotage[String(pair.key)];
     if (switches?.length) node.set('env', { OTWIN_SABOTAGE: switches.join(',') });
+    const extra = faults[String(pair.key)];
+    if (extra?.length) {
+      const exec = node.get('exec', true) as { toJSON(): string[] } | undefined;
+      node.set('exec', [...(exec?.toJSON() ?? []), ...extra]);
+    }
   }
-  for (const node of Object.keys(sabotage))
+  for (const node of [...Object.keys(sabotage), ...Object.keys(faults)])
     if (!nodes.has(node)) throw new Error(`sabotage for unknown node ${node} of ${DEFAULT_LAB}`);
   const file = join(dir, `${name}.clab.yml`);
   writeFileSync(file, doc.toString({ lineWidth: 0 }));
