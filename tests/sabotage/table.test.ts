@@ -30,7 +30,7 @@ function conformanceIds(node: unknown): string[] {
 }
 
 /** The rows of the first Markdown table whose header starts with `| ID |`: cells by column. */
-export function sabotageRows(markdown: string): Array<{ id: string; cells: string[] }> {
+function sabotageRows(markdown: string): Array<{ id: string; cells: string[] }> {
   const lines = markdown.split('\n');
   const start = lines.findIndex((l) => /^\|\s*ID\s*\|/.test(l));
   if (start < 0) return [];
