@@ -73,7 +73,9 @@ export function privateLab(
     file,
     dir,
     remove() {
-      rmSync(dir, { recursive: true, force: true });
+      // OTWIN_TEST_KEEP_REPORTS=1 keeps the scratch folder (run records, Allure results) for a look.
+      if (process.env.OTWIN_TEST_KEEP_REPORTS) console.error(`sabotage test: kept ${dir}`);
+      else rmSync(dir, { recursive: true, force: true });
       rmSync(join(REPO, 'labs', `clab-${name}`), { recursive: true, force: true });
       // `ip netns add` by an agent inside a node leaves an empty placeholder in the host's /run/netns.
       for (const entry of existsSync('/run/netns') ? readdirSync('/run/netns') : [])
