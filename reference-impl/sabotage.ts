@@ -18,6 +18,7 @@
  * | `no-remote-macs`            | agent      | no static fdb entries for remote MACs: known unicast is flooded  |
  * | `local-gateway-mac`         | agent      | the anycast gateway MAC is made per hypervisor                   |
  * | `delay-type2[=ms]`          | controller | type-2 announcements and withdrawals leave ms late (default 3000) |
+ * | `no-type2-withdraw`         | controller | a detached VM's type-2 route is never withdrawn                  |
  * | `type3-no-encap`            | controller | type-3 routes without the VXLAN encapsulation community (RFC 8365) |
  * | `ignore-rt`                 | controller | remote type-2 routes are imported whatever their route target   |
  * | `flood-all-vteps`           | controller | every VNI's flood list holds every known VTEP                    |
@@ -36,6 +37,7 @@ export const SABOTAGES = [
   'no-remote-macs',
   'local-gateway-mac',
   'delay-type2',
+  'no-type2-withdraw',
   'type3-no-encap',
   'ignore-rt',
   'flood-all-vteps',

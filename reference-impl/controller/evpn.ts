@@ -190,7 +190,10 @@ export class BgpEvpnTransport implements EvpnTransport {
       if (delayMs > 0 && route.type === 2) setTimeout(act, delayMs).unref();
       else act();
     };
-    const withdraw = [...this.announced].filter(([k]) => !next.has(k)).map(([, v]) => v.route);
+    // TEST-ONLY `no-type2-withdraw` sabotage (reference-impl/sabotage.ts): type-2 routes are never withdrawn.
+    const withdraw = [...this.announced]
+      .filter(([k, v]) => !next.has(k) && !(v.route.type === 2 && sabotaged('no-type2-withdraw')))
+      .map(([, v]) => v.route);
     if (delayMs === 0) {
       if (withdraw.length) this.speaker.withdraw(withdraw);
     } else for (const route of withdraw) send(route, () => this.speaker.withdraw([route]));

@@ -42,8 +42,16 @@ const CASES: ExpectedFailure[] = [
     step: /tunnelled directly hv1 → hv4/,
     message: /hv[23]:eth1 \[.*\]: expected exactly 0 packet\(s\), captured [1-9]/,
   },
-  { id: 'L3-2', step: /p1 \(on hv2\) resolves its gateway/, message: /seen instead: .*op=2 psrc=192\.0\.2\.65 hwsrc=(?!02:0a:00:00:0c:26)/ },
-  { id: 'AZ-1', step: /still reaches every other while c1 is down/, message: /z[ab]\d → z[ab]\d icmp: expected allowed, got/ },
+  {
+    id: 'L3-2',
+    step: /p1 \(on hv2\) resolves its gateway/,
+    message: /seen instead: .*op=2 psrc=192\.0\.2\.65 hwsrc=(?!02:0a:00:00:0c:26)/,
+  },
+  {
+    id: 'AZ-1',
+    step: /still reaches every other while c1 is down/,
+    message: /z[ab]\d → z[ab]\d icmp: expected allowed, got/,
+  },
   { id: 'AZ-5', step: /while the directory is down \(zero loss\)/, message: /\d+ of \d+ lost/ },
   { id: 'AZ-5', step: /after the directory restart/, message: /expected allowed, got/ },
   // The partition's nested steps report under the outermost stream's name (engine behaviour); the
