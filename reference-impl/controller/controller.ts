@@ -69,7 +69,8 @@ export class Controller {
   private worldReady = false;
   private scheduled = false;
   private readyTimer: NodeJS.Timeout | undefined;
-  private readonly startedAt = performance.now();
+  /** TEST-ONLY `flush-on-restart`: when each agent session got its first sync (the hold counts from it). */
+  private readonly flushHoldFrom = new WeakMap<AgentSession, number>();
   readonly stats = { syncs: 0, updates: 0, lastRecomputeMs: 0 };
 
   constructor(readonly options: ControllerOptions) {
@@ -131,7 +132,6 @@ export class Controller {
       server.once('error', reject);
       server.listen(this.options.listen.port, this.options.listen.host, () => resolve());
     });
-    if (sabotaged('flush-on-restart')) setTimeout(() => this.schedule(), FLUSH_HOLD_MS + 10).unref();
     // Until BGP is ready, re-check periodically so waiting agents get their first sync.
     this.readyTimer = setInterval(() => {
       if (this.world.tick()) this.schedule();
@@ -313,8 +313,16 @@ export class Controller {
       let entries = this.world.entriesFor(hv);
       // TEST-ONLY `flush-on-restart` sabotage (reference-impl/sabotage.ts): remote reachability is
       // withheld from agents for a while after start, so they flush it and rebuild it later.
-      if (sabotaged('flush-on-restart') && performance.now() - this.startedAt < FLUSH_HOLD_MS)
-        entries = entries.filter((e) => e.kind !== 'mac' && e.kind !== 'flood');
+      // The hold counts from the session's first sync, so a controller slow to start still flushes.
+      if (sabotaged('flush-on-restart')) {
+        const from = this.flushHoldFrom.get(session) ?? performance.now();
+        if (!this.flushHoldFrom.has(session)) {
+          this.flushHoldFrom.set(session, from);
+          setTimeout(() => this.schedule(), FLUSH_HOLD_MS + 10).unref();
+        }
+        if (performance.now() - from < FLUSH_HOLD_MS)
+          entries = entries.filter((e) => e.kind !== 'mac' && e.kind !== 'flood');
+      }
       const next = new Map<string, string>();
       const byKey = new Map<string, Entry>();
       for (const e of entries) {

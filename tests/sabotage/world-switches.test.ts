@@ -5,6 +5,7 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Snapshot } from '../../reference-impl/directory/model.ts';
+import type { Entry } from '../../reference-impl/protocol/messages.ts';
 
 const base = { description: '' };
 /** Zone z1 (hv1, hv2); tenants a and b share the prefix 192.0.2.0/26; a's VM on hv1, b's on hv2. */
@@ -102,16 +103,8 @@ afterEach(() => {
   vi.resetModules();
 });
 
-const macs = (entries: Array<{ kind: string }>) =>
-  entries
-    .filter((e) => e.kind === 'mac')
-    .map((e) => (e as { mac: string }).mac)
-    .sort();
-const floods = (entries: Array<{ kind: string }>) =>
-  entries
-    .filter((e) => e.kind === 'flood')
-    .map((e) => (e as { vtep: string }).vtep)
-    .sort();
+const macs = (entries: Entry[]) => entries.flatMap((e) => (e.kind === 'mac' ? [e.mac] : [])).sort();
+const floods = (entries: Entry[]) => entries.flatMap((e) => (e.kind === 'flood' ? [e.vtep] : [])).sort();
 
 describe('controller sabotage switches', () => {
   it('are off by default: import by route target, own VNI flood lists, no other tenant, stale kept', async () => {
