@@ -1,33 +1,73 @@
 /**
  * TEST-ONLY sabotage switches: deliberate bugs that tests/sabotage/ turn on to prove the conformance
  * suites can fail. Read once, at process start, from the environment variable OTWIN_SABOTAGE (a
- * comma-separated list; the lab topology sets it per node with `env:`). Unset — always, outside those
- * tests — every switch is off and the reference behaves as documented.
+ * comma-separated list; a switch may carry a value, `name=value`; the lab topology sets it per node
+ * with `env:`). Unset — always, outside those tests — every switch is off and the reference behaves
+ * as documented. The table of which switch fails which catalogue ID is docs/sabotage.md.
  *
- * | switch             | role        | the bug                                                        | caught by |
- * |--------------------|-------------|----------------------------------------------------------------|-----------|
- * | `no-arp-suppress`  | agent       | VXLAN bridge ports without `neigh_suppress`: ARP is flooded     | ARP-1     |
- * | `wrong-vni`        | agent       | VXLAN devices use VNI + 1000000 instead of the provisioned VNI | VX-1, L2-1|
- * | `leak-routes`      | agent       | every routing domain of a hypervisor shares one router namespace | L3-4    |
- * | `flush-on-restart` | controller  | after (re)start, agents are synced without remote reachability for 2.5 s, then rebuilt | AZ-3 |
- * | `flush-on-restart` | agent       | at start the agent tears its datapath down (router namespaces, VXLAN devices, bridges, VM ports), then rebuilds it from the sync | AZ-4 |
+ * | switch                      | role       | the bug                                                          |
+ * |-----------------------------|------------|------------------------------------------------------------------|
+ * | `no-arp-suppress`           | agent      | VXLAN bridge ports without `neigh_suppress`: ARP is flooded       |
+ * | `wrong-vni`                 | agent      | VXLAN devices use VNI + 1000000 instead of the provisioned VNI   |
+ * | `leak-routes`               | agent      | every routing domain of a hypervisor shares one router namespace |
+ * | `flush-on-restart`          | controller | after (re)start, agents are synced without remote reachability for 2.5 s |
+ * | `flush-on-restart`          | agent      | at start the agent tears its datapath down, then rebuilds it     |
+ * | `fixed-srcport`             | agent      | VXLAN devices send from one outer UDP source port (no entropy)   |
+ * | `no-df`                     | agent      | VXLAN devices without `df set`: the underlay fragments           |
+ * | `no-rx-normalise`           | agent      | no RFC 7348 §5 receive normalisation: reserved bits get dropped  |
+ * | `no-remote-macs`            | agent      | no static fdb entries for remote MACs: known unicast is flooded  |
+ * | `local-gateway-mac`         | agent      | the anycast gateway MAC is made per hypervisor                   |
+ * | `delay-type2[=ms]`          | controller | type-2 announcements and withdrawals leave ms late (default 3000) |
+ * | `no-type2-withdraw`         | controller | a detached VM's type-2 route is never withdrawn                  |
+ * | `type3-no-encap`            | controller | type-3 routes without the VXLAN encapsulation community (RFC 8365) |
+ * | `ignore-rt`                 | controller | remote type-2 routes are imported whatever their route target   |
+ * | `flood-all-vteps`           | controller | every VNI's flood list holds every known VTEP                    |
+ * | `cross-tenant-arp`          | controller | remote VMs of another tenant's same-prefix subnet are pushed as neighbours |
+ * | `no-stale`                  | controller | a vanished originator's routes are dropped, not kept as stale    |
+ * | `forget-on-directory-loss`  | controller | losing the directory empties the world (every VM withdrawn)      |
  */
-export const SABOTAGES = ['no-arp-suppress', 'wrong-vni', 'leak-routes', 'flush-on-restart'] as const;
+export const SABOTAGES = [
+  'no-arp-suppress',
+  'wrong-vni',
+  'leak-routes',
+  'flush-on-restart',
+  'fixed-srcport',
+  'no-df',
+  'no-rx-normalise',
+  'no-remote-macs',
+  'local-gateway-mac',
+  'delay-type2',
+  'no-type2-withdraw',
+  'type3-no-encap',
+  'ignore-rt',
+  'flood-all-vteps',
+  'cross-tenant-arp',
+  'no-stale',
+  'forget-on-directory-loss',
+] as const;
 export type Sabotage = (typeof SABOTAGES)[number];
+/** A switch as written in OTWIN_SABOTAGE: its name, or `name=value`. */
+export type SabotageSetting = Sabotage | `${Sabotage}=${string}`;
 
-const active = new Set(
-  (process.env.OTWIN_SABOTAGE ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean),
-);
-for (const name of active)
+const active = new Map<string, string>();
+for (const item of (process.env.OTWIN_SABOTAGE ?? '').split(',')) {
+  const [name = '', value = ''] = item.split('=', 2).map((s) => s.trim());
+  if (name) active.set(name, value);
+}
+for (const name of active.keys())
   if (!(SABOTAGES as readonly string[]).includes(name))
     console.error(`OTWIN_SABOTAGE: unknown switch '${name}' (known: ${SABOTAGES.join(', ')})`);
-if (active.size) console.error(`OTWIN_SABOTAGE: TEST-ONLY bugs switched on: ${[...active].join(', ')}`);
+if (active.size)
+  console.error(`OTWIN_SABOTAGE: TEST-ONLY bugs switched on: ${[...active.keys()].join(', ')}`);
 
 export function sabotaged(name: Sabotage): boolean {
   return active.has(name);
+}
+
+/** The number a switch was given (`name=N`), else `fallback`. */
+function sabotageNumber(name: Sabotage, fallback: number): number {
+  const value = Number(active.get(name));
+  return active.get(name) && Number.isFinite(value) && value >= 0 ? value : fallback;
 }
 
 /** The VNI written into VXLAN devices (wrong on purpose under `wrong-vni`). */
@@ -37,3 +77,21 @@ export function wireVni(vni: number): number {
 
 /** How long a `flush-on-restart` controller keeps agents without remote reachability, ms. */
 export const FLUSH_HOLD_MS = 2500;
+
+/** How late a `delay-type2` controller sends its type-2 routes, ms (0: the switch is off). */
+export function type2DelayMs(): number {
+  return sabotaged('delay-type2') ? sabotageNumber('delay-type2', 3000) : 0;
+}
+
+/**
+ * The gateway MAC a hypervisor's bridges carry: the anycast one from the controller, or under
+ * `local-gateway-mac` one that differs per hypervisor (third octet from the hypervisor's name).
+ */
+export function gatewayMacOn(hypervisor: string, anycast: string): string {
+  if (!sabotaged('local-gateway-mac')) return anycast;
+  let hash = 0;
+  for (const c of hypervisor) hash = (hash * 31 + c.charCodeAt(0)) & 0xff;
+  const octets = anycast.split(':');
+  octets[2] = (hash || 1).toString(16).padStart(2, '0');
+  return octets.join(':');
+}

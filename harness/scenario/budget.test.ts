@@ -12,9 +12,9 @@ import { MemoryReporter } from '../report/reporter.ts';
 import { sleep } from '../util/poll.ts';
 import { ExpectationError, ScenarioContext } from './context.ts';
 import type { DriverContext, ImplementationDriver, IntentChange } from './drivers/driver.ts';
+import { fakeLab } from './fixtures/scenario-errors.ts';
 import { parseScenarioText } from './parse.ts';
 import { RecordBuilder } from './record.ts';
-import { fakeLab } from './fixtures/scenario-errors.ts';
 import { PreconditionError, planUnits, runUnit } from './timeline.ts';
 
 const LAB = resolve('labs/frr-evpn.clab.yml');

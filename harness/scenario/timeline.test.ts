@@ -5,10 +5,10 @@ import { describe, expect, it } from 'vitest';
 import { MemoryReporter } from '../report/reporter.ts';
 import { ScenarioContext } from './context.ts';
 import { FrrEvpnDriver } from './drivers/frr-evpn.ts';
+import { fakeLab } from './fixtures/scenario-errors.ts';
 import { parseScenarioText } from './parse.ts';
 import { diffVerdicts, RecordBuilder, renderVerdictDiff } from './record.ts';
 import { chaosSchedule } from './steps/chaos.ts';
-import { fakeLab } from './fixtures/scenario-errors.ts';
 import { planUnits, runUnit, skipReason } from './timeline.ts';
 import type { ChaosStep } from './types.ts';
 

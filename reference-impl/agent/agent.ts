@@ -17,6 +17,7 @@ import {
   SUPPORTED_VERSIONS,
 } from '../protocol/messages.ts';
 import { TRACE_ENABLED, trace } from '../protocol/trace.ts';
+import { sabotaged } from '../sabotage.ts';
 import { type Garp, GarpWatcher } from './garp.ts';
 import { Kernel, type KernelOptions } from './kernel.ts';
 import { cloneModel, deriveDesired, type KernelModel, portName } from './model.ts';
@@ -371,7 +372,8 @@ export class Agent {
       full = true;
       this.cache = { model: audited.model, extras: audited.extras };
     }
-    if (full) {
+    // Not under the TEST-ONLY `no-rx-normalise` sabotage (reference-impl/sabotage.ts).
+    if (full && !sabotaged('no-rx-normalise')) {
       // Hypervisor-wide state outside the planner: checked on every full read (start, sync, audit).
       const nftErrors = await this.kernel.ensureVxlanRx(this.options.vtep);
       if (nftErrors.length) this.log(`VXLAN receive normalisation not programmed: ${nftErrors.join(' | ')}`);

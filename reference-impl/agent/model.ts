@@ -12,7 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Entry, FloodEntry, MacEntry, SubnetEntry, VportEntry } from '../protocol/messages.ts';
-import { sabotaged } from '../sabotage.ts';
+import { gatewayMacOn, sabotaged } from '../sabotage.ts';
 
 export interface AgentNaming {
   /** Lab/namespace prefix, e.g. `otf-lab1-`. Every namespace the agent owns starts with it. */
@@ -174,10 +174,11 @@ export function deriveDesired(entries: Iterable<Entry>, options: DeriveOptions):
     ns.subnets.set(subnet.vni, {
       vni: subnet.vni,
       gateway: `${subnet.gateway}/${len}`,
-      gatewayMac: subnet.gatewayMac,
+      // TEST-ONLY sabotages (reference-impl/sabotage.ts): `local-gateway-mac`, `no-df`.
+      gatewayMac: gatewayMacOn(options.hypervisor, subnet.gatewayMac),
       mtu: options.mtu,
       local: options.vtep,
-      df: true,
+      df: !sabotaged('no-df'),
     });
     vniToDomainNs.set(subnet.vni, ns);
   }
@@ -212,7 +213,9 @@ export function deriveDesired(entries: Iterable<Entry>, options: DeriveOptions):
     if (!ns || mac.vtep === options.vtep) continue;
     // A local VM wins over a (stale) remote route for the same MAC.
     if (localMacsByVni.has(`${mac.vni}/${mac.mac}`)) continue;
-    ns.remoteMacs.set(`${mac.vni}/${mac.mac}`, { vni: mac.vni, mac: mac.mac, vtep: mac.vtep });
+    // Under the TEST-ONLY `no-remote-macs` sabotage known remote unicast falls back to the flood list.
+    if (!sabotaged('no-remote-macs'))
+      ns.remoteMacs.set(`${mac.vni}/${mac.mac}`, { vni: mac.vni, mac: mac.mac, vtep: mac.vtep });
     if (mac.ip) {
       const dev = bridgeName(mac.vni);
       const key = `${dev}/${mac.ip}`;

@@ -55,7 +55,10 @@ export const VM_SYSCTLS: Array<[string, string]> = [
 function createVxlanLines(ns: string, dev: SubnetDev): string[] {
   const tmp = vxlanTempName(dev.vni);
   return [
-    `link add ${tmp} type vxlan id ${wireVni(dev.vni)} local ${dev.local} dstport 4789 nolearning df ${dev.df ? 'set' : 'unset'}`,
+    `link add ${tmp} type vxlan id ${wireVni(dev.vni)} local ${dev.local} dstport 4789 nolearning df ${dev.df ? 'set' : 'unset'}${
+      // TEST-ONLY `fixed-srcport` sabotage (reference-impl/sabotage.ts): one outer source port for every flow.
+      sabotaged('fixed-srcport') ? ' srcport 49152 49153' : ''
+    }`,
     `link set ${tmp} netns ${ns}`,
   ];
 }

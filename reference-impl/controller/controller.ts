@@ -90,12 +90,19 @@ export class Controller {
         this.world.applyChange(change);
         this.schedule();
       },
-      onStatus: (connected, error) =>
+      onStatus: (connected, error) => {
         this.log(
           connected
             ? `directory ${options.directory.url} connected`
             : `directory unreachable (${error instanceof Error ? error.message.split(':')[0] : String(error)}): world frozen at revision ${this.world.revision}`,
-        ),
+        );
+        // TEST-ONLY `forget-on-directory-loss` sabotage (reference-impl/sabotage.ts): instead of freezing,
+        // the world is emptied, so every VM is withdrawn from agents and BGP.
+        if (!connected && sabotaged('forget-on-directory-loss') && this.world.vports.size) {
+          this.world.vports.clear();
+          this.schedule();
+        }
+      },
     });
   }
 

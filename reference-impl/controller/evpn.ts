@@ -21,6 +21,7 @@ import {
   type PeerConfig,
   ZERO_ESI,
 } from '../../harness/bgp/index.ts';
+import { sabotaged, type2DelayMs } from '../sabotage.ts';
 import { type LearnedFlood, type LearnedMac, type Origination, originationKey } from './world.ts';
 
 export interface EvpnLearnHandlers {
@@ -71,7 +72,8 @@ export function toBgp(
     attrs: {
       origin: 'igp',
       nextHop: o.vtep,
-      extCommunities: ext,
+      // Without the encapsulation community only under the TEST-ONLY `type3-no-encap` sabotage.
+      extCommunities: sabotaged('type3-no-encap') ? ext.filter((c) => c.type !== 'encapsulation') : ext,
       pmsiTunnel: { flags: 0, tunnelType: 6, label: o.vni, tunnelId: o.vtep },
     },
   };
@@ -181,12 +183,24 @@ export class BgpEvpnTransport implements EvpnTransport {
       const { route, attrs } = toBgp(this.options.routerId, o);
       next.set(originationKey(o), { sig: JSON.stringify(attrs), route, attrs });
     }
-    const withdraw = [...this.announced].filter(([k]) => !next.has(k)).map(([, v]) => v.route);
-    if (withdraw.length) this.speaker.withdraw(withdraw);
+    // TEST-ONLY `delay-type2` sabotage (reference-impl/sabotage.ts): type-2 updates leave late (in order:
+    // equal timeouts fire in the order they were set).
+    const delayMs = type2DelayMs();
+    const send = (route: EvpnMacIp | EvpnInclusiveMulticast, act: () => void) => {
+      if (delayMs > 0 && route.type === 2) setTimeout(act, delayMs).unref();
+      else act();
+    };
+    // TEST-ONLY `no-type2-withdraw` sabotage (reference-impl/sabotage.ts): type-2 routes are never withdrawn.
+    const withdraw = [...this.announced]
+      .filter(([k, v]) => !next.has(k) && !(v.route.type === 2 && sabotaged('no-type2-withdraw')))
+      .map(([, v]) => v.route);
+    if (delayMs === 0) {
+      if (withdraw.length) this.speaker.withdraw(withdraw);
+    } else for (const route of withdraw) send(route, () => this.speaker.withdraw([route]));
     for (const [key, v] of next) {
       const cur = this.announced.get(key);
       if (cur && cur.sig === v.sig) continue;
-      this.speaker.announce([v.route], v.attrs);
+      send(v.route, () => this.speaker.announce([v.route], v.attrs));
     }
     this.announced = new Map([...next].map(([k, v]) => [k, { sig: v.sig, route: v.route }]));
   }

@@ -7,6 +7,7 @@
  */
 import type { Change, Domain, Hypervisor, Snapshot, Subnet, Vport } from '../directory/model.ts';
 import type { Entry, MacEntry } from '../protocol/messages.ts';
+import { sabotaged } from '../sabotage.ts';
 
 /** A remote MAC/IP (type-2) as learned from BGP. */
 export interface LearnedMac {
@@ -213,7 +214,8 @@ export class World {
       };
       if (!w.stale) {
         if (now - w.since < this.withdrawingMs) continue;
-        if (this.originLive(w.origin)) drop();
+        // TEST-ONLY `no-stale` sabotage (reference-impl/sabotage.ts): a vanished originator's routes go too.
+        if (this.originLive(w.origin) || sabotaged('no-stale')) drop();
         else {
           w.stale = true;
           w.since = now;
@@ -333,7 +335,13 @@ export class World {
     }
     const macs = new Map<string, MacEntry>();
     for (const v of this.vports.values()) {
-      const s = this.subnets.get(v.subnet);
+      let s = this.subnets.get(v.subnet);
+      // TEST-ONLY `cross-tenant-arp` sabotage (reference-impl/sabotage.ts): another tenant's VM is
+      // pushed into a local subnet with the same prefix.
+      if (s && !vnis.has(s.vni) && sabotaged('cross-tenant-arp')) {
+        const prefix = s.prefix;
+        s = [...vnis.values()].find((local) => local.prefix === prefix);
+      }
       if (!s || !vnis.has(s.vni)) continue;
       const mac = this.effectiveMac(v);
       if (v.hypervisor === hypervisorId) {
@@ -363,7 +371,8 @@ export class World {
     const liveMacs = new Set(macs.keys());
     for (const [mkey, m] of this.learnedMacs) {
       const s = vnis.get(m.vni);
-      if (!s || !m.routeTargets.includes(s.routeTarget)) continue; // import by route target
+      // Import by route target (not under the TEST-ONLY `ignore-rt` sabotage, reference-impl/sabotage.ts).
+      if (!s || (!m.routeTargets.includes(s.routeTarget) && !sabotaged('ignore-rt'))) continue;
       if (this.isOwnZoneVtep(m.vtep)) continue; // own zone: the directory is authoritative
       const key = `${m.vni}/${m.mac}`;
       const live = !this.withdrawals.has(mkey);
@@ -395,6 +404,14 @@ export class World {
       const s = vnis.get(f.vni);
       if (!s || !f.routeTargets.includes(s.routeTarget) || this.isOwnZoneVtep(f.vtep)) continue;
       floods.add(`${f.vni}/${f.vtep}`);
+    }
+    // TEST-ONLY `flood-all-vteps` sabotage (reference-impl/sabotage.ts): every known VTEP in every flood list.
+    if (sabotaged('flood-all-vteps')) {
+      const known = [
+        ...this.ownHypervisors().map((h) => h.vtep),
+        ...[...this.learnedFloods.values()].map((f) => f.vtep),
+      ];
+      for (const vni of vnis.keys()) for (const vtep of known) floods.add(`${vni}/${vtep}`);
     }
     for (const key of floods) {
       const [vni, vtep] = key.split('/') as [string, string];

@@ -3,19 +3,28 @@
  * without remote reachability — and hv1's agent flushes its remote MACs, neighbours and flood lists
  * when it starts (OTWIN_SABOTAGE=flush-on-restart on c1 and hv1). AZ-3 (restore the controller) and
  * AZ-4 (restart an agent) must FAIL on their measured streams: probes lost, the loss window reported.
+ * On the same deployment zone z2's controller never withdraws a type-2 route (OTWIN_SABOTAGE=
+ * no-type2-withdraw on c2): EVPN-3 (a VM on hv3 detaches) must FAIL — its route stays at rr1 and its
+ * MAC in zone z1's tables. It runs last: the routes it leaves behind touch no other file's VNI.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectFailed } from './expect-failed.ts';
 import { byId, runSabotaged, type SabotageRun, suiteFile } from './run.ts';
 
 let run: SabotageRun;
 
 describe('sabotage flush-on-restart: AZ-3 and AZ-4 fail on their loss windows', () => {
   beforeAll(async () => {
-    run = await runSabotaged('flush', { c1: ['flush-on-restart'], hv1: ['flush-on-restart'] }, [
-      suiteFile('scenarios/az/az-3-controller-restore.yml'),
-      suiteFile('scenarios/az/az-4-agent-restart.yml'),
-    ]);
-  }, 240_000);
+    run = await runSabotaged(
+      'flush',
+      { c1: ['flush-on-restart'], hv1: ['flush-on-restart'], c2: ['no-type2-withdraw'] },
+      [
+        suiteFile('scenarios/az/az-3-controller-restore.yml'),
+        suiteFile('scenarios/az/az-4-agent-restart.yml'),
+        suiteFile('scenarios/evpn/evpn-3-detach.yml'),
+      ],
+    );
+  }, 360_000);
   afterAll(() => run?.lab.remove());
 
   for (const id of ['AZ-3', 'AZ-4']) {
@@ -34,4 +43,15 @@ describe('sabotage flush-on-restart: AZ-3 and AZ-4 fail on their loss windows', 
       expect(run.result.summary.lossWindows.some((w) => w.ms > 50)).toBe(true);
     });
   }
+
+  it("fails EVPN-3: the detached VM's route is never withdrawn, its MAC stays in zone z1's tables", () => {
+    // The rr1 absence check ("withdrawn within T_conv") is not asserted: the tap route source waits for
+    // Established, not for End-of-RIB, so a check that opens the tap can see an empty RIB and pass.
+    for (const hv of ['hv1', 'hv2'])
+      expectFailed(run, {
+        id: 'EVPN-3',
+        step: new RegExp(`ev-a3's MAC gone from ${hv}'s VXLAN table`),
+        message: /02:00:72:01:00:13/,
+      });
+  });
 });

@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { readRecord, type VerdictStatus } from '../../harness/scenario/record.ts';
 import { type LaunchResult, launch, renderSummary } from '../../harness/scenario/suite/launch.ts';
-import type { Sabotage } from '../../reference-impl/sabotage.ts';
+import type { SabotageSetting } from '../../reference-impl/sabotage.ts';
 import { type PrivateLab, privateLab, REPO } from './fixtures/private-lab.ts';
 
 export interface Verdict {
@@ -35,10 +35,11 @@ export const suiteFile = (path: string) => resolve(REPO, path);
 
 export async function runSabotaged(
   tag: string,
-  sabotage: Record<string, Sabotage[]>,
+  sabotage: Record<string, SabotageSetting[]>,
   files: string[],
+  faults: Record<string, string[]> = {},
 ): Promise<SabotageRun> {
-  const lab = privateLab(tag, sabotage);
+  const lab = privateLab(tag, sabotage, faults);
   const reportsDir = join(lab.dir, 'reports');
   const result = await launch({
     files,
