@@ -7,8 +7,7 @@
  * Ends with `BENCH attach_reachable_p50_ms|p95|p99 <v> ms` and `BENCH overlay_vs_veth_ratio <v> ratio`.
  */
 
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { raiseNeighbourTables } from '../harness/kernel/neigh.ts';
@@ -18,31 +17,10 @@ import { loadTopology } from '../harness/topology/load.ts';
 import { run, runOk } from '../harness/util/exec.ts';
 import { waitFor } from '../harness/util/poll.ts';
 import { DirectoryClient } from '../reference-impl/directory/client.ts';
+import { lab2azFile, lab2azFiles } from '../reference-impl/lab-2az.ts';
 
 const HVS = ['hv1', 'hv2', 'hv3', 'hv4'];
-const REPO = join(import.meta.dirname, '..');
-const LAB_FILE = join(REPO, 'labs', 'reference-2az.clab.yml');
 const TRACED_NODES = ['directory', 'c1', 'c2', ...HVS];
-
-/**
- * The lab file to deploy: labs/reference-2az.clab.yml itself, or (with --lab-name, so parallel runs
- * never collide) a copy in a temporary folder with every `otf-2az` name replaced, bind sources made
- * absolute, and with --trace the roles started with OTF_REF_TRACE=1.
- */
-function labFile(name: string, traced: boolean): string {
-  if (name === 'otf-2az' && !traced) return LAB_FILE;
-  let text = readFileSync(LAB_FILE, 'utf8')
-    .replaceAll('otf-2az', name)
-    .replaceAll('- ..:/srv', `- ${REPO}:/srv`)
-    .replaceAll('- reference/', `- ${join(REPO, 'labs', 'reference')}/`);
-  if (traced) text = text.replaceAll('&& exec node ', '&& exec env OTF_REF_TRACE=1 node ');
-  // A fixed folder per name: the next run's `destroy` finds a lab a crashed or --keep run left.
-  const dir = join(tmpdir(), `${name}-bench`);
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, `${name}.clab.yml`);
-  writeFileSync(file, text);
-  return file;
-}
 
 interface TraceLine {
   t: number;
@@ -163,12 +141,12 @@ export async function main(argv: string[]): Promise<void> {
   const count = Number(values.count);
   const labName = values['lab-name'] as string;
   const NS = `${labName}-`;
-  const topo = await loadTopology(labFile(labName, values.trace as boolean));
+  const topo = await loadTopology(lab2azFile(labName, { traced: values.trace as boolean }));
+  const files = lab2azFiles(labName);
   const runtime = await getRuntime('netns');
   await runtime.destroy(topo).catch(() => {});
   // The directory's database and API socket live under the repository's labs/clab-<name>/directory.
-  const dirData = join(REPO, 'labs', `clab-${labName}`, 'directory');
-  rmSync(dirData, { recursive: true, force: true });
+  rmSync(files.directory, { recursive: true, force: true });
   // 200 VMs seen from 4 hypervisors are ~1,600 ARP entries in the kernel's one shared neighbour table
   // (default cap 1024): raise it for this run only, so the benchmark measures the implementation, not
   // emulation overflow (see harness/kernel/neigh.ts).
@@ -178,8 +156,8 @@ export async function main(argv: string[]): Promise<void> {
   console.log(`deploying ${topo.file ?? labName} ...`);
   const lab: DeployedLab = await runtime.deploy(topo, { reconfigure: true });
   const client = new DirectoryClient({
-    url: `unix:${join(dirData, 'api.sock')}`,
-    token: 'otf-lab-token',
+    url: `unix:${files.socket}`,
+    token: files.token,
   });
   const vmExec = (hv: string, vport: string, args: string[]) =>
     lab.node(hv).exec(['ip', 'netns', 'exec', `${NS}${hv}-vm-${vport}`, ...args]);

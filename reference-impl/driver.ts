@@ -6,7 +6,7 @@
  *
  * Lab conventions are read from the topology (labs/default.clab.yml, labs/reference-2az.clab.yml):
  * the directory node's `cmd:` gives its API socket (`--socket`, relative to the repository) and token
- * (`--token`); each agent's `cmd:` gives its zone (`--zone`) and namespace prefix (`--prefix`);
+ * file (`--token-file`, read when first needed: the lab creates it); each agent's `cmd:` gives its zone (`--zone`) and namespace prefix (`--prefix`);
  * role processes run `reference-impl/bin/<role>.ts`. Without those flags the old defaults apply
  * (`<labDir>/directory/api.sock`, `otf-lab-token`, prefix `otf-<lab name>-`, zone from the intent).
  */
@@ -26,7 +26,7 @@ import type { Scenario } from '../harness/scenario/types.ts';
 import type { Topology } from '../harness/topology/types.ts';
 import { HarnessError } from '../harness/util/errors.ts';
 import { pollUntil, waitFor } from '../harness/util/poll.ts';
-import { DirectoryApiError, DirectoryClient } from './directory/client.ts';
+import { DirectoryApiError, DirectoryClient, labTokenReader } from './directory/client.ts';
 import { formatIPv4, parseCidr4 } from './protocol/addr.ts';
 
 const ROLES: Record<string, string> = {
@@ -57,7 +57,7 @@ function flagOf(cmd: string | undefined, flag: string): string | undefined {
 /** What the driver needs to know about a lab, read from the roles' command lines. */
 export interface LabConventions {
   socket: string;
-  token: string;
+  token: string | (() => string);
   /** Per hypervisor node: the agent's zone and namespace prefix. */
   agents: Map<string, { zone: string | undefined; prefix: string }>;
 }
@@ -70,7 +70,11 @@ export function labConventions(topology: Topology): LabConventions {
       ? socketFlag
       : resolve(REPO_ROOT, socketFlag)
     : join(topology.labDir, 'directory', 'api.sock');
-  const token = process.env.OTF_DIRECTORY_TOKEN ?? flagOf(dir?.cmd, 'token') ?? 'otf-lab-token';
+  const tokenFile = flagOf(dir?.cmd, 'token-file');
+  const token =
+    process.env.OTF_DIRECTORY_TOKEN ??
+    (tokenFile ? labTokenReader(resolve(REPO_ROOT, tokenFile)) : undefined) ??
+    'otf-lab-token';
   const agents = new Map<string, { zone: string | undefined; prefix: string }>();
   for (const n of topology.nodes) {
     if (!n.cmd?.includes(ROLES.agent!)) continue;

@@ -16,6 +16,7 @@ import {
   PROTOCOL_VERSION,
   SUPPORTED_VERSIONS,
 } from '../protocol/messages.ts';
+import { agentCredential } from '../protocol/secret.ts';
 import { TRACE_ENABLED, trace } from '../protocol/trace.ts';
 import { type Garp, GarpWatcher } from './garp.ts';
 import { Kernel, type KernelOptions } from './kernel.ts';
@@ -32,6 +33,8 @@ export interface AgentOptions extends KernelOptions {
   vtep: string;
   mtu: number;
   controllers: ControllerAddress[];
+  /** Shared secret of the controller↔agent channel: the hello carries this hypervisor's credential. */
+  agentSecret?: string;
   /** Full read-diff-apply period (drift repair), ms. */
   auditMs?: number;
   log?: (line: string) => void;
@@ -94,6 +97,9 @@ class ControllerLink {
           zone: this.agent.options.zone,
           vtep: this.agent.options.vtep,
           minor: PROTOCOL_MINOR,
+          ...(this.agent.options.agentSecret === undefined
+            ? {}
+            : { credential: agentCredential(this.agent.options.agentSecret, this.agent.options.hypervisor) }),
         }),
       );
       this.connected = true;

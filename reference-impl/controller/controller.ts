@@ -26,6 +26,7 @@ import {
   PROTOCOL_VERSION,
   type Report,
 } from '../protocol/messages.ts';
+import { credentialProves } from '../protocol/secret.ts';
 import { TRACE_ENABLED, trace } from '../protocol/trace.ts';
 import { FLUSH_HOLD_MS, sabotaged } from '../sabotage.ts';
 import type { EvpnTransport } from './evpn.ts';
@@ -39,6 +40,11 @@ export interface ControllerOptions {
   evpn: EvpnTransport;
   heartbeatMs?: number;
   deadAfterMs?: number;
+  /**
+   * Shared secret of the controller↔agent channel (secret.ts). When set, an agent's hello must carry
+   * the credential of the hypervisor it names; anything else is refused and the connection closed.
+   */
+  agentSecret?: string;
   log?: (line: string) => void;
 }
 
@@ -197,9 +203,32 @@ export class Controller {
     });
   }
 
+  /** Refuses a hello that does not prove its hypervisor name; true when the session may proceed. */
+  private admit(session: AgentSession, message: Hello): boolean {
+    const refuse = (why: string) => {
+      const from = `${session.socket.remoteAddress}:${session.socket.remotePort}`;
+      this.log(`agent connection from ${from} refused: ${why}`);
+      session.send({ type: 'error', code: 'unauthenticated', message: why });
+      session.socket.end();
+      return false;
+    };
+    if (session.hello) return refuse(`a second hello on a session of ${session.hello.agent}`);
+    const secret = this.options.agentSecret;
+    if (secret === undefined) return true;
+    if (typeof message.agent !== 'string' || !message.agent) return refuse('hello without an agent name');
+    if (!credentialProves(secret, message.agent, message.credential))
+      return refuse(
+        `the credential does not prove hypervisor ${JSON.stringify(message.agent)} (start the agent with the lab's --secret-file)`,
+      );
+    return true;
+  }
+
   private onMessage(session: AgentSession, message: AgentMessage): void {
+    // Nothing but a hello is heard from a connection that has not said (and proved) who it is.
+    if (message.type !== 'hello' && !session.hello) return;
     switch (message.type) {
       case 'hello': {
+        if (!this.admit(session, message)) return;
         if (!message.versions?.includes(PROTOCOL_VERSION)) {
           session.send({
             type: 'error',

@@ -9,6 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import * as allure from 'allure-js-commons';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { AllureStepReporter } from '../../report/allure.ts';
+import { maskSecrets } from '../../report/mask.ts';
 import { errorMessage, HarnessError } from '../../util/errors.ts';
 import { catalogueEntry } from '../catalogue.ts';
 import { ExpectationError, type ReplayPlan, type ScenarioContext } from '../context.ts';
@@ -259,7 +260,8 @@ for (const entry of scenarios()) {
         }
         const ctx = state.ctx;
         if (index === 0) {
-          await allure.attachment('topology', readFileSync(ctx.lab.topology.file, 'utf8'), 'text/yaml');
+          const topology = maskSecrets(readFileSync(ctx.lab.topology.file, 'utf8'));
+          await allure.attachment('topology', topology, 'text/yaml');
           await allure.attachment('scenario', scenario.source, 'text/yaml');
         }
         try {
