@@ -23,6 +23,9 @@ import { Kernel, type KernelOptions } from './kernel.ts';
 import { cloneModel, deriveDesired, type KernelModel, portName } from './model.ts';
 import { type ActualExtras, plan, planSize } from './plan.ts';
 
+/** Namespaces read per audit (besides the hypervisor namespace's devices and unknown namespaces). */
+export const AUDIT_SLICE = 4;
+
 export interface ControllerAddress {
   host: string;
   port: number;
@@ -198,7 +201,16 @@ export class Agent {
   private again = false;
   private auditTimer: NodeJS.Timeout | undefined;
   private programmedOnce = false;
-  readonly stats = { reconciles: 0, fullReads: 0, commands: 0, lastPlanSize: 0, lastErrors: [] as string[] };
+  readonly stats = {
+    reconciles: 0,
+    fullReads: 0,
+    audits: 0,
+    commands: 0,
+    lastPlanSize: 0,
+    lastErrors: [] as string[],
+  };
+  /** Where the next audit slice starts in the sorted list of the agent's namespaces. */
+  private auditCursor = 0;
   private idleWaiters: Array<() => void> = [];
   /** Kernel applies started / in progress: an audit read overlapping one is discarded. */
   private applyStarts = 0;
@@ -230,14 +242,17 @@ export class Agent {
   }
 
   /**
-   * Drift repair without blocking incremental updates: the kernel is read (the slow part: a few
-   * processes per namespace) outside the reconcile loop, so attaches keep being programmed meanwhile.
-   * The read is used only if no kernel apply started or ran while it was taken (it would then not
-   * describe the kernel); otherwise it is retried a second later. Diffing and repairing then happen
-   * in the loop, in order with the incremental passes.
+   * Drift repair, rare and cheap: every `auditMs` one slice of the kernel is read (the hypervisor
+   * namespace's devices, namespaces the agent does not know, and the next AUDIT_SLICE of its own
+   * namespaces, round robin), so an audit costs a few processes whatever the number of VMs, and a
+   * lab with nothing to do stays idle. The slice replaces those namespaces in the believed state
+   * (namespaces that vanished are dropped from it); the diff and the repair happen in the reconcile
+   * loop, in order with the incremental passes. The read runs outside the loop, so attaches keep
+   * being programmed meanwhile, and is used only if no kernel apply started or ran while it was
+   * taken (it would then not describe the kernel); otherwise it is retried a second later.
    */
   private async audit(): Promise<void> {
-    if (!this.programmedOnce || this.auditing || this.needFullRead) return;
+    if (!this.programmedOnce || this.auditing || this.needFullRead || !this.cache) return;
     if (this.applying) {
       // The read would be discarded anyway: do not spend the processes, look again in a second.
       setTimeout(() => void this.audit(), 1000).unref();
@@ -247,11 +262,27 @@ export class Agent {
     let overlapped = true;
     try {
       const starts = this.applyStarts;
-      const read = await this.kernel.read();
+      const believed = this.cache.model;
+      const present = await this.kernel.ownNamespaces();
+      const own = [...present.domains, ...present.vms];
+      const pick = new Set(own.filter((n) => !believed.domains.has(n) && !believed.vms.has(n)));
+      for (let i = 0; i < Math.min(AUDIT_SLICE, own.length); i++)
+        pick.add(own[(this.auditCursor + i) % own.length] as string);
+      this.auditCursor = own.length ? (this.auditCursor + AUDIT_SLICE) % own.length : 0;
+      const domains = present.domains.filter((n) => pick.has(n));
+      const vms = present.vms.filter((n) => pick.has(n));
+      const read = await this.kernel.readNamespaces(domains, vms);
       overlapped = this.applying || starts !== this.applyStarts;
       if (!overlapped) {
-        this.stats.fullReads++;
-        this.auditRead = { ...read, applyStarts: starts };
+        this.stats.audits++;
+        const seen = new Set(own);
+        const model: KernelModel = {
+          domains: new Map([...believed.domains].filter(([n]) => seen.has(n) && !pick.has(n))),
+          vms: new Map([...believed.vms].filter(([n]) => seen.has(n) && !pick.has(n))),
+        };
+        for (const [n, d] of read.model.domains) model.domains.set(n, d);
+        for (const [n, v] of read.model.vms) model.vms.set(n, v);
+        this.auditRead = { model, extras: read.extras, applyStarts: starts };
         this.schedule();
       }
     } catch (err) {

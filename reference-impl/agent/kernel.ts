@@ -2,6 +2,7 @@
  * The agent's only contact with the kernel: reads with `ip -j`/`bridge -j` (JSON, never text) and
  * writes with `ip -batch`/`bridge -batch` (one process per namespace and tool per plan).
  */
+import { readdirSync } from 'node:fs';
 import { run } from '../../harness/util/exec.ts';
 import {
   type AgentNaming,
@@ -54,6 +55,8 @@ interface RouteJson {
 /** nftables table (hypervisor namespace) holding the RFC 7348 §5 receive normalisation. */
 export const VXLAN_RX_TABLE = 'otwin_vxlan_rx';
 export const VXLAN_PORT = 4789;
+/** Where `ip netns` keeps named namespaces (inside the hypervisor's own mount namespace). */
+const NETNS_DIR = '/run/netns';
 
 /**
  * RFC 7348 §5 receive normalisation: the reserved bits of the VXLAN header "MUST be ... ignored on
@@ -130,6 +133,14 @@ export class Kernel {
   }
 
   async netnsList(): Promise<string[]> {
+    // In its own hypervisor the agent sees the namespaces as files: no process needed to list them.
+    if (this.options.hvNetns === undefined) {
+      try {
+        return readdirSync(NETNS_DIR);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      }
+    }
     const list = await this.json<Array<{ name: string }>>('ip', undefined, ['netns', 'list']);
     return list.map((n) => n.name);
   }
@@ -163,15 +174,33 @@ export class Kernel {
     return `${this.options.prefix}${this.options.hypervisor}-vm-`;
   }
 
+  /** The agent's namespaces (by their prefixes), domains first. */
+  async ownNamespaces(): Promise<{ domains: string[]; vms: string[] }> {
+    const names = await this.netnsList();
+    return {
+      domains: names.filter((n) => n.startsWith(this.domainPrefix)).sort(),
+      vms: names.filter((n) => n.startsWith(this.vmPrefix)).sort(),
+    };
+  }
+
   /** Reads every namespace the agent owns. */
   async read(): Promise<{ model: KernelModel; extras: ActualExtras }> {
-    const names = await this.netnsList();
+    const { domains, vms } = await this.ownNamespaces();
+    return this.readNamespaces(domains, vms);
+  }
+
+  /**
+   * Reads the hypervisor namespace's leftovers and the given namespaces only (a slice of an audit:
+   * a few processes whatever the number of VMs).
+   */
+  async readNamespaces(
+    domainNames: string[],
+    vmNames: string[],
+  ): Promise<{ model: KernelModel; extras: ActualExtras }> {
     const model: KernelModel = { domains: new Map(), vms: new Map() };
     const extras = noExtras();
     const hvLinks = await this.json<LinkJson[]>('ip', this.options.hvNetns, ['link', 'show']);
     extras.hvLeftovers = hvLinks.filter((l) => /^otv\d+$/.test(l.ifname)).map((l) => l.ifname);
-    const domainNames = names.filter((n) => n.startsWith(this.domainPrefix));
-    const vmNames = names.filter((n) => n.startsWith(this.vmPrefix));
     await Promise.all([
       ...domainNames.map(async (name) => {
         model.domains.set(name, await this.readDomain(name, extras));

@@ -55,6 +55,7 @@ if (peers.length) {
     peers,
     holdTime: Number(values['hold-time']),
     log,
+    traceRole: `controller:${id}`,
   });
 } else {
   evpn = new MemoryEvpnFabric().member(values['router-id'] ?? '0.0.0.0');

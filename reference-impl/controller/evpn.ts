@@ -21,6 +21,7 @@ import {
   type PeerConfig,
   ZERO_ESI,
 } from '../../harness/bgp/index.ts';
+import { TRACE_ENABLED, trace } from '../protocol/trace.ts';
 import { type LearnedFlood, type LearnedMac, type Origination, originationKey } from './world.ts';
 
 export interface EvpnLearnHandlers {
@@ -91,6 +92,8 @@ export interface BgpEvpnOptions {
   /** Max wait for peers' End-of-RIB before the first agent sync, ms (default 8000). */
   readyTimeoutMs?: number;
   log?: (line: string) => void;
+  /** Role name in trace lines (protocol/trace.ts), e.g. `controller:c1`. */
+  traceRole?: string;
 }
 
 export class BgpEvpnTransport implements EvpnTransport {
@@ -187,6 +190,8 @@ export class BgpEvpnTransport implements EvpnTransport {
       const cur = this.announced.get(key);
       if (cur && cur.sig === v.sig) continue;
       this.speaker.announce([v.route], v.attrs);
+      if (TRACE_ENABLED && v.route.type === 2)
+        trace(this.options.traceRole ?? `bgp:${this.options.routerId}`, 'bgp-announce', v.route.mac);
     }
     this.announced = new Map([...next].map(([k, v]) => [k, { sig: v.sig, route: v.route }]));
   }
