@@ -34,6 +34,8 @@ export interface EvpnTransport {
   stop(): Promise<void>;
   /** The full set of routes to originate now; the transport announces/withdraws the difference. */
   setOriginations(list: Origination[]): void;
+  /** Announces (or re-announces when changed) `set` and withdraws the routes with keys `remove`. */
+  patchOriginations(set: Origination[], remove: string[]): void;
   /** True once the initial routes of every peer are in (End-of-RIB) or the wait timed out. */
   ready(): boolean;
   status(): Record<string, unknown>;
@@ -176,24 +178,30 @@ export class BgpEvpnTransport implements EvpnTransport {
   }
 
   setOriginations(list: Origination[]): void {
-    const next = new Map<
-      string,
-      { sig: string; route: EvpnMacIp | EvpnInclusiveMulticast; attrs: PathAttributes }
-    >();
-    for (const o of list) {
-      const { route, attrs } = toBgp(this.options.routerId, o);
-      next.set(originationKey(o), { sig: JSON.stringify(attrs), route, attrs });
-    }
-    const withdraw = [...this.announced].filter(([k]) => !next.has(k)).map(([, v]) => v.route);
+    const next = new Set(list.map(originationKey));
+    this.patchOriginations(
+      list,
+      [...this.announced.keys()].filter((k) => !next.has(k)),
+    );
+  }
+
+  patchOriginations(set: Origination[], remove: string[]): void {
+    const withdraw = remove.flatMap((k) => {
+      const cur = this.announced.get(k);
+      this.announced.delete(k);
+      return cur ? [cur.route] : [];
+    });
     if (withdraw.length) this.speaker.withdraw(withdraw);
-    for (const [key, v] of next) {
-      const cur = this.announced.get(key);
-      if (cur && cur.sig === v.sig) continue;
-      this.speaker.announce([v.route], v.attrs);
-      if (TRACE_ENABLED && v.route.type === 2)
-        trace(this.options.traceRole ?? `bgp:${this.options.routerId}`, 'bgp-announce', v.route.mac);
+    for (const o of set) {
+      const key = originationKey(o);
+      const { route, attrs } = toBgp(this.options.routerId, o);
+      const sig = JSON.stringify(attrs);
+      if (this.announced.get(key)?.sig === sig) continue;
+      this.speaker.announce([route], attrs);
+      this.announced.set(key, { sig, route });
+      if (TRACE_ENABLED && route.type === 2)
+        trace(this.options.traceRole ?? `bgp:${this.options.routerId}`, 'bgp-announce', route.mac);
     }
-    this.announced = new Map([...next].map(([k, v]) => [k, { sig: v.sig, route: v.route }]));
   }
 
   ready(): boolean {
@@ -288,13 +296,22 @@ export class MemoryEvpnTransport implements EvpnTransport {
   }
 
   setOriginations(list: Origination[]): void {
-    const next = new Map(list.map((o) => [originationKey(o), o]));
-    for (const k of this.current.keys()) if (!next.has(k)) this.fabric.publish(this, k, undefined);
-    for (const [k, o] of next) {
+    const next = new Set(list.map(originationKey));
+    this.patchOriginations(
+      list,
+      [...this.current.keys()].filter((k) => !next.has(k)),
+    );
+  }
+
+  patchOriginations(set: Origination[], remove: string[]): void {
+    for (const k of remove) if (this.current.delete(k)) this.fabric.publish(this, k, undefined);
+    for (const o of set) {
+      const k = originationKey(o);
       const cur = this.current.get(k);
-      if (!cur || JSON.stringify(cur) !== JSON.stringify(o)) this.fabric.publish(this, k, o);
+      if (cur && JSON.stringify(cur) === JSON.stringify(o)) continue;
+      this.current.set(k, o);
+      this.fabric.publish(this, k, o);
     }
-    this.current = next;
   }
 
   ready(): boolean {
