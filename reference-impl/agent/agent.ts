@@ -20,7 +20,7 @@ import { agentCredential } from '../protocol/secret.ts';
 import { TRACE_ENABLED, trace } from '../protocol/trace.ts';
 import { type Garp, GarpWatcher } from './garp.ts';
 import { Kernel, type KernelOptions } from './kernel.ts';
-import { cloneModel, deriveDesired, type KernelModel, portName } from './model.ts';
+import { deriveDesired, type KernelModel, portName } from './model.ts';
 import { type ActualExtras, plan, planSize } from './plan.ts';
 
 /** Namespaces read per audit (besides the hypervisor namespace's devices and unknown namespaces). */
@@ -343,6 +343,14 @@ export class Agent {
   }
 
   private recompute(): void {
+    const serving = this.links.filter((l) => l.connected && l.view.synced);
+    if (serving.length === 1) {
+      // One controller (the usual case): its view is the state, no merge (and no copy) needed. A
+      // later sync replaces the view's map, so this one stays as programmed if the link goes.
+      this.effective = (serving[0] as ControllerLink).view.entries;
+      this.schedule();
+      return;
+    }
     const merged = new Map<string, Entry>();
     for (const link of this.links) {
       if (!link.connected || !link.view.synced) continue;
@@ -439,8 +447,10 @@ export class Agent {
       this.needFullRead = true;
       this.cache = undefined;
     } else {
+      // The desired model is derived afresh on every pass and never changed afterwards: it is the
+      // kernel's state now, no copy needed.
       this.cache = {
-        model: cloneModel(desired),
+        model: desired,
         extras: {
           hvLeftovers: [],
           brokenSubnets: new Map(),

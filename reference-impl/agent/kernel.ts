@@ -98,11 +98,25 @@ export interface KernelOptions extends AgentNaming {
  */
 export const READ_CONCURRENCY = 4;
 
+interface ReadRequest {
+  tool: 'ip' | 'bridge';
+  ns: string | undefined;
+  args: string[];
+  resolve(value: unknown): void;
+  reject(err: Error): void;
+}
+
+const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+const READ_END = '@@otwin-read-end';
+
 export class Kernel {
   /** Wall time spent in kernel commands, for diagnostics. */
   commands = 0;
+  /** Processes the agent itself started for reads (one per batch), for diagnostics and tests. */
+  readProcesses = 0;
   private readsRunning = 0;
   private readQueue: Array<() => void> = [];
+  private pendingReads: ReadRequest[] = [];
 
   constructor(readonly options: KernelOptions) {}
 
@@ -117,19 +131,59 @@ export class Kernel {
     };
   }
 
-  private async json<T>(tool: 'ip' | 'bridge', ns: string | undefined, args: string[]): Promise<T> {
+  /**
+   * One JSON read (`ip -j`/`bridge -j`). Reads asked for in the same turn of the event loop run
+   * together in at most READ_CONCURRENCY shells, each running its share one after another: starting
+   * a process from the agent (a large process to fork) costs far more than starting `ip` from a
+   * shell, so an audit slice or a namespace read is one or a few process starts, not one per table.
+   */
+  private json<T>(tool: 'ip' | 'bridge', ns: string | undefined, args: string[]): Promise<T> {
     this.commands++;
+    return new Promise<T>((resolve, reject) => {
+      if (!this.pendingReads.length) setImmediate(() => this.flushReads());
+      this.pendingReads.push({ tool, ns, args, resolve: resolve as (v: unknown) => void, reject });
+    });
+  }
+
+  private flushReads(): void {
+    const all = this.pendingReads.splice(0);
+    // A shell per 8 reads, at most READ_CONCURRENCY: an audit slice is one or two process starts.
+    const shells = Math.min(READ_CONCURRENCY, Math.ceil(all.length / 8));
+    for (let i = 0; i < shells; i++) void this.runReads(all.filter((_, j) => j % shells === i));
+  }
+
+  private async runReads(reads: ReadRequest[]): Promise<void> {
+    const argv = (r: ReadRequest) => [r.tool, ...(r.ns ? ['-n', r.ns] : []), '-j', ...r.args];
+    const script = reads
+      .map((r) => `${argv(r).map(shellQuote).join(' ')}; printf '\\n${READ_END} %s\\n' $?`)
+      .join('\n');
     const release = await this.readSlot();
-    let result: Awaited<ReturnType<typeof run>>;
+    let out: Awaited<ReturnType<typeof run>>;
     try {
-      result = await run(tool, [...(ns ? ['-n', ns] : []), '-j', ...args]);
+      this.readProcesses++;
+      out = await run('sh', ['-c', script]);
+    } catch (err) {
+      for (const r of reads) r.reject(err as Error);
+      return;
     } finally {
       release();
     }
-    if (result.exitCode !== 0)
-      throw new Error(`${tool} ${ns ? `-n ${ns} ` : ''}-j ${args.join(' ')}: ${result.stderr.trim()}`);
-    const text = result.stdout.trim();
-    return (text ? JSON.parse(text) : []) as T;
+    const parts = `${out.stdout}\n`.split(new RegExp(`\\n${READ_END} (\\d+)\\n`));
+    for (const [i, r] of reads.entries()) {
+      const text = (parts[2 * i] ?? '').trim();
+      const code = parts[2 * i + 1];
+      if (code !== '0') {
+        r.reject(
+          new Error(`${argv(r).join(' ')}: exit ${code ?? '?'}: ${out.stderr.trim() || text || 'no output'}`),
+        );
+        continue;
+      }
+      try {
+        r.resolve(text ? JSON.parse(text) : []);
+      } catch (err) {
+        r.reject(new Error(`${argv(r).join(' ')}: not JSON (${(err as Error).message})`));
+      }
+    }
   }
 
   async netnsList(): Promise<string[]> {
