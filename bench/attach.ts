@@ -172,6 +172,28 @@ export async function main(argv: string[]): Promise<void> {
   const probes = await ProbeServer.start({ requireScapy: false, prewarmScapy: false });
   const hogProcs: ChildProcess[] = [];
   const suffix = hogs ? `_with_${hogs}_hogs` : '';
+  let cleaned: Promise<void> | undefined;
+  const cleanUp = () => {
+    cleaned ??= (async () => {
+      for (const h of hogProcs) h.kill('SIGKILL');
+      await probes.stop();
+      neighbours.restore();
+      if (!values.keep) {
+        await runtime.destroy(topo);
+        const list = await run('ip', ['-j', 'netns', 'list']);
+        for (const { name } of JSON.parse(list.stdout || '[]') as Array<{ name: string }>)
+          if (name.startsWith(NS)) await run('ip', ['netns', 'delete', name]);
+      }
+    })();
+    return cleaned;
+  };
+  // Ctrl-C or SIGTERM: the host's neighbour limits are restored and the lab destroyed all the same.
+  const onSignal = (signal: NodeJS.Signals) => {
+    console.error(`bench attach: ${signal}, cleaning up (lab, neighbour table limits, hogs)`);
+    void cleanUp().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     await waitFor(
       () => client.healthy(),
@@ -339,14 +361,8 @@ export async function main(argv: string[]): Promise<void> {
     console.log(`BENCH idle_cpu_pct_per_agent ${idleMean.toFixed(3)} %`);
     console.log(`BENCH overlay_vs_veth_ratio ${(overlay / veth).toFixed(3)} ratio`);
   } finally {
-    for (const h of hogProcs) h.kill('SIGKILL');
-    await probes.stop();
-    neighbours.restore();
-    if (!values.keep) {
-      await runtime.destroy(topo);
-      const list = await run('ip', ['-j', 'netns', 'list']);
-      for (const { name } of JSON.parse(list.stdout || '[]') as Array<{ name: string }>)
-        if (name.startsWith(NS)) await run('ip', ['netns', 'delete', name]);
-    }
+    await cleanUp();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
 }

@@ -293,6 +293,12 @@ export class Agent {
     if (overlapped) setTimeout(() => void this.audit(), 1000).unref();
   }
 
+  /** Runs one audit slice now and waits until what it found is repaired (tests). */
+  async auditOnce(): Promise<void> {
+    await this.audit();
+    await this.idle();
+  }
+
   stop(): void {
     this.garp?.stop();
     clearInterval(this.auditTimer);

@@ -147,8 +147,8 @@ export class Kernel {
 
   private flushReads(): void {
     const all = this.pendingReads.splice(0);
-    // A shell per 8 reads, at most READ_CONCURRENCY: an audit slice is one or two process starts.
-    const shells = Math.min(READ_CONCURRENCY, Math.ceil(all.length / 8));
+    // A shell per 16 reads, at most READ_CONCURRENCY: an audit slice is one process start.
+    const shells = Math.min(READ_CONCURRENCY, Math.ceil(all.length / 16));
     for (let i = 0; i < shells; i++) void this.runReads(all.filter((_, j) => j % shells === i));
   }
 
@@ -253,9 +253,12 @@ export class Kernel {
   ): Promise<{ model: KernelModel; extras: ActualExtras }> {
     const model: KernelModel = { domains: new Map(), vms: new Map() };
     const extras = noExtras();
-    const hvLinks = await this.json<LinkJson[]>('ip', this.options.hvNetns, ['link', 'show']);
-    extras.hvLeftovers = hvLinks.filter((l) => /^otv\d+$/.test(l.ifname)).map((l) => l.ifname);
+    // Asked for in the same turn as the namespaces' tables: one batch (see json()).
+    const hvLinks = this.json<LinkJson[]>('ip', this.options.hvNetns, ['link', 'show']).then((links) => {
+      extras.hvLeftovers.push(...links.filter((l) => /^otv\d+$/.test(l.ifname)).map((l) => l.ifname));
+    });
     await Promise.all([
+      hvLinks,
       ...domainNames.map(async (name) => {
         model.domains.set(name, await this.readDomain(name, extras));
       }),
