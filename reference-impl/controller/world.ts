@@ -520,15 +520,7 @@ export class World {
       if (!s || !vnis.has(s.vni)) continue;
       const mac = this.effectiveMac(v);
       if (v.hypervisor === hypervisorId) {
-        entries.push({
-          kind: 'vport',
-          id: v.id,
-          subnet: v.subnet,
-          vni: s.vni,
-          mac: v.mac,
-          ip: v.ip,
-          ...(mac !== v.mac ? { observedMac: mac } : {}),
-        });
+        entries.push(this.vportEntry(v, s));
         continue;
       }
       const other = this.hypervisors.get(v.hypervisor);
@@ -590,6 +582,20 @@ export class World {
     return entries;
   }
 
+  /** The entry of a vport on its own hypervisor. */
+  private vportEntry(v: Vport, s: Subnet): Entry {
+    const mac = this.effectiveMac(v);
+    return {
+      kind: 'vport',
+      id: v.id,
+      subnet: v.subnet,
+      vni: s.vni,
+      mac: v.mac,
+      ip: v.ip,
+      ...(mac !== v.mac ? { observedMac: mac } : {}),
+    };
+  }
+
   /** Subnets instantiated on a hypervisor (every subnet of every domain it hosts), by VNI. */
   private vnisOf(hypervisorId: string): Map<number, Subnet> {
     const domains = this.hosted.get(hypervisorId);
@@ -615,16 +621,7 @@ export class World {
         out.set(`vport/${id}`, undefined);
         continue;
       }
-      const mac = this.effectiveMac(v);
-      out.set(`vport/${id}`, {
-        kind: 'vport',
-        id: v.id,
-        subnet: v.subnet,
-        vni: s.vni,
-        mac: v.mac,
-        ip: v.ip,
-        ...(mac !== v.mac ? { observedMac: mac } : {}),
-      });
+      out.set(`vport/${id}`, this.vportEntry(v, s));
     }
     // A MAC entry's IP depends on the other routes claiming that address (see entriesFor's end).
     const keys = new Set(dirty.macs);
