@@ -58,6 +58,8 @@ function flagOf(cmd: string | undefined, flag: string): string | undefined {
 export interface LabConventions {
   socket: string;
   token: string | (() => string);
+  /** The directory's `--token-file` (absolute), when its command line names one. */
+  tokenFile: string | undefined;
   /** Per hypervisor node: the agent's zone and namespace prefix. */
   agents: Map<string, { zone: string | undefined; prefix: string }>;
 }
@@ -70,11 +72,10 @@ export function labConventions(topology: Topology): LabConventions {
       ? socketFlag
       : resolve(REPO_ROOT, socketFlag)
     : join(topology.labDir, 'directory', 'api.sock');
-  const tokenFile = flagOf(dir?.cmd, 'token-file');
+  const tokenFlag = flagOf(dir?.cmd, 'token-file');
+  const tokenFile = tokenFlag ? resolve(REPO_ROOT, tokenFlag) : undefined;
   const token =
-    process.env.OTF_DIRECTORY_TOKEN ??
-    (tokenFile ? labTokenReader(resolve(REPO_ROOT, tokenFile)) : undefined) ??
-    'otf-lab-token';
+    process.env.OTF_DIRECTORY_TOKEN ?? (tokenFile ? labTokenReader(tokenFile) : undefined) ?? 'otf-lab-token';
   const agents = new Map<string, { zone: string | undefined; prefix: string }>();
   for (const n of topology.nodes) {
     if (!n.cmd?.includes(ROLES.agent!)) continue;
@@ -83,7 +84,7 @@ export function labConventions(topology: Topology): LabConventions {
       prefix: flagOf(n.cmd, 'prefix') ?? nsPrefixFor(topology.name),
     });
   }
-  return { socket, token, agents };
+  return { socket, token, tokenFile, agents };
 }
 
 /** Labs whose stale namespace files this process has already removed (see sweepStale). */
