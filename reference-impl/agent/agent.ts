@@ -273,8 +273,25 @@ export class Agent {
       const vms = present.vms.filter((n) => pick.has(n));
       const read = await this.kernel.readNamespaces(domains, vms);
       overlapped = this.applying || starts !== this.applyStarts;
-      if (!overlapped) {
-        this.stats.audits++;
+      if (!overlapped) this.stats.audits++;
+      // The slice is as believed (the usual case): nothing to repair, no pass over the whole model.
+      const asBelieved =
+        !overlapped &&
+        own.length === believed.domains.size + believed.vms.size &&
+        own.every((n) => believed.domains.has(n) || believed.vms.has(n)) &&
+        planSize(
+          plan(
+            {
+              domains: new Map(
+                domains.flatMap((n) => (believed.domains.has(n) ? [[n, believed.domains.get(n)!]] : [])),
+              ),
+              vms: new Map(vms.flatMap((n) => (believed.vms.has(n) ? [[n, believed.vms.get(n)!]] : []))),
+            },
+            read.model,
+            read.extras,
+          ),
+        ) === 0;
+      if (!overlapped && !asBelieved) {
         const seen = new Set(own);
         const model: KernelModel = {
           domains: new Map([...believed.domains].filter(([n]) => seen.has(n) && !pick.has(n))),

@@ -276,5 +276,9 @@ describe('agent datapath on namespace fixtures', () => {
     );
     expect((agent.kernel.readProcesses - before) / audits).toBeLessThanOrEqual(2);
     expect(agent.stats.audits).toBeGreaterThan(0);
+    // With nothing drifted an audit slice is read and compared, and no programming pass follows.
+    const passes = agent.stats.reconciles;
+    for (let i = 0; i < 3; i++) await agent.auditOnce();
+    expect(agent.stats.reconciles).toBe(passes);
   });
 });
