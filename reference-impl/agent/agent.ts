@@ -238,7 +238,7 @@ export class Agent {
       (line) => this.log(line),
     );
     for (const link of this.links) link.start();
-    this.auditTimer = setInterval(() => void this.audit(), this.options.auditMs ?? 30_000);
+    this.auditTimer = setInterval(() => void this.audit(), this.options.auditMs ?? 60_000);
   }
 
   /**

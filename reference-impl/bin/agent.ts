@@ -24,7 +24,7 @@ const { values } = parseArgs({
     prefix: { type: 'string', default: 'otf-' },
     mtu: { type: 'string' },
     'hv-netns': { type: 'string' },
-    'audit-ms': { type: 'string', default: '30000' },
+    'audit-ms': { type: 'string', default: '60000' },
     secret: { type: 'string' },
     'secret-file': { type: 'string' },
     'init-secrets': { type: 'boolean', default: false },
