@@ -393,12 +393,12 @@ export class Kernel {
    * Every step is one process start (~5-20 ms on a busy machine), so steps that do not depend on each
    * other run concurrently instead of one after the other (the order the planner emits is a valid
    * sequential order; this only overlaps what it does not constrain):
-   *   1. namespace creations, all at once;
+   *   1. namespace creations, all at once (a VM namespace's `lo` and sysctls wait for step 4);
    *   2. the hypervisor namespace's batch (VXLAN devices created there and moved into domains);
    *   3. each domain's `ip` batch, domains in parallel; its `bridge` batch starts with it when the
    *      `ip` batch only touches neighbours (the fdb lines then name devices that already exist),
    *      else right after it;
-   *   4. VM namespaces' batches (their eth0 is created by step 3), in parallel with the bridge batches;
+   *   4. VM namespaces' batches (their eth0 is created by step 3) and setup, beside the bridge batches;
    *   5. from the first namespace removal on: strictly in the planner's order.
    */
   async apply(steps: Step[]): Promise<string[]> {
@@ -407,7 +407,16 @@ export class Kernel {
     const main = firstRemoval < 0 ? steps : steps.slice(0, firstRemoval);
     const rest = firstRemoval < 0 ? [] : steps.slice(firstRemoval);
     const isVm = (s: Step) => s.kind === 'ip' && s.ns !== undefined && s.ns.startsWith(this.vmPrefix);
-    await Promise.all(main.filter((s) => s.kind === 'netns-add').map((s) => this.runStep(s, errors)));
+    // A new VM namespace is one `ip netns add` on the critical path; its `lo` and sysctls are set
+    // beside the last stage (nothing before needs them).
+    const deferred: Step[] = [];
+    await Promise.all(
+      main
+        .filter((s) => s.kind === 'netns-add')
+        .map((s) =>
+          s.ns.startsWith(this.vmPrefix) ? this.addVmNamespace(s, errors, deferred) : this.runStep(s, errors),
+        ),
+    );
     for (const s of main) if (s.kind === 'ip' && s.ns === undefined) await this.runStep(s, errors);
     const domainIp = main.filter((s) => s.kind === 'ip' && s.ns !== undefined && !isVm(s));
     const bridges = main.filter((s) => s.kind === 'bridge');
@@ -421,9 +430,36 @@ export class Kernel {
       else late.push(b);
     }
     await Promise.all([...domainIp.map((s) => this.runStep(s, errors)), ...early]);
-    await Promise.all([...late, ...vmIp].map((s) => this.runStep(s, errors)));
+    await Promise.all([
+      ...[...late, ...vmIp].map((s) => this.runStep(s, errors)),
+      ...deferred.map((s) => this.setUpNamespace(s, errors)),
+    ]);
     for (const s of rest) await this.runStep(s, errors);
     return errors;
+  }
+
+  /** Creates a VM namespace; its setup joins `deferred`. An existing name takes the full step. */
+  private async addVmNamespace(step: Step, errors: string[], deferred: Step[]): Promise<void> {
+    if (step.kind !== 'netns-add') return;
+    this.commands++;
+    const add = await run('ip', ['netns', 'add', step.ns]);
+    if (add.exitCode === 0) deferred.push(step);
+    else await this.runStep(step, errors);
+  }
+
+  private async setUpNamespace(step: Step, errors: string[]): Promise<void> {
+    if (step.kind !== 'netns-add') return;
+    this.commands++;
+    const sysctls = step.sysctls.map(([k, v]) => `${k}=${v}`).join(' ');
+    const setup = await run('ip', [
+      'netns',
+      'exec',
+      step.ns,
+      'sh',
+      '-c',
+      `ip link set lo up && sysctl -qw ${sysctls}`,
+    ]);
+    if (setup.exitCode !== 0) errors.push(`setup ${step.ns}: ${setup.stderr.trim()}`);
   }
 
   private async runStep(step: Step, errors: string[]): Promise<void> {
