@@ -1,136 +1,46 @@
 /**
- * `npm run bench -- attach [--count 200] [--keep]`: deploys labs/reference-2az.clab.yml, attaches
- * `count` vports round-robin over the four hypervisors of both zones through the directory API, and
- * measures for each the time from the API call until the new VM answers a ping from a probe VM on
- * every hypervisor. Then iperf3 VM→VM across hypervisors (zone 1 → zone 2) over the reference datapath,
- * divided by iperf3 over a plain veth pair in the same run.
- * Ends with `BENCH attach_reachable_p50_ms|p95|p99 <v> ms` and `BENCH overlay_vs_veth_ratio <v> ratio`.
+ * `npm run bench -- attach [--count 200] [--hogs 2] [--idle-seconds 60] [--keep] [--lab-name otf-2az]`:
+ * deploys labs/reference-2az.clab.yml (roles traced, OTWIN_REF_TRACE=1), attaches `count` vports
+ * round-robin over the four hypervisors of both zones through the directory API, and measures for
+ * each the time from the API call until the new VM answers a probe VM on every hypervisor.
+ *
+ * The probes cost nothing at measurement time: they run in the traffic engine's long-lived probe
+ * server (harness/traffic), already inside every probe VM, and are armed (sending an echo request
+ * every 5 ms) BEFORE the API call; a VM's time is the wall-clock arrival of its first reply minus
+ * the call's timestamp. The roles' trace gives the per-stage table (bench/_attach-stages.ts).
+ *
+ * Then the idle cost: CPU of each agent (with its children) over `--idle-seconds` with nothing to do,
+ * and iperf3 VM→VM across zones over the reference datapath divided by iperf3 over a plain veth pair.
+ * `--hogs N` runs N busy loops beside the benchmark (a busy CI runner) and names the figures so.
+ *
+ * BENCH lines: attach_reachable_p50_ms|p95|p99, attach_p95_growth_<count>_vs_100 (p95 of the last 100
+ * attaches / p95 of the first 100, from 200 attaches on), idle_cpu_pct_per_agent, overlay_vs_veth_ratio.
  */
 
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { raiseNeighbourTables } from '../harness/kernel/neigh.ts';
 import { getRuntime } from '../harness/runtime/index.ts';
 import type { DeployedLab } from '../harness/runtime/runtime.ts';
 import { loadTopology } from '../harness/topology/load.ts';
+import { ProbeServer } from '../harness/traffic/server.ts';
 import { run, runOk } from '../harness/util/exec.ts';
 import { waitFor } from '../harness/util/poll.ts';
 import { DirectoryClient } from '../reference-impl/directory/client.ts';
+import { lab2azFile, lab2azFiles } from '../reference-impl/lab-2az.ts';
+import { type AttachTiming, percentile, readTraces, stageTable } from './_attach-stages.ts';
 
 const HVS = ['hv1', 'hv2', 'hv3', 'hv4'];
-const REPO = join(import.meta.dirname, '..');
-const LAB_FILE = join(REPO, 'labs', 'reference-2az.clab.yml');
 const TRACED_NODES = ['directory', 'c1', 'c2', ...HVS];
+const WINDOW = 100;
 
-/**
- * The lab file to deploy: labs/reference-2az.clab.yml itself, or (with --lab-name, so parallel runs
- * never collide) a copy in a temporary folder with every `otf-2az` name replaced, bind sources made
- * absolute, and with --trace the roles started with OTWIN_REF_TRACE=1.
- */
-function labFile(name: string, traced: boolean): string {
-  if (name === 'otf-2az' && !traced) return LAB_FILE;
-  let text = readFileSync(LAB_FILE, 'utf8')
-    .replaceAll('otf-2az', name)
-    .replaceAll('- ..:/srv', `- ${REPO}:/srv`)
-    .replaceAll('- reference/', `- ${join(REPO, 'labs', 'reference')}/`);
-  if (traced) text = text.replaceAll('&& exec node ', '&& exec env OTWIN_REF_TRACE=1 node ');
-  // A fixed folder per name: the next run's `destroy` finds a lab a crashed or --keep run left.
-  const dir = join(tmpdir(), `${name}-bench`);
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, `${name}.clab.yml`);
-  writeFileSync(file, text);
-  return file;
-}
-
-interface TraceLine {
-  t: number;
-  role: string;
-  event: string;
-  detail: string;
-}
-
-function readTraces(labDir: string, since: number): TraceLine[] {
-  const out: TraceLine[] = [];
-  for (const node of TRACED_NODES) {
-    const file = join(labDir, node, 'cmd.log');
-    if (!existsSync(file)) continue;
-    for (const line of readFileSync(file, 'utf8').split('\n')) {
-      const m = /^TRACE (\S+) (\S+) (\S+) ?(.*)$/.exec(line);
-      if (m && Number(m[1]) >= since)
-        out.push({ t: Number(m[1]), role: m[2] as string, event: m[3] as string, detail: m[4] ?? '' });
-    }
-  }
-  return out.sort((a, b) => a.t - b.t);
-}
-
-/** Per attach: when each stage first saw the new MAC, relative to the API call (medians/p95 printed). */
-function traceBreakdown(
-  traces: TraceLine[],
-  attaches: Array<{ mac: string; hv: string; t0: number; tApi: number; tReach: number[] }>,
-): void {
-  // agent seq → time the programming that covered it finished
-  const appliedAt = new Map<string, number>();
-  for (const l of traces) {
-    if (l.event !== 'applied') continue;
-    const seqs = /seqs=(\S*)/.exec(l.detail)?.[1]?.split(',') ?? [];
-    for (const s of seqs) if (s && !appliedAt.has(`${l.role}/${s}`)) appliedAt.set(`${l.role}/${s}`, l.t);
-  }
-  const stages = new Map<string, number[]>();
-  const add = (stage: string, v: number | undefined) => {
-    if (v === undefined || !Number.isFinite(v)) return;
-    const list = stages.get(stage) ?? [];
-    stages.set(stage, list);
-    list.push(v);
-  };
-  for (const a of attaches) {
-    const own = HVS.indexOf(a.hv) < 2 ? 'c1' : 'c2';
-    const other = own === 'c1' ? 'c2' : 'c1';
-    const first = (pred: (l: TraceLine) => boolean) => traces.find((l) => l.t >= a.t0 && pred(l));
-    const rel = (l: TraceLine | undefined) => (l ? l.t - a.t0 : undefined);
-    add('api call returned', a.tApi);
-    add(
-      'own controller: directory change',
-      rel(
-        first((l) => l.role === `controller:${own}` && l.event === 'dir-change' && l.detail.includes(a.mac)),
-      ),
-    );
-    add(
-      'other controller: BGP learned',
-      rel(
-        first((l) => l.role === `controller:${other}` && l.event === 'bgp-learn' && l.detail.includes(a.mac)),
-      ),
-    );
-    for (const hv of HVS) {
-      const recv = first((l) => l.role === `agent:${hv}` && l.event === 'recv' && l.detail.includes(a.mac));
-      const where =
-        hv === a.hv ? 'hosting' : HVS.indexOf(hv) < 2 === HVS.indexOf(a.hv) < 2 ? 'same-zone' : 'other-zone';
-      add(`${where} agent: update received`, rel(recv));
-      const seq = recv ? /seq=(\d+)/.exec(recv.detail)?.[1] : undefined;
-      const done = seq ? appliedAt.get(`agent:${hv}/${seq}`) : undefined;
-      add(`${where} agent: programmed`, done === undefined ? undefined : done - a.t0);
-    }
-    for (const [i, t] of a.tReach.entries())
-      add(
-        `${HVS[i] === a.hv ? 'hosting' : HVS.indexOf(HVS[i] as string) < 2 === HVS.indexOf(a.hv) < 2 ? 'same-zone' : 'other-zone'} probe: reply`,
-        t,
-      );
-  }
-  console.log('trace breakdown (ms after the API call: p50 / p95 / max, n):');
-  for (const [stage, list] of stages) {
-    const sorted = [...list].sort((x, y) => x - y);
-    console.log(
-      `  ${stage.padEnd(36)} ${percentile(sorted, 50).toFixed(1)} / ${percentile(sorted, 95).toFixed(1)} / ${sorted[sorted.length - 1]?.toFixed(1)}  (${sorted.length})`,
-    );
-  }
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (!sorted.length) return Number.NaN;
-  const idx = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[idx] as number;
-}
+const now = () => performance.timeOrigin + performance.now();
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
 
 async function iperf(
   server: (argv: string[]) => Promise<{ exitCode: number; stdout: string }>,
@@ -147,6 +57,72 @@ async function iperf(
   return json.end.sum_received.bits_per_second;
 }
 
+/** CPU ticks (user + system) of a process and its live descendants, plus its reaped children. */
+function cpuTicks(pid: number): number {
+  const children = new Map<number, number[]>();
+  const stats = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const text = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+      const ppid = Number(fields[1]);
+      stats.set(Number(entry), fields.slice(11, 15).map(Number));
+      const list = children.get(ppid) ?? [];
+      children.set(ppid, list);
+      list.push(Number(entry));
+    } catch {
+      // the process ended while listing
+    }
+  }
+  let total = 0;
+  const visit = (p: number, root: boolean) => {
+    const [utime = 0, stime = 0, cutime = 0, cstime = 0] = stats.get(p) ?? [];
+    total += utime + stime + (root ? cutime + cstime : 0);
+    for (const c of children.get(p) ?? []) visit(c, false);
+  };
+  visit(pid, true);
+  return total;
+}
+
+/** Host PIDs of the agent processes of this lab, by hypervisor (their command line names both). */
+function agentPids(prefix: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let cmd = '';
+    try {
+      cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ');
+    } catch {
+      continue;
+    }
+    if (!cmd.startsWith('node ') || !cmd.includes('reference-impl/bin/agent.ts')) continue;
+    if (!cmd.includes(`--prefix ${prefix} `)) continue;
+    const hv = /--hypervisor (\S+)/.exec(cmd)?.[1];
+    if (hv) out.set(hv, Number(entry));
+  }
+  return out;
+}
+
+/** Percent of one core each agent used over `seconds` of doing nothing. */
+async function idleCpu(prefix: string, seconds: number): Promise<Map<string, number>> {
+  const pids = agentPids(prefix);
+  const hz = 100; // USER_HZ on Linux
+  const before = new Map([...pids].map(([hv, pid]) => [hv, cpuTicks(pid)]));
+  const t0 = now();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const elapsed = (now() - t0) / 1000;
+  return new Map(
+    [...pids].map(([hv, pid]) => [hv, ((cpuTicks(pid) - (before.get(hv) ?? 0)) / hz / elapsed) * 100]),
+  );
+}
+
+function startHogs(n: number): ChildProcess[] {
+  return Array.from({ length: n }, () =>
+    spawn('sh', ['-c', 'while :; do :; done'], { stdio: 'ignore', detached: false }),
+  );
+}
+
 export async function main(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
@@ -156,33 +132,69 @@ export async function main(argv: string[]): Promise<void> {
       seconds: { type: 'string', default: '5' },
       // Lab name (and VM namespace prefix): give parallel runs distinct names.
       'lab-name': { type: 'string', default: 'otf-2az' },
-      // Start the roles with OTWIN_REF_TRACE=1 and print where attach latency goes.
+      // Busy loops competing for the CPU during the whole run (a busy CI runner).
+      hogs: { type: 'string', default: '0' },
+      // One agent audit period (60 s): the idle figure includes the audits' cost.
+      'idle-seconds': { type: 'string', default: '60' },
+      // Print every attach slower than this (ms) with its per-probe replies.
+      'slow-ms': { type: 'string', default: '1000' },
+      // Accepted for compatibility: the roles are always traced now.
       trace: { type: 'boolean', default: false },
     },
   });
   const count = Number(values.count);
+  const hogs = Number(values.hogs);
+  const idleSeconds = Number(values['idle-seconds']);
+  if (!Number.isInteger(count) || count < 1)
+    throw new Error(`--count ${values.count}: give a positive integer`);
+  if (count > 2000) throw new Error(`--count ${count}: at most 2000 (the bench subnet is a /21)`);
+  if (!Number.isInteger(hogs) || hogs < 0) throw new Error(`--hogs ${values.hogs}: give an integer ≥ 0`);
   const labName = values['lab-name'] as string;
   const NS = `${labName}-`;
-  const topo = await loadTopology(labFile(labName, values.trace as boolean));
+  const topo = await loadTopology(lab2azFile(labName, { traced: true }));
+  const files = lab2azFiles(labName);
   const runtime = await getRuntime('netns');
   await runtime.destroy(topo).catch(() => {});
-  // The directory's database and API socket live under the repository's labs/clab-<name>/directory.
-  const dirData = join(REPO, 'labs', `clab-${labName}`, 'directory');
-  rmSync(dirData, { recursive: true, force: true });
+  rmSync(files.directory, { recursive: true, force: true });
   // 200 VMs seen from 4 hypervisors are ~1,600 ARP entries in the kernel's one shared neighbour table
   // (default cap 1024): raise it for this run only, so the benchmark measures the implementation, not
   // emulation overflow (see harness/kernel/neigh.ts).
   const neighbours = raiseNeighbourTables();
   for (const line of neighbours.changed) console.log(`raised for this run (restored at the end): ${line}`);
   for (const line of neighbours.problems) console.log(`could not raise the neighbour table limit: ${line}`);
+  const started = now();
+  console.log(`load average before deploying: ${load()}`);
   console.log(`deploying ${topo.file ?? labName} ...`);
   const lab: DeployedLab = await runtime.deploy(topo, { reconfigure: true });
-  const client = new DirectoryClient({
-    url: `unix:${join(dirData, 'api.sock')}`,
-    token: 'otf-lab-token',
-  });
+  const client = new DirectoryClient({ url: `unix:${files.socket}`, token: files.token });
+  const vmNs = (hv: string, vport: string) => `${NS}${hv}-vm-${vport}`;
   const vmExec = (hv: string, vport: string, args: string[]) =>
-    lab.node(hv).exec(['ip', 'netns', 'exec', `${NS}${hv}-vm-${vport}`, ...args]);
+    lab.node(hv).exec(['ip', 'netns', 'exec', vmNs(hv, vport), ...args]);
+  const probes = await ProbeServer.start({ requireScapy: false, prewarmScapy: false });
+  const hogProcs: ChildProcess[] = [];
+  const suffix = hogs ? `_with_${hogs}_hogs` : '';
+  let cleaned: Promise<void> | undefined;
+  const cleanUp = () => {
+    cleaned ??= (async () => {
+      for (const h of hogProcs) h.kill('SIGKILL');
+      await probes.stop();
+      neighbours.restore();
+      if (!values.keep) {
+        await runtime.destroy(topo);
+        const list = await run('ip', ['-j', 'netns', 'list']);
+        for (const { name } of JSON.parse(list.stdout || '[]') as Array<{ name: string }>)
+          if (name.startsWith(NS)) await run('ip', ['netns', 'delete', name]);
+      }
+    })();
+    return cleaned;
+  };
+  // Ctrl-C or SIGTERM: the host's neighbour limits are restored and the lab destroyed all the same.
+  const onSignal = (signal: NodeJS.Signals) => {
+    console.error(`bench attach: ${signal}, cleaning up (lab, neighbour table limits, hogs)`);
+    void cleanUp().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     await waitFor(
       () => client.healthy(),
@@ -205,10 +217,14 @@ export async function main(argv: string[]): Promise<void> {
       domain: 'd',
       name: 'bench',
       vni: 7001,
-      prefix: '10.7.0.0/22',
+      prefix: '10.7.0.0/21',
       gateway: '10.7.0.1',
     });
-    // One probe VM per hypervisor.
+    // One probe VM per hypervisor, entered by the probe server through its hypervisor node's mounts.
+    const probeTargets = HVS.map((hv, i) => ({
+      name: `${hv}/probe${i + 1}`,
+      netnsPath: `/proc/${lab.node(hv).pid}/root/run/netns/${vmNs(hv, `probe${i + 1}`)}`,
+    }));
     for (const [i, hv] of HVS.entries())
       await client.create('vports', {
         id: `probe${i + 1}`,
@@ -216,7 +232,7 @@ export async function main(argv: string[]): Promise<void> {
         hypervisor: hv,
         name: `probe${i + 1}`,
         mac: `02:00:00:07:ff:0${i + 1}`,
-        ip: `10.7.3.${i + 1}`,
+        ip: `10.7.7.${i + 1}`,
       });
     for (const [i, hv] of HVS.entries()) {
       // Probe VMs retry ARP every 20 ms (default 1 s), so the measurement is not quantised by the
@@ -224,72 +240,79 @@ export async function main(argv: string[]): Promise<void> {
       await waitFor(
         () => vmExec(hv, `probe${i + 1}`, ['sysctl', '-qw', 'net.ipv4.neigh.eth0.retrans_time_ms=20']),
         (r) => r.exitCode === 0,
-        {
-          timeoutMs: 30_000,
-          what: `probe VM on ${hv}`,
-        },
+        { timeoutMs: 30_000, what: `probe VM on ${hv}` },
       );
-      const other = `10.7.3.${((i + 1) % 4) + 1}`;
+      const other = `10.7.7.${((i + 1) % 4) + 1}`;
       await waitFor(
-        () => vmExec(hv, `probe${i + 1}`, ['ping', '-c', '1', '-W', '1', other]),
-        (r) => r.exitCode === 0,
-        {
-          timeoutMs: 30_000,
-          what: `probe on ${hv} reaches ${other}`,
-        },
+        async () =>
+          (await (await probes.reachWatch({ from: probeTargets[i]!, to: other, timeoutMs: 1000 })).wait())
+            .reached,
+        (ok) => ok,
+        { timeoutMs: 30_000, what: `probe on ${hv} reaches ${other}` },
       );
     }
-    console.log(`attaching ${count} vports round-robin over ${HVS.join(', ')} (zones z1, z2) ...`);
-    const times: number[] = [];
-    const attaches: Array<{
-      mac: string;
-      hv: string;
-      t0: number;
-      tApi: number;
-      tReach: number[];
-      detail: string[];
-    }> = [];
-    const now = () => performance.timeOrigin + performance.now();
+    hogProcs.push(...startHogs(hogs));
+    if (hogs) console.log(`${hogs} CPU hog(s) running beside the benchmark`);
+    console.log(
+      `attaching ${count} vports round-robin over ${HVS.join(', ')} (zones z1, z2); load ${load()}`,
+    );
+    const attaches: Array<AttachTiming & { detail: string }> = [];
+    const slowMs = Number(values['slow-ms']);
     for (let n = 0; n < count; n++) {
       const hv = HVS[n % 4] as string;
       const ip = `10.7.${1 + Math.floor(n / 250)}.${(n % 250) + 1}`;
       const id = `vm${n}`;
       const mac = `02:00:00:07:${(n >> 8).toString(16).padStart(2, '0')}:${(n & 0xff).toString(16).padStart(2, '0')}`;
+      // Armed first: each watch has sent its first request before the API call is made.
+      const watches = await Promise.all(probeTargets.map((from) => probes.reachWatch({ from, to: ip })));
       const t0 = now();
       await client.create('vports', { id, subnet: 's', hypervisor: hv, name: id, mac, ip });
       const tApi = now() - t0;
-      // One ping per probe VM sending every 10 ms, stopped at its first reply (grep -m1); the time is
-      // the reply's receive timestamp (-D), so neither the 200 ms per-round timeout of a `ping -W`
-      // loop nor process start/teardown is counted. (No `-w`/`-c`: with a deadline ping stops at the
-      // first "Destination Host Unreachable"; stdbuf -oL: ping block-buffers stdout into a pipe.)
-      const detail: string[] = [];
-      const tReach = await Promise.all(
-        HVS.map(async (probeHv, i) => {
-          const r = await vmExec(probeHv, `probe${i + 1}`, [
-            'sh',
-            '-c',
-            `date +%s.%N; timeout 20 stdbuf -oL ping -D -n -i 0.01 ${ip} 2>&1 | grep -m1 'bytes from'`,
-          ]);
-          if (r.exitCode !== 0)
-            throw new Error(
-              `${id} (${ip} on ${hv}) not reachable from ${probeHv} after 20 s: ${r.stdout.slice(-200)}`,
-            );
-          const [started, reply] = r.stdout.split('\n');
-          detail[i] =
-            `${probeHv}: ping started +${(Number(started) * 1000 - t0).toFixed(0)} ms, ${/icmp_seq=\d+.*/.exec(reply ?? '')?.[0] ?? reply}`;
-          // The reply's own receive timestamp (ping -D), not when the process ended.
-          const at = Number(/^\[(\d+\.\d+)\]/.exec(reply ?? '')?.[1]);
-          return Number.isFinite(at) ? at * 1000 - t0 : now() - t0;
-        }),
-      );
-      const ms = Math.max(...tReach);
-      times.push(ms);
+      const replies = await Promise.all(watches.map((w) => w.wait()));
+      const missing = replies.findIndex((r) => !r.reached || r.atMs === null);
+      if (missing >= 0)
+        throw new Error(
+          `${id} (${ip} on ${hv}) not reachable from ${HVS[missing]} within 20 s of its API call`,
+        );
+      const tReach = replies.map((r) => (r.atMs as number) - t0);
+      const detail = replies
+        .map((r, i) => `${HVS[i]}: reply ${tReach[i]?.toFixed(1)} ms (request #${r.seq}, ${r.sent} sent)`)
+        .join('; ');
       attaches.push({ mac, hv, t0, tApi, tReach, detail });
-      if ((n + 1) % 25 === 0) console.log(`  ${n + 1}/${count} attached, last ${ms.toFixed(0)} ms`);
+      const ms = Math.max(...tReach);
+      if (ms > slowMs) console.log(`  slow: ${id} on ${hv}: ${detail}`);
+      if ((n + 1) % 25 === 0)
+        console.log(`  ${n + 1}/${count} attached, last ${ms.toFixed(0)} ms, load ${load()}`);
     }
+    const times = attaches.map((a) => Math.max(...a.tReach));
     const sorted = [...times].sort((a, b) => a - b);
     console.log(
-      `attach→reachable from all 4 hypervisors: min ${sorted[0]?.toFixed(0)} ms, max ${sorted[sorted.length - 1]?.toFixed(0)} ms`,
+      `attach→reachable from all 4 hypervisors: min ${sorted[0]?.toFixed(0)} ms, max ${sorted[sorted.length - 1]?.toFixed(0)} ms; load ${load()}`,
+    );
+    console.log('');
+    const traces = readTraces(topo.labDir, TRACED_NODES, (attaches[0]?.t0 ?? 0) - 1000);
+    for (const line of stageTable(traces, attaches, HVS)) console.log(line);
+    console.log('');
+    const windowP95 = (list: number[]) =>
+      percentile(
+        [...list].sort((a, b) => a - b),
+        95,
+      );
+    const growth =
+      count >= 2 * WINDOW ? windowP95(times.slice(-WINDOW)) / windowP95(times.slice(0, WINDOW)) : undefined;
+    if (growth !== undefined)
+      console.log(
+        `p95 of attaches 1-${WINDOW}: ${windowP95(times.slice(0, WINDOW)).toFixed(1)} ms; of attaches ${count - WINDOW + 1}-${count}: ${windowP95(times.slice(-WINDOW)).toFixed(1)} ms`,
+      );
+
+    // Idle: nothing changes for idleSeconds; the hogs stop first (they would be charged to no agent,
+    // but an idle figure is about the agents alone).
+    for (const h of hogProcs.splice(0)) h.kill('SIGKILL');
+    const idle = await idleCpu(NS, idleSeconds);
+    const idleList = [...idle.values()];
+    const idleMean = idleList.reduce((a, b) => a + b, 0) / Math.max(1, idleList.length);
+    console.log(
+      `idle ${idleSeconds} s with ${count + 4} ports: ${[...idle].map(([hv, pct]) => `${hv} ${pct.toFixed(2)}%`).join(', ')} of a core; load ${load()}`,
     );
 
     // Throughput: reference datapath VM→VM across hypervisors (z1 hv1 → z2 hv3), then a plain veth pair.
@@ -297,7 +320,7 @@ export async function main(argv: string[]): Promise<void> {
     const overlay = await iperf(
       (a) => vmExec('hv3', 'probe3', a),
       (a) => vmExec('hv1', 'probe1', a),
-      '10.7.3.3',
+      '10.7.7.3',
       seconds,
     );
     const a = `${labName}-bench-veth-a`;
@@ -330,25 +353,17 @@ export async function main(argv: string[]): Promise<void> {
     console.log(
       `iperf3 ${seconds}s: overlay VM→VM ${(overlay / 1e9).toFixed(2)} Gbit/s, plain veth ${(veth / 1e9).toFixed(2)} Gbit/s`,
     );
-    if (values.trace) {
-      // cmd.log files are appended to across runs of the same lab: only this run's lines count.
-      traceBreakdown(readTraces(topo.labDir, attaches[0]?.t0 ?? 0), attaches);
-      for (const a of attaches.filter((x) => Math.max(...x.tReach) > 300))
-        console.log(
-          `  slow: ${a.mac} on ${a.hv} at ${new Date(a.t0).toISOString()}: replies ${a.tReach.map((t, i) => `${HVS[i]} ${t.toFixed(0)}`).join(', ')} ms\n    ${a.detail.join('\n    ')}`,
-        );
-    }
-    console.log(`BENCH attach_reachable_p50_ms ${percentile(sorted, 50).toFixed(1)} ms`);
-    console.log(`BENCH attach_reachable_p95_ms ${percentile(sorted, 95).toFixed(1)} ms`);
-    console.log(`BENCH attach_reachable_p99_ms ${percentile(sorted, 99).toFixed(1)} ms`);
+    console.log(`whole run ${((now() - started) / 1000).toFixed(0)} s; load ${load()}`);
+    console.log(`BENCH attach_reachable_p50_ms${suffix} ${percentile(sorted, 50).toFixed(1)} ms`);
+    console.log(`BENCH attach_reachable_p95_ms${suffix} ${percentile(sorted, 95).toFixed(1)} ms`);
+    console.log(`BENCH attach_reachable_p99_ms${suffix} ${percentile(sorted, 99).toFixed(1)} ms`);
+    if (growth !== undefined)
+      console.log(`BENCH attach_p95_growth_${count}_vs_${WINDOW}${suffix} ${growth.toFixed(3)} ratio`);
+    console.log(`BENCH idle_cpu_pct_per_agent ${idleMean.toFixed(3)} %`);
     console.log(`BENCH overlay_vs_veth_ratio ${(overlay / veth).toFixed(3)} ratio`);
   } finally {
-    neighbours.restore();
-    if (!values.keep) {
-      await runtime.destroy(topo);
-      const list = await run('ip', ['-j', 'netns', 'list']);
-      for (const { name } of JSON.parse(list.stdout || '[]') as Array<{ name: string }>)
-        if (name.startsWith(NS)) await run('ip', ['netns', 'delete', name]);
-    }
+    await cleanUp();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
 }

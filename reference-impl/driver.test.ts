@@ -16,7 +16,9 @@ describe('reference driver: lab conventions', () => {
   it('reads the directory socket, token, agent zones and prefixes of the default lab', async () => {
     const c = labConventions(await loadTopology(join(repo, 'labs', 'default.clab.yml')));
     expect(c.socket).toBe(join(repo, 'labs', 'clab-otwin-default', 'directory', 'api.sock'));
-    expect(c.token).toBe(otwinEnv('DIRECTORY_TOKEN') ?? 'otf-lab-token');
+    // The token is read from the lab's 0600 token file when first needed (the roles create it).
+    expect(c.tokenFile).toBe(join(repo, 'labs', 'clab-otwin-default', 'secrets', 'directory.token'));
+    if (!otwinEnv('DIRECTORY_TOKEN')) expect(typeof c.token).toBe('function');
     expect(Object.fromEntries(c.agents)).toEqual({
       hv1: { zone: 'z1', prefix: 'otwin-default-' },
       hv2: { zone: 'z1', prefix: 'otwin-default-' },

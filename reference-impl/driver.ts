@@ -6,7 +6,7 @@
  *
  * Lab conventions are read from the topology (labs/default.clab.yml, labs/reference-2az.clab.yml):
  * the directory node's `cmd:` gives its API socket (`--socket`, relative to the repository) and token
- * (`--token`); each agent's `cmd:` gives its zone (`--zone`) and namespace prefix (`--prefix`);
+ * file (`--token-file`, read when first needed: the lab creates it); each agent's `cmd:` gives its zone (`--zone`) and namespace prefix (`--prefix`);
  * role processes run `reference-impl/bin/<role>.ts`. Without those flags the old defaults apply
  * (`<labDir>/directory/api.sock`, `otf-lab-token`, prefix `otf-<lab name>-`, zone from the intent).
  */
@@ -28,7 +28,7 @@ import { otwinEnv } from '../harness/util/env.ts';
 import { HarnessError } from '../harness/util/errors.ts';
 import { pollUntil, waitFor } from '../harness/util/poll.ts';
 import { shq } from '../harness/util/shell.ts';
-import { DirectoryApiError, DirectoryClient } from './directory/client.ts';
+import { DirectoryApiError, DirectoryClient, labTokenReader } from './directory/client.ts';
 import { formatIPv4, parseCidr4 } from './protocol/addr.ts';
 
 const ROLES: Record<string, string> = {
@@ -59,7 +59,9 @@ function flagOf(cmd: string | undefined, flag: string): string | undefined {
 /** What the driver needs to know about a lab, read from the roles' command lines. */
 export interface LabConventions {
   socket: string;
-  token: string;
+  token: string | (() => string);
+  /** The directory's `--token-file` (absolute), when its command line names one. */
+  tokenFile: string | undefined;
   /** Per hypervisor node: the agent's zone and namespace prefix. */
   agents: Map<string, { zone: string | undefined; prefix: string }>;
 }
@@ -72,7 +74,10 @@ export function labConventions(topology: Topology): LabConventions {
       ? socketFlag
       : resolve(REPO_ROOT, socketFlag)
     : join(topology.labDir, 'directory', 'api.sock');
-  const token = otwinEnv('DIRECTORY_TOKEN') ?? flagOf(dir?.cmd, 'token') ?? 'otf-lab-token';
+  const tokenFlag = flagOf(dir?.cmd, 'token-file');
+  const tokenFile = tokenFlag ? resolve(REPO_ROOT, tokenFlag) : undefined;
+  const token =
+    otwinEnv('DIRECTORY_TOKEN') ?? (tokenFile ? labTokenReader(tokenFile) : undefined) ?? 'otf-lab-token';
   const agents = new Map<string, { zone: string | undefined; prefix: string }>();
   for (const n of topology.nodes) {
     if (!n.cmd?.includes(ROLES.agent!)) continue;
@@ -81,7 +86,7 @@ export function labConventions(topology: Topology): LabConventions {
       prefix: flagOf(n.cmd, 'prefix') ?? nsPrefixFor(topology.name),
     });
   }
-  return { socket, token, agents };
+  return { socket, token, tokenFile, agents };
 }
 
 /** Labs whose stale namespace files this process has already removed (see sweepStale). */

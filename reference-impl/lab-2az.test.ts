@@ -5,7 +5,6 @@
  * kernel (captures, fdb/neigh tables) and from a BGP tap on zone 1's reflector.
  */
 import { rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BgpTap, macMobility } from '../harness/bgp/index.ts';
 import { getRuntime } from '../harness/runtime/index.ts';
@@ -17,9 +16,13 @@ import { run } from '../harness/util/exec.ts';
 import { waitFor } from '../harness/util/poll.ts';
 import { shq } from '../harness/util/shell.ts';
 import { DirectoryClient, DirectoryUnavailableError } from './directory/client.ts';
+import { LAB_2AZ_NAME, lab2azFile, lab2azFiles } from './lab-2az.ts';
 
-const LAB = join(import.meta.dirname, '..', 'labs', 'reference-2az.clab.yml');
-const NS = 'otf-2az-';
+// OTWIN_2AZ_LAB=<name> deploys a renamed copy (parallel runs on one machine never collide).
+const NAME = otwinEnv('2AZ_LAB') ?? LAB_2AZ_NAME;
+const LAB = lab2azFile(NAME);
+const FILES = lab2azFiles(NAME);
+const NS = `${NAME}-`;
 
 describe('reference implementation: two-zone lab', () => {
   let topo: Topology;
@@ -27,8 +30,8 @@ describe('reference implementation: two-zone lab', () => {
   let lab: DeployedLab;
   let tap: BgpTap;
   const client = new DirectoryClient({
-    url: `unix:${join(import.meta.dirname, '..', 'labs', 'clab-otf-2az', 'directory', 'api.sock')}`,
-    token: 'otf-lab-token',
+    url: `unix:${FILES.socket}`,
+    token: FILES.token,
     timeoutMs: 5000,
   });
 
@@ -75,11 +78,7 @@ describe('reference implementation: two-zone lab', () => {
     const cmd = topo.nodes.find((n) => n.name === node)?.cmd as string;
     await lab
       .node(node)
-      .exec([
-        'sh',
-        '-c',
-        `setsid sh -c ${shq(cmd)} </dev/null >>/srv/labs/clab-otf-2az/${node}/cmd.log 2>&1 &`,
-      ]);
+      .exec(['sh', '-c', `setsid sh -c ${shq(cmd)} </dev/null >>${topo.labDir}/${node}/cmd.log 2>&1 &`]);
   };
   const attach = (id: string, subnet: string, hypervisor: string, n: number, ip: string) =>
     client.create('vports', {
@@ -96,7 +95,7 @@ describe('reference implementation: two-zone lab', () => {
     runtime = await getRuntime('netns');
     await runtime.destroy(topo).catch(() => {});
     // A fresh lab starts with an empty directory (the database lives in the lab directory).
-    rmSync(join(topo.labDir, 'directory'), { recursive: true, force: true });
+    rmSync(FILES.directory, { recursive: true, force: true });
     lab = await runtime.deploy(topo, { reconfigure: true });
     await waitFor(
       () => client.healthy(),

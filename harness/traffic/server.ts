@@ -118,6 +118,21 @@ function parseLine(line: string): ServerLine {
   }
 }
 
+/** The first echo reply of a reachability watch (`atMs`: wall clock, ms since the epoch). */
+export interface ReachResult {
+  reached: boolean;
+  atMs: number | null;
+  seq: number | null;
+  sent: number;
+  sendErrors: number;
+}
+
+export interface ReachWatch {
+  /** When the first request was sent (wall clock, ms since the epoch). */
+  armedAtMs: number;
+  wait(): Promise<ReachResult>;
+}
+
 const STDERR_KEEP = 64 * 1024;
 
 export class ProbeServer {
@@ -371,6 +386,29 @@ export class ProbeServer {
 
   // ------------------------------------------------------------------------------------------------
   // probes
+
+  /**
+   * Arms a reachability watch: echo requests from `from` to `to` every `intervalMs` until the first
+   * reply. The first request has left when this resolves, so a watch armed before a change (an API
+   * call) times the change, not the probe's start-up. `wait()` gives the reply's wall-clock arrival.
+   */
+  async reachWatch(req: {
+    from: ProbeTarget;
+    to: string;
+    intervalMs?: number;
+    timeoutMs?: number;
+  }): Promise<ReachWatch> {
+    const started = await this.request<{ watch: number; armedAtMs: number }>('reach_start', {
+      ns: req.from.netnsPath,
+      to: req.to,
+      intervalMs: req.intervalMs ?? 5,
+      timeoutMs: req.timeoutMs ?? 20_000,
+    });
+    return {
+      armedAtMs: started.armedAtMs,
+      wait: () => this.request<ReachResult>('reach_wait', { watch: started.watch }),
+    };
+  }
 
   icmp(probe: IcmpProbe): Promise<ProbeResult> {
     return this.request<ProbeResult>('icmp', probeFields(probe));

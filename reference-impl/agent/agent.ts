@@ -16,12 +16,16 @@ import {
   PROTOCOL_VERSION,
   SUPPORTED_VERSIONS,
 } from '../protocol/messages.ts';
+import { agentCredential } from '../protocol/secret.ts';
 import { TRACE_ENABLED, trace } from '../protocol/trace.ts';
 import { sabotaged } from '../sabotage.ts';
 import { type Garp, GarpWatcher } from './garp.ts';
 import { Kernel, type KernelOptions } from './kernel.ts';
-import { cloneModel, deriveDesired, type KernelModel, portName } from './model.ts';
+import { deriveDesired, type KernelModel, portName } from './model.ts';
 import { type ActualExtras, plan, planSize } from './plan.ts';
+
+/** Namespaces read per audit (besides the hypervisor namespace's devices and unknown namespaces). */
+export const AUDIT_SLICE = 4;
 
 export interface ControllerAddress {
   host: string;
@@ -33,6 +37,8 @@ export interface AgentOptions extends KernelOptions {
   vtep: string;
   mtu: number;
   controllers: ControllerAddress[];
+  /** Shared secret of the controller↔agent channel: the hello carries this hypervisor's credential. */
+  agentSecret?: string;
   /** Full read-diff-apply period (drift repair), ms. */
   auditMs?: number;
   log?: (line: string) => void;
@@ -95,6 +101,9 @@ class ControllerLink {
           zone: this.agent.options.zone,
           vtep: this.agent.options.vtep,
           minor: PROTOCOL_MINOR,
+          ...(this.agent.options.agentSecret === undefined
+            ? {}
+            : { credential: agentCredential(this.agent.options.agentSecret, this.agent.options.hypervisor) }),
         }),
       );
       this.connected = true;
@@ -193,7 +202,16 @@ export class Agent {
   private again = false;
   private auditTimer: NodeJS.Timeout | undefined;
   private programmedOnce = false;
-  readonly stats = { reconciles: 0, fullReads: 0, commands: 0, lastPlanSize: 0, lastErrors: [] as string[] };
+  readonly stats = {
+    reconciles: 0,
+    fullReads: 0,
+    audits: 0,
+    commands: 0,
+    lastPlanSize: 0,
+    lastErrors: [] as string[],
+  };
+  /** Where the next audit slice starts in the sorted list of the agent's namespaces. */
+  private auditCursor = 0;
   private idleWaiters: Array<() => void> = [];
   /** Kernel applies started / in progress: an audit read overlapping one is discarded. */
   private applyStarts = 0;
@@ -221,18 +239,21 @@ export class Agent {
       (line) => this.log(line),
     );
     for (const link of this.links) link.start();
-    this.auditTimer = setInterval(() => void this.audit(), this.options.auditMs ?? 30_000);
+    this.auditTimer = setInterval(() => void this.audit(), this.options.auditMs ?? 60_000);
   }
 
   /**
-   * Drift repair without blocking incremental updates: the kernel is read (the slow part: a few
-   * processes per namespace) outside the reconcile loop, so attaches keep being programmed meanwhile.
-   * The read is used only if no kernel apply started or ran while it was taken (it would then not
-   * describe the kernel); otherwise it is retried a second later. Diffing and repairing then happen
-   * in the loop, in order with the incremental passes.
+   * Drift repair, rare and cheap: every `auditMs` one slice of the kernel is read (the hypervisor
+   * namespace's devices, namespaces the agent does not know, and the next AUDIT_SLICE of its own
+   * namespaces, round robin), so an audit costs a few processes whatever the number of VMs, and a
+   * lab with nothing to do stays idle. The slice replaces those namespaces in the believed state
+   * (namespaces that vanished are dropped from it); the diff and the repair happen in the reconcile
+   * loop, in order with the incremental passes. The read runs outside the loop, so attaches keep
+   * being programmed meanwhile, and is used only if no kernel apply started or ran while it was
+   * taken (it would then not describe the kernel); otherwise it is retried a second later.
    */
   private async audit(): Promise<void> {
-    if (!this.programmedOnce || this.auditing || this.needFullRead) return;
+    if (!this.programmedOnce || this.auditing || this.needFullRead || !this.cache) return;
     if (this.applying) {
       // The read would be discarded anyway: do not spend the processes, look again in a second.
       setTimeout(() => void this.audit(), 1000).unref();
@@ -242,11 +263,44 @@ export class Agent {
     let overlapped = true;
     try {
       const starts = this.applyStarts;
-      const read = await this.kernel.read();
+      const believed = this.cache.model;
+      const present = await this.kernel.ownNamespaces();
+      const own = [...present.domains, ...present.vms];
+      const pick = new Set(own.filter((n) => !believed.domains.has(n) && !believed.vms.has(n)));
+      for (let i = 0; i < Math.min(AUDIT_SLICE, own.length); i++)
+        pick.add(own[(this.auditCursor + i) % own.length] as string);
+      this.auditCursor = own.length ? (this.auditCursor + AUDIT_SLICE) % own.length : 0;
+      const domains = present.domains.filter((n) => pick.has(n));
+      const vms = present.vms.filter((n) => pick.has(n));
+      const read = await this.kernel.readNamespaces(domains, vms);
       overlapped = this.applying || starts !== this.applyStarts;
-      if (!overlapped) {
-        this.stats.fullReads++;
-        this.auditRead = { ...read, applyStarts: starts };
+      if (!overlapped) this.stats.audits++;
+      // The slice is as believed (the usual case): nothing to repair, no pass over the whole model.
+      const asBelieved =
+        !overlapped &&
+        own.length === believed.domains.size + believed.vms.size &&
+        own.every((n) => believed.domains.has(n) || believed.vms.has(n)) &&
+        planSize(
+          plan(
+            {
+              domains: new Map(
+                domains.flatMap((n) => (believed.domains.has(n) ? [[n, believed.domains.get(n)!]] : [])),
+              ),
+              vms: new Map(vms.flatMap((n) => (believed.vms.has(n) ? [[n, believed.vms.get(n)!]] : []))),
+            },
+            read.model,
+            read.extras,
+          ),
+        ) === 0;
+      if (!overlapped && !asBelieved) {
+        const seen = new Set(own);
+        const model: KernelModel = {
+          domains: new Map([...believed.domains].filter(([n]) => seen.has(n) && !pick.has(n))),
+          vms: new Map([...believed.vms].filter(([n]) => seen.has(n) && !pick.has(n))),
+        };
+        for (const [n, d] of read.model.domains) model.domains.set(n, d);
+        for (const [n, v] of read.model.vms) model.vms.set(n, v);
+        this.auditRead = { model, extras: read.extras, applyStarts: starts };
         this.schedule();
       }
     } catch (err) {
@@ -255,6 +309,12 @@ export class Agent {
       this.auditing = false;
     }
     if (overlapped) setTimeout(() => void this.audit(), 1000).unref();
+  }
+
+  /** Runs one audit slice now and waits until what it found is repaired (tests). */
+  async auditOnce(): Promise<void> {
+    await this.audit();
+    await this.idle();
   }
 
   stop(): void {
@@ -307,6 +367,14 @@ export class Agent {
   }
 
   private recompute(): void {
+    const serving = this.links.filter((l) => l.connected && l.view.synced);
+    if (serving.length === 1) {
+      // One controller (the usual case): its view is the state, no merge (and no copy) needed. A
+      // later sync replaces the view's map, so this one stays as programmed if the link goes.
+      this.effective = (serving[0] as ControllerLink).view.entries;
+      this.schedule();
+      return;
+    }
     const merged = new Map<string, Entry>();
     for (const link of this.links) {
       if (!link.connected || !link.view.synced) continue;
@@ -404,8 +472,10 @@ export class Agent {
       this.needFullRead = true;
       this.cache = undefined;
     } else {
+      // The desired model is derived afresh on every pass and never changed afterwards: it is the
+      // kernel's state now, no copy needed.
       this.cache = {
-        model: cloneModel(desired),
+        model: desired,
         extras: {
           hvLeftovers: [],
           brokenSubnets: new Map(),

@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run, runOk } from '../../harness/util/exec.ts';
+import { waitFor } from '../../harness/util/poll.ts';
 import { World } from '../controller/world.ts';
 import type { Snapshot } from '../directory/model.ts';
 import { Agent } from './agent.ts';
@@ -254,5 +255,30 @@ describe('agent datapath on namespace fixtures', () => {
         ),
       ),
     ).toBe(0);
+  });
+
+  it('repairs drift from audit slices of one or two process starts each', async () => {
+    const agent = agents[1]!;
+    const dom2 = domainNsName({ prefix: PREFIX, hypervisor: 'hv2' }, 'da');
+    await runOk('ip', ['-n', dom2, 'neigh', 'del', '10.1.1.11', 'dev', 'br101']);
+    const before = agent.kernel.readProcesses;
+    let audits = 0;
+    await waitFor(
+      async () => {
+        await agent.auditOnce();
+        audits++;
+        return (await runOk('ip', ['-n', dom2, 'neigh', 'show', '10.1.1.11', 'dev', 'br101'])).includes(
+          '02:00:00:00:01:01',
+        );
+      },
+      (restored) => restored,
+      { timeoutMs: 30_000, what: 'the deleted neighbour restored by an audit' },
+    );
+    expect((agent.kernel.readProcesses - before) / audits).toBeLessThanOrEqual(2);
+    expect(agent.stats.audits).toBeGreaterThan(0);
+    // With nothing drifted an audit slice is read and compared, and no programming pass follows.
+    const passes = agent.stats.reconciles;
+    for (let i = 0; i < 3; i++) await agent.auditOnce();
+    expect(agent.stats.reconciles).toBe(passes);
   });
 });

@@ -2,6 +2,7 @@
  * The agent's only contact with the kernel: reads with `ip -j`/`bridge -j` (JSON, never text) and
  * writes with `ip -batch`/`bridge -batch` (one process per namespace and tool per plan).
  */
+import { readdirSync } from 'node:fs';
 import { run } from '../../harness/util/exec.ts';
 import {
   type AgentNaming,
@@ -54,6 +55,8 @@ interface RouteJson {
 /** nftables table (hypervisor namespace) holding the RFC 7348 §5 receive normalisation. */
 export const VXLAN_RX_TABLE = 'otwin_vxlan_rx';
 export const VXLAN_PORT = 4789;
+/** Where `ip netns` keeps named namespaces (inside the hypervisor's own mount namespace). */
+const NETNS_DIR = '/run/netns';
 
 /**
  * RFC 7348 §5 receive normalisation: the reserved bits of the VXLAN header "MUST be ... ignored on
@@ -95,11 +98,25 @@ export interface KernelOptions extends AgentNaming {
  */
 export const READ_CONCURRENCY = 4;
 
+interface ReadRequest {
+  tool: 'ip' | 'bridge';
+  ns: string | undefined;
+  args: string[];
+  resolve(value: unknown): void;
+  reject(err: Error): void;
+}
+
+const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+const READ_END = '@@otwin-read-end';
+
 export class Kernel {
   /** Wall time spent in kernel commands, for diagnostics. */
   commands = 0;
+  /** Processes the agent itself started for reads (one per batch), for diagnostics and tests. */
+  readProcesses = 0;
   private readsRunning = 0;
   private readQueue: Array<() => void> = [];
+  private pendingReads: ReadRequest[] = [];
 
   constructor(readonly options: KernelOptions) {}
 
@@ -114,22 +131,70 @@ export class Kernel {
     };
   }
 
-  private async json<T>(tool: 'ip' | 'bridge', ns: string | undefined, args: string[]): Promise<T> {
+  /**
+   * One JSON read (`ip -j`/`bridge -j`). Reads asked for in the same turn of the event loop run
+   * together in at most READ_CONCURRENCY shells, each running its share one after another: starting
+   * a process from the agent (a large process to fork) costs far more than starting `ip` from a
+   * shell, so an audit slice or a namespace read is one or a few process starts, not one per table.
+   */
+  private json<T>(tool: 'ip' | 'bridge', ns: string | undefined, args: string[]): Promise<T> {
     this.commands++;
+    return new Promise<T>((resolve, reject) => {
+      if (!this.pendingReads.length) setImmediate(() => this.flushReads());
+      this.pendingReads.push({ tool, ns, args, resolve: resolve as (v: unknown) => void, reject });
+    });
+  }
+
+  private flushReads(): void {
+    const all = this.pendingReads.splice(0);
+    // A shell per 16 reads, at most READ_CONCURRENCY: an audit slice is one process start.
+    const shells = Math.min(READ_CONCURRENCY, Math.ceil(all.length / 16));
+    for (let i = 0; i < shells; i++) void this.runReads(all.filter((_, j) => j % shells === i));
+  }
+
+  private async runReads(reads: ReadRequest[]): Promise<void> {
+    const argv = (r: ReadRequest) => [r.tool, ...(r.ns ? ['-n', r.ns] : []), '-j', ...r.args];
+    const script = reads
+      .map((r) => `${argv(r).map(shellQuote).join(' ')}; printf '\\n${READ_END} %s\\n' $?`)
+      .join('\n');
     const release = await this.readSlot();
-    let result: Awaited<ReturnType<typeof run>>;
+    let out: Awaited<ReturnType<typeof run>>;
     try {
-      result = await run(tool, [...(ns ? ['-n', ns] : []), '-j', ...args]);
+      this.readProcesses++;
+      out = await run('sh', ['-c', script]);
+    } catch (err) {
+      for (const r of reads) r.reject(err as Error);
+      return;
     } finally {
       release();
     }
-    if (result.exitCode !== 0)
-      throw new Error(`${tool} ${ns ? `-n ${ns} ` : ''}-j ${args.join(' ')}: ${result.stderr.trim()}`);
-    const text = result.stdout.trim();
-    return (text ? JSON.parse(text) : []) as T;
+    const parts = `${out.stdout}\n`.split(new RegExp(`\\n${READ_END} (\\d+)\\n`));
+    for (const [i, r] of reads.entries()) {
+      const text = (parts[2 * i] ?? '').trim();
+      const code = parts[2 * i + 1];
+      if (code !== '0') {
+        r.reject(
+          new Error(`${argv(r).join(' ')}: exit ${code ?? '?'}: ${out.stderr.trim() || text || 'no output'}`),
+        );
+        continue;
+      }
+      try {
+        r.resolve(text ? JSON.parse(text) : []);
+      } catch (err) {
+        r.reject(new Error(`${argv(r).join(' ')}: not JSON (${(err as Error).message})`));
+      }
+    }
   }
 
   async netnsList(): Promise<string[]> {
+    // In its own hypervisor the agent sees the namespaces as files: no process needed to list them.
+    if (this.options.hvNetns === undefined) {
+      try {
+        return readdirSync(NETNS_DIR);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      }
+    }
     const list = await this.json<Array<{ name: string }>>('ip', undefined, ['netns', 'list']);
     return list.map((n) => n.name);
   }
@@ -163,16 +228,37 @@ export class Kernel {
     return `${this.options.prefix}${this.options.hypervisor}-vm-`;
   }
 
+  /** The agent's namespaces (by their prefixes), domains first. */
+  async ownNamespaces(): Promise<{ domains: string[]; vms: string[] }> {
+    const names = await this.netnsList();
+    return {
+      domains: names.filter((n) => n.startsWith(this.domainPrefix)).sort(),
+      vms: names.filter((n) => n.startsWith(this.vmPrefix)).sort(),
+    };
+  }
+
   /** Reads every namespace the agent owns. */
   async read(): Promise<{ model: KernelModel; extras: ActualExtras }> {
-    const names = await this.netnsList();
+    const { domains, vms } = await this.ownNamespaces();
+    return this.readNamespaces(domains, vms);
+  }
+
+  /**
+   * Reads the hypervisor namespace's leftovers and the given namespaces only (a slice of an audit:
+   * a few processes whatever the number of VMs).
+   */
+  async readNamespaces(
+    domainNames: string[],
+    vmNames: string[],
+  ): Promise<{ model: KernelModel; extras: ActualExtras }> {
     const model: KernelModel = { domains: new Map(), vms: new Map() };
     const extras = noExtras();
-    const hvLinks = await this.json<LinkJson[]>('ip', this.options.hvNetns, ['link', 'show']);
-    extras.hvLeftovers = hvLinks.filter((l) => /^otv\d+$/.test(l.ifname)).map((l) => l.ifname);
-    const domainNames = names.filter((n) => n.startsWith(this.domainPrefix));
-    const vmNames = names.filter((n) => n.startsWith(this.vmPrefix));
+    // Asked for in the same turn as the namespaces' tables: one batch (see json()).
+    const hvLinks = this.json<LinkJson[]>('ip', this.options.hvNetns, ['link', 'show']).then((links) => {
+      extras.hvLeftovers.push(...links.filter((l) => /^otv\d+$/.test(l.ifname)).map((l) => l.ifname));
+    });
     await Promise.all([
+      hvLinks,
       ...domainNames.map(async (name) => {
         model.domains.set(name, await this.readDomain(name, extras));
       }),
@@ -307,12 +393,12 @@ export class Kernel {
    * Every step is one process start (~5-20 ms on a busy machine), so steps that do not depend on each
    * other run concurrently instead of one after the other (the order the planner emits is a valid
    * sequential order; this only overlaps what it does not constrain):
-   *   1. namespace creations, all at once;
+   *   1. namespace creations, all at once (a VM namespace's `lo` and sysctls wait for step 4);
    *   2. the hypervisor namespace's batch (VXLAN devices created there and moved into domains);
    *   3. each domain's `ip` batch, domains in parallel; its `bridge` batch starts with it when the
    *      `ip` batch only touches neighbours (the fdb lines then name devices that already exist),
    *      else right after it;
-   *   4. VM namespaces' batches (their eth0 is created by step 3), in parallel with the bridge batches;
+   *   4. VM namespaces' batches (their eth0 is created by step 3) and setup, beside the bridge batches;
    *   5. from the first namespace removal on: strictly in the planner's order.
    */
   async apply(steps: Step[]): Promise<string[]> {
@@ -321,7 +407,16 @@ export class Kernel {
     const main = firstRemoval < 0 ? steps : steps.slice(0, firstRemoval);
     const rest = firstRemoval < 0 ? [] : steps.slice(firstRemoval);
     const isVm = (s: Step) => s.kind === 'ip' && s.ns !== undefined && s.ns.startsWith(this.vmPrefix);
-    await Promise.all(main.filter((s) => s.kind === 'netns-add').map((s) => this.runStep(s, errors)));
+    // A new VM namespace is one `ip netns add` on the critical path; its `lo` and sysctls are set
+    // beside the last stage (nothing before needs them).
+    const deferred: Step[] = [];
+    await Promise.all(
+      main
+        .filter((s) => s.kind === 'netns-add')
+        .map((s) =>
+          s.ns.startsWith(this.vmPrefix) ? this.addVmNamespace(s, errors, deferred) : this.runStep(s, errors),
+        ),
+    );
     for (const s of main) if (s.kind === 'ip' && s.ns === undefined) await this.runStep(s, errors);
     const domainIp = main.filter((s) => s.kind === 'ip' && s.ns !== undefined && !isVm(s));
     const bridges = main.filter((s) => s.kind === 'bridge');
@@ -335,9 +430,36 @@ export class Kernel {
       else late.push(b);
     }
     await Promise.all([...domainIp.map((s) => this.runStep(s, errors)), ...early]);
-    await Promise.all([...late, ...vmIp].map((s) => this.runStep(s, errors)));
+    await Promise.all([
+      ...[...late, ...vmIp].map((s) => this.runStep(s, errors)),
+      ...deferred.map((s) => this.setUpNamespace(s, errors)),
+    ]);
     for (const s of rest) await this.runStep(s, errors);
     return errors;
+  }
+
+  /** Creates a VM namespace; its setup joins `deferred`. An existing name takes the full step. */
+  private async addVmNamespace(step: Step, errors: string[], deferred: Step[]): Promise<void> {
+    if (step.kind !== 'netns-add') return;
+    this.commands++;
+    const add = await run('ip', ['netns', 'add', step.ns]);
+    if (add.exitCode === 0) deferred.push(step);
+    else await this.runStep(step, errors);
+  }
+
+  private async setUpNamespace(step: Step, errors: string[]): Promise<void> {
+    if (step.kind !== 'netns-add') return;
+    this.commands++;
+    const sysctls = step.sysctls.map(([k, v]) => `${k}=${v}`).join(' ');
+    const setup = await run('ip', [
+      'netns',
+      'exec',
+      step.ns,
+      'sh',
+      '-c',
+      `ip link set lo up && sysctl -qw ${sysctls}`,
+    ]);
+    if (setup.exitCode !== 0) errors.push(`setup ${step.ns}: ${setup.stderr.trim()}`);
   }
 
   private async runStep(step: Step, errors: string[]): Promise<void> {

@@ -44,8 +44,16 @@ export function vxlanTempName(vni: number): string {
 
 /** Router-side veth of a VM port: `vp` + 12 hex of the vport id (15 bytes max). */
 export function portName(vportId: string): string {
-  return `vp${createHash('sha256').update(vportId).digest('hex').slice(0, 12)}`;
+  let name = portNames.get(vportId);
+  if (name === undefined) {
+    if (portNames.size > 100_000) portNames.clear();
+    name = `vp${createHash('sha256').update(vportId).digest('hex').slice(0, 12)}`;
+    portNames.set(vportId, name);
+  }
+  return name;
 }
+/** Port names by vport id: the planner derives every port's name on every pass. */
+const portNames = new Map<string, string>();
 
 export const PORT_ALIAS_PREFIX = 'otf-vport:';
 

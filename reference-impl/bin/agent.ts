@@ -1,7 +1,10 @@
 /**
  * The hypervisor agent process (runs inside the hypervisor's network namespace).
  *   node bin/run-ts.js reference-impl/bin/agent.ts --hypervisor hv1 --zone z1 --vtep 10.0.1.11 \
- *     --controller 172.20.20.11:6640 [--controller 172.20.20.12:6640] --prefix otf-2az- [--mtu 1450]
+ *     --controller 172.20.20.11:6640 [--controller 172.20.20.12:6640] --prefix otf-2az- [--mtu 1450] \
+ *     --secret-file /etc/otf/agent.secret [--init-secrets]
+ * --secret-file: the controller↔agent shared secret (mode 0600; --init-secrets creates it when missing);
+ * the hello carries this hypervisor's credential derived from it.
  * --hv-netns <name> programs a named namespace instead of the current one (fixtures).
  * The agent never cleans up on exit: the datapath keeps forwarding while it is down.
  */
@@ -10,6 +13,7 @@ import { run } from '../../harness/util/exec.ts';
 import { Agent } from '../agent/agent.ts';
 import { flushDatapath } from '../agent/sabotage-flush.ts';
 import { sabotaged } from '../sabotage.ts';
+import { roleSecret } from './secrets.ts';
 
 const { values } = parseArgs({
   options: {
@@ -20,7 +24,10 @@ const { values } = parseArgs({
     prefix: { type: 'string', default: 'otf-' },
     mtu: { type: 'string' },
     'hv-netns': { type: 'string' },
-    'audit-ms': { type: 'string', default: '30000' },
+    'audit-ms': { type: 'string', default: '60000' },
+    secret: { type: 'string' },
+    'secret-file': { type: 'string' },
+    'init-secrets': { type: 'boolean', default: false },
   },
 });
 const fail = (message: string): never => {
@@ -30,6 +37,7 @@ const fail = (message: string): never => {
 if (!values.hypervisor) fail('--hypervisor is required');
 if (!values.vtep) fail('--vtep <underlay IPv4> is required');
 if (!(values.controller as string[]).length) fail('at least one --controller host:port is required');
+const agentSecret = roleSecret('agent', values, 'secret');
 let mtu = values.mtu ? Number(values.mtu) : 0;
 if (!mtu) {
   // Overlay MTU = MTU of the device holding the VTEP address − 50 (VXLAN over IPv4).
@@ -55,6 +63,7 @@ const agent = new Agent({
     return { host: host as string, port: Number(port || 6640) };
   }),
   auditMs: Number(values['audit-ms']),
+  agentSecret,
   log: (line) => console.log(line),
 });
 if (sabotaged('flush-on-restart')) {

@@ -1,15 +1,17 @@
 /**
  * The zone controller process.
  *   node bin/run-ts.js reference-impl/bin/controller.ts --id c1 --zone z1 --listen 0.0.0.0:6640 \
- *     --directory http://172.20.20.2:8080 --token-file /etc/otf/token \
+ *     --directory http://172.20.20.2:8080 --token-file /etc/otf/token --secret-file /etc/otf/agent.secret \
  *     --router-id 172.20.20.11 --local-as 65000 --peer 172.20.20.21:65000 [--peer ...]
- * Without --peer the controller runs without BGP (single-zone labs).
+ * Without --peer the controller runs without BGP (single-zone labs). Secrets come from 0600 files
+ * (--token-file: the directory's API token; --secret-file: the controller↔agent shared secret);
+ * --init-secrets creates missing ones (labs).
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Controller } from '../controller/controller.ts';
 import { BgpEvpnTransport, MemoryEvpnFabric } from '../controller/evpn.ts';
 import { DirectoryClient } from '../directory/client.ts';
+import { roleSecret } from './secrets.ts';
 
 const { values } = parseArgs({
   options: {
@@ -19,6 +21,9 @@ const { values } = parseArgs({
     directory: { type: 'string' },
     token: { type: 'string' },
     'token-file': { type: 'string' },
+    secret: { type: 'string' },
+    'secret-file': { type: 'string' },
+    'init-secrets': { type: 'boolean', default: false },
     'router-id': { type: 'string' },
     'local-as': { type: 'string', default: '65000' },
     peer: { type: 'string', multiple: true, default: [] },
@@ -29,13 +34,10 @@ const fail = (message: string): never => {
   console.error(`controller: ${message}`);
   process.exit(2);
 };
-const token =
-  values.token ??
-  (values['token-file'] ? readFileSync(values['token-file'], 'utf8').trim() : undefined) ??
-  process.env.DIRECTORY_TOKEN;
 if (!values.zone) fail('--zone is required');
 if (!values.directory) fail('--directory <url> is required');
-if (!token) fail('no directory token: --token, --token-file or DIRECTORY_TOKEN');
+const token = roleSecret('controller', values, 'token', process.env.DIRECTORY_TOKEN);
+const agentSecret = roleSecret('controller', values, 'secret');
 const [host, port] = (values.listen as string).split(':');
 const log = (line: string) => console.log(line);
 const id = values.id ?? `${values.zone}-controller`;
@@ -53,6 +55,7 @@ if (peers.length) {
     peers,
     holdTime: Number(values['hold-time']),
     log,
+    traceRole: `controller:${id}`,
   });
 } else {
   evpn = new MemoryEvpnFabric().member(values['router-id'] ?? '0.0.0.0');
@@ -61,8 +64,9 @@ const controller = new Controller({
   id,
   zone: values.zone as string,
   listen: { host: host || '0.0.0.0', port: Number(port || 6640) },
-  directory: new DirectoryClient({ url: values.directory as string, token: token as string }),
+  directory: new DirectoryClient({ url: values.directory as string, token }),
   evpn,
+  agentSecret,
   log,
 });
 await controller.start();

@@ -1,11 +1,12 @@
 /**
  * The directory (policy plane) process.
  *   node bin/run-ts.js reference-impl/bin/directory.ts --db /var/lib/otf/directory.db --port 8080 --token-file /etc/otf/token
- * Token: --token, --token-file, or DIRECTORY_TOKEN. Prints "directory listening on <host>:<port> revision <n>".
+ * Token: --token-file (mode 0600; `--init-secrets` creates it when missing) or DIRECTORY_TOKEN, never
+ * the command line. Prints "directory listening on <host>:<port> revision <n>".
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { DirectoryServer } from '../directory/server.ts';
+import { roleSecret } from './secrets.ts';
 
 const { values } = parseArgs({
   options: {
@@ -15,18 +16,12 @@ const { values } = parseArgs({
     socket: { type: 'string' },
     token: { type: 'string' },
     'token-file': { type: 'string' },
+    'init-secrets': { type: 'boolean', default: false },
     asn: { type: 'string' },
     quiet: { type: 'boolean', default: false },
   },
 });
-const token =
-  values.token ??
-  (values['token-file'] ? readFileSync(values['token-file'], 'utf8').trim() : undefined) ??
-  process.env.DIRECTORY_TOKEN;
-if (!token) {
-  console.error('directory: no token: pass --token <t>, --token-file <file> or set DIRECTORY_TOKEN');
-  process.exit(2);
-}
+const token = roleSecret('directory', values, 'token', process.env.DIRECTORY_TOKEN);
 const log = (line: string) => {
   if (!values.quiet) console.log(`${new Date().toISOString()} ${line}`);
 };

@@ -26,8 +26,17 @@ import {
   PROTOCOL_VERSION,
   type Report,
 } from '../protocol/messages.ts';
+import { credentialProves } from '../protocol/secret.ts';
 import { TRACE_ENABLED, trace } from '../protocol/trace.ts';
-import { FLUSH_HOLD_MS, sabotaged } from '../sabotage.ts';
+import { FLUSH_HOLD_MS, type Sabotage, sabotaged } from '../sabotage.ts';
+
+const FULL_PATH_SABOTAGES: readonly Sabotage[] = [
+  'flush-on-restart',
+  'cross-tenant-arp',
+  'ignore-rt',
+  'flood-all-vteps',
+];
+
 import type { EvpnTransport } from './evpn.ts';
 import { World } from './world.ts';
 
@@ -39,6 +48,11 @@ export interface ControllerOptions {
   evpn: EvpnTransport;
   heartbeatMs?: number;
   deadAfterMs?: number;
+  /**
+   * Shared secret of the controller↔agent channel (secret.ts). When set, an agent's hello must carry
+   * the credential of the hypervisor it names; anything else is refused and the connection closed.
+   */
+  agentSecret?: string;
   log?: (line: string) => void;
 }
 
@@ -202,9 +216,32 @@ export class Controller {
     });
   }
 
+  /** Refuses a hello that does not prove its hypervisor name; true when the session may proceed. */
+  private admit(session: AgentSession, message: Hello): boolean {
+    const refuse = (why: string) => {
+      const from = `${session.socket.remoteAddress}:${session.socket.remotePort}`;
+      this.log(`agent connection from ${from} refused: ${why}`);
+      session.send({ type: 'error', code: 'unauthenticated', message: why });
+      session.socket.end();
+      return false;
+    };
+    if (session.hello) return refuse(`a second hello on a session of ${session.hello.agent}`);
+    const secret = this.options.agentSecret;
+    if (secret === undefined) return true;
+    if (typeof message.agent !== 'string' || !message.agent) return refuse('hello without an agent name');
+    if (!credentialProves(secret, message.agent, message.credential))
+      return refuse(
+        `the credential does not prove hypervisor ${JSON.stringify(message.agent)} (start the agent with the lab's --secret-file)`,
+      );
+    return true;
+  }
+
   private onMessage(session: AgentSession, message: AgentMessage): void {
+    // Nothing but a hello is heard from a connection that has not said (and proved) who it is.
+    if (message.type !== 'hello' && !session.hello) return;
     switch (message.type) {
       case 'hello': {
+        if (!this.admit(session, message)) return;
         if (!message.versions?.includes(PROTOCOL_VERSION)) {
           session.send({
             type: 'error',
@@ -308,8 +345,18 @@ export class Controller {
   private recompute(): void {
     if (!this.worldReady) return;
     const started = performance.now();
-    this.options.evpn.setOriginations(this.world.originations());
-    if (!this.options.evpn.ready() && !sabotaged('flush-on-restart')) return;
+    // Only what changed is recomputed (World.takeDirty): one attach costs the same with 10 or 1,000 ports.
+    const dirty = this.world.takeDirty();
+    if (dirty.all) this.options.evpn.setOriginations(this.world.originations());
+    else {
+      const { set, remove } = this.world.type2Changes(dirty.vports);
+      if (set.length || remove.length) this.options.evpn.patchOriginations(set, remove);
+    }
+    if (!this.options.evpn.ready() && !sabotaged('flush-on-restart')) {
+      // Agents wait for BGP; what changed meanwhile reaches them with the full sync.
+      this.world.markAllDirty();
+      return;
+    }
     for (const session of this.sessions) {
       if (!session.hello) continue;
       const hv = this.resolveHypervisor(session);
@@ -325,6 +372,11 @@ export class Controller {
         continue;
       }
       session.hypervisorId = hv;
+      // TEST-ONLY sabotages live in World.entriesFor (the full path) only: under any of them, take it.
+      if (session.synced && !dirty.all && !FULL_PATH_SABOTAGES.some(sabotaged)) {
+        this.pushChanges(session, hv, this.world.entriesChanged(hv, dirty));
+        continue;
+      }
       let entries = this.world.entriesFor(hv);
       // TEST-ONLY `flush-on-restart` sabotage (reference-impl/sabotage.ts): remote reachability is
       // withheld from agents for a while after start, so they flush it and rebuild it later.
@@ -349,18 +401,39 @@ export class Controller {
       const del: string[] = [];
       for (const [key, json] of next) if (session.sent.get(key) !== json) set.push(byKey.get(key) as Entry);
       for (const key of session.sent.keys()) if (!next.has(key)) del.push(key);
-      if (!set.length && !del.length) continue;
-      session.seq += 1;
-      session.send({ type: 'update', epoch: session.epoch, seq: session.seq, set, del });
-      if (TRACE_ENABLED)
-        trace(
-          `controller:${this.options.id}`,
-          'push',
-          `${hv} seq=${session.seq} ${set.map((e) => ('mac' in e ? e.mac : e.kind)).join(',')} del=${del.length}`,
-        );
       session.sent = next;
-      this.stats.updates++;
+      this.sendUpdate(session, hv, set, del);
     }
     this.stats.lastRecomputeMs = performance.now() - started;
+  }
+
+  /** Sends the entries of `changes` (key → entry now, or undefined = gone) that differ from what the agent has. */
+  private pushChanges(session: AgentSession, hv: string, changes: Map<string, Entry | undefined>): void {
+    const set: Entry[] = [];
+    const del: string[] = [];
+    for (const [key, entry] of changes) {
+      if (!entry) {
+        if (session.sent.delete(key)) del.push(key);
+        continue;
+      }
+      const json = JSON.stringify(entry);
+      if (session.sent.get(key) === json) continue;
+      session.sent.set(key, json);
+      set.push(entry);
+    }
+    this.sendUpdate(session, hv, set, del);
+  }
+
+  private sendUpdate(session: AgentSession, hv: string, set: Entry[], del: string[]): void {
+    if (!set.length && !del.length) return;
+    session.seq += 1;
+    session.send({ type: 'update', epoch: session.epoch, seq: session.seq, set, del });
+    if (TRACE_ENABLED)
+      trace(
+        `controller:${this.options.id}`,
+        'push',
+        `${hv} seq=${session.seq} ${set.map((e) => ('mac' in e ? e.mac : e.kind)).join(',')} del=${del.length}`,
+      );
+    this.stats.updates++;
   }
 }

@@ -21,6 +21,7 @@ import {
   type PeerConfig,
   ZERO_ESI,
 } from '../../harness/bgp/index.ts';
+import { TRACE_ENABLED, trace } from '../protocol/trace.ts';
 import { sabotaged, type2DelayMs } from '../sabotage.ts';
 import { type LearnedFlood, type LearnedMac, type Origination, originationKey } from './world.ts';
 
@@ -34,6 +35,8 @@ export interface EvpnTransport {
   stop(): Promise<void>;
   /** The full set of routes to originate now; the transport announces/withdraws the difference. */
   setOriginations(list: Origination[]): void;
+  /** Announces (or re-announces when changed) `set` and withdraws the routes with keys `remove`. */
+  patchOriginations(set: Origination[], remove: string[]): void;
   /** True once the initial routes of every peer are in (End-of-RIB) or the wait timed out. */
   ready(): boolean;
   status(): Record<string, unknown>;
@@ -93,6 +96,8 @@ export interface BgpEvpnOptions {
   /** Max wait for peers' End-of-RIB before the first agent sync, ms (default 8000). */
   readyTimeoutMs?: number;
   log?: (line: string) => void;
+  /** Role name in trace lines (protocol/trace.ts), e.g. `controller:c1`. */
+  traceRole?: string;
 }
 
 export class BgpEvpnTransport implements EvpnTransport {
@@ -175,14 +180,14 @@ export class BgpEvpnTransport implements EvpnTransport {
   }
 
   setOriginations(list: Origination[]): void {
-    const next = new Map<
-      string,
-      { sig: string; route: EvpnMacIp | EvpnInclusiveMulticast; attrs: PathAttributes }
-    >();
-    for (const o of list) {
-      const { route, attrs } = toBgp(this.options.routerId, o);
-      next.set(originationKey(o), { sig: JSON.stringify(attrs), route, attrs });
-    }
+    const next = new Set(list.map(originationKey));
+    this.patchOriginations(
+      list,
+      [...this.announced.keys()].filter((k) => !next.has(k)),
+    );
+  }
+
+  patchOriginations(set: Origination[], remove: string[]): void {
     // TEST-ONLY `delay-type2` sabotage (reference-impl/sabotage.ts): type-2 updates leave late (in order:
     // equal timeouts fire in the order they were set).
     const delayMs = type2DelayMs();
@@ -190,19 +195,26 @@ export class BgpEvpnTransport implements EvpnTransport {
       if (delayMs > 0 && route.type === 2) setTimeout(act, delayMs).unref();
       else act();
     };
-    // TEST-ONLY `no-type2-withdraw` sabotage (reference-impl/sabotage.ts): type-2 routes are never withdrawn.
-    const withdraw = [...this.announced]
-      .filter(([k, v]) => !next.has(k) && !(v.route.type === 2 && sabotaged('no-type2-withdraw')))
-      .map(([, v]) => v.route);
+    const withdraw = remove.flatMap((k) => {
+      const cur = this.announced.get(k);
+      this.announced.delete(k);
+      // TEST-ONLY `no-type2-withdraw` sabotage: type-2 routes are never withdrawn.
+      if (cur?.route.type === 2 && sabotaged('no-type2-withdraw')) return [];
+      return cur ? [cur.route] : [];
+    });
     if (delayMs === 0) {
       if (withdraw.length) this.speaker.withdraw(withdraw);
     } else for (const route of withdraw) send(route, () => this.speaker.withdraw([route]));
-    for (const [key, v] of next) {
-      const cur = this.announced.get(key);
-      if (cur && cur.sig === v.sig) continue;
-      send(v.route, () => this.speaker.announce([v.route], v.attrs));
+    for (const o of set) {
+      const key = originationKey(o);
+      const { route, attrs } = toBgp(this.options.routerId, o);
+      const sig = JSON.stringify(attrs);
+      if (this.announced.get(key)?.sig === sig) continue;
+      send(route, () => this.speaker.announce([route], attrs));
+      this.announced.set(key, { sig, route });
+      if (TRACE_ENABLED && route.type === 2)
+        trace(this.options.traceRole ?? `bgp:${this.options.routerId}`, 'bgp-announce', route.mac);
     }
-    this.announced = new Map([...next].map(([k, v]) => [k, { sig: v.sig, route: v.route }]));
   }
 
   ready(): boolean {
@@ -297,13 +309,22 @@ export class MemoryEvpnTransport implements EvpnTransport {
   }
 
   setOriginations(list: Origination[]): void {
-    const next = new Map(list.map((o) => [originationKey(o), o]));
-    for (const k of this.current.keys()) if (!next.has(k)) this.fabric.publish(this, k, undefined);
-    for (const [k, o] of next) {
+    const next = new Set(list.map(originationKey));
+    this.patchOriginations(
+      list,
+      [...this.current.keys()].filter((k) => !next.has(k)),
+    );
+  }
+
+  patchOriginations(set: Origination[], remove: string[]): void {
+    for (const k of remove) if (this.current.delete(k)) this.fabric.publish(this, k, undefined);
+    for (const o of set) {
+      const k = originationKey(o);
       const cur = this.current.get(k);
-      if (!cur || JSON.stringify(cur) !== JSON.stringify(o)) this.fabric.publish(this, k, o);
+      if (cur && JSON.stringify(cur) === JSON.stringify(o)) continue;
+      this.current.set(k, o);
+      this.fabric.publish(this, k, o);
     }
-    this.current = next;
   }
 
   ready(): boolean {

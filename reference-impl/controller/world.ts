@@ -52,6 +52,9 @@ export function originationKey(o: Origination): string {
   return o.kind === 'type2' ? `2/${o.vni}/${o.mac}/${o.ip}` : `3/${o.vni}/${o.vtep}`;
 }
 
+/** Learned routes in key order: ties between equal routes are broken the same way everywhere. */
+const byLearnKey = ([a]: [string, unknown], [b]: [string, unknown]) => (a < b ? -1 : a > b ? 1 : 0);
+
 export class World {
   revision = 0;
   readonly hypervisors = new Map<string, Hypervisor>();
@@ -71,7 +74,141 @@ export class World {
    */
   readonly observedMacs = new Map<string, { mac: string; hypervisor: string }>();
 
+  /**
+   * What changed since `takeDirty()` was last called, so one attach costs work for that attach only:
+   * vport ids whose entries (and type-2 origination) to recompute, `vni/mac` keys of MAC entries to
+   * recompute, or `all` when something broad changed (a hypervisor, domain or subnet, the set of
+   * domains a hypervisor hosts, flood routes, aged withdrawals, a snapshot).
+   */
+  private dirty = { all: true, vports: new Set<string>(), macs: new Set<string>() };
+  /** Per hypervisor, per domain: how many of its vports are there (a domain is hosted while > 0). */
+  private readonly hosted = new Map<string, Map<string, number>>();
+  /** `vni/mac` → vport ids and learned route keys that claim it (a superset: stale ids are skipped). */
+  private readonly byMacKey = new Map<string, { vports: Set<string>; learned: Set<string> }>();
+  /** `vni/ip` → `vni/mac` keys that claimed that address (a superset; see `macEntry`). */
+  private readonly byIpKey = new Map<string, Set<string>>();
+  /** `vni/mac` → the `vni/ip` addresses claimed with it (the inverse of byIpKey, also a superset). */
+  private readonly ipsByMacKey = new Map<string, Set<string>>();
+  /** Own vport id → the key of the type-2 route last originated for it (see type2Changes). */
+  private readonly originatedKeys = new Map<string, string>();
+  /** Type-2 route key → the own vports that originate it (more than one only in a MAC/IP conflict). */
+  private readonly originators = new Map<string, Set<string>>();
+
   constructor(readonly zone: string) {}
+
+  /** The changes since the last call (see `dirty`), and a fresh start. */
+  takeDirty(): { all: boolean; vports: Set<string>; macs: Set<string> } {
+    const out = this.dirty;
+    this.dirty = { all: false, vports: new Set(), macs: new Set() };
+    if (out.all) this.reindex();
+    return out;
+  }
+
+  /** Everything is to be recomputed (e.g. agents could not be served yet). */
+  markAllDirty(): void {
+    this.dirty.all = true;
+  }
+
+  private macKeyOf(v: Vport): string | undefined {
+    const s = this.subnets.get(v.subnet);
+    return s ? `${s.vni}/${this.effectiveMac(v)}` : undefined;
+  }
+
+  private claims(key: string) {
+    let c = this.byMacKey.get(key);
+    if (!c) {
+      c = { vports: new Set(), learned: new Set() };
+      this.byMacKey.set(key, c);
+    }
+    return c;
+  }
+
+  private indexIp(vni: number, ip: string | undefined, key: string): void {
+    if (!ip) return;
+    const k = `${vni}/${ip}`;
+    let keys = this.byIpKey.get(k);
+    if (!keys) {
+      keys = new Set();
+      this.byIpKey.set(k, keys);
+    }
+    keys.add(key);
+    let ips = this.ipsByMacKey.get(key);
+    if (!ips) {
+      ips = new Set();
+      this.ipsByMacKey.set(key, ips);
+    }
+    ips.add(k);
+  }
+
+  private indexVport(v: Vport): void {
+    const key = this.macKeyOf(v);
+    const s = this.subnets.get(v.subnet);
+    if (!key || !s) return;
+    this.claims(key).vports.add(v.id);
+    this.indexIp(s.vni, v.ip, key);
+  }
+
+  private indexLearned(learnKey: string, m: LearnedMac): void {
+    const key = `${m.vni}/${m.mac}`;
+    this.claims(key).learned.add(learnKey);
+    this.indexIp(m.vni, m.ip, key);
+  }
+
+  /** Rebuilds the indexes (with a full recompute: drops what the supersets accumulated). */
+  private reindex(): void {
+    this.byMacKey.clear();
+    this.byIpKey.clear();
+    this.ipsByMacKey.clear();
+    this.hosted.clear();
+    for (const v of this.vports.values()) {
+      this.indexVport(v);
+      this.countHosted(v, 1);
+    }
+    for (const [k, m] of this.learnedMacs) this.indexLearned(k, m);
+    this.originatedKeys.clear();
+    this.originators.clear();
+    for (const v of this.vports.values()) {
+      const o = this.type2Of(v);
+      if (!o) continue;
+      const key = originationKey(o);
+      this.originatedKeys.set(v.id, key);
+      const owners = this.originators.get(key) ?? new Set<string>();
+      this.originators.set(key, owners.add(v.id));
+    }
+  }
+
+  /** Adds `delta` to the vport's domain count on its hypervisor; true when the domain starts/stops being hosted there. */
+  private countHosted(v: Vport, delta: number): boolean {
+    const s = this.subnets.get(v.subnet);
+    if (!s) return false;
+    let perHv = this.hosted.get(v.hypervisor);
+    if (!perHv) {
+      perHv = new Map();
+      this.hosted.set(v.hypervisor, perHv);
+    }
+    const before = perHv.get(s.domain) ?? 0;
+    const after = before + delta;
+    if (after > 0) perHv.set(s.domain, after);
+    else perHv.delete(s.domain);
+    return before > 0 !== after > 0;
+  }
+
+  /** A vport is about to change (or go): its old entries are dirty; hosting changes make all dirty. */
+  private vportLeaving(v: Vport | undefined): void {
+    if (!v) return;
+    this.dirty.vports.add(v.id);
+    const key = this.macKeyOf(v);
+    if (key) this.dirty.macs.add(key);
+    if (this.countHosted(v, -1)) this.dirty.all = true;
+  }
+
+  private vportArrived(v: Vport): void {
+    this.dirty.vports.add(v.id);
+    const key = this.macKeyOf(v);
+    if (key) this.dirty.macs.add(key);
+    this.indexVport(v);
+    if (this.countHosted(v, 1)) this.dirty.all = true;
+  }
 
   loadSnapshot(snapshot: Snapshot): void {
     this.hypervisors.clear();
@@ -90,6 +227,7 @@ export class World {
     for (const [id, o] of this.observedMacs)
       if (this.vports.get(id)?.hypervisor !== o.hypervisor) this.observedMacs.delete(id);
     this.revision = snapshot.revision;
+    this.dirty.all = true;
   }
 
   applyChange(change: Change): void {
@@ -98,18 +236,22 @@ export class World {
     const del = change.op === 'delete';
     switch (change.collection) {
       case 'hypervisors':
+        this.dirty.all = true;
         if (del) this.hypervisors.delete(change.id);
         else this.hypervisors.set(change.id, o as Hypervisor);
         break;
       case 'domains':
+        this.dirty.all = true;
         if (del) this.domains.delete(change.id);
         else this.domains.set(change.id, o as Domain);
         break;
       case 'subnets':
+        this.dirty.all = true;
         if (del) this.subnets.delete(change.id);
         else this.subnets.set(change.id, o as Subnet);
         break;
       case 'vports': {
+        this.vportLeaving(this.vports.get(change.id));
         if (del) {
           this.vports.delete(change.id);
           this.observedMacs.delete(change.id);
@@ -121,6 +263,7 @@ export class World {
         if (this.observedMacs.get(change.id)?.hypervisor !== (o as Vport).hypervisor)
           this.observedMacs.delete(change.id);
         this.noteLocation(o as Vport, before);
+        this.vportArrived(o as Vport);
         break;
       }
       default:
@@ -145,17 +288,26 @@ export class World {
     if (!v || v.hypervisor !== hypervisorId || v.ip !== ip) return false;
     const norm = mac.toLowerCase();
     if (this.effectiveMac(v) === norm) return false;
+    this.vportLeaving(v);
     if (norm === v.mac.toLowerCase()) this.observedMacs.delete(vportId);
     else this.observedMacs.set(vportId, { mac: norm, hypervisor: hypervisorId });
+    this.vportArrived(v);
     const subnet = this.subnets.get(v.subnet);
     const hv = this.hypervisors.get(v.hypervisor);
     if (subnet && hv) {
       const key = `${subnet.vni}/${norm}`;
       const known = this.mobility.get(key);
-      if (!known) this.mobility.set(key, { seq: 0, vtep: hv.vtep });
-      else if (known.vtep !== hv.vtep) this.mobility.set(key, { seq: known.seq + 1, vtep: hv.vtep });
+      if (!known) this.setMobility(key, { seq: 0, vtep: hv.vtep });
+      else if (known.vtep !== hv.vtep) this.setMobility(key, { seq: known.seq + 1, vtep: hv.vtep });
     }
     return true;
+  }
+
+  /** A MAC's mobility sequence changes the entries and type-2 routes of everything claiming it. */
+  private setMobility(key: string, value: { seq: number; vtep: string }): void {
+    const known = this.mobility.get(key);
+    this.mobility.set(key, value);
+    if (known?.seq !== value.seq) this.macKeyChanged(key);
   }
 
   /** MAC mobility (RFC 7432 §15): a MAC seen at a new VTEP gets the last sequence + 1. */
@@ -167,10 +319,10 @@ export class World {
     const known = this.mobility.get(key);
     if (!known) {
       const moved = before && before.hypervisor !== vport.hypervisor;
-      this.mobility.set(key, { seq: moved ? 1 : 0, vtep: hv.vtep });
+      this.setMobility(key, { seq: moved ? 1 : 0, vtep: hv.vtep });
       return;
     }
-    if (known.vtep !== hv.vtep) this.mobility.set(key, { seq: known.seq + 1, vtep: hv.vtep });
+    if (known.vtep !== hv.vtep) this.setMobility(key, { seq: known.seq + 1, vtep: hv.vtep });
   }
 
   /**
@@ -190,16 +342,31 @@ export class World {
   staleAfterReturnMs = 15_000;
   staleMaxMs = 600_000;
 
-  private originLive(origin: string): boolean {
-    for (const [k, m] of this.learnedMacs) if (m.origin === origin && !this.withdrawals.has(k)) return true;
-    for (const [k, f] of this.learnedFloods) if (f.origin === origin && !this.withdrawals.has(k)) return true;
-    return false;
+  /** Per originator: how many of its learned routes are live (learned and not being withdrawn). */
+  private readonly liveRoutes = new Map<string, number>();
+
+  private countLive(origin: string, delta: number): void {
+    const n = (this.liveRoutes.get(origin) ?? 0) + delta;
+    if (n > 0) this.liveRoutes.set(origin, n);
+    else this.liveRoutes.delete(origin);
   }
 
-  private noteLive(key: string, origin: string): void {
+  private originLive(origin: string): boolean {
+    return (this.liveRoutes.get(origin) ?? 0) > 0;
+  }
+
+  /** `key` is (re)learned from `origin`; `previous` is the origin of its live route it replaces. */
+  private noteLive(key: string, origin: string, previous: string | undefined): void {
     const wasLive = this.originLive(origin);
+    if (previous !== undefined) this.countLive(previous, -1);
     this.withdrawals.delete(key);
+    this.countLive(origin, 1);
     if (!wasLive) this.originReturnedAt.set(origin, Date.now());
+  }
+
+  /** The origin of `key`'s route when it is live, else undefined. */
+  private liveOrigin(key: string, route: { origin: string } | undefined): string | undefined {
+    return route && !this.withdrawals.has(key) ? route.origin : undefined;
   }
 
   /** Ages withdrawals; returns true when the learned routes changed. */
@@ -211,6 +378,7 @@ export class World {
         if (w.kind === 'mac') this.learnedMacs.delete(key);
         else this.learnedFloods.delete(key);
         changed = true;
+        this.dirty.all = true;
       };
       if (!w.stale) {
         if (now - w.since < this.withdrawingMs) continue;
@@ -239,27 +407,41 @@ export class World {
 
   /** Records a learned type-2 (and its mobility sequence). */
   learnMac(key: string, mac: LearnedMac | undefined): void {
+    const cur = this.learnedMacs.get(key);
+    if (cur) this.macKeyChanged(`${cur.vni}/${cur.mac}`);
     if (!mac) {
-      const cur = this.learnedMacs.get(key);
-      if (cur && !this.withdrawals.has(key))
+      if (cur && !this.withdrawals.has(key)) {
         this.withdrawals.set(key, { kind: 'mac', since: Date.now(), stale: false, origin: cur.origin });
+        this.countLive(cur.origin, -1);
+      }
       return;
     }
-    this.noteLive(key, mac.origin);
+    this.noteLive(key, mac.origin, this.liveOrigin(key, cur));
     this.learnedMacs.set(key, mac);
+    this.indexLearned(key, mac);
     const mkey = `${mac.vni}/${mac.mac}`;
+    this.macKeyChanged(mkey);
     const known = this.mobility.get(mkey);
-    if (!known || mac.seq > known.seq) this.mobility.set(mkey, { seq: mac.seq, vtep: mac.vtep });
+    if (!known || mac.seq > known.seq) this.setMobility(mkey, { seq: mac.seq, vtep: mac.vtep });
+  }
+
+  /** A `vni/mac` changed: its entries, and the type-2 of own vports with that MAC (mobility), are dirty. */
+  private macKeyChanged(mkey: string): void {
+    this.dirty.macs.add(mkey);
+    for (const id of this.byMacKey.get(mkey)?.vports ?? []) this.dirty.vports.add(id);
   }
 
   learnFlood(key: string, flood: LearnedFlood | undefined): void {
+    this.dirty.all = true;
+    const cur = this.learnedFloods.get(key);
     if (!flood) {
-      const cur = this.learnedFloods.get(key);
-      if (cur && !this.withdrawals.has(key))
+      if (cur && !this.withdrawals.has(key)) {
         this.withdrawals.set(key, { kind: 'flood', since: Date.now(), stale: false, origin: cur.origin });
+        this.countLive(cur.origin, -1);
+      }
       return;
     }
-    this.noteLive(key, flood.origin);
+    this.noteLive(key, flood.origin, this.liveOrigin(key, cur));
     this.learnedFloods.set(key, flood);
   }
 
@@ -334,6 +516,7 @@ export class World {
       });
     }
     const macs = new Map<string, MacEntry>();
+    const claimedBy = new Map<string, string>();
     for (const v of this.vports.values()) {
       let s = this.subnets.get(v.subnet);
       // TEST-ONLY `cross-tenant-arp` sabotage (reference-impl/sabotage.ts): another tenant's VM is
@@ -345,19 +528,15 @@ export class World {
       if (!s || !vnis.has(s.vni)) continue;
       const mac = this.effectiveMac(v);
       if (v.hypervisor === hypervisorId) {
-        entries.push({
-          kind: 'vport',
-          id: v.id,
-          subnet: v.subnet,
-          vni: s.vni,
-          mac: v.mac,
-          ip: v.ip,
-          ...(mac !== v.mac ? { observedMac: mac } : {}),
-        });
+        entries.push(this.vportEntry(v, s));
         continue;
       }
       const other = this.hypervisors.get(v.hypervisor);
       if (!other || other.zone !== this.zone) continue; // other zones: from BGP only
+      // Two vports with one MAC in a VNI (a conflict): the larger vport id wins, whatever the order.
+      const claimed = claimedBy.get(`${s.vni}/${mac}`);
+      if (claimed !== undefined && claimed > v.id) continue;
+      claimedBy.set(`${s.vni}/${mac}`, v.id);
       macs.set(`${s.vni}/${mac}`, {
         kind: 'mac',
         vni: s.vni,
@@ -369,7 +548,7 @@ export class World {
     }
     // Own-zone MACs are live by definition; among learned ones a live route beats a withdrawn one.
     const liveMacs = new Set(macs.keys());
-    for (const [mkey, m] of this.learnedMacs) {
+    for (const [mkey, m] of [...this.learnedMacs].sort(byLearnKey)) {
       const s = vnis.get(m.vni);
       // Import by route target (not under the TEST-ONLY `ignore-rt` sabotage, reference-impl/sabotage.ts).
       if (!s || (!m.routeTargets.includes(s.routeTarget) && !sabotaged('ignore-rt'))) continue;
@@ -420,6 +599,166 @@ export class World {
     return entries;
   }
 
+  /** The entry of a vport on its own hypervisor. */
+  private vportEntry(v: Vport, s: Subnet): Entry {
+    const mac = this.effectiveMac(v);
+    return {
+      kind: 'vport',
+      id: v.id,
+      subnet: v.subnet,
+      vni: s.vni,
+      mac: v.mac,
+      ip: v.ip,
+      ...(mac !== v.mac ? { observedMac: mac } : {}),
+    };
+  }
+
+  /** Subnets instantiated on a hypervisor (every subnet of every domain it hosts), by VNI. */
+  private vnisOf(hypervisorId: string): Map<number, Subnet> {
+    const domains = this.hosted.get(hypervisorId);
+    const out = new Map<number, Subnet>();
+    if (!domains) return out;
+    for (const s of this.subnets.values()) if (domains.has(s.domain)) out.set(s.vni, s);
+    return out;
+  }
+
+  /**
+   * The entries of one agent that the changes `dirty` (from takeDirty, not `all`) can have touched:
+   * entry key → the entry now, or undefined when the agent must not have it. The same rules as
+   * `entriesFor`, applied to those keys only, so the cost follows the change, not the lab's size.
+   */
+  entriesChanged(hypervisorId: string, dirty: { vports: Set<string>; macs: Set<string> }) {
+    const out = new Map<string, Entry | undefined>();
+    if (!this.hypervisors.has(hypervisorId)) return out;
+    const vnis = this.vnisOf(hypervisorId);
+    for (const id of dirty.vports) {
+      const v = this.vports.get(id);
+      const s = v ? this.subnets.get(v.subnet) : undefined;
+      if (!v || !s || v.hypervisor !== hypervisorId || !vnis.has(s.vni)) {
+        out.set(`vport/${id}`, undefined);
+        continue;
+      }
+      out.set(`vport/${id}`, this.vportEntry(v, s));
+    }
+    // A MAC entry's IP depends on the other routes claiming that address (see entriesFor's end).
+    const keys = new Set(dirty.macs);
+    for (const key of dirty.macs)
+      for (const ip of this.ipsByMacKey.get(key) ?? [])
+        for (const k of this.byIpKey.get(ip) ?? []) keys.add(k);
+    for (const key of keys) out.set(`mac/${key}`, this.macEntry(hypervisorId, vnis, key, true)?.entry);
+    return out;
+  }
+
+  /** entriesFor's MAC entry for one `vni/mac` key, and whether it comes from a live route. */
+  private macEntry(
+    hypervisorId: string,
+    vnis: Map<number, Subnet>,
+    key: string,
+    yieldAddress: boolean,
+  ): { entry: MacEntry; live: boolean } | undefined {
+    const slash = key.indexOf('/');
+    const vni = Number(key.slice(0, slash));
+    const mac = key.slice(slash + 1);
+    const subnet = vnis.get(vni);
+    const claims = this.byMacKey.get(key);
+    if (!subnet || !claims) return undefined;
+    let cur: MacEntry | undefined;
+    let curLive = false;
+    let claimed: string | undefined;
+    for (const id of claims.vports) {
+      const v = this.vports.get(id);
+      if (!v || v.hypervisor === hypervisorId || this.subnets.get(v.subnet)?.vni !== vni) continue;
+      if (this.effectiveMac(v) !== mac) continue;
+      const other = this.hypervisors.get(v.hypervisor);
+      if (!other || other.zone !== this.zone || (claimed !== undefined && claimed > v.id)) continue;
+      claimed = v.id;
+      cur = { kind: 'mac', vni, mac, ip: v.ip, vtep: other.vtep, seq: this.mobilitySeq(vni, mac) };
+      curLive = true;
+    }
+    for (const lk of [...claims.learned].sort()) {
+      const m = this.learnedMacs.get(lk);
+      if (!m || m.vni !== vni || m.mac !== mac) continue;
+      if (!m.routeTargets.includes(subnet.routeTarget) || this.isOwnZoneVtep(m.vtep)) continue;
+      const live = !this.withdrawals.has(lk);
+      if (cur && !((live && !curLive) || (live === curLive && m.seq > cur.seq))) {
+        if (cur.ip === undefined && m.ip && live === curLive) cur.ip = m.ip;
+        continue;
+      }
+      cur = { kind: 'mac', vni: m.vni, mac: m.mac, ip: m.ip ?? cur?.ip, vtep: m.vtep, seq: m.seq };
+      if (live) curLive = true;
+    }
+    if (!cur) return undefined;
+    if (yieldAddress && !curLive && cur.ip) {
+      for (const other of this.byIpKey.get(`${vni}/${cur.ip}`) ?? []) {
+        if (other === key) continue;
+        const o = this.macEntry(hypervisorId, vnis, other, false);
+        if (o?.live && o.entry.ip === cur.ip) {
+          cur = { ...cur, ip: undefined };
+          break;
+        }
+      }
+    }
+    return { entry: cur, live: curLive };
+  }
+
+  private type2Of(v: Vport): OriginatedType2 | undefined {
+    const hv = this.hypervisors.get(v.hypervisor);
+    const s = this.subnets.get(v.subnet);
+    if (!hv || !s || hv.zone !== this.zone) return undefined;
+    const mac = this.effectiveMac(v);
+    return {
+      kind: 'type2',
+      vni: s.vni,
+      mac,
+      ip: v.ip,
+      vtep: hv.vtep,
+      seq: this.mobilitySeq(s.vni, mac),
+      routeTarget: s.routeTarget,
+    };
+  }
+
+  /**
+   * The type-2 routes of the given vports now, and the keys of routes nothing originates any more.
+   * Two vports with one route key (a conflict) originate the one of the larger vport id.
+   */
+  type2Changes(vportIds: Iterable<string>): { set: Origination[]; remove: string[] } {
+    const touched = new Set<string>();
+    for (const id of vportIds) {
+      const before = this.originatedKeys.get(id);
+      if (before !== undefined) {
+        this.originators.get(before)?.delete(id);
+        touched.add(before);
+      }
+      this.originatedKeys.delete(id);
+      const v = this.vports.get(id);
+      const o = v ? this.type2Of(v) : undefined;
+      if (!o) continue;
+      const key = originationKey(o);
+      this.originatedKeys.set(id, key);
+      let owners = this.originators.get(key);
+      if (!owners) {
+        owners = new Set();
+        this.originators.set(key, owners);
+      }
+      owners.add(id);
+      touched.add(key);
+    }
+    const set: Origination[] = [];
+    const remove: string[] = [];
+    for (const key of touched) {
+      const owners = this.originators.get(key);
+      const winner = owners?.size ? [...owners].sort().pop() : undefined;
+      const v = winner === undefined ? undefined : this.vports.get(winner);
+      const o = v ? this.type2Of(v) : undefined;
+      if (o) set.push(o);
+      else {
+        this.originators.delete(key);
+        remove.push(key);
+      }
+    }
+    return { set, remove };
+  }
+
   /** Routes this zone originates: type-3 per instantiated VNI per hypervisor, type-2 per vport. */
   originations(): Origination[] {
     const out: Origination[] = [];
@@ -431,21 +770,15 @@ export class World {
         if (subnet) out.push({ kind: 'type3', vni, vtep: hv.vtep, routeTarget: subnet.routeTarget });
       }
     }
+    const type2 = new Map<string, { id: string; o: OriginatedType2 }>();
     for (const v of this.vports.values()) {
-      const hv = this.hypervisors.get(v.hypervisor);
-      const s = this.subnets.get(v.subnet);
-      if (!hv || !s || hv.zone !== this.zone) continue;
-      const mac = this.effectiveMac(v);
-      out.push({
-        kind: 'type2',
-        vni: s.vni,
-        mac,
-        ip: v.ip,
-        vtep: hv.vtep,
-        seq: this.mobilitySeq(s.vni, mac),
-        routeTarget: s.routeTarget,
-      });
+      const o = this.type2Of(v);
+      if (!o) continue;
+      const key = originationKey(o);
+      const cur = type2.get(key);
+      if (!cur || cur.id < v.id) type2.set(key, { id: v.id, o });
     }
+    for (const { o } of type2.values()) out.push(o);
     return out;
   }
 }

@@ -4,6 +4,7 @@
  * act on; API errors become DirectoryApiError carrying the server's code/field/hint.
  */
 import { Agent, request as httpRequest } from 'node:http';
+import { readSecretFile } from '../protocol/secret.ts';
 import type { AnyObject, Change, CollectionName, ObjectsByCollection, Snapshot } from './model.ts';
 
 export class DirectoryApiError extends Error {
@@ -31,15 +32,28 @@ export class DirectoryUnavailableError extends Error {
   }
 }
 
+/**
+ * A token source for a lab's directory: reads the lab's token file (mode 0600, created by the lab's
+ * roles at start) when the first request is made, then keeps it.
+ */
+export function labTokenReader(file: string): () => string {
+  let token: string | undefined;
+  return () => {
+    token ??= readSecretFile(file, { what: 'directory API token' });
+    return token;
+  };
+}
+
 export interface DirectoryClientOptions {
   url: string;
-  token: string;
+  /** The bearer token, or a function returning it (read when each request is made, e.g. from a file). */
+  token: string | (() => string);
   timeoutMs?: number;
 }
 
 export class DirectoryClient {
   readonly url: string;
-  private readonly token: string;
+  private readonly token: string | (() => string);
   private readonly timeoutMs: number;
 
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 64 });
@@ -117,7 +131,7 @@ export class DirectoryClient {
           path,
           agent: this.agent,
           headers: {
-            authorization: `Bearer ${this.token}`,
+            authorization: `Bearer ${typeof this.token === 'function' ? this.token() : this.token}`,
             ...(payload !== undefined
               ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }
               : {}),

@@ -6,10 +6,10 @@
  *   GET /v1/changes?since=N&timeout=ms                    long-poll change stream
  * Authentication: `Authorization: Bearer <token>`. Errors are JSON `{error:{code,message,field,hint}}`.
  */
-import { timingSafeEqual } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { secretsEqual } from '../protocol/secret.ts';
 import { COLLECTIONS, type CollectionName } from './model.ts';
 import { openApiDocument } from './openapi.ts';
 import { DirectoryStore } from './store.ts';
@@ -27,6 +27,42 @@ export interface DirectoryServerOptions {
 }
 
 const MAX_BODY = 1024 * 1024;
+
+function parseRequestUrl(raw: string): URL {
+  try {
+    return new URL(raw, 'http://directory');
+  } catch {
+    throw new ApiError(
+      400,
+      'bad_path',
+      `the request target ${JSON.stringify(raw.slice(0, 200))} is not a URL path`,
+      {
+        hint: 'send an absolute path such as /v1/vports',
+      },
+    );
+  }
+}
+
+/** The percent-decoded segments of a path; a malformed escape (`%zz`, a lone `%`, bad UTF-8) is a 400. */
+export function decodePath(pathname: string): string[] {
+  return pathname
+    .split('/')
+    .filter(Boolean)
+    .map((segment) => {
+      try {
+        return decodeURIComponent(segment);
+      } catch {
+        throw new ApiError(
+          400,
+          'bad_path',
+          `the path segment ${JSON.stringify(segment)} is not valid percent-encoding`,
+          {
+            hint: 'encode reserved characters as %XX with two hex digits of UTF-8 bytes',
+          },
+        );
+      }
+    });
+}
 
 export class DirectoryServer {
   readonly store: DirectoryStore;
@@ -119,11 +155,10 @@ export class DirectoryServer {
     const m = header ? /^Bearer\s+(.+)$/i.exec(header) : null;
     if (!m) {
       throw new ApiError(401, 'unauthenticated', 'missing bearer token', {
-        hint: 'send the header Authorization: Bearer <token> (the directory was started with --token or DIRECTORY_TOKEN)',
+        hint: 'send the header Authorization: Bearer <token> (the token in the file the directory was started with: --token-file)',
       });
     }
-    const given = Buffer.from(m[1] as string);
-    if (given.length !== this.token.length || !timingSafeEqual(given, this.token)) {
+    if (!secretsEqual(this.token, m[1] as string)) {
       throw new ApiError(401, 'unauthenticated', 'invalid bearer token', {
         hint: 'check the token the directory was started with',
       });
@@ -190,9 +225,10 @@ export class DirectoryServer {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://directory');
+    const url = parseRequestUrl(req.url ?? '/');
     const method = req.method ?? 'GET';
-    const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    // Decoded before authentication: a malformed path is the client's error (400), never a 500.
+    const parts = decodePath(url.pathname);
     if (method === 'GET' && url.pathname === '/openapi.json') return this.send(res, 200, this.openapi);
     if (method === 'GET' && url.pathname === '/healthz')
       return this.send(res, 200, { status: 'ok', revision: this.store.revision });

@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { broadcastOf, cidrContains, cidrsOverlap, parseCidr4, parseIPv4 } from '../protocol/addr.ts';
@@ -49,13 +49,32 @@ export interface StoreOptions {
   asn?: number;
 }
 
+/**
+ * The database holds every tenant's network: owner-only (0600), whatever the umask. The file is
+ * created 0600 before SQLite opens it (SQLite then creates -wal and -shm with the database file's
+ * mode); files left by an earlier run are tightened too.
+ */
+function restrictDatabaseFiles(path: string): void {
+  closeSync(openSync(path, 'a', 0o600));
+  for (const file of [path, `${path}-wal`, `${path}-shm`, `${path}-journal`]) {
+    try {
+      chmodSync(file, 0o600);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
+}
+
 export class DirectoryStore {
   readonly db: Database.Database;
   readonly asn: number;
   private readonly events = new EventEmitter();
 
   constructor(path: string, options: StoreOptions = {}) {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    if (path !== ':memory:') {
+      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+      restrictDatabaseFiles(path);
+    }
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');

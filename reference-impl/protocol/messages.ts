@@ -1,8 +1,11 @@
 /**
  * The controller ↔ agent protocol, version 1: JSON lines over TCP (one JSON object per line, UTF-8).
  *
- *   agent → controller  hello {versions:[1], agent, zone, vtep}
- *   controller → agent  welcome {version, controller, heartbeatMs, deadAfterMs}   or error {code:'version'} + close
+ *   agent → controller  hello {versions:[1], agent, zone, vtep, credential?}
+ *                                                        credential = HMAC-SHA256 of the agent's name
+ *                                                        under the lab's shared secret (secret.ts);
+ *                                                        required by a controller that has a secret
+ *   controller → agent  welcome {version, controller, heartbeatMs, deadAfterMs}   or error {code:'version'|'unauthenticated'} + close
  *   controller → agent  sync {epoch, seq, entries}       full desired state of this hypervisor
  *   controller → agent  update {epoch, seq, set, del}    incremental: entries to set, keys to delete
  *   agent → controller  ack {epoch, seq, applied, errors}  after the kernel has been programmed
@@ -105,6 +108,8 @@ export interface Hello {
   vtep: string;
   /** (1.1) Minor version the agent speaks; absent = 0. */
   minor?: number;
+  /** Proof of `agent` (see secret.ts agentCredential); absent when the agent has no secret. */
+  credential?: string;
 }
 export interface Welcome {
   type: 'welcome';
@@ -117,7 +122,7 @@ export interface Welcome {
 }
 export interface ErrorMessage {
   type: 'error';
-  code: 'version' | 'unknown_agent' | 'protocol';
+  code: 'version' | 'unknown_agent' | 'protocol' | 'unauthenticated';
   message: string;
 }
 export interface Sync {

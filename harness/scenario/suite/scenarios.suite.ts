@@ -9,6 +9,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as allure from 'allure-js-commons';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { AllureStepReporter } from '../../report/allure.ts';
+import { maskSecrets } from '../../report/mask.ts';
 import { killSessionDescendants } from '../../util/descendants.ts';
 import { errorMessage, HarnessError } from '../../util/errors.ts';
 import { installInterruptHandlers, interruptSignal, onInterrupt } from '../../util/interrupt.ts';
@@ -323,7 +324,8 @@ for (const entry of scenarios()) {
         }
         const ctx = state.ctx;
         if (index === 0) {
-          await allure.attachment('topology', readFileSync(ctx.lab.topology.file, 'utf8'), 'text/yaml');
+          const topology = maskSecrets(readFileSync(ctx.lab.topology.file, 'utf8'));
+          await allure.attachment('topology', topology, 'text/yaml');
           await allure.attachment('scenario', scenario.source, 'text/yaml');
         }
         try {

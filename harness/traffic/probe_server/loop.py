@@ -13,6 +13,7 @@ from .common import ProbeFailure, emit, mono_ms, scapy, scapy_loaded
 from .namespaces import NAMESPACES
 from .packets import CAPTURES, op_arp, op_build, op_capture_start, op_capture_stop, op_interfaces, op_send, op_sniff
 from .probes import LISTENERS, LISTENER_KEYS, close_listener, op_icmp, op_listen, op_tcp, op_udp, op_unlisten
+from .reach import op_reach_start, op_reach_wait
 from .streams import STREAMS, op_stream_start, op_stream_stop
 
 
@@ -54,7 +55,7 @@ OPS = {
     "listen": op_listen, "unlisten": op_unlisten, "build": op_build, "interfaces": op_interfaces,
     "send": op_send, "sniff": op_sniff, "capture_start": op_capture_start, "capture_stop": op_capture_stop,
     "arp": op_arp, "stream_start": op_stream_start, "stream_stop": op_stream_stop, "release": op_release,
-    "crash": op_crash,
+    "crash": op_crash, "reach_start": op_reach_start, "reach_wait": op_reach_wait,
 }
 
 

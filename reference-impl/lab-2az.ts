@@ -1,0 +1,42 @@
+/**
+ * labs/reference-2az.clab.yml under another name, so parallel runs (benchmarks, tests of several
+ * people on one machine) never collide: every `otf-2az` replaced (lab, management network, VM
+ * namespace prefix, the roles' files under labs/clab-<name>/), binds made absolute (the copy lives in
+ * a temporary folder), and optionally the roles started with OTWIN_REF_TRACE=1.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { labTokenReader } from './directory/client.ts';
+
+export const REPO = join(import.meta.dirname, '..');
+export const LAB_2AZ_FILE = join(REPO, 'labs', 'reference-2az.clab.yml');
+export const LAB_2AZ_NAME = 'otf-2az';
+
+/** The lab file to deploy for `name`: the shipped file itself when nothing changes. */
+export function lab2azFile(name: string, options: { traced?: boolean } = {}): string {
+  if (name === LAB_2AZ_NAME && !options.traced) return LAB_2AZ_FILE;
+  let text = readFileSync(LAB_2AZ_FILE, 'utf8')
+    .replaceAll(LAB_2AZ_NAME, name)
+    .replaceAll('- ..:/srv', `- ${REPO}:/srv`)
+    .replaceAll('- reference/', `- ${join(REPO, 'labs', 'reference')}/`);
+  if (options.traced) text = text.replaceAll('&& exec node ', '&& exec env OTWIN_REF_TRACE=1 node ');
+  // A fixed folder per name: the next run's `destroy` finds a lab a crashed or kept run left.
+  const dir = join(tmpdir(), `${name}-lab`);
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${name}.clab.yml`);
+  writeFileSync(file, text);
+  return file;
+}
+
+/** Where the roles of the lab `name` keep their files (database, API socket, secrets). */
+export function lab2azFiles(name: string) {
+  const root = join(REPO, 'labs', `clab-${name}`);
+  return {
+    root,
+    directory: join(root, 'directory'),
+    socket: join(root, 'directory', 'api.sock'),
+    /** The directory API token (created by the roles when the lab starts; read when first used). */
+    token: labTokenReader(join(root, 'secrets', 'directory.token')),
+  };
+}
