@@ -114,6 +114,7 @@ export class Controller {
         // the world is emptied, so every VM is withdrawn from agents and BGP.
         if (!connected && sabotaged('forget-on-directory-loss') && this.world.vports.size) {
           this.world.vports.clear();
+          this.world.markAllDirty(); // the incremental path tracks changes, not a cleared map
           this.schedule();
         }
       },

@@ -20,7 +20,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { privateLab, REPO } from '../../../tests/sabotage/fixtures/private-lab.ts';
 import { netnsList } from '../../kernel/netns.ts';
 import { procStatFields } from '../../util/descendants.ts';
-import { sleep, waitFor } from '../../util/poll.ts';
+import { pollUntil, sleep, waitFor } from '../../util/poll.ts';
 
 const lab = privateLab('sigint', {});
 afterAll(() => lab.remove());
@@ -64,13 +64,25 @@ function processes(): Proc[] {
 const ours = (names: string[]) => names.filter((n) => n.includes(lab.name));
 
 function startRun() {
-  return execa(process.execPath, [join(REPO, 'bin', 'otwin.js'), 'run', 'scenarios/l2', '--lab', lab.file], {
-    cwd: REPO,
-    detached: true, // its own process group, as a shell job
-    reject: false,
-    all: true,
-    env: { FORCE_COLOR: '0' },
-  });
+  return execa(
+    process.execPath,
+    [
+      join(REPO, 'bin', 'otwin.js'),
+      'run',
+      'scenarios/l2',
+      '--lab',
+      lab.file,
+      '--reports',
+      join(lab.dir, 'reports'),
+    ],
+    {
+      cwd: REPO,
+      detached: true, // its own process group, as a shell job
+      reject: false,
+      all: true,
+      env: { FORCE_COLOR: '0' },
+    },
+  );
 }
 
 describe('otwin run interrupted by Ctrl-C', () => {
@@ -117,15 +129,22 @@ describe('otwin run interrupted by Ctrl-C', () => {
 
       // Nothing of the run is left: namespaces, processes (its own or inside its namespaces), mounts, links.
       expect(ours(await netnsList())).toEqual([]);
-      const left = processes().filter(
-        (p) =>
-          !pidsBefore.has(p.pid) &&
-          (p.session === run.pid ||
-            p.args.includes(lab.name) ||
-            (p.netns !== undefined && netInodes.has(p.netns)) ||
-            (p.pidns !== undefined && nodePidns.has(p.pidns))),
+      const leftNow = () =>
+        processes().filter(
+          (p) =>
+            !pidsBefore.has(p.pid) &&
+            (p.session === run.pid ||
+              p.args.includes(lab.name) ||
+              (p.netns !== undefined && netInodes.has(p.netns)) ||
+              (p.pidns !== undefined && nodePidns.has(p.pidns))),
+        );
+      // SIGKILLed processes take a moment to be gone from /proc: poll, within the 20 s of the budget.
+      const left = await pollUntil(
+        async () => leftNow(),
+        (procs) => procs.length === 0,
+        { timeoutMs: Math.max(500, 20_000 - tookMs), intervalMs: 50, what: 'processes of the run gone' },
       );
-      expect(left).toEqual([]);
+      expect(left.value ?? leftNow()).toEqual([]);
       expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(lab.name);
       expect((await execa('ip', ['-j', 'link', 'show'])).stdout).not.toContain(lab.name);
     } finally {

@@ -41,6 +41,7 @@ const USAGE = `usage: otwin run [scenario files or folders...] [--lab <file>] [-
   --tags     only scenarios carrying one of these tags
   --keep     leave the labs deployed afterwards (also after Ctrl-C)
   --reuse    run on a lab left deployed by an earlier run as it is (otherwise it is redeployed)
+  --reports  the folder for results, JUnit and run records (default: reports; give concurrent runs their own)
   --report   also generate the Allure HTML report (reports/html/index.html), as \`otwin report\`
   Results: reports/allure-results, reports/junit.xml, reports/runs/*.json`;
 
@@ -101,6 +102,7 @@ export async function main(argv: string[]): Promise<number> {
     keep: values.keep ?? false,
     reuse: values.reuse ?? false,
     runtime,
+    ...(values.reports ? { reportsDir: values.reports } : {}),
     implementation: [...new Set(selected.map((s) => s.implementation))].join(','),
   });
   if (values.report || defaultRun) {
@@ -126,6 +128,7 @@ function parse(argv: string[]) {
       keep: { type: 'boolean' },
       reuse: { type: 'boolean' },
       report: { type: 'boolean' },
+      reports: { type: 'string' },
       runtime: { type: 'string', short: 'r' },
       help: { type: 'boolean', short: 'h' },
     },
