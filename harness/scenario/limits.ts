@@ -7,8 +7,8 @@
 import { KERNEL_FEATURES, TOOLS } from '../doctor/features.ts';
 import { isValidIfName } from '../runtime/netns/names.ts';
 import { closest } from '../util/closest.ts';
-import { parseDuration } from './parse.ts';
 import type { Path, SchemaIssue } from './schema.ts';
+import { parseDuration } from './values.ts';
 
 export const KNOWN_FEATURES: readonly string[] = [...KERNEL_FEATURES, ...TOOLS];
 

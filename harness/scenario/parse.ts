@@ -7,6 +7,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { isMap, isNode, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
 import { UserError } from '../util/errors.ts';
+import { describeFault, type Fault, faultKind } from './faults/index.ts';
 import type { Intent, Proto, Rule, ServiceChain } from './intent.ts';
 import { type LabInventory, readLabInventory } from './lab-inventory.ts';
 import { checkLimits } from './limits.ts';
@@ -15,16 +16,17 @@ import type {
   BgpRouteExpectation,
   CapturePoint,
   Check,
-  Fault,
   MatrixOverride,
   PacketSend,
   Pos,
-  ProbeSpec,
   Scenario,
   Severity,
   Step,
 } from './types.ts';
 import { checkReferences } from './validate.ts';
+import { durationOr, type Obj, parseDuration, parseProbe, probeText, splitCommand } from './values.ts';
+
+export { parseDuration, parseProbe, probeText, splitCommand } from './values.ts';
 
 export interface Issue {
   where: string;
@@ -52,8 +54,6 @@ export class ScenarioError extends UserError {
     return lines.join('\n');
   }
 }
-
-type Obj = Record<string, unknown>;
 
 /** Maps YAML paths to positions in the file. */
 class Locator {
@@ -93,24 +93,6 @@ class Locator {
       hint: i.hint,
     };
   }
-}
-
-export function parseDuration(value: unknown): number {
-  if (typeof value === 'number') return value;
-  const m = /^([0-9]+(?:\.[0-9]+)?)(ms|s|m)$/.exec(String(value));
-  if (!m) throw new Error(`not a duration: ${String(value)}`);
-  const n = Number.parseFloat(m[1]!);
-  return Math.round(m[2] === 'ms' ? n : m[2] === 's' ? n * 1000 : n * 60_000);
-}
-
-export function parseProbe(text: string): ProbeSpec {
-  if (text === 'icmp') return { proto: 'icmp', port: undefined };
-  const [proto, port] = text.split('/');
-  return { proto: proto as 'tcp' | 'udp', port: Number.parseInt(port ?? '0', 10) };
-}
-
-export function probeText(p: ProbeSpec): string {
-  return p.proto === 'icmp' ? 'icmp' : `${p.proto}/${p.port}`;
 }
 
 function parsePorts(value: unknown): Array<[number, number]> {
@@ -471,87 +453,11 @@ function describeProvision(all: boolean, p: Obj): string {
   return `provision: ${parts.join('; ') || 'no change'}${refused}`;
 }
 
-export function describeFault(f: Fault): string {
-  const dur = f.durationMs !== undefined ? ` for ${f.durationMs} ms` : '';
-  switch (f.kind) {
-    case 'link-down':
-    case 'link-up':
-      return `${f.kind} ${f.link.node}:${f.link.iface}${dur}`;
-    case 'link-flap':
-      return `link-flap ${f.link.node}:${f.link.iface} ×${f.count}`;
-    case 'packet-loss':
-      return `packet-loss ${f.percent}% on ${f.link.node}:${f.link.iface}${dur}`;
-    case 'partition':
-      return `partition [${f.a.join(', ')}] | [${f.b.join(', ')}]${dur}`;
-    case 'bgp-clear':
-      return `bgp-clear on ${f.node} (${f.peer})`;
-    case 'bgp-announce':
-      return `bgp-announce ${f.routes.length} type-2 route(s) into ${f.node}${dur}`;
-    case 'process-kill':
-    case 'process-pause':
-    case 'process-restart':
-      return `${f.kind} ${f.role} on ${f.node} (supervisor ${f.supervisor})${dur}`;
-    default:
-      return `${f.kind} ${f.node}${dur}`;
-  }
-}
-
+/** A fault mapping, typed by its registered kind (validation has refused unknown kinds). */
 export function buildFault(f: Obj): Fault {
-  const kind = String(f.kind) as Fault['kind'];
-  const durationMs = f.duration !== undefined ? parseDuration(f.duration) : undefined;
-  const link = () => {
-    const [node, iface] = String(f.link).split(':');
-    return { node: node!, iface: iface! };
-  };
-  switch (kind) {
-    case 'link-down':
-    case 'link-up':
-      return { kind, link: link(), durationMs };
-    case 'link-flap':
-      return {
-        kind,
-        link: link(),
-        count: (f.count as number | undefined) ?? 3,
-        intervalMs: f.interval !== undefined ? parseDuration(f.interval) : 500,
-        durationMs: undefined,
-      };
-    case 'packet-loss':
-      return { kind, link: link(), percent: Number(f.percent), durationMs };
-    case 'partition':
-      return { kind, a: f.a as string[], b: f.b as string[], durationMs };
-    case 'bgp-clear':
-      return {
-        kind,
-        node: String(f.node),
-        peer: (f.peer as string | undefined) ?? '*',
-        durationMs: undefined,
-      };
-    case 'bgp-announce':
-      return {
-        kind,
-        node: String(f.node),
-        routes: ((f.routes as Obj[] | undefined) ?? []).map((r) => ({
-          vni: Number(r.vni),
-          mac: String(r.mac),
-          ip: r.ip as string | undefined,
-          nextHop: String(r.nextHop),
-          rt: String(r.rt),
-        })),
-        durationMs,
-      };
-    case 'process-kill':
-    case 'process-pause':
-    case 'process-restart':
-      return {
-        kind,
-        node: String(f.node),
-        role: String(f.role),
-        supervisor: (f.supervisor as 'stop' | 'keep' | undefined) ?? 'stop',
-        durationMs,
-      };
-    default:
-      return { kind, node: String(f.node), durationMs };
-  }
+  const kind = faultKind(String(f.kind));
+  if (!kind) throw new Error(`fault kind '${String(f.kind)}' is not registered`);
+  return kind.parse(f, durationOr(f.duration, undefined));
 }
 
 function buildSend(s: Obj): PacketSend {
@@ -722,12 +628,4 @@ function buildCheck(c: Obj, path: Path, ctx: BuildCtx, conformance: string[]): C
       };
     }
   }
-}
-
-/** Splits a command line on spaces, keeping single- or double-quoted parts together. */
-export function splitCommand(text: string): string[] {
-  const out: string[] = [];
-  const re = /'([^']*)'|"([^"]*)"|(\S+)/g;
-  for (let m = re.exec(text); m; m = re.exec(text)) out.push(m[1] ?? m[2] ?? m[3]!);
-  return out;
 }

@@ -20,7 +20,10 @@ export interface SchemaIssue {
   atKey: boolean;
 }
 
-interface Schema {
+export interface Schema {
+  $schema?: string;
+  $id?: string;
+  title?: string;
   $ref?: string;
   type?: string | string[];
   properties?: Record<string, Schema>;

@@ -3,6 +3,7 @@
  * The JSON schema (scenario.schema.json) is the authority on the file's shape; these types mirror it
  * with durations already converted to milliseconds and every reference checked.
  */
+import type { Fault } from './faults/index.ts';
 import type { Intent } from './intent.ts';
 
 export type Severity = 'blocker' | 'critical' | 'normal' | 'minor' | 'trivial';
@@ -155,40 +156,9 @@ export interface StreamSpec {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Faults
+// Faults: the union of the registered kinds (faults/index.ts), each declared in its own file.
 
-export type Fault =
-  | { kind: 'link-down' | 'link-up'; link: LinkRef; durationMs: number | undefined }
-  | { kind: 'link-flap'; link: LinkRef; count: number; intervalMs: number; durationMs: undefined }
-  | {
-      kind: 'node-kill' | 'node-pause' | 'node-resume' | 'node-restart';
-      node: string;
-      durationMs: number | undefined;
-    }
-  | {
-      kind: 'process-kill' | 'process-restart' | 'process-pause';
-      node: string;
-      role: string;
-      /** `stop`: the supervisor (watchfrr) is held so it does not restart the process; `keep`: it may. */
-      supervisor: 'stop' | 'keep';
-      durationMs: number | undefined;
-    }
-  | { kind: 'partition'; a: string[]; b: string[]; durationMs: number | undefined }
-  | { kind: 'bgp-clear'; node: string; peer: string; durationMs: undefined }
-  | { kind: 'packet-loss'; link: LinkRef; percent: number; durationMs: number | undefined }
-  | { kind: 'bgp-announce'; node: string; routes: AnnouncedRoute[]; durationMs: number | undefined };
-
-/** A type-2 route a foreign speaker announces (`bgp-announce`). */
-export interface AnnouncedRoute {
-  vni: number;
-  mac: string;
-  ip: string | undefined;
-  nextHop: string;
-  /** Route target carried (`65000:100`). */
-  rt: string;
-}
-
-export type FaultKind = Fault['kind'];
+export type { Fault, FaultKind } from './faults/index.ts';
 
 /** One end of a lab link: node + interface. */
 export interface LinkRef {

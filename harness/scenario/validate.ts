@@ -5,86 +5,17 @@
  * offending value so the caller can turn it into file:line:column.
  */
 
-import { closest } from '../util/closest.ts';
 import { CATALOGUE } from './catalogue.ts';
 import { MATRIX_HOLD_MS } from './checks/timing.ts';
+import { FAULT_KINDS, faultKind } from './faults/index.ts';
 import { inCidr, isCidr, isIpv4 } from './intent.ts';
 import type { LabInventory } from './lab-inventory.ts';
-import { parseDuration } from './parse.ts';
+import { endpoint, Refs, type StepRefs, vmOrNode } from './refs.ts';
 import type { Path, SchemaIssue } from './schema.ts';
-
-type Obj = Record<string, unknown>;
+import { arr, type Obj, parseDuration, strs } from './values.ts';
 
 const STEP_KINDS = ['provision', 'expect', 'fault', 'wait', 'wait-until', 'measure', 'chaos'] as const;
 const CHECK_KINDS = ['matrix', 'reach', 'bgp', 'table', 'capture', 'packet', 'gateway', 'vxlan'] as const;
-
-/** Which keys each fault kind needs and accepts (besides `kind` and `duration`). */
-export const FAULT_FIELDS: Record<string, { required: string[]; optional: string[]; duration: boolean }> = {
-  'link-down': { required: ['link'], optional: [], duration: true },
-  'link-up': { required: ['link'], optional: [], duration: false },
-  'link-flap': { required: ['link'], optional: ['count', 'interval'], duration: false },
-  'node-kill': { required: ['node'], optional: [], duration: true },
-  'node-pause': { required: ['node'], optional: [], duration: true },
-  'node-resume': { required: ['node'], optional: [], duration: false },
-  'node-restart': { required: ['node'], optional: [], duration: false },
-  'process-kill': { required: ['node', 'role'], optional: ['supervisor'], duration: true },
-  'process-pause': { required: ['node', 'role'], optional: ['supervisor'], duration: true },
-  'process-restart': { required: ['node', 'role'], optional: ['supervisor'], duration: false },
-  partition: { required: ['a', 'b'], optional: [], duration: true },
-  'bgp-clear': { required: ['node'], optional: ['peer'], duration: false },
-  'packet-loss': { required: ['link', 'percent'], optional: [], duration: true },
-  'bgp-announce': { required: ['node', 'routes'], optional: [], duration: true },
-};
-
-class Refs {
-  readonly issues: SchemaIssue[] = [];
-  constructor(readonly lab: LabInventory) {}
-
-  error(path: Path, message: string, hint?: string, atKey = false): void {
-    this.issues.push({ path, message, hint, atKey });
-  }
-
-  unknown(path: Path, what: string, name: string, known: Iterable<string>): void {
-    const list = [...known];
-    const close = closest(name, list);
-    const hint = close
-      ? `did you mean '${close}'?`
-      : list.length
-        ? `known ${what}s: ${list.slice(0, 20).join(', ')}`
-        : `no ${what} is declared`;
-    this.error(path, `unknown ${what} '${name}'`, hint);
-  }
-
-  node(path: Path, name: unknown): void {
-    if (typeof name !== 'string') return;
-    if (!this.lab.nodes.has(name)) this.unknown(path, 'lab node', name, this.lab.nodes.keys());
-  }
-
-  link(path: Path, ref: unknown): void {
-    if (typeof ref !== 'string') return;
-    const [node, iface] = ref.split(':') as [string, string];
-    if (!this.lab.nodes.has(node)) {
-      this.unknown(path, 'lab node', node, this.lab.nodes.keys());
-      return;
-    }
-    const ifaces = this.lab.ifaces.get(node) ?? new Set<string>();
-    if (!ifaces.has(iface)) {
-      this.error(
-        path,
-        `node '${node}' has no link interface '${iface}'`,
-        `interfaces of ${node} in ${this.lab.file}: ${[...ifaces].join(', ')}`,
-      );
-    }
-  }
-}
-
-function arr(value: unknown): Obj[] {
-  return Array.isArray(value) ? (value as Obj[]) : [];
-}
-
-function strs(value: unknown): string[] {
-  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
-}
 
 function uniqueNames(
   refs: Refs,
@@ -236,21 +167,11 @@ export function checkReferences(doc: Obj, lab: LabInventory): SchemaIssue[] {
   const vmsWithMac = new Set(
     vmsList.filter((v) => typeof v.mac === 'string' && typeof v.name === 'string').map((v) => String(v.name)),
   );
-  const ctx: StepCtx = { refs, vms, vmsWithMac, groups, endpoints, subnets };
+  const ctx: StepRefs = { refs, vms, vmsWithMac, groups, endpoints, subnets };
   arr(doc.timeline).forEach((step, i) => {
     checkStep(ctx, step, ['timeline', i]);
   });
   return refs.issues;
-}
-
-interface StepCtx {
-  refs: Refs;
-  subnets: Set<string>;
-  vms: Set<string>;
-  /** VMs whose MAC the intent states (a BGP match on a VM compares its MAC). */
-  vmsWithMac: Set<string>;
-  groups: Set<string>;
-  endpoints: Set<string>;
 }
 
 function checkPorts(refs: Refs, path: Path, ports: unknown, proto: unknown): void {
@@ -272,7 +193,7 @@ function checkPorts(refs: Refs, path: Path, ports: unknown, proto: unknown): voi
 }
 
 function oneKind(
-  ctx: StepCtx,
+  ctx: StepRefs,
   obj: Obj,
   path: Path,
   kinds: readonly string[],
@@ -293,19 +214,7 @@ function oneKind(
   return undefined;
 }
 
-function endpoint(ctx: StepCtx, path: Path, name: unknown, allowStar = false): void {
-  if (typeof name !== 'string') return;
-  if (allowStar && name === '*') return;
-  if (!ctx.endpoints.has(name)) ctx.refs.unknown(path, 'VM or external host', name, ctx.endpoints);
-}
-
-function vmOrNode(ctx: StepCtx, path: Path, name: unknown): void {
-  if (typeof name !== 'string') return;
-  if (ctx.endpoints.has(name) || ctx.refs.lab.nodes.has(name)) return;
-  ctx.refs.unknown(path, 'VM or lab node', name, [...ctx.endpoints, ...ctx.refs.lab.nodes.keys()]);
-}
-
-function checkStep(ctx: StepCtx, step: Obj, path: Path): void {
+function checkStep(ctx: StepRefs, step: Obj, path: Path): void {
   const kind = oneKind(ctx, step, path, STEP_KINDS, 'timeline step');
   if (!kind) return;
   const body = step[kind];
@@ -392,16 +301,12 @@ function checkStep(ctx: StepCtx, step: Obj, path: Path): void {
       const c = body as Obj;
       arr(c.faults).forEach((f, j) => {
         checkFault(ctx, f, [...at, 'faults', j]);
-        const spec = FAULT_FIELDS[String(f.kind)];
-        if (
-          spec &&
-          !spec.duration &&
-          !['link-flap', 'bgp-clear', 'node-restart', 'process-restart'].includes(String(f.kind))
-        ) {
+        if (faultKind(String(f.kind))?.chaos === false) {
+          const timed = FAULT_KINDS.filter((d) => d.duration).map((d) => d.kind);
           refs.error(
             [...at, 'faults', j, 'kind'],
             `fault '${String(f.kind)}' cannot be drawn by chaos: it has no revert`,
-            'use a fault with a duration (link-down, node-pause, process-kill, partition, packet-loss, ...)',
+            `use a fault with a duration (${timed.join(', ')})`,
           );
         }
       });
@@ -412,11 +317,11 @@ function checkStep(ctx: StepCtx, step: Obj, path: Path): void {
   }
 }
 
-function checkFault(ctx: StepCtx, fault: Obj, path: Path): void {
+function checkFault(ctx: StepRefs, fault: Obj, path: Path): void {
   const { refs } = ctx;
   const kind = String(fault.kind);
-  const spec = FAULT_FIELDS[kind];
-  if (!spec) return;
+  const spec = faultKind(kind);
+  if (!spec) return; // the schema names the registered kinds
   for (const key of spec.required) {
     if (!(key in fault))
       refs.error(
@@ -441,18 +346,10 @@ function checkFault(ctx: StepCtx, fault: Obj, path: Path): void {
       );
     }
   }
+  // Keys with one meaning for every kind that takes them.
   if ('link' in fault) refs.link([...path, 'link'], fault.link);
   if ('node' in fault) refs.node([...path, 'node'], fault.node);
-  for (const side of ['a', 'b'] as const)
-    strs(fault[side]).forEach((n, j) => {
-      refs.node([...path, side, j], n);
-    });
-  if (kind === 'partition') {
-    const a = new Set(strs(fault.a));
-    strs(fault.b).forEach((n, j) => {
-      if (a.has(n)) refs.error([...path, 'b', j], `node '${n}' is on both sides of the partition`);
-    });
-  }
+  spec.references?.(ctx, fault, path);
 }
 
 /**
@@ -492,7 +389,7 @@ function constructionMs(kind: string, body: Obj): { ms: number; why: string } | 
 }
 
 /** A `within` budget the check cannot meet by construction is an error, not a silent floor. */
-function checkBudget(ctx: StepCtx, check: Obj, kind: string, path: Path): void {
+function checkBudget(ctx: StepRefs, check: Obj, kind: string, path: Path): void {
   if (check.within === undefined) return;
   let within: number;
   try {
@@ -509,7 +406,7 @@ function checkBudget(ctx: StepCtx, check: Obj, kind: string, path: Path): void {
   );
 }
 
-function checkCheck(ctx: StepCtx, check: Obj, path: Path): void {
+function checkCheck(ctx: StepRefs, check: Obj, path: Path): void {
   const { refs } = ctx;
   const kind = oneKind(ctx, check, path, CHECK_KINDS, 'expectation');
   strs(check.conformance).forEach((id, j) => {

@@ -1,7 +1,7 @@
 /** One connection attempt with an explicit expectation (reach or drop). */
 import { runMatrix } from '../../traffic/index.ts';
-import { probeText } from '../parse.ts';
 import type { ReachCheck } from '../types.ts';
+import { probeText } from '../values.ts';
 import { ATTEMPT_MS, MATRIX_HOLD_MS, positiveDeadline } from './timing.ts';
 import type { CheckHandler } from './types.ts';
 

@@ -8,8 +8,25 @@
 import { type EvpnMacIp, SpeakerProcess } from '../../bgp/index.ts';
 import { HarnessError } from '../../util/errors.ts';
 import type { ScenarioContext } from '../context.ts';
-import type { Fault } from '../types.ts';
-import type { Revert } from './types.ts';
+import { arr } from '../values.ts';
+import { type FaultDefinition, forDuration, type Revert } from './types.ts';
+
+/** A type-2 route a foreign speaker announces. */
+export interface AnnouncedRoute {
+  vni: number;
+  mac: string;
+  ip: string | undefined;
+  nextHop: string;
+  /** Route target carried (`65000:100`). */
+  rt: string;
+}
+
+export interface BgpAnnounceFault {
+  kind: 'bgp-announce';
+  node: string;
+  routes: AnnouncedRoute[];
+  durationMs: number | undefined;
+}
 
 const nextAddress = (ip: string, step: number): string => {
   const parts = ip.split('.').map(Number);
@@ -17,10 +34,7 @@ const nextAddress = (ip: string, step: number): string => {
   return parts.join('.');
 };
 
-export async function bgpAnnounce(
-  fault: Extract<Fault, { kind: 'bgp-announce' }>,
-  ctx: ScenarioContext,
-): Promise<Revert> {
+async function announce(fault: BgpAnnounceFault, ctx: ScenarioContext): Promise<Revert> {
   const node = ctx.node(fault.node);
   const labels = ctx.lab.topology.nodes.find((n) => n.name === fault.node)?.labels ?? {};
   const peer = labels['otwin.bgp-tap.peer'];
@@ -87,3 +101,49 @@ export async function bgpAnnounce(
     await removeAddress();
   };
 }
+
+export const bgpAnnounce: FaultDefinition<BgpAnnounceFault> = {
+  kind: 'bgp-announce',
+  required: ['node', 'routes'],
+  optional: [],
+  properties: {
+    node: { $ref: '#/definitions/name' },
+    routes: {
+      description:
+        'bgp-announce: type-2 routes a foreign speaker announces into the node (a route reflector), at most 1,000.',
+      type: 'array',
+      minItems: 1,
+      maxItems: 1000,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['vni', 'mac', 'nextHop', 'rt'],
+        properties: {
+          vni: { type: 'integer', minimum: 1, maximum: 16777215 },
+          mac: { $ref: '#/definitions/mac' },
+          ip: { type: 'string' },
+          nextHop: { type: 'string' },
+          rt: { type: 'string' },
+        },
+      },
+    },
+  },
+  duration: true,
+  chaos: true,
+  undoes: false,
+  parse: (raw, durationMs) => ({
+    kind: 'bgp-announce',
+    node: String(raw.node),
+    routes: arr(raw.routes).map((r) => ({
+      vni: Number(r.vni),
+      mac: String(r.mac),
+      ip: r.ip as string | undefined,
+      nextHop: String(r.nextHop),
+      rt: String(r.rt),
+    })),
+    durationMs,
+  }),
+  describe: (f) => `bgp-announce ${f.routes.length} type-2 route(s) into ${f.node}${forDuration(f)}`,
+  target: (f) => `node:${f.node}`,
+  apply: announce,
+};

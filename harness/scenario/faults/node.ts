@@ -8,10 +8,14 @@ import { isAlive, nodeProcesses, signal } from '../../kernel/procs.ts';
 import { HarnessError } from '../../util/errors.ts';
 import { sleep } from '../../util/poll.ts';
 import type { ScenarioContext } from '../context.ts';
-import type { Fault } from '../types.ts';
-import type { Revert } from './types.ts';
+import { type FaultDefinition, forDuration } from './types.ts';
 
-type NodeFault = Extract<Fault, { kind: 'node-kill' | 'node-pause' | 'node-resume' | 'node-restart' }>;
+export interface NodeFault<K extends string = NodeFaultKind> {
+  kind: K;
+  node: string;
+  durationMs: number | undefined;
+}
+type NodeFaultKind = 'node-kill' | 'node-pause' | 'node-resume' | 'node-restart';
 
 const downLinks = new Map<string, string[]>();
 /** Static routes of killed nodes: taking interfaces down deletes the routes through them. */
@@ -92,20 +96,64 @@ function pause(ctx: ScenarioContext, name: string, sig: 'SIGSTOP' | 'SIGCONT'): 
   else ctx.down.delete(name);
 }
 
-export async function nodeFault(fault: NodeFault, ctx: ScenarioContext): Promise<Revert | undefined> {
-  switch (fault.kind) {
-    case 'node-kill':
-      await kill(ctx, fault.node);
-      return () => restart(ctx, fault.node);
-    case 'node-pause':
-      pause(ctx, fault.node, 'SIGSTOP');
-      return async () => pause(ctx, fault.node, 'SIGCONT');
-    case 'node-resume':
-      pause(ctx, fault.node, 'SIGCONT');
-      return undefined;
-    case 'node-restart':
-      if (!downLinks.has(`${ctx.lab.topology.name}/${fault.node}`)) await kill(ctx, fault.node);
-      await restart(ctx, fault.node);
-      return undefined;
-  }
+type NodeFaultOptions<K extends NodeFaultKind> = Pick<
+  FaultDefinition<NodeFault<K>>,
+  'kind' | 'duration' | 'chaos' | 'undoes' | 'apply'
+>;
+
+function nodeFault<K extends NodeFaultKind>(options: NodeFaultOptions<K>): FaultDefinition<NodeFault<K>> {
+  return {
+    ...options,
+    required: ['node'],
+    optional: [],
+    properties: { node: { $ref: '#/definitions/name' } },
+    parse: (raw, durationMs) => ({ kind: options.kind, node: String(raw.node), durationMs }),
+    describe: (f) => `${f.kind} ${f.node}${forDuration(f)}`,
+    target: (f) => `node:${f.node}`,
+  };
 }
+
+export const nodeKill = nodeFault({
+  kind: 'node-kill',
+  duration: true,
+  chaos: true,
+  undoes: false,
+  async apply(fault, ctx) {
+    await kill(ctx, fault.node);
+    return () => restart(ctx, fault.node);
+  },
+});
+
+export const nodePause = nodeFault({
+  kind: 'node-pause',
+  duration: true,
+  chaos: true,
+  undoes: false,
+  async apply(fault, ctx) {
+    pause(ctx, fault.node, 'SIGSTOP');
+    return async () => pause(ctx, fault.node, 'SIGCONT');
+  },
+});
+
+export const nodeResume = nodeFault({
+  kind: 'node-resume',
+  duration: false,
+  chaos: false,
+  undoes: true,
+  async apply(fault, ctx) {
+    pause(ctx, fault.node, 'SIGCONT');
+    return undefined;
+  },
+});
+
+export const nodeRestart = nodeFault({
+  kind: 'node-restart',
+  duration: false,
+  chaos: true,
+  undoes: true,
+  async apply(fault, ctx) {
+    if (!downLinks.has(`${ctx.lab.topology.name}/${fault.node}`)) await kill(ctx, fault.node);
+    await restart(ctx, fault.node);
+    return undefined;
+  },
+});

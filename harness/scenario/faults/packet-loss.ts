@@ -4,8 +4,15 @@
  */
 import { HarnessError } from '../../util/errors.ts';
 import type { ScenarioContext } from '../context.ts';
-import type { Fault, LinkRef } from '../types.ts';
-import type { Revert } from './types.ts';
+import type { LinkRef } from '../types.ts';
+import { type FaultDefinition, forDuration, parseLinkRef, type Revert } from './types.ts';
+
+export interface PacketLossFault {
+  kind: 'packet-loss';
+  link: LinkRef;
+  percent: number;
+  durationMs: number | undefined;
+}
 
 function peerOf(ctx: ScenarioContext, link: LinkRef): LinkRef | undefined {
   for (const l of ctx.lab.topology.links) {
@@ -16,10 +23,7 @@ function peerOf(ctx: ScenarioContext, link: LinkRef): LinkRef | undefined {
   return undefined;
 }
 
-export async function packetLoss(
-  fault: Extract<Fault, { kind: 'packet-loss' }>,
-  ctx: ScenarioContext,
-): Promise<Revert> {
+async function applyLoss(fault: PacketLossFault, ctx: ScenarioContext): Promise<Revert> {
   const ends = [fault.link, peerOf(ctx, fault.link)].filter(
     (e): e is LinkRef => e !== undefined && ctx.lab.nodes.has(e.node),
   );
@@ -46,3 +50,26 @@ export async function packetLoss(
   }
   return revert;
 }
+
+export const packetLoss: FaultDefinition<PacketLossFault> = {
+  kind: 'packet-loss',
+  required: ['link', 'percent'],
+  optional: [],
+  properties: {
+    link: { $ref: '#/definitions/linkRef' },
+    percent: { type: 'number', minimum: 0, maximum: 100 },
+  },
+  duration: true,
+  chaos: true,
+  undoes: false,
+  parse: (raw, durationMs) => ({
+    kind: 'packet-loss',
+    link: parseLinkRef(raw.link),
+    percent: Number(raw.percent),
+    durationMs,
+  }),
+  describe: (f) => `packet-loss ${f.percent}% on ${f.link.node}:${f.link.iface}${forDuration(f)}`,
+  // Its own target: loss on a link does not undo (nor is undone by) link-down/up on it.
+  target: (f) => `loss:${f.link.node}:${f.link.iface}`,
+  apply: applyLoss,
+};

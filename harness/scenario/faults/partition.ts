@@ -7,8 +7,15 @@
 import { createHash } from 'node:crypto';
 import { HarnessError } from '../../util/errors.ts';
 import type { ScenarioContext } from '../context.ts';
-import type { Fault } from '../types.ts';
-import type { Revert } from './types.ts';
+import { strs } from '../values.ts';
+import { type FaultDefinition, forDuration, type Revert } from './types.ts';
+
+export interface PartitionFault {
+  kind: 'partition';
+  a: string[];
+  b: string[];
+  durationMs: number | undefined;
+}
 
 async function addresses(ctx: ScenarioContext, node: string): Promise<string[]> {
   const r = await ctx.node(node).exec(['ip', '-j', '-4', 'addr', 'show']);
@@ -19,10 +26,7 @@ async function addresses(ctx: ScenarioContext, node: string): Promise<string[]> 
     .flatMap((l) => l.addr_info.map((a) => a.local));
 }
 
-export async function partition(
-  fault: Extract<Fault, { kind: 'partition' }>,
-  ctx: ScenarioContext,
-): Promise<Revert> {
+async function applyPartition(fault: PartitionFault, ctx: ScenarioContext): Promise<Revert> {
   const table = `ote_part_${createHash('sha1')
     .update(JSON.stringify([fault.a, fault.b]))
     .digest('hex')
@@ -62,3 +66,27 @@ export async function partition(
   }
   return revert;
 }
+
+export const partition: FaultDefinition<PartitionFault> = {
+  kind: 'partition',
+  required: ['a', 'b'],
+  optional: [],
+  properties: { a: { $ref: '#/definitions/names' }, b: { $ref: '#/definitions/names' } },
+  duration: true,
+  chaos: true,
+  undoes: false,
+  parse: (raw, durationMs) => ({ kind: 'partition', a: raw.a as string[], b: raw.b as string[], durationMs }),
+  references({ refs }, raw, path) {
+    for (const side of ['a', 'b'] as const)
+      strs(raw[side]).forEach((n, j) => {
+        refs.node([...path, side, j], n);
+      });
+    const a = new Set(strs(raw.a));
+    strs(raw.b).forEach((n, j) => {
+      if (a.has(n)) refs.error([...path, 'b', j], `node '${n}' is on both sides of the partition`);
+    });
+  },
+  describe: (f) => `partition [${f.a.join(', ')}] | [${f.b.join(', ')}]${forDuration(f)}`,
+  target: (f) => `partition:${[...f.a].sort().join(',')}|${[...f.b].sort().join(',')}`,
+  apply: applyPartition,
+};

@@ -9,10 +9,18 @@ import { isAlive, signal } from '../../kernel/procs.ts';
 import { HarnessError } from '../../util/errors.ts';
 import { pollUntil, waitFor } from '../../util/poll.ts';
 import type { ScenarioContext } from '../context.ts';
-import type { Fault } from '../types.ts';
-import type { Revert } from './types.ts';
+import { type FaultDefinition, forDuration } from './types.ts';
 
-type ProcessFault = Extract<Fault, { kind: 'process-kill' | 'process-pause' | 'process-restart' }>;
+type ProcessFaultKind = 'process-kill' | 'process-pause' | 'process-restart';
+
+export interface ProcessFault<K extends string = ProcessFaultKind> {
+  kind: K;
+  node: string;
+  role: string;
+  /** `stop`: the supervisor (watchfrr) is held so it does not restart the process; `keep`: it may. */
+  supervisor: 'stop' | 'keep';
+  durationMs: number | undefined;
+}
 
 async function rolePids(ctx: ScenarioContext, fault: ProcessFault): Promise<number[]> {
   const pids = await ctx.driver.processes(fault.role, ctx.node(fault.node));
@@ -76,32 +84,78 @@ async function startRole(ctx: ScenarioContext, fault: ProcessFault, supervisors:
   }
 }
 
-export async function processFault(fault: ProcessFault, ctx: ScenarioContext): Promise<Revert | undefined> {
-  switch (fault.kind) {
-    case 'process-kill': {
-      const supervisors = await holdSupervisor(ctx, fault);
-      try {
-        await killRole(ctx, fault);
-      } catch (err) {
-        signal(supervisors, 'SIGCONT');
-        throw err;
-      }
-      return () => startRole(ctx, fault, supervisors);
-    }
-    case 'process-pause': {
-      const supervisors = await holdSupervisor(ctx, fault);
-      const pids = await rolePids(ctx, fault);
-      signal(pids, 'SIGSTOP');
-      return async () => {
-        signal(pids, 'SIGCONT');
-        signal(supervisors, 'SIGCONT');
-      };
-    }
-    case 'process-restart': {
-      const supervisors = await holdSupervisor(ctx, fault);
-      await killRole(ctx, fault);
-      await startRole(ctx, fault, supervisors);
-      return undefined;
-    }
-  }
+type ProcessFaultOptions<K extends ProcessFaultKind> = Pick<
+  FaultDefinition<ProcessFault<K>>,
+  'kind' | 'duration' | 'undoes' | 'apply'
+>;
+
+function processFault<K extends ProcessFaultKind>(
+  options: ProcessFaultOptions<K>,
+): FaultDefinition<ProcessFault<K>> {
+  return {
+    ...options,
+    required: ['node', 'role'],
+    optional: ['supervisor'],
+    properties: {
+      node: { $ref: '#/definitions/name' },
+      role: { type: 'string', description: 'Process role: bgpd, zebra, bfdd, controller, agent, ...' },
+      supervisor: {
+        enum: ['stop', 'keep'],
+        description: 'stop: hold watchfrr so it does not restart the process (default); keep: let it.',
+      },
+    },
+    chaos: true,
+    parse: (raw, durationMs) => ({
+      kind: options.kind,
+      node: String(raw.node),
+      role: String(raw.role),
+      supervisor: (raw.supervisor as 'stop' | 'keep' | undefined) ?? 'stop',
+      durationMs,
+    }),
+    describe: (f) => `${f.kind} ${f.role} on ${f.node} (supervisor ${f.supervisor})${forDuration(f)}`,
+    target: (f) => `process:${f.node}:${f.role}`,
+  };
 }
+
+export const processKill = processFault({
+  kind: 'process-kill',
+  duration: true,
+  undoes: false,
+  async apply(fault, ctx) {
+    const supervisors = await holdSupervisor(ctx, fault);
+    try {
+      await killRole(ctx, fault);
+    } catch (err) {
+      signal(supervisors, 'SIGCONT');
+      throw err;
+    }
+    return () => startRole(ctx, fault, supervisors);
+  },
+});
+
+export const processPause = processFault({
+  kind: 'process-pause',
+  duration: true,
+  undoes: false,
+  async apply(fault, ctx) {
+    const supervisors = await holdSupervisor(ctx, fault);
+    const pids = await rolePids(ctx, fault);
+    signal(pids, 'SIGSTOP');
+    return async () => {
+      signal(pids, 'SIGCONT');
+      signal(supervisors, 'SIGCONT');
+    };
+  },
+});
+
+export const processRestart = processFault({
+  kind: 'process-restart',
+  duration: false,
+  undoes: true,
+  async apply(fault, ctx) {
+    const supervisors = await holdSupervisor(ctx, fault);
+    await killRole(ctx, fault);
+    await startRole(ctx, fault, supervisors);
+    return undefined;
+  },
+});

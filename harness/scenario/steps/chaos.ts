@@ -7,11 +7,9 @@
 import { sleep } from '../../util/poll.ts';
 import { randInt, rng } from '../../util/rng.ts';
 import type { ScenarioContext } from '../context.ts';
-import { applyFault } from '../faults/index.ts';
-import { describeFault } from '../parse.ts';
+import { applyFault, describeFault, faultTarget } from '../faults/index.ts';
 import type { ChaosEvent } from '../record.ts';
 import type { ChaosStep } from '../types.ts';
-import { faultTarget } from './fault.ts';
 
 export function chaosSchedule(
   step: Pick<ChaosStep, 'seed' | 'windowMs' | 'count' | 'durationMs' | 'faults'>,

@@ -5,32 +5,8 @@
  */
 import { sleep } from '../../util/poll.ts';
 import type { ScenarioContext } from '../context.ts';
-import { applyFault } from '../faults/index.ts';
-import { describeFault } from '../parse.ts';
-import type { Fault, FaultStep } from '../types.ts';
-
-/** What a fault acts on: faults on the same target undo each other. */
-export function faultTarget(fault: Fault): string {
-  switch (fault.kind) {
-    case 'link-down':
-    case 'link-up':
-    case 'link-flap':
-    case 'packet-loss':
-      return `${fault.kind === 'packet-loss' ? 'loss' : 'link'}:${fault.link.node}:${fault.link.iface}`;
-    case 'process-kill':
-    case 'process-pause':
-    case 'process-restart':
-      return `process:${fault.node}:${fault.role}`;
-    case 'partition':
-      return `partition:${[...fault.a].sort().join(',')}|${[...fault.b].sort().join(',')}`;
-    case 'bgp-clear':
-      return `bgp-clear:${fault.node}`;
-    default:
-      return `node:${fault.node}`;
-  }
-}
-
-const UNDOING = new Set<Fault['kind']>(['link-up', 'node-resume', 'node-restart', 'process-restart']);
+import { applyFault, describeFault, type Fault, faultKind, faultTarget } from '../faults/index.ts';
+import type { FaultStep } from '../types.ts';
 
 /** Applies a fault with its duration semantics; records it. Returns when the fault is applied (and reverted, if timed). */
 export async function runFault(fault: Fault, ctx: ScenarioContext, stepId: string): Promise<void> {
@@ -42,7 +18,7 @@ export async function runFault(fault: Fault, ctx: ScenarioContext, stepId: strin
     appliedMs: Math.round(ctx.now()),
     revertedMs: undefined,
   });
-  if (UNDOING.has(fault.kind) && pending) {
+  if (faultKind(fault.kind)?.undoes && pending) {
     ctx.pendingReverts.delete(key);
     await pending();
     entry.revertedMs = entry.appliedMs;

@@ -1,0 +1,43 @@
+/** Value formats the scenario file shares across kinds: durations, probes, command lines. */
+import type { ProbeSpec } from './types.ts';
+
+export type Obj = Record<string, unknown>;
+
+export function parseDuration(value: unknown): number {
+  if (typeof value === 'number') return value;
+  const m = /^([0-9]+(?:\.[0-9]+)?)(ms|s|m)$/.exec(String(value));
+  if (!m) throw new Error(`not a duration: ${String(value)}`);
+  const n = Number.parseFloat(m[1]!);
+  return Math.round(m[2] === 'ms' ? n : m[2] === 's' ? n * 1000 : n * 60_000);
+}
+
+/** An optional duration key: its value in ms, or the fallback when absent. */
+export function durationOr<T>(value: unknown, fallback: T): number | T {
+  return value !== undefined ? parseDuration(value) : fallback;
+}
+
+export function parseProbe(text: string): ProbeSpec {
+  if (text === 'icmp') return { proto: 'icmp', port: undefined };
+  const [proto, port] = text.split('/');
+  return { proto: proto as 'tcp' | 'udp', port: Number.parseInt(port ?? '0', 10) };
+}
+
+export function probeText(p: ProbeSpec): string {
+  return p.proto === 'icmp' ? 'icmp' : `${p.proto}/${p.port}`;
+}
+
+/** Splits a command line on spaces, keeping single- or double-quoted parts together. */
+export function splitCommand(text: string): string[] {
+  const out: string[] = [];
+  const re = /'([^']*)'|"([^"]*)"|(\S+)/g;
+  for (let m = re.exec(text); m; m = re.exec(text)) out.push(m[1] ?? m[2] ?? m[3]!);
+  return out;
+}
+
+export function arr(value: unknown): Obj[] {
+  return Array.isArray(value) ? (value as Obj[]) : [];
+}
+
+export function strs(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
+}
