@@ -7,24 +7,15 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { isMap, isNode, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
 import { UserError } from '../util/errors.ts';
+import { CHECK_KINDS, type CheckDefinition } from './checks/index.ts';
 import { describeFault, type Fault, faultKind } from './faults/index.ts';
 import type { Intent, Proto, Rule, ServiceChain } from './intent.ts';
 import { type LabInventory, readLabInventory } from './lab-inventory.ts';
 import { checkLimits } from './limits.ts';
 import { type Path, type SchemaIssue, validateAgainstSchema } from './schema.ts';
-import type {
-  BgpRouteExpectation,
-  CapturePoint,
-  Check,
-  MatrixOverride,
-  PacketSend,
-  Pos,
-  Scenario,
-  Severity,
-  Step,
-} from './types.ts';
+import type { Check, Pos, Scenario, Severity, Step } from './types.ts';
 import { checkReferences } from './validate.ts';
-import { durationOr, type Obj, parseDuration, parseProbe, probeText, splitCommand } from './values.ts';
+import { durationOr, type Obj, parseDuration } from './values.ts';
 
 export { parseDuration, parseProbe, probeText, splitCommand } from './values.ts';
 
@@ -460,172 +451,14 @@ export function buildFault(f: Obj): Fault {
   return kind.parse(f, durationOr(f.duration, undefined));
 }
 
-function buildSend(s: Obj): PacketSend {
-  return {
-    from: String(s.from),
-    iface: s.iface as string | undefined,
-    type: s.type as PacketSend['type'],
-    dst: s.dst as string | undefined,
-    dstMac: s.dstMac as string | undefined,
-    port: s.port as number | undefined,
-    count: (s.count as number | undefined) ?? 1,
-    hex: s.hex as string | undefined,
-  };
-}
-
-function buildPoint(p: Obj): CapturePoint {
-  return {
-    node: String(p.node),
-    iface: String(p.iface),
-    filter: (p.filter as string | undefined) ?? '',
-    count: p.count as number | undefined,
-    min: p.min as number | undefined,
-    max: p.max as number | undefined,
-  };
-}
-
 function buildCheck(c: Obj, path: Path, ctx: BuildCtx, conformance: string[]): Check {
-  const kinds = ['matrix', 'reach', 'bgp', 'table', 'capture', 'packet', 'gateway', 'vxlan'] as const;
-  const kind = kinds.find((k) => k in c)!;
-  const body = (c[kind] ?? {}) as Obj;
-  const base = {
+  // Validation has made sure exactly one registered kind's key is present.
+  const kind = CHECK_KINDS.find((d) => d.kind in c)!;
+  return (kind as CheckDefinition<Check>).parse((c[kind.kind] ?? {}) as Obj, {
     name: (c.name as string | undefined) ?? '',
     conformance: (c.conformance as string[] | undefined) ?? conformance,
     severity: c.severity as Severity | undefined,
     pos: ctx.locator.pos(path),
-    withinMs: c.within !== undefined ? parseDuration(c.within) : 0,
-  };
-  switch (kind) {
-    case 'matrix': {
-      const probes = ((body.probes as string[] | undefined) ?? ['icmp']).map(parseProbe);
-      return {
-        ...base,
-        name: base.name || `reachability matrix (${probes.map(probeText).join(', ')})`,
-        kind,
-        probes,
-        among: body.among as string[] | undefined,
-        overrides: ((body.overrides as Obj[] | undefined) ?? []).map(
-          (o): MatrixOverride => ({
-            from: String(o.from),
-            to: String(o.to),
-            probe: o.probe as string | undefined,
-            expect: o.expect as 'reach' | 'drop',
-            reason: o.reason as string | undefined,
-          }),
-        ),
-      };
-    }
-    case 'reach': {
-      const probe = parseProbe((body.probe as string | undefined) ?? 'icmp');
-      const expect = (body.expect as 'reach' | 'drop' | undefined) ?? 'reach';
-      return {
-        ...base,
-        name:
-          base.name ||
-          `${String(body.from)} ${expect === 'reach' ? '→' : '↛'} ${String(body.to)} (${probeText(probe)})`,
-        kind,
-        from: String(body.from),
-        to: String(body.to),
-        probe,
-        expect,
-      };
-    }
-    case 'bgp': {
-      const routes = ((body.routes as Obj[]) ?? []).map(
-        (r): BgpRouteExpectation => ({
-          type: r.type as 2 | 3 | 5,
-          present: r.present !== false,
-          count: r.count as number | undefined,
-          match: (r.match as Obj | undefined) ?? {},
-          fields: (r.fields as Obj | undefined) ?? {},
-        }),
-      );
-      return {
-        ...base,
-        name:
-          base.name ||
-          `BGP routes at ${String(body.node)}: ${routes.map((r) => `type-${r.type}${r.present ? '' : ' absent'}`).join(', ')}`,
-        kind,
-        node: String(body.node),
-        routes,
-      };
-    }
-    case 'table': {
-      const command = Array.isArray(body.command)
-        ? (body.command as string[])
-        : splitCommand(String(body.command));
-      return {
-        ...base,
-        name: base.name || `table ${command.join(' ')} on ${String(body.node)}`,
-        kind,
-        node: String(body.node),
-        command,
-        path: (body.path as string | undefined) ?? '',
-        contains: (body.contains as Obj[] | undefined) ?? [],
-        absent: (body.absent as Obj[] | undefined) ?? [],
-        count: body.count as number | undefined,
-        where: body.where as Obj | undefined,
-      };
-    }
-    case 'capture': {
-      const send = buildSend(body.send as Obj);
-      return {
-        ...base,
-        name: base.name || `capture while ${send.from} sends ${send.type}`,
-        kind,
-        points: ((body.points as Obj[]) ?? []).map(buildPoint),
-        stimulus: send,
-        durationMs: body.duration !== undefined ? parseDuration(body.duration) : 2000,
-      };
-    }
-    case 'packet': {
-      const send = buildSend(body.send as Obj);
-      return {
-        ...base,
-        name: base.name || `packet ${send.type} from ${send.from}`,
-        kind,
-        send,
-        at: ((body.at as Obj[]) ?? []).map(buildPoint),
-        match: (body.match as Obj | undefined) ?? {},
-        durationMs: body.duration !== undefined ? parseDuration(body.duration) : 2000,
-      };
-    }
-    case 'gateway': {
-      const from = (body.from as string[] | undefined) ?? [];
-      return {
-        ...base,
-        name:
-          base.name ||
-          `${from.join(', ')} ${from.length === 1 ? 'resolves its' : 'resolve their'} gateway to one MAC`,
-        kind,
-        from,
-        durationMs: body.duration !== undefined ? parseDuration(body.duration) : 1000,
-      };
-    }
-    case 'vxlan': {
-      const mode = body.mode as 'entropy' | 'mtu' | 'inject';
-      return {
-        ...base,
-        name: base.name || `vxlan ${mode} ${String(body.from)} → ${String(body.to)}`,
-        kind,
-        mode,
-        from: String(body.from),
-        to: String(body.to),
-        at: ((body.at as Obj[] | undefined) ?? []).map((p) => ({
-          node: String(p.node),
-          iface: String(p.iface),
-        })),
-        flows: (body.flows as number | undefined) ?? 64,
-        minSourcePorts: (body.minSourcePorts as number | undefined) ?? 2,
-        underlayMtu: body.underlayMtu as number | undefined,
-        vni: body.vni as number | string | undefined,
-        flags: (body.flags as number | undefined) ?? 0x08,
-        reserved1: (body.reserved1 as number | undefined) ?? 0,
-        reserved2: (body.reserved2 as number | undefined) ?? 0,
-        expect: (body.expect as 'delivered' | 'dropped' | undefined) ?? 'delivered',
-        among: body.among as string[] | undefined,
-        durationMs: body.duration !== undefined ? parseDuration(body.duration) : 1500,
-      };
-    }
-  }
+    withinMs: durationOr(c.within, 0),
+  });
 }

@@ -3,6 +3,7 @@
  * The JSON schema (scenario.schema.json) is the authority on the file's shape; these types mirror it
  * with durations already converted to milliseconds and every reference checked.
  */
+import type { Check } from './checks/index.ts';
 import type { Fault } from './faults/index.ts';
 import type { Intent } from './intent.ts';
 
@@ -169,7 +170,8 @@ export interface LinkRef {
 // ---------------------------------------------------------------------------------------------
 // Checks (expectations)
 
-interface CheckBase {
+/** What every expectation has, whatever its kind. */
+export interface CheckBase {
   /** Result name in the report. */
   name: string;
   /** Conformance IDs this check establishes (defaults to the scenario's). */
@@ -180,73 +182,9 @@ interface CheckBase {
   withinMs: number;
 }
 
-export interface MatrixCheck extends CheckBase {
-  kind: 'matrix';
-  probes: ProbeSpec[];
-  /** Endpoints (VM names, `ext:<name>`) to include; all attached VMs by default. */
-  among: string[] | undefined;
-  overrides: MatrixOverride[];
-}
-
 export interface ProbeSpec {
   proto: 'icmp' | 'tcp' | 'udp';
   port: number | undefined;
-}
-
-export interface MatrixOverride {
-  from: string;
-  to: string;
-  probe: string | undefined;
-  expect: 'reach' | 'drop';
-  reason: string | undefined;
-}
-
-export interface ReachCheck extends CheckBase {
-  kind: 'reach';
-  from: string;
-  to: string;
-  probe: ProbeSpec;
-  expect: 'reach' | 'drop';
-}
-
-export interface BgpRouteExpectation {
-  type: 2 | 3 | 5;
-  present: boolean;
-  /** How many such routes (exact), when given. */
-  count: number | undefined;
-  /** Field values the route must carry (vni, mac, ip, originator, rd, rt, nextHop, ...). */
-  match: Record<string, unknown>;
-  /** Extra fields checked on every matched route (label, pmsiTunnelType, encapsulation, ...). */
-  fields: Record<string, unknown>;
-}
-
-export interface BgpCheck extends CheckBase {
-  kind: 'bgp';
-  /** Node whose RIB the tap listens to (a route reflector). */
-  node: string;
-  routes: BgpRouteExpectation[];
-}
-
-export interface TableCheck extends CheckBase {
-  kind: 'table';
-  node: string;
-  /** argv run in the node; prints JSON. */
-  command: string[];
-  /** Dotted path into the JSON to the list of rows (`routes`, empty: the top level). */
-  path: string;
-  contains: Array<Record<string, unknown>>;
-  absent: Array<Record<string, unknown>>;
-  count: number | undefined;
-  /** Row filter applied before `count`. */
-  where: Record<string, unknown> | undefined;
-}
-
-export interface CaptureCheck extends CheckBase {
-  kind: 'capture';
-  points: CapturePoint[];
-  /** What is sent while the captures run. */
-  stimulus: PacketSend;
-  durationMs: number;
 }
 
 export interface CapturePoint {
@@ -275,62 +213,5 @@ export interface PacketSend {
   hex: string | undefined;
 }
 
-export interface PacketCheck extends CheckBase {
-  kind: 'packet';
-  send: PacketSend;
-  /** Where the frame must (or must not) come out. */
-  at: CapturePoint[];
-  /** Only packets matching these header fields count (masked compare: other fields are ignored). */
-  match: Record<string, unknown>;
-  durationMs: number;
-}
-
-/**
- * L3-2: the VMs in `from` ARP for their subnet's gateway; each must be answered, and every answer
- * carry one and the same MAC, whatever its value (what the MAC is comes from no implementation).
- */
-export interface GatewayCheck extends CheckBase {
-  kind: 'gateway';
-  from: string[];
-  durationMs: number;
-}
-
-/** VXLAN encapsulation checks beyond one packet (VX-2..VX-5): see checks/vxlan.ts. */
-export interface VxlanCheck extends CheckBase {
-  kind: 'vxlan';
-  mode: 'entropy' | 'mtu' | 'inject';
-  /** entropy/mtu: the sending VM; inject: the underlay node that sends the crafted packet. */
-  from: string;
-  /** The destination VM. */
-  to: string;
-  /** Underlay points (entropy: where outer source ports are read; mtu: where fragments are looked for). */
-  at: Array<{ node: string; iface: string }>;
-  /** entropy: number of inner flows. */
-  flows: number;
-  /** entropy: distinct outer source ports required. */
-  minSourcePorts: number;
-  /** mtu: underlay MTU set on the `at` interfaces for the check (restored afterwards). */
-  underlayMtu: number | undefined;
-  /** inject: VNI, or a subnet name standing for its VNI. */
-  vni: number | string | undefined;
-  /** inject: VXLAN flags byte (0x08: I flag only), reserved fields. */
-  flags: number;
-  reserved1: number;
-  reserved2: number;
-  /** inject: delivered to `to` (only), or dropped everywhere. */
-  expect: 'delivered' | 'dropped';
-  /** inject: VMs watched (default every attached VM). */
-  among: string[] | undefined;
-  durationMs: number;
-}
-
-export type Check =
-  | MatrixCheck
-  | ReachCheck
-  | BgpCheck
-  | TableCheck
-  | CaptureCheck
-  | PacketCheck
-  | GatewayCheck
-  | VxlanCheck;
-export type CheckKind = Check['kind'];
+// The check kinds: the union of the registered kinds (checks/index.ts), each declared in its own file.
+export type { Check, CheckKind } from './checks/index.ts';

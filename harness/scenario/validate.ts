@@ -6,16 +6,15 @@
  */
 
 import { CATALOGUE } from './catalogue.ts';
-import { MATRIX_HOLD_MS } from './checks/timing.ts';
+import { CHECK_KEYS, checkKind } from './checks/index.ts';
 import { FAULT_KINDS, faultKind } from './faults/index.ts';
 import { inCidr, isCidr, isIpv4 } from './intent.ts';
 import type { LabInventory } from './lab-inventory.ts';
-import { endpoint, Refs, type StepRefs, vmOrNode } from './refs.ts';
+import { endpoint, Refs, type StepRefs } from './refs.ts';
 import type { Path, SchemaIssue } from './schema.ts';
 import { arr, type Obj, parseDuration, strs } from './values.ts';
 
 const STEP_KINDS = ['provision', 'expect', 'fault', 'wait', 'wait-until', 'measure', 'chaos'] as const;
-const CHECK_KINDS = ['matrix', 'reach', 'bgp', 'table', 'capture', 'packet', 'gateway', 'vxlan'] as const;
 
 function uniqueNames(
   refs: Refs,
@@ -352,42 +351,6 @@ function checkFault(ctx: StepRefs, fault: Obj, path: Path): void {
   spec.references?.(ctx, fault, path);
 }
 
-/**
- * The shortest time a check of this kind takes by construction: expected-dropped cells are held for
- * MATRIX_HOLD_MS, captures and packet/VXLAN checks listen for their `duration`.
- */
-function constructionMs(kind: string, body: Obj): { ms: number; why: string } | undefined {
-  const duration = (fallback: number) => {
-    try {
-      return body.duration !== undefined ? parseDuration(body.duration) : fallback;
-    } catch {
-      return 0;
-    }
-  };
-  switch (kind) {
-    case 'matrix':
-      return { ms: MATRIX_HOLD_MS, why: `expected-dropped cells must stay dropped for ${MATRIX_HOLD_MS} ms` };
-    case 'reach':
-      return body.expect === 'drop'
-        ? { ms: MATRIX_HOLD_MS, why: `a drop must hold for ${MATRIX_HOLD_MS} ms` }
-        : undefined;
-    case 'capture':
-    case 'packet':
-      return { ms: duration(2000), why: 'it listens for its duration' };
-    case 'gateway': {
-      const vms = Math.max(1, strs(body.from).length);
-      return {
-        ms: duration(1000) * vms,
-        why: `it listens for its duration from each of ${vms} VM(s) in turn`,
-      };
-    }
-    case 'vxlan':
-      return { ms: duration(1500), why: 'it listens for its duration' };
-    default:
-      return undefined;
-  }
-}
-
 /** A `within` budget the check cannot meet by construction is an error, not a silent floor. */
 function checkBudget(ctx: StepRefs, check: Obj, kind: string, path: Path): void {
   if (check.within === undefined) return;
@@ -397,100 +360,22 @@ function checkBudget(ctx: StepRefs, check: Obj, kind: string, path: Path): void 
   } catch {
     return; // the schema reports the malformed duration
   }
-  const min = constructionMs(kind, (check[kind] ?? {}) as Obj);
+  const min = checkKind(kind)?.minimumMs?.((check[kind] ?? {}) as Obj);
   if (!min || within >= min.ms) return;
   ctx.refs.error(
     [...path, 'within'],
     `'within: ${String(check.within)}' cannot be met: a ${kind} check takes at least ${min.ms} ms (${min.why})`,
-    `raise 'within' to at least ${min.ms}ms${kind === 'matrix' || kind === 'reach' ? '' : ', or shorten its duration'}`,
+    `raise 'within' to at least ${min.ms}ms${min.listens ? ', or shorten its duration' : ''}`,
   );
 }
 
 function checkCheck(ctx: StepRefs, check: Obj, path: Path): void {
   const { refs } = ctx;
-  const kind = oneKind(ctx, check, path, CHECK_KINDS, 'expectation');
+  const kind = oneKind(ctx, check, path, CHECK_KEYS, 'expectation');
   strs(check.conformance).forEach((id, j) => {
     if (!CATALOGUE.has(id)) refs.unknown([...path, 'conformance', j], 'conformance ID', id, CATALOGUE.keys());
   });
   if (!kind) return;
-  const body = check[kind] as Obj;
-  const at = [...path, kind];
   checkBudget(ctx, check, kind, path);
-  switch (kind) {
-    case 'matrix':
-      strs(body.among).forEach((n, j) => {
-        endpoint(ctx, [...at, 'among', j], n);
-      });
-      arr(body.overrides).forEach((o, j) => {
-        endpoint(ctx, [...at, 'overrides', j, 'from'], o.from, true);
-        endpoint(ctx, [...at, 'overrides', j, 'to'], o.to, true);
-      });
-      return;
-    case 'reach':
-      endpoint(ctx, [...at, 'from'], body.from);
-      endpoint(ctx, [...at, 'to'], body.to);
-      return;
-    case 'bgp':
-      refs.node([...at, 'node'], body.node);
-      arr(body.routes).forEach((r, j) => {
-        for (const part of ['match', 'fields'] as const) {
-          const fields = (r[part] ?? {}) as Obj;
-          if (typeof fields.vm === 'string' && !ctx.vms.has(fields.vm)) {
-            refs.unknown([...at, 'routes', j, part, 'vm'], 'VM', fields.vm, ctx.vms);
-          } else if (typeof fields.vm === 'string' && !ctx.vmsWithMac.has(fields.vm)) {
-            refs.error(
-              [...at, 'routes', j, part, 'vm'],
-              `VM '${fields.vm}' has no 'mac:' in the intent, so 'vm: ${fields.vm}' would ${part === 'match' ? 'match every route' : 'check nothing'}`,
-              `give ${fields.vm} a MAC in intent.vms (e.g. mac: "02:00:00:00:00:11")`,
-            );
-          }
-          if (typeof fields.originator === 'string' && !isIpv4(fields.originator)) {
-            refs.node([...at, 'routes', j, part, 'originator'], fields.originator);
-          }
-        }
-      });
-      return;
-    case 'table':
-      refs.node([...at, 'node'], body.node);
-      return;
-    case 'capture':
-      // A capture point is a lab node or a VM (its interface: captures inside the VM).
-      arr(body.points).forEach((p, j) => {
-        vmOrNode(ctx, [...at, 'points', j, 'node'], p.node);
-        if (p.count === undefined && p.min === undefined && p.max === undefined)
-          refs.error(
-            [...at, 'points', j],
-            'a capture point needs a bound on its packet count (count, min or max): without one it checks nothing',
-            'e.g. `count: 1` (exactly one copy), `min: 1`, or `count: 0` (nothing may come out there)',
-          );
-      });
-      vmOrNode(ctx, [...at, 'send', 'from'], (body.send as Obj | undefined)?.from);
-      return;
-    case 'packet':
-      arr(body.at).forEach((p, j) => {
-        vmOrNode(ctx, [...at, 'at', j, 'node'], p.node);
-      });
-      vmOrNode(ctx, [...at, 'send', 'from'], (body.send as Obj | undefined)?.from);
-      return;
-    case 'gateway':
-      strs(body.from).forEach((vm, j) => {
-        if (!ctx.vms.has(vm)) refs.unknown([...at, 'from', j], 'VM', vm, ctx.vms);
-      });
-      return;
-    case 'vxlan':
-      arr(body.at).forEach((p, j) => {
-        refs.node([...at, 'at', j, 'node'], p.node);
-      });
-      if (body.mode === 'inject') refs.node([...at, 'from'], body.from);
-      else endpoint(ctx, [...at, 'from'], body.from);
-      endpoint(ctx, [...at, 'to'], body.to);
-      strs(body.among).forEach((n, j) => {
-        endpoint(ctx, [...at, 'among', j], n);
-      });
-      if (typeof body.vni === 'string' && !ctx.subnets.has(body.vni))
-        refs.unknown([...at, 'vni'], 'subnet', body.vni, ctx.subnets);
-      return;
-    default:
-      return;
-  }
+  checkKind(kind)?.references?.(ctx, check[kind] as Obj, [...path, kind]);
 }

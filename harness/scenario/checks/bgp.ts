@@ -7,9 +7,28 @@
 
 import { HarnessError } from '../../util/errors.ts';
 import type { ObservedRoute, ScenarioContext } from '../context.ts';
-import { IntentIndex } from '../intent.ts';
-import type { BgpCheck, BgpRouteExpectation } from '../types.ts';
-import { type CheckHandler, subsetMatches } from './types.ts';
+import { IntentIndex, isIpv4 } from '../intent.ts';
+import type { CheckBase } from '../types.ts';
+import { arr, type Obj } from '../values.ts';
+import { type CheckDefinition, subsetMatches } from './types.ts';
+
+export interface BgpCheck extends CheckBase {
+  kind: 'bgp';
+  /** Node whose RIB the tap listens to (a route reflector). */
+  node: string;
+  routes: BgpRouteExpectation[];
+}
+
+export interface BgpRouteExpectation {
+  type: 2 | 3 | 5;
+  present: boolean;
+  /** How many such routes (exact), when given. */
+  count: number | undefined;
+  /** Field values the route must carry (vni, mac, ip, originator, rd, rt, nextHop, ...). */
+  match: Record<string, unknown>;
+  /** Extra fields checked on every matched route (label, pmsiTunnelType, encapsulation, ...). */
+  fields: Record<string, unknown>;
+}
 
 async function resolveFields(
   fields: Record<string, unknown>,
@@ -67,7 +86,73 @@ async function evaluateOne(
   return undefined;
 }
 
-export const bgp: CheckHandler<BgpCheck> = {
+export const bgp: CheckDefinition<BgpCheck> = {
+  kind: 'bgp',
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['node', 'routes'],
+    properties: {
+      node: { $ref: '#/definitions/name', description: 'Route reflector the tap peers with.' },
+      routes: {
+        type: 'array',
+        items: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['type'],
+          properties: {
+            type: { enum: [2, 3, 5] },
+            present: { type: 'boolean' },
+            count: { type: 'integer', minimum: 0 },
+            match: { $ref: '#/definitions/routeFields' },
+            fields: { $ref: '#/definitions/routeFields' },
+          },
+        },
+      },
+    },
+  },
+  traffic: false,
+  parse(body, base) {
+    const routes = arr(body.routes).map(
+      (r): BgpRouteExpectation => ({
+        type: r.type as 2 | 3 | 5,
+        present: r.present !== false,
+        count: r.count as number | undefined,
+        match: (r.match as Obj | undefined) ?? {},
+        fields: (r.fields as Obj | undefined) ?? {},
+      }),
+    );
+    return {
+      ...base,
+      name:
+        base.name ||
+        `BGP routes at ${String(body.node)}: ${routes.map((r) => `type-${r.type}${r.present ? '' : ' absent'}`).join(', ')}`,
+      kind: 'bgp',
+      node: String(body.node),
+      routes,
+    };
+  },
+  references(ctx, body, at) {
+    const { refs } = ctx;
+    refs.node([...at, 'node'], body.node);
+    arr(body.routes).forEach((r, j) => {
+      for (const part of ['match', 'fields'] as const) {
+        const fields = (r[part] ?? {}) as Obj;
+        if (typeof fields.vm === 'string' && !ctx.vms.has(fields.vm)) {
+          refs.unknown([...at, 'routes', j, part, 'vm'], 'VM', fields.vm, ctx.vms);
+        } else if (typeof fields.vm === 'string' && !ctx.vmsWithMac.has(fields.vm)) {
+          refs.error(
+            [...at, 'routes', j, part, 'vm'],
+            `VM '${fields.vm}' has no 'mac:' in the intent, so 'vm: ${fields.vm}' would ${part === 'match' ? 'match every route' : 'check nothing'}`,
+            `give ${fields.vm} a MAC in intent.vms (e.g. mac: "02:00:00:00:00:11")`,
+          );
+        }
+        if (typeof fields.originator === 'string' && !isIpv4(fields.originator)) {
+          refs.node([...at, 'routes', j, part, 'originator'], fields.originator);
+        }
+      }
+    });
+  },
   selfPolling: false,
   async evaluate(check, ctx) {
     const source = await ctx.routes(check.node);

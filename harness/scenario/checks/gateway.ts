@@ -6,11 +6,61 @@
  */
 import type { Attachment } from '../../report/reporter.ts';
 import { IntentIndex } from '../intent.ts';
-import type { GatewayCheck } from '../types.ts';
+import { knownVm } from '../refs.ts';
+import type { CheckBase } from '../types.ts';
+import { durationOr, strs } from '../values.ts';
 import { sniffWhileSending } from './sniff.ts';
-import type { CheckHandler } from './types.ts';
+import { type CheckDefinition, listenMs } from './types.ts';
 
-export const gateway: CheckHandler<GatewayCheck> = {
+/**
+ * L3-2: the VMs in `from` ARP for their subnet's gateway; each must be answered, and every answer
+ * carry one and the same MAC, whatever its value (what the MAC is comes from no implementation).
+ */
+export interface GatewayCheck extends CheckBase {
+  kind: 'gateway';
+  from: string[];
+  durationMs: number;
+}
+
+export const gateway: CheckDefinition<GatewayCheck> = {
+  kind: 'gateway',
+  schema: {
+    description:
+      "L3-2: each VM in `from` ARPs for its subnet's gateway; every one is answered, all with one MAC (whatever its value). The MAC each VM learned stands for `dstMac: gateway` in later sends (a VM's ARP cache).",
+    type: 'object',
+    additionalProperties: false,
+    required: ['from'],
+    properties: {
+      from: { type: 'array', minItems: 1, items: { $ref: '#/definitions/name' } },
+      duration: { $ref: '#/definitions/duration' },
+    },
+  },
+  traffic: true,
+  parse(body, base) {
+    const from = (body.from as string[] | undefined) ?? [];
+    return {
+      ...base,
+      name:
+        base.name ||
+        `${from.join(', ')} ${from.length === 1 ? 'resolves its' : 'resolve their'} gateway to one MAC`,
+      kind: 'gateway',
+      from,
+      durationMs: durationOr(body.duration, 1000),
+    };
+  },
+  references(ctx, body, at) {
+    strs(body.from).forEach((vm, j) => {
+      knownVm(ctx, [...at, 'from', j], vm);
+    });
+  },
+  minimumMs(body) {
+    const vms = Math.max(1, strs(body.from).length);
+    return {
+      ms: listenMs(body, 1000) * vms,
+      why: `it listens for its duration from each of ${vms} VM(s) in turn`,
+      listens: true,
+    };
+  },
   selfPolling: false,
   async evaluate(check, ctx) {
     const index = new IntentIndex(ctx.intent);

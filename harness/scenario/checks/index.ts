@@ -1,5 +1,8 @@
-/** Check dispatch: one handler per expectation kind (one file each). */
-import type { Check } from '../types.ts';
+/**
+ * The check kinds: one line each. A kind's file declares its key, schema fragment, parse, reference
+ * checks and behaviour (checks/types.ts); the scenario schema, the validator, the parser, the expect
+ * step and the Check type all follow this list.
+ */
 import { bgp } from './bgp.ts';
 import { capture } from './capture.ts';
 import { gateway } from './gateway.ts';
@@ -7,21 +10,33 @@ import { matrix } from './matrix.ts';
 import { packet } from './packet.ts';
 import { reach } from './reach.ts';
 import { table } from './table.ts';
-import type { CheckHandler } from './types.ts';
+import type { CheckDefinition, CheckShape } from './types.ts';
 import { vxlan } from './vxlan.ts';
 
-export type { CheckHandler, CheckResult } from './types.ts';
+export type { CheckDefinition, CheckResult } from './types.ts';
 
-export function handlerFor(check: Check): CheckHandler {
-  const handlers: Record<Check['kind'], CheckHandler> = {
-    matrix: matrix as CheckHandler,
-    reach: reach as CheckHandler,
-    bgp: bgp as CheckHandler,
-    table: table as CheckHandler,
-    capture: capture as CheckHandler,
-    packet: packet as CheckHandler,
-    gateway: gateway as CheckHandler,
-    vxlan: vxlan as CheckHandler,
-  };
-  return handlers[check.kind];
+export const CHECK_KINDS = [matrix, reach, bgp, table, capture, packet, gateway, vxlan] as const;
+
+type CheckOf<D> = D extends CheckDefinition<infer C> ? C : never;
+
+/** A parsed expectation: the union of what the registered kinds parse to. */
+export type Check = CheckOf<(typeof CHECK_KINDS)[number]>;
+export type CheckKind = Check['kind'];
+
+const BY_KIND = new Map<string, CheckDefinition<Check>>(
+  CHECK_KINDS.map((d) => [d.kind, d as CheckDefinition<CheckShape> as CheckDefinition<Check>]),
+);
+
+/** The keys that select a check kind, in registration order. */
+export const CHECK_KEYS: readonly string[] = CHECK_KINDS.map((d) => d.kind);
+
+/** The registered kind's definition; undefined for a key nobody registered. */
+export function checkKind(kind: string): CheckDefinition<Check> | undefined {
+  return BY_KIND.get(kind);
+}
+
+export function handlerFor(check: Check): CheckDefinition<Check> {
+  const d = BY_KIND.get(check.kind);
+  if (!d) throw new Error(`check kind '${check.kind}' is not registered`);
+  return d;
 }

@@ -11,11 +11,87 @@ import {
   renderMatrix,
   runMatrix,
 } from '../../traffic/index.ts';
-import type { MatrixCheck } from '../types.ts';
+import { endpoint } from '../refs.ts';
+import type { CheckBase, ProbeSpec } from '../types.ts';
+import { arr, parseProbe, probeText, strs } from '../values.ts';
 import { ATTEMPT_MS, MATRIX_HOLD_MS, positiveDeadline } from './timing.ts';
-import type { CheckHandler, CheckResult } from './types.ts';
+import type { CheckDefinition, CheckResult } from './types.ts';
 
-export const matrix: CheckHandler<MatrixCheck> = {
+export interface MatrixCheck extends CheckBase {
+  kind: 'matrix';
+  probes: ProbeSpec[];
+  /** Endpoints (VM names, `ext:<name>`) to include; all attached VMs by default. */
+  among: string[] | undefined;
+  overrides: MatrixOverride[];
+}
+
+export interface MatrixOverride {
+  from: string;
+  to: string;
+  probe: string | undefined;
+  expect: 'reach' | 'drop';
+  reason: string | undefined;
+}
+
+export const matrix: CheckDefinition<MatrixCheck> = {
+  kind: 'matrix',
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      probes: { type: 'array', items: { $ref: '#/definitions/probe' } },
+      among: { type: 'array', items: { type: 'string' } },
+      overrides: {
+        type: 'array',
+        items: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['from', 'to', 'expect'],
+          properties: {
+            from: { type: 'string' },
+            to: { type: 'string' },
+            probe: { $ref: '#/definitions/probe' },
+            expect: { enum: ['reach', 'drop'] },
+            reason: { type: 'string' },
+          },
+        },
+      },
+    },
+  },
+  traffic: true,
+  parse(body, base) {
+    const probes = ((body.probes as string[] | undefined) ?? ['icmp']).map(parseProbe);
+    return {
+      ...base,
+      name: base.name || `reachability matrix (${probes.map(probeText).join(', ')})`,
+      kind: 'matrix',
+      probes,
+      among: body.among as string[] | undefined,
+      overrides: arr(body.overrides).map(
+        (o): MatrixOverride => ({
+          from: String(o.from),
+          to: String(o.to),
+          probe: o.probe as string | undefined,
+          expect: o.expect as 'reach' | 'drop',
+          reason: o.reason as string | undefined,
+        }),
+      ),
+    };
+  },
+  references(ctx, body, at) {
+    strs(body.among).forEach((n, j) => {
+      endpoint(ctx, [...at, 'among', j], n);
+    });
+    arr(body.overrides).forEach((o, j) => {
+      endpoint(ctx, [...at, 'overrides', j, 'from'], o.from, true);
+      endpoint(ctx, [...at, 'overrides', j, 'to'], o.to, true);
+    });
+  },
+  minimumMs: () => ({
+    ms: MATRIX_HOLD_MS,
+    why: `expected-dropped cells must stay dropped for ${MATRIX_HOLD_MS} ms`,
+    listens: false,
+  }),
   selfPolling: true,
   async evaluate(check, ctx): Promise<CheckResult> {
     const expected = expectedMatrix(ctx.intent, {

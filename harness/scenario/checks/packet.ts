@@ -4,9 +4,21 @@
  * count (0: nothing may come out there).
  */
 import type { DecodedPacket } from '../../traffic/types.ts';
-import type { PacketCheck } from '../types.ts';
-import { countProblem, sniffWhileSending } from './sniff.ts';
-import { type CheckHandler, subsetMatches } from './types.ts';
+import { vmOrNode } from '../refs.ts';
+import type { CapturePoint, CheckBase, PacketSend } from '../types.ts';
+import { arr, durationOr, type Obj } from '../values.ts';
+import { countProblem, parsePoint, parseSend, sniffWhileSending } from './sniff.ts';
+import { type CheckDefinition, listenMs, subsetMatches } from './types.ts';
+
+export interface PacketCheck extends CheckBase {
+  kind: 'packet';
+  send: PacketSend;
+  /** Where the frame must (or must not) come out. */
+  at: CapturePoint[];
+  /** Only packets matching these header fields count (masked compare: other fields are ignored). */
+  match: Record<string, unknown>;
+  durationMs: number;
+}
 
 /** `match` is `{ <Layer>: { field: value } }`; a packet matches when each named layer has those fields. */
 export function packetMatches(packet: DecodedPacket, match: Record<string, unknown>): boolean {
@@ -35,7 +47,39 @@ function seenFields(packets: DecodedPacket[], match: Record<string, unknown>): s
   return seen.size ? `; seen instead: ${[...seen].join(' | ')}` : '';
 }
 
-export const packet: CheckHandler<PacketCheck> = {
+export const packet: CheckDefinition<PacketCheck> = {
+  kind: 'packet',
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['send', 'at'],
+    properties: {
+      send: { $ref: '#/definitions/send' },
+      at: { type: 'array', minItems: 1, items: { $ref: '#/definitions/capturePoint' } },
+      match: { type: 'object' },
+      duration: { $ref: '#/definitions/duration' },
+    },
+  },
+  traffic: true,
+  parse(body, base) {
+    const send = parseSend(body.send as Obj);
+    return {
+      ...base,
+      name: base.name || `packet ${send.type} from ${send.from}`,
+      kind: 'packet',
+      send,
+      at: arr(body.at).map(parsePoint),
+      match: (body.match as Obj | undefined) ?? {},
+      durationMs: durationOr(body.duration, 2000),
+    };
+  },
+  references(ctx, body, at) {
+    arr(body.at).forEach((p, j) => {
+      vmOrNode(ctx, [...at, 'at', j, 'node'], p.node);
+    });
+    vmOrNode(ctx, [...at, 'send', 'from'], (body.send as Obj | undefined)?.from);
+  },
+  minimumMs: (body) => ({ ms: listenMs(body, 2000), why: 'it listens for its duration', listens: true }),
   selfPolling: false,
   async evaluate(check, ctx) {
     const { results, attachments, notReady } = await sniffWhileSending(

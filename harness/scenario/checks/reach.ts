@@ -1,11 +1,56 @@
 /** One connection attempt with an explicit expectation (reach or drop). */
 import { runMatrix } from '../../traffic/index.ts';
-import type { ReachCheck } from '../types.ts';
-import { probeText } from '../values.ts';
+import { endpoint } from '../refs.ts';
+import type { CheckBase, ProbeSpec } from '../types.ts';
+import { parseProbe, probeText } from '../values.ts';
 import { ATTEMPT_MS, MATRIX_HOLD_MS, positiveDeadline } from './timing.ts';
-import type { CheckHandler } from './types.ts';
+import type { CheckDefinition } from './types.ts';
 
-export const reach: CheckHandler<ReachCheck> = {
+export interface ReachCheck extends CheckBase {
+  kind: 'reach';
+  from: string;
+  to: string;
+  probe: ProbeSpec;
+  expect: 'reach' | 'drop';
+}
+
+export const reach: CheckDefinition<ReachCheck> = {
+  kind: 'reach',
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['from', 'to'],
+    properties: {
+      from: { type: 'string' },
+      to: { type: 'string' },
+      probe: { $ref: '#/definitions/probe' },
+      expect: { enum: ['reach', 'drop'] },
+    },
+  },
+  traffic: true,
+  parse(body, base) {
+    const probe = parseProbe((body.probe as string | undefined) ?? 'icmp');
+    const expect = (body.expect as 'reach' | 'drop' | undefined) ?? 'reach';
+    return {
+      ...base,
+      name:
+        base.name ||
+        `${String(body.from)} ${expect === 'reach' ? '→' : '↛'} ${String(body.to)} (${probeText(probe)})`,
+      kind: 'reach',
+      from: String(body.from),
+      to: String(body.to),
+      probe,
+      expect,
+    };
+  },
+  references(ctx, body, at) {
+    endpoint(ctx, [...at, 'from'], body.from);
+    endpoint(ctx, [...at, 'to'], body.to);
+  },
+  minimumMs: (body) =>
+    body.expect === 'drop'
+      ? { ms: MATRIX_HOLD_MS, why: `a drop must hold for ${MATRIX_HOLD_MS} ms`, listens: false }
+      : undefined,
   selfPolling: true,
   async evaluate(check, ctx) {
     const from = ctx.endpoint(check.from);

@@ -7,6 +7,7 @@ import { sleep } from '../../util/poll.ts';
 import type { ScenarioContext } from '../context.ts';
 import { IntentIndex } from '../intent.ts';
 import type { CapturePoint, PacketSend } from '../types.ts';
+import type { Obj } from '../values.ts';
 
 async function macOf(ctx: ScenarioContext, from: string, iface: string): Promise<string> {
   const vm = new IntentIndex(ctx.intent).vms.get(from);
@@ -183,4 +184,30 @@ export function countProblem(point: CapturePoint, n: number): string | undefined
   if (point.max !== undefined && n > point.max)
     return `${where}: expected at most ${point.max} packet(s), captured ${n}`;
   return undefined;
+}
+
+/** A `send:` mapping (capture and packet checks). */
+export function parseSend(s: Obj): PacketSend {
+  return {
+    from: String(s.from),
+    iface: s.iface as string | undefined,
+    type: s.type as PacketSend['type'],
+    dst: s.dst as string | undefined,
+    dstMac: s.dstMac as string | undefined,
+    port: s.port as number | undefined,
+    count: (s.count as number | undefined) ?? 1,
+    hex: s.hex as string | undefined,
+  };
+}
+
+/** A capture point (capture and packet checks). */
+export function parsePoint(p: Obj): CapturePoint {
+  return {
+    node: String(p.node),
+    iface: String(p.iface),
+    filter: (p.filter as string | undefined) ?? '',
+    count: p.count as number | undefined,
+    min: p.min as number | undefined,
+    max: p.max as number | undefined,
+  };
 }

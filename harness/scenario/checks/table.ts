@@ -4,8 +4,23 @@
  * match `where` (`count`). Rows match by subset: only the fields given are compared.
  */
 import { HarnessError } from '../../util/errors.ts';
-import type { TableCheck } from '../types.ts';
-import { type CheckHandler, subsetMatches } from './types.ts';
+import type { CheckBase } from '../types.ts';
+import { type Obj, splitCommand } from '../values.ts';
+import { type CheckDefinition, subsetMatches } from './types.ts';
+
+export interface TableCheck extends CheckBase {
+  kind: 'table';
+  node: string;
+  /** argv run in the node; prints JSON. */
+  command: string[];
+  /** Dotted path into the JSON to the list of rows (`routes`, empty: the top level). */
+  path: string;
+  contains: Array<Record<string, unknown>>;
+  absent: Array<Record<string, unknown>>;
+  count: number | undefined;
+  /** Row filter applied before `count`. */
+  where: Record<string, unknown> | undefined;
+}
 
 function rowsAt(data: unknown, path: string): unknown[] {
   let current: unknown = data;
@@ -19,7 +34,47 @@ function rowsAt(data: unknown, path: string): unknown[] {
   return current === undefined ? [] : [current];
 }
 
-export const table: CheckHandler<TableCheck> = {
+export const table: CheckDefinition<TableCheck> = {
+  kind: 'table',
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['node', 'command'],
+    properties: {
+      node: { $ref: '#/definitions/name' },
+      command: {
+        description:
+          "argv printing JSON (vtysh -c '... json', ip -j, bridge -j, nft -j), or one string split on spaces.",
+        anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }],
+      },
+      path: { type: 'string' },
+      contains: { type: 'array', items: { type: 'object' } },
+      absent: { type: 'array', items: { type: 'object' } },
+      where: { type: 'object' },
+      count: { type: 'integer', minimum: 0 },
+    },
+  },
+  traffic: false,
+  parse(body, base) {
+    const command = Array.isArray(body.command)
+      ? (body.command as string[])
+      : splitCommand(String(body.command));
+    return {
+      ...base,
+      name: base.name || `table ${command.join(' ')} on ${String(body.node)}`,
+      kind: 'table',
+      node: String(body.node),
+      command,
+      path: (body.path as string | undefined) ?? '',
+      contains: (body.contains as Obj[] | undefined) ?? [],
+      absent: (body.absent as Obj[] | undefined) ?? [],
+      count: body.count as number | undefined,
+      where: body.where as Obj | undefined,
+    };
+  },
+  references(ctx, body, at) {
+    ctx.refs.node([...at, 'node'], body.node);
+  },
   selfPolling: false,
   async evaluate(check, ctx) {
     const r = await ctx.node(check.node).exec(check.command, { timeoutMs: 15_000 });

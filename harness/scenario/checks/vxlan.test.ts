@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { run } from '../../util/exec.ts';
 import { scenarioErrorOf } from '../fixtures/scenario-errors.ts';
 import { loadScenario, parseScenarioText } from '../parse.ts';
-import type { VxlanCheck } from '../types.ts';
+import type { VxlanCheck } from './vxlan.ts';
 import { vniFilter } from './vxlan.ts';
 
 const LAB = resolve('labs/default.clab.yml');

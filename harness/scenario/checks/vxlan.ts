@@ -25,8 +25,39 @@ import type { DecodedLayer, DecodedPacket, PacketDescription } from '../../traff
 import { HarnessError } from '../../util/errors.ts';
 import type { ScenarioContext } from '../context.ts';
 import { IntentIndex } from '../intent.ts';
-import type { VxlanCheck } from '../types.ts';
-import type { CheckHandler, CheckResult } from './types.ts';
+import { endpoint } from '../refs.ts';
+import type { CheckBase } from '../types.ts';
+import { arr, durationOr, strs } from '../values.ts';
+import { type CheckDefinition, type CheckResult, listenMs } from './types.ts';
+
+/** VXLAN encapsulation checks beyond one packet (VX-2..VX-5): see checks/vxlan.ts. */
+export interface VxlanCheck extends CheckBase {
+  kind: 'vxlan';
+  mode: 'entropy' | 'mtu' | 'inject';
+  /** entropy/mtu: the sending VM; inject: the underlay node that sends the crafted packet. */
+  from: string;
+  /** The destination VM. */
+  to: string;
+  /** Underlay points (entropy: where outer source ports are read; mtu: where fragments are looked for). */
+  at: Array<{ node: string; iface: string }>;
+  /** entropy: number of inner flows. */
+  flows: number;
+  /** entropy: distinct outer source ports required. */
+  minSourcePorts: number;
+  /** mtu: underlay MTU set on the `at` interfaces for the check (restored afterwards). */
+  underlayMtu: number | undefined;
+  /** inject: VNI, or a subnet name standing for its VNI. */
+  vni: number | string | undefined;
+  /** inject: VXLAN flags byte (0x08: I flag only), reserved fields. */
+  flags: number;
+  reserved1: number;
+  reserved2: number;
+  /** inject: delivered to `to` (only), or dropped everywhere. */
+  expect: 'delivered' | 'dropped';
+  /** inject: VMs watched (default every attached VM). */
+  among: string[] | undefined;
+  durationMs: number;
+}
 
 /** Outer IPv4 + UDP + VXLAN + inner Ethernet (RFC 7348 §4.3). */
 export const VXLAN_OVERHEAD = 50;
@@ -353,7 +384,82 @@ async function inject(check: VxlanCheck, ctx: ScenarioContext): Promise<CheckRes
   };
 }
 
-export const vxlan: CheckHandler<VxlanCheck> = {
+export const vxlan: CheckDefinition<VxlanCheck> = {
+  kind: 'vxlan',
+  schema: {
+    description:
+      'VXLAN checks (VX-2..5): entropy = outer source port per inner flow; mtu = largest fitting inner packet delivered, no outer fragments; inject = a crafted VXLAN packet from an underlay node, delivered or dropped.',
+    type: 'object',
+    additionalProperties: false,
+    required: ['mode', 'from', 'to'],
+    properties: {
+      mode: { enum: ['entropy', 'mtu', 'inject'] },
+      from: {
+        type: 'string',
+        description: 'entropy/mtu: the sending VM; inject: the underlay node sending.',
+      },
+      to: { type: 'string', description: 'The destination VM.' },
+      at: {
+        type: 'array',
+        items: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['node', 'iface'],
+          properties: { node: { $ref: '#/definitions/name' }, iface: { type: 'string' } },
+        },
+      },
+      flows: { type: 'integer', minimum: 1, maximum: 4096 },
+      minSourcePorts: { type: 'integer', minimum: 1, maximum: 4096 },
+      underlayMtu: { type: 'integer', minimum: 576, maximum: 65535 },
+      vni: {
+        anyOf: [{ type: 'integer', minimum: 0, maximum: 16777215 }, { type: 'string' }],
+        description: 'A VNI, or a subnet name for its VNI.',
+      },
+      flags: { type: 'integer', minimum: 0, maximum: 255 },
+      reserved1: { type: 'integer', minimum: 0, maximum: 16777215 },
+      reserved2: { type: 'integer', minimum: 0, maximum: 255 },
+      expect: { enum: ['delivered', 'dropped'] },
+      among: { type: 'array', items: { type: 'string' } },
+      duration: { $ref: '#/definitions/duration' },
+    },
+  },
+  traffic: true,
+  parse(body, base) {
+    const mode = body.mode as 'entropy' | 'mtu' | 'inject';
+    return {
+      ...base,
+      name: base.name || `vxlan ${mode} ${String(body.from)} → ${String(body.to)}`,
+      kind: 'vxlan',
+      mode,
+      from: String(body.from),
+      to: String(body.to),
+      at: arr(body.at).map((p) => ({ node: String(p.node), iface: String(p.iface) })),
+      flows: (body.flows as number | undefined) ?? 64,
+      minSourcePorts: (body.minSourcePorts as number | undefined) ?? 2,
+      underlayMtu: body.underlayMtu as number | undefined,
+      vni: body.vni as number | string | undefined,
+      flags: (body.flags as number | undefined) ?? 0x08,
+      reserved1: (body.reserved1 as number | undefined) ?? 0,
+      reserved2: (body.reserved2 as number | undefined) ?? 0,
+      expect: (body.expect as 'delivered' | 'dropped' | undefined) ?? 'delivered',
+      among: body.among as string[] | undefined,
+      durationMs: durationOr(body.duration, 1500),
+    };
+  },
+  references(ctx, body, at) {
+    arr(body.at).forEach((p, j) => {
+      ctx.refs.node([...at, 'at', j, 'node'], p.node);
+    });
+    if (body.mode === 'inject') ctx.refs.node([...at, 'from'], body.from);
+    else endpoint(ctx, [...at, 'from'], body.from);
+    endpoint(ctx, [...at, 'to'], body.to);
+    strs(body.among).forEach((n, j) => {
+      endpoint(ctx, [...at, 'among', j], n);
+    });
+    if (typeof body.vni === 'string' && !ctx.subnets.has(body.vni))
+      ctx.refs.unknown([...at, 'vni'], 'subnet', body.vni, ctx.subnets);
+  },
+  minimumMs: (body) => ({ ms: listenMs(body, 1500), why: 'it listens for its duration', listens: true }),
   selfPolling: false,
   evaluate(check, ctx) {
     switch (check.mode) {

@@ -12,8 +12,6 @@ import type { CheckResult } from '../checks/types.ts';
 import { ExpectationError, type ScenarioContext } from '../context.ts';
 import type { Check } from '../types.ts';
 
-const TRAFFIC_KINDS = new Set<Check['kind']>(['matrix', 'reach', 'capture', 'packet', 'gateway', 'vxlan']);
-
 export async function evaluateCheck(
   check: Check,
   ctx: ScenarioContext,
@@ -26,7 +24,7 @@ export async function evaluateCheck(
   // Without a budget the expectation must hold now: one evaluation, however long it takes.
   const deadline = budgetMs > 0 ? from + budgetMs : undefined;
   // Traffic checks need the VMs located: the driver's wait for them is inside the budget.
-  if (TRAFFIC_KINDS.has(check.kind)) await ctx.driver.ready?.(ctx.driverContext());
+  if (handler.traffic) await ctx.driver.ready?.(ctx.driverContext());
   for (;;) {
     const remaining = deadline === undefined ? 0 : Math.max(0, deadline - performance.now());
     // Every handler sees what is left of the budget (self-polling ones poll within it; captures wait
