@@ -554,7 +554,7 @@ export const BASE_SCHEMA: Schema = {
       required: ['kind'],
       properties: {
         kind: {
-          enum: [],
+          description: 'Filled in from the registered fault kinds (faults/index.ts).',
         },
         duration: {
           $ref: '#/definitions/duration',
@@ -563,7 +563,7 @@ export const BASE_SCHEMA: Schema = {
       },
     },
     check: {
-      description: 'GENERATED',
+      description: 'Filled in from the registered check kinds (checks/index.ts).',
       type: 'object',
       additionalProperties: false,
       properties: {

@@ -1,14 +1,14 @@
 /**
- * Validates a parsed scenario document against scenario.schema.json with messages written for people:
+ * Validates a parsed scenario document against the scenario schema (scenario-schema.ts) with messages written for people:
  * one issue per problem, at the offending key or value, with a hint (closest known key, allowed values,
  * the expected format). A small interpreter of the JSON-schema subset the file uses (type, properties,
  * additionalProperties, required, enum, const, pattern, bounds, items, anyOf, $ref) — ajv's messages
  * for `anyOf` unions (duration, `expect: check | [check]`) point at every branch and help nobody.
  */
-import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { closest } from '../util/closest.ts';
+import { buildScenarioSchema } from './scenario-schema.ts';
 
 export type Path = Array<string | number>;
 
@@ -45,11 +45,13 @@ export interface Schema {
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
+/** The editor schema, generated from the registered kinds (`npm run gen:schema`). */
 export const SCHEMA_FILE = join(here, 'scenario.schema.json');
 let cached: Schema | undefined;
 
+/** The schema the validator uses: the base shape plus every registered kind's fragment. */
 export function scenarioSchema(): Schema {
-  cached ??= JSON.parse(readFileSync(SCHEMA_FILE, 'utf8')) as Schema;
+  cached ??= buildScenarioSchema();
   return cached;
 }
 

@@ -1,7 +1,8 @@
 /**
  * The scenario model: what a scenario YAML file says after parsing and validation.
- * The JSON schema (scenario.schema.json) is the authority on the file's shape; these types mirror it
- * with durations already converted to milliseconds and every reference checked.
+ * The schema (scenario-schema.ts: the base shape plus each registered kind's fragment) is the authority
+ * on the file's shape; these types mirror it with durations already converted to milliseconds and
+ * every reference checked. Check and fault types are declared by their kind files.
  */
 import type { Check } from './checks/index.ts';
 import type { Fault } from './faults/index.ts';
