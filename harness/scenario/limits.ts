@@ -7,6 +7,7 @@
 import { KERNEL_FEATURES, TOOLS } from '../doctor/features.ts';
 import { isValidIfName } from '../runtime/netns/names.ts';
 import { closest } from '../util/closest.ts';
+import { checkKind } from './checks/index.ts';
 import type { Path, SchemaIssue } from './schema.ts';
 import { parseDuration } from './values.ts';
 
@@ -45,7 +46,7 @@ function durationLimit(path: Path): DurationLimit | undefined {
     case 'settle':
       return { max: 10 * MINUTE, what: `\`${key}\`` };
     case 'duration':
-      if (parent === 'capture' || parent === 'packet' || parent === 'vxlan')
+      if (parent !== undefined && checkKind(parent)?.captureWindow)
         return { max: 5 * MINUTE, what: 'a capture window' };
       if (parent === 'chaos') return { max: 10 * MINUTE, what: 'a chaos fault duration' };
       return { max: HOUR, what: 'a fault duration' };

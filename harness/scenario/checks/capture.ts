@@ -27,6 +27,7 @@ export const capture: CheckDefinition<CaptureCheck> = {
     },
   },
   traffic: true,
+  captureWindow: true,
   parse(body, base) {
     const send = parseSend(body.send as Obj);
     return {

@@ -61,6 +61,7 @@ export const packet: CheckDefinition<PacketCheck> = {
     },
   },
   traffic: true,
+  captureWindow: true,
   parse(body, base) {
     const send = parseSend(body.send as Obj);
     return {

@@ -34,6 +34,8 @@ export interface CheckDefinition<C extends CheckShape> {
   traffic: boolean;
   /** It polls within `within` by itself (the expect step then calls it once). */
   selfPolling: boolean;
+  /** Its body's `duration` is a capture window (limits.ts bounds it at 5 minutes). */
+  captureWindow?: boolean;
   /** The typed check from a schema-valid body; `base.name` is empty when the file gives no name. */
   parse(body: Obj, base: CheckBase): C;
   /** Reference checks of its body (`at` is the YAML path of the body). */

@@ -424,6 +424,7 @@ export const vxlan: CheckDefinition<VxlanCheck> = {
     },
   },
   traffic: true,
+  captureWindow: true,
   parse(body, base) {
     const mode = body.mode as 'entropy' | 'mtu' | 'inject';
     return {
