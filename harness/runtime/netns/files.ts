@@ -7,8 +7,8 @@ import { existsSync, lstatSync, mkdirSync, statSync, writeFileSync } from 'node:
 import { dirname, join, sep } from 'node:path';
 import type { TopologyNode } from '../../topology/types.ts';
 import { UserError } from '../../util/errors.ts';
+import type { ProfileContext, ProfileMount } from './kinds/index.ts';
 import type { DeployPlan } from './plan.ts';
-import type { ProfileContext, ProfileMount } from './profile.ts';
 import { type LabState, writeState } from './state.ts';
 import { where } from './validate.ts';
 

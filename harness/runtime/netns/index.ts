@@ -26,11 +26,12 @@ import type {
 } from '../runtime.ts';
 import { assertLabName, labIsUp, teardown, trustedTarget } from './destroy.ts';
 import { prepareFiles } from './files.ts';
+import { profileNamed } from './kinds/index.ts';
 import { labNames } from './names.ts';
 import { NetnsNode } from './node.ts';
 import { type DeployPlan, planDeploy } from './plan.ts';
 import { forwarderMarker, startForwarder } from './ports.ts';
-import { hostFrrVersion, routerWithoutSuite } from './routing.ts';
+import { routerWithoutSuite } from './routing.ts';
 import { StageBoard } from './stages.ts';
 import { startNodes } from './start.ts';
 import {
@@ -44,8 +45,8 @@ import {
 } from './state.ts';
 import { checkSupported, type ValidationResult, where } from './validate.ts';
 
+export { profileFor } from './kinds/index.ts';
 export { labNames } from './names.ts';
-export { profileFor } from './plan.ts';
 export type { LabState } from './state.ts';
 
 const DEFAULT_MAX_WORKERS = 8;
@@ -99,7 +100,7 @@ function humanUptime(ms: number): string {
 /** containerlab inspect entries (bridges are not containers: containerlab does not list them either). */
 export function inspectEntries(state: LabState): InspectEntry[] {
   return Object.values(state.nodes)
-    .filter((n) => n.profile !== 'bridge' && n.profile !== 'host')
+    .filter((n) => profileNamed(n.profile)?.listed === true)
     .sort((a, b) => a.name.localeCompare(b.name))
     .map((n) => {
       const alive = n.pid !== undefined && isAlive(n.pid, n.pidStartTime);
@@ -125,7 +126,7 @@ function nodeStates(plan: DeployPlan): Record<string, NodeState> {
   const out: Record<string, NodeState> = {};
   for (const p of plan.nodes) {
     const m = plan.mgmt.nodes.get(p.node.name);
-    const suite = p.profile?.name === 'frr' ? `FRR ${hostFrrVersion()} (this machine's)` : undefined;
+    const suite = p.profile?.runs?.();
     const warning = routerWithoutSuite(p.node) ? 'no routing suite (plain Linux host)' : undefined;
     out[p.node.name] = {
       name: p.node.name,

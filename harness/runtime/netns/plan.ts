@@ -7,7 +7,6 @@
  */
 import type { Topology, TopologyLink, TopologyNode } from '../../topology/types.ts';
 import { UserError } from '../../util/errors.ts';
-import { bridgeProfile } from './bridge.ts';
 import {
   networkModeOf,
   nodePorts,
@@ -16,22 +15,13 @@ import {
   type StageWait,
   stageWaits,
 } from './fields.ts';
-import { frrProfile } from './frr.ts';
-import { linuxProfile } from './linux.ts';
+import { type NodeProfile, profileFor } from './kinds/index.ts';
 import { type MgmtPlan, mgmtBridgeLines, mgmtVethLines, planMgmt } from './mgmt.ts';
 import { type LabNames, labNames, nodeNetns } from './names.ts';
-import type { NodeProfile } from './profile.ts';
-import { frrEvidence } from './routing.ts';
 import { where } from './validate.ts';
 
 /** containerlab's default MTU for veth links. */
 export const DEFAULT_LINK_MTU = 9500;
-
-export function profileFor(node: TopologyNode): NodeProfile {
-  if (node.kind === 'bridge') return bridgeProfile;
-  if (frrEvidence(node)) return frrProfile;
-  return linuxProfile;
-}
 
 export interface NodePlan {
   node: TopologyNode;

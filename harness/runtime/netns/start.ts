@@ -73,8 +73,9 @@ async function startNode(
     if (delay > 0) await sleep(delay * 1000);
     if (!p.profile) return;
     progress(`starting node ${node.name} (${p.profile.name === 'linux' ? node.kind : p.profile.name})`);
-    const sysctls: Record<string, string> =
-      p.profile.name === 'bridge' ? {} : { 'net.ipv4.ip_forward': '1', 'net.ipv6.conf.all.forwarding': '1' };
+    const sysctls: Record<string, string> = !p.profile.forwards
+      ? {}
+      : { 'net.ipv4.ip_forward': '1', 'net.ipv6.conf.all.forwarding': '1' };
     const userSysctls = node.extra.sysctls;
     if (userSysctls && typeof userSysctls === 'object') {
       for (const [k, v] of Object.entries(userSysctls)) sysctls[k] = String(v);

@@ -10,7 +10,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, w
 import { dirname, join } from 'node:path';
 import { REGISTRY_DIR } from './names.ts';
 
-export type ProfileName = 'linux' | 'frr' | 'bridge' | 'host';
+/** A registered node profile's name (kinds/index.ts), or `host` for the machine itself. */
+export type ProfileName = string;
 
 export interface NodeState {
   name: string;

@@ -19,6 +19,7 @@ import { ProblemList } from '../../topology/problems.ts';
 import type { SourcePos, Topology, TopologyLink, TopologyNode } from '../../topology/types.ts';
 import { UserError } from '../../util/errors.ts';
 import { networkModeOf, parsePort, REACHABLE_STAGES, stageWaits } from './fields.ts';
+import { SUPPORTED_KINDS } from './kinds/index.ts';
 import { isValidIfName } from './names.ts';
 import { routerWithoutSuite } from './routing.ts';
 
@@ -36,7 +37,6 @@ const SUPPORTED_NODE_EXTRA: Record<string, string> = {
 };
 
 const SUPPORTED_MGMT_EXTRA = new Set(['ipv4-gw', 'ipv6-gw', 'mtu']);
-export const SUPPORTED_KINDS = ['linux', 'bridge', 'host'] as const;
 export const SUPPORTED_LINK_TYPES = ['veth', 'host', 'mgmt-net'] as const;
 /** The only fields a `kind: host` node may carry: it is the machine itself. */
 const HOST_NODE_FIELDS = new Set(['exec']);
@@ -159,7 +159,7 @@ function checkNode(
       }),
     );
   }
-  if (!(SUPPORTED_KINDS as readonly string[]).includes(node.kind)) {
+  if (!SUPPORTED_KINDS.includes(node.kind)) {
     problems.add(
       new UserError(`node '${node.name}' has kind '${node.kind}', which the netns runtime cannot run`, {
         where: where(node.pos),

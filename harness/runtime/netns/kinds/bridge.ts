@@ -3,7 +3,7 @@
  * bridge in the host namespace; here it lives in the node's own namespace (named after the node), so a
  * lab never adds devices to the host. No management interface, like containerlab.
  */
-import { isValidIfName } from './names.ts';
+import { isValidIfName } from '../names.ts';
 import type { NodeProfile, ProfileContext } from './profile.ts';
 
 export function bridgeDeviceName(ctx: Pick<ProfileContext, 'node' | 'ports'>): string {
@@ -13,7 +13,11 @@ export function bridgeDeviceName(ctx: Pick<ProfileContext, 'node' | 'ports'>): s
 
 export const bridgeProfile: NodeProfile = {
   name: 'bridge',
+  kinds: ['bridge'],
+  selects: () => true,
   hasMgmt: false,
+  forwards: false,
+  listed: false,
   prepare: () => [],
   ipLines(ctx) {
     const br = bridgeDeviceName(ctx);

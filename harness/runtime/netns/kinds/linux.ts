@@ -6,7 +6,11 @@ import type { NodeProfile } from './profile.ts';
 
 export const linuxProfile: NodeProfile = {
   name: 'linux',
+  kinds: ['linux'],
+  selects: () => true,
   hasMgmt: true,
+  forwards: true,
+  listed: true,
   prepare: () => [],
   ipLines: () => [],
   start: async () => {},

@@ -19,10 +19,11 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { HarnessError, UserError } from '../../util/errors.ts';
-import { waitFor } from '../../util/poll.ts';
+import { HarnessError, UserError } from '../../../util/errors.ts';
+import { waitFor } from '../../../util/poll.ts';
+import { frrEvidence, hostFrrVersion } from '../routing.ts';
+import { where } from '../validate.ts';
 import type { NodeProfile, ProfileContext, ProfileMount } from './profile.ts';
-import { where } from './validate.ts';
 
 const FRR_INIT = '/usr/lib/frr/frrinit.sh';
 
@@ -87,7 +88,12 @@ export function frrDirs(nodeDir: string): { etc: string; run: string; log: strin
 
 export const frrProfile: NodeProfile = {
   name: 'frr',
+  kinds: ['linux'],
+  selects: (node) => frrEvidence(node) !== undefined,
   hasMgmt: true,
+  forwards: true,
+  listed: true,
+  runs: () => `FRR ${hostFrrVersion()} (this machine's)`,
 
   prepare(ctx: ProfileContext): ProfileMount[] {
     if (!existsSync(FRR_INIT)) {
