@@ -360,139 +360,20 @@ function buildTopology(
     return isRecord(raw) ? { raw, path: ['topology', section, key] } : undefined;
   };
 
+  const ctx: NodeBuild = {
+    source,
+    problems,
+    dir,
+    labDir,
+    longNamePrefix,
+    checkBindSources,
+    defaults,
+    levelOf,
+  };
   const nodes: TopologyNode[] = [];
   for (const [nodeName, nodeRaw] of Object.entries(nodesRaw)) {
-    const nodePath = ['topology', 'nodes', nodeName];
-    if (!NODE_NAME_PATTERN.test(nodeName)) {
-      problems.add(
-        source.error(
-          nodePath,
-          `node name ${JSON.stringify(nodeName)} is not a containerlab node name (pattern ${NODE_NAME_PATTERN.source})`,
-          'use letters, digits, ".", "_", "|" and "-", starting with a letter or digit',
-          { key: true },
-        ),
-      );
-      continue;
-    }
-    if (nodeRaw !== null && nodeRaw !== undefined && !isRecord(nodeRaw)) {
-      problems.add(
-        source.error(nodePath, `node '${nodeName}' must be a mapping of node fields`, SCHEMA_HINT),
-      );
-      continue;
-    }
-    const node: Level = { raw: (nodeRaw as Raw | null) ?? {}, path: nodePath };
-    const str = (level: Level | undefined, key: string): string | undefined => {
-      const v = level?.raw[key];
-      return typeof v === 'string' && v !== '' ? v : undefined;
-    };
-    // containerlab: kind from the node, its group, the defaults' group, then the defaults.
-    const kind = (
-      str(node, 'kind') ??
-      str(levelOf('groups', str(node, 'group')), 'kind') ??
-      str(levelOf('groups', str(defaults, 'group')), 'kind') ??
-      str(defaults, 'kind')
-    )?.toLowerCase();
-    if (!kind) {
-      problems.add(
-        source.error(
-          nodePath,
-          `node '${nodeName}' has no kind`,
-          'set `kind:` on the node, in its group or in topology.defaults (e.g. `kind: linux`)',
-          { key: true },
-        ),
-      );
-      continue;
-    }
-    const kindLevel = levelOf('kinds', kind);
-    // containerlab: group from the node, its kind, then the defaults.
-    const group = str(node, 'group') ?? str(kindLevel, 'group') ?? str(defaults, 'group');
-    const groupLevel = levelOf('groups', group);
-    const mostSpecificFirst = [node, groupLevel, kindLevel, defaults].filter(
-      (l): l is Level => l !== undefined,
-    );
-    const leastSpecificFirst = [...mostSpecificFirst].reverse();
-    const scalar = (key: string): string | undefined => {
-      for (const level of mostSpecificFirst) {
-        const v = str(level, key);
-        if (v !== undefined) return v;
-      }
-      return undefined;
-    };
-
-    const env: Record<string, string> = {};
-    const envFiles: string[] = [];
-    const fromEnvFiles: Record<string, string> = {};
-    const labels: Record<string, string> = {};
-    const exec: string[] = [];
-    const binds = new Map<string, BindMount>();
-    for (const level of leastSpecificFirst) {
-      Object.assign(env, stringMap(level.raw.env));
-      Object.assign(labels, stringMap(level.raw.labels));
-      if (Array.isArray(level.raw.exec)) exec.push(...level.raw.exec.map(String));
-      if (Array.isArray(level.raw.binds)) {
-        level.raw.binds.forEach((spec, index) => {
-          const bind = problems.check(() =>
-            parseBind(source, String(spec), [...level.path, 'binds', index], {
-              dir,
-              labDir,
-              nodeName,
-              checkBindSources,
-            }),
-          );
-          // containerlab indexes binds by target: a more specific level replaces a less specific one.
-          if (bind) binds.set(bind.target, bind);
-        });
-      }
-      if (Array.isArray(level.raw['env-files'])) {
-        level.raw['env-files'].forEach((spec, index) => {
-          const path = [...level.path, 'env-files', index];
-          const read = problems.check(() => readEnvFile(source, String(spec), path, dir, checkBindSources));
-          if (read && !envFiles.includes(read.file)) {
-            envFiles.push(read.file);
-            Object.assign(fromEnvFiles, read.vars);
-          }
-        });
-      }
-    }
-    // containerlab: variables from env-files first, `env:` wins over them.
-    const mergedEnv = { ...fromEnvFiles, ...env };
-
-    const extra: Record<string, unknown> = {};
-    const extraPos: Record<string, SourcePos> = {};
-    for (const level of leastSpecificFirst) {
-      for (const [key, value] of Object.entries(level.raw)) {
-        if (MODELLED_NODE_FIELDS.has(key) || value === null || value === undefined) continue;
-        if (MERGED_MAP_FIELDS.has(key) && isRecord(value)) {
-          extra[key] = { ...(isRecord(extra[key]) ? extra[key] : {}), ...value };
-        } else if (MERGED_LIST_FIELDS.has(key) && Array.isArray(value)) {
-          const before = Array.isArray(extra[key]) ? (extra[key] as unknown[]) : [];
-          extra[key] = [...new Set([...before, ...value])];
-        } else {
-          extra[key] = value;
-        }
-        extraPos[key] = source.pos([...level.path, key], { key: true });
-      }
-    }
-
-    nodes.push({
-      name: nodeName,
-      kind,
-      image: scalar('image') ?? '',
-      group,
-      binds: [...binds.values()],
-      exec,
-      cmd: scalar('cmd'),
-      env: mergedEnv,
-      envFiles,
-      labels,
-      // containerlab takes management addresses from the node only (one address per node).
-      mgmtIPv4: str(node, 'mgmt-ipv4'),
-      mgmtIPv6: str(node, 'mgmt-ipv6'),
-      extra,
-      extraPos,
-      longName: `${longNamePrefix}${nodeName}`,
-      pos: source.pos(nodePath, { key: true }),
-    });
+    const node = buildNode(ctx, nodeName, nodeRaw);
+    if (node) nodes.push(node);
   }
 
   const links = buildLinks(source, topo.links, nodes, problems);
@@ -521,6 +402,165 @@ function buildTopology(
     warnings,
     pos: source.pos([]),
   };
+}
+
+/** What every node of one topology is built against: the file, the lab paths, the inheritance levels. */
+interface NodeBuild {
+  source: TopologySource;
+  problems: ProblemList;
+  dir: string;
+  labDir: string;
+  longNamePrefix: string;
+  checkBindSources: boolean;
+  defaults: Level | undefined;
+  levelOf(section: 'kinds' | 'groups', key: string | undefined): Level | undefined;
+}
+
+/** One node with containerlab's inheritance (node, group, kind, defaults); undefined after a problem. */
+function buildNode(ctx: NodeBuild, nodeName: string, nodeRaw: unknown): TopologyNode | undefined {
+  const nodePath = ['topology', 'nodes', nodeName];
+  if (!NODE_NAME_PATTERN.test(nodeName)) {
+    ctx.problems.add(
+      ctx.source.error(
+        nodePath,
+        `node name ${JSON.stringify(nodeName)} is not a containerlab node name (pattern ${NODE_NAME_PATTERN.source})`,
+        'use letters, digits, ".", "_", "|" and "-", starting with a letter or digit',
+        { key: true },
+      ),
+    );
+    return undefined;
+  }
+  if (nodeRaw !== null && nodeRaw !== undefined && !isRecord(nodeRaw)) {
+    ctx.problems.add(
+      ctx.source.error(nodePath, `node '${nodeName}' must be a mapping of node fields`, SCHEMA_HINT),
+    );
+    return undefined;
+  }
+  const node: Level = { raw: (nodeRaw as Raw | null) ?? {}, path: nodePath };
+  const str = (level: Level | undefined, key: string): string | undefined => {
+    const v = level?.raw[key];
+    return typeof v === 'string' && v !== '' ? v : undefined;
+  };
+  // containerlab: kind from the node, its group, the defaults' group, then the defaults.
+  const kind = (
+    str(node, 'kind') ??
+    str(ctx.levelOf('groups', str(node, 'group')), 'kind') ??
+    str(ctx.levelOf('groups', str(ctx.defaults, 'group')), 'kind') ??
+    str(ctx.defaults, 'kind')
+  )?.toLowerCase();
+  if (!kind) {
+    ctx.problems.add(
+      ctx.source.error(
+        nodePath,
+        `node '${nodeName}' has no kind`,
+        'set `kind:` on the node, in its group or in topology.defaults (e.g. `kind: linux`)',
+        { key: true },
+      ),
+    );
+    return undefined;
+  }
+  const kindLevel = ctx.levelOf('kinds', kind);
+  // containerlab: group from the node, its kind, then the defaults.
+  const group = str(node, 'group') ?? str(kindLevel, 'group') ?? str(ctx.defaults, 'group');
+  const groupLevel = ctx.levelOf('groups', group);
+  const mostSpecificFirst = [node, groupLevel, kindLevel, ctx.defaults].filter(
+    (l): l is Level => l !== undefined,
+  );
+  const leastSpecificFirst = [...mostSpecificFirst].reverse();
+  const scalar = (key: string): string | undefined => {
+    for (const level of mostSpecificFirst) {
+      const v = str(level, key);
+      if (v !== undefined) return v;
+    }
+    return undefined;
+  };
+
+  return {
+    name: nodeName,
+    kind,
+    image: scalar('image') ?? '',
+    group,
+    ...mergeLevels(ctx, nodeName, leastSpecificFirst),
+    cmd: scalar('cmd'),
+    // containerlab takes management addresses from the node only (one address per node).
+    mgmtIPv4: str(node, 'mgmt-ipv4'),
+    mgmtIPv6: str(node, 'mgmt-ipv6'),
+    ...extraFields(ctx.source, leastSpecificFirst),
+    longName: `${ctx.longNamePrefix}${nodeName}`,
+    pos: ctx.source.pos(nodePath, { key: true }),
+  };
+}
+
+/** The fields containerlab merges across levels (least specific first): env, labels, exec, binds, env-files. */
+function mergeLevels(
+  ctx: NodeBuild,
+  nodeName: string,
+  leastSpecificFirst: Level[],
+): Pick<TopologyNode, 'env' | 'envFiles' | 'labels' | 'exec' | 'binds'> {
+  const env: Record<string, string> = {};
+  const envFiles: string[] = [];
+  const fromEnvFiles: Record<string, string> = {};
+  const labels: Record<string, string> = {};
+  const exec: string[] = [];
+  const binds = new Map<string, BindMount>();
+  for (const level of leastSpecificFirst) {
+    Object.assign(env, stringMap(level.raw.env));
+    Object.assign(labels, stringMap(level.raw.labels));
+    if (Array.isArray(level.raw.exec)) exec.push(...level.raw.exec.map(String));
+    if (Array.isArray(level.raw.binds)) {
+      level.raw.binds.forEach((spec, index) => {
+        const bind = ctx.problems.check(() =>
+          parseBind(ctx.source, String(spec), [...level.path, 'binds', index], {
+            dir: ctx.dir,
+            labDir: ctx.labDir,
+            nodeName,
+            checkBindSources: ctx.checkBindSources,
+          }),
+        );
+        // containerlab indexes binds by target: a more specific level replaces a less specific one.
+        if (bind) binds.set(bind.target, bind);
+      });
+    }
+    if (Array.isArray(level.raw['env-files'])) {
+      level.raw['env-files'].forEach((spec, index) => {
+        const path = [...level.path, 'env-files', index];
+        const read = ctx.problems.check(() =>
+          readEnvFile(ctx.source, String(spec), path, ctx.dir, ctx.checkBindSources),
+        );
+        if (read && !envFiles.includes(read.file)) {
+          envFiles.push(read.file);
+          Object.assign(fromEnvFiles, read.vars);
+        }
+      });
+    }
+  }
+  // containerlab: variables from env-files first, `env:` wins over them.
+  const mergedEnv = { ...fromEnvFiles, ...env };
+  return { env: mergedEnv, envFiles, labels, exec, binds: [...binds.values()] };
+}
+
+/** Fields the model does not hold, merged across levels as containerlab does, with where each was set. */
+function extraFields(
+  source: TopologySource,
+  leastSpecificFirst: Level[],
+): Pick<TopologyNode, 'extra' | 'extraPos'> {
+  const extra: Record<string, unknown> = {};
+  const extraPos: Record<string, SourcePos> = {};
+  for (const level of leastSpecificFirst) {
+    for (const [key, value] of Object.entries(level.raw)) {
+      if (MODELLED_NODE_FIELDS.has(key) || value === null || value === undefined) continue;
+      if (MERGED_MAP_FIELDS.has(key) && isRecord(value)) {
+        extra[key] = { ...(isRecord(extra[key]) ? extra[key] : {}), ...value };
+      } else if (MERGED_LIST_FIELDS.has(key) && Array.isArray(value)) {
+        const before = Array.isArray(extra[key]) ? (extra[key] as unknown[]) : [];
+        extra[key] = [...new Set([...before, ...value])];
+      } else {
+        extra[key] = value;
+      }
+      extraPos[key] = source.pos([...level.path, key], { key: true });
+    }
+  }
+  return { extra, extraPos };
 }
 
 function stringMap(value: unknown): Record<string, string> {
