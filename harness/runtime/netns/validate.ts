@@ -169,28 +169,10 @@ function checkNode(
     return;
   }
   if (node.kind === 'host') {
-    const modelled = [
-      ...(node.image ? ['image'] : []),
-      ...(node.binds.length > 0 ? ['binds'] : []),
-      ...(node.cmd ? ['cmd'] : []),
-      ...(node.mgmtIPv4 ? ['mgmt-ipv4'] : []),
-      ...(node.mgmtIPv6 ? ['mgmt-ipv6'] : []),
-    ];
-    for (const field of [...modelled, ...Object.keys(node.extra)]) {
-      if (HOST_NODE_FIELDS.has(field)) continue;
-      problems.add(
-        new UserError(
-          `node '${node.name}' is of kind host (the machine itself): its field '${field}' has no meaning here`,
-          {
-            where: where(node.extraPos[field] ?? node.pos),
-            hint: 'a kind: host node takes only exec lines (run on the host, as containerlab does)',
-          },
-        ),
-      );
-    }
+    checkHostNode(node, problems);
     return;
   }
-  const refuse = (field: string, why: string, hint?: string): void =>
+  const refuse: Refuse = (field, why, hint) =>
     fields.add(
       node,
       field,
@@ -198,6 +180,42 @@ function checkNode(
       hint ??
         `remove '${field}', ${RUNTIME_HINT}; the netns runtime supports ${Object.keys(SUPPORTED_NODE_EXTRA).join(', ')} besides kind/image/binds/exec/cmd/env/env-files/labels/mgmt-ipv4/mgmt-ipv6`,
     );
+  checkNodeExtras(node, refuse);
+  const mode = networkModeOf(node);
+  checkNetworkMode(node, mode, byName, refuse);
+  checkPorts(node, mode, refuse);
+  checkStages(node, byName, refuse);
+  checkBinds(node, problems);
+}
+
+/** Refuses a node field with why and what to do (FieldProblems groups them per field). */
+type Refuse = (field: string, why: string, hint?: string) => void;
+
+/** A `kind: host` node is the machine itself: it takes only exec lines. */
+function checkHostNode(node: TopologyNode, problems: ProblemList): void {
+  const modelled = [
+    ...(node.image ? ['image'] : []),
+    ...(node.binds.length > 0 ? ['binds'] : []),
+    ...(node.cmd ? ['cmd'] : []),
+    ...(node.mgmtIPv4 ? ['mgmt-ipv4'] : []),
+    ...(node.mgmtIPv6 ? ['mgmt-ipv6'] : []),
+  ];
+  for (const field of [...modelled, ...Object.keys(node.extra)]) {
+    if (HOST_NODE_FIELDS.has(field)) continue;
+    problems.add(
+      new UserError(
+        `node '${node.name}' is of kind host (the machine itself): its field '${field}' has no meaning here`,
+        {
+          where: where(node.extraPos[field] ?? node.pos),
+          hint: 'a kind: host node takes only exec lines (run on the host, as containerlab does)',
+        },
+      ),
+    );
+  }
+}
+
+/** Fields beyond the model: supported at all, and privileged, hostname, startup-delay, sysctls well formed. */
+function checkNodeExtras(node: TopologyNode, refuse: Refuse): void {
   for (const field of Object.keys(node.extra)) {
     if (!(field in SUPPORTED_NODE_EXTRA)) refuse(field, 'is not supported by the netns runtime');
   }
@@ -228,8 +246,15 @@ function checkNode(
         'write sysctls as dotted names, e.g. net.ipv4.ip_forward',
       );
   }
+}
 
-  const mode = networkModeOf(node);
+/** network-mode: none or container:<another linux node of this lab with its own network>. */
+function checkNetworkMode(
+  node: TopologyNode,
+  mode: ReturnType<typeof networkModeOf>,
+  byName: Map<string, TopologyNode>,
+  refuse: Refuse,
+): void {
   if (typeof mode === 'string')
     refuse('network-mode', `: ${mode}`, 'use none or container:<node of this lab>');
   else if (mode.mode === 'host')
@@ -270,7 +295,10 @@ function checkNode(
         'move the ports to the node named in network-mode',
       );
   }
+}
 
+/** Published ports: parseable, and only for a node with a management address. */
+function checkPorts(node: TopologyNode, mode: ReturnType<typeof networkModeOf>, refuse: Refuse): void {
   const ports = node.extra.ports;
   if (ports !== undefined) {
     if (!Array.isArray(ports))
@@ -289,7 +317,10 @@ function checkNode(
         );
     }
   }
+}
 
+/** stages: well formed, waiting only for other nodes of this lab. */
+function checkStages(node: TopologyNode, byName: Map<string, TopologyNode>, refuse: Refuse): void {
   const stages = stageWaits(node);
   for (const why of stages.problems)
     refuse('stages', `: ${why}`, "see containerlab's stages: wait-for and exec (on-enter/on-exit)");
@@ -303,7 +334,10 @@ function checkNode(
     else if (wait.node === node.name)
       refuse('stages', `: stages.${wait.stage}.wait-for names the node itself`, 'wait for another node');
   }
+}
 
+/** Bind options the runtime honours, and targets that stay inside the node's mount namespace. */
+function checkBinds(node: TopologyNode, problems: ProblemList): void {
   for (const bind of node.binds) {
     for (const option of bind.options ?? []) {
       if (!['ro', 'rw', 'z', 'Z'].includes(option)) {
