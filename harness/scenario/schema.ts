@@ -135,31 +135,52 @@ function expectedText(schema: Schema, root: Schema): string {
 function walk(value: unknown, schema: Schema, root: Schema, path: Path, issues: SchemaIssue[]): void {
   const s = resolve(schema, root);
   if (s.anyOf) {
-    const fitting = s.anyOf.filter((branch) => shallowFits(value, branch, root));
-    if (fitting.length === 0) {
-      issues.push({
-        path,
-        message: `expected ${expectedText(s, root)}, got ${describeValue(value)}`,
-        hint: s.description && !s.pattern ? undefined : undefined,
-        atKey: false,
-      });
-      return;
-    }
-    let best: SchemaIssue[] | undefined;
-    for (const branch of fitting) {
-      const branchIssues: SchemaIssue[] = [];
-      walk(value, branch, root, path, branchIssues);
-      if (branchIssues.length === 0) return;
-      if (!best || branchIssues.length < best.length) best = branchIssues;
-    }
-    // Errors at the union's own value get the union's description as their hint (e.g. "a duration: ...").
-    issues.push(
-      ...(best ?? []).map((i) =>
-        s.description && i.path.length === path.length && !i.atKey ? { ...i, hint: s.description } : i,
-      ),
-    );
+    walkUnion(value, s.anyOf, s, root, path, issues);
     return;
   }
+  if (!fitsConstEnumType(value, s, path, issues)) return;
+  if (typeof value === 'string') checkString(value, s, path, issues);
+  if (typeof value === 'number') checkNumber(value, s, path, issues);
+  if (Array.isArray(value)) walkArray(value, s, root, path, issues);
+  if (typeOf(value) === 'object') walkObject(value as Record<string, unknown>, s, root, path, issues);
+}
+
+/** A union: the value must fit one branch; the issues of the branch it fits best are reported. */
+function walkUnion(
+  value: unknown,
+  branches: Schema[],
+  s: Schema,
+  root: Schema,
+  path: Path,
+  issues: SchemaIssue[],
+): void {
+  const fitting = branches.filter((branch) => shallowFits(value, branch, root));
+  if (fitting.length === 0) {
+    issues.push({
+      path,
+      message: `expected ${expectedText(s, root)}, got ${describeValue(value)}`,
+      hint: undefined,
+      atKey: false,
+    });
+    return;
+  }
+  let best: SchemaIssue[] | undefined;
+  for (const branch of fitting) {
+    const branchIssues: SchemaIssue[] = [];
+    walk(value, branch, root, path, branchIssues);
+    if (branchIssues.length === 0) return;
+    if (!best || branchIssues.length < best.length) best = branchIssues;
+  }
+  // Errors at the union's own value get the union's description as their hint (e.g. "a duration: ...").
+  issues.push(
+    ...(best ?? []).map((i) =>
+      s.description && i.path.length === path.length && !i.atKey ? { ...i, hint: s.description } : i,
+    ),
+  );
+}
+
+/** const, enum and type: false (after one issue) when the value does not even have the right shape. */
+function fitsConstEnumType(value: unknown, s: Schema, path: Path, issues: SchemaIssue[]): boolean {
   if (s.const !== undefined && value !== s.const) {
     issues.push({
       path,
@@ -167,7 +188,7 @@ function walk(value: unknown, schema: Schema, root: Schema, path: Path, issues: 
       hint: undefined,
       atKey: false,
     });
-    return;
+    return false;
   }
   if (s.enum && !s.enum.includes(value)) {
     const allowed = s.enum.map((v) => JSON.stringify(v));
@@ -180,7 +201,7 @@ function walk(value: unknown, schema: Schema, root: Schema, path: Path, issues: 
         : `allowed: ${allowed.join(', ')}`,
       atKey: false,
     });
-    return;
+    return false;
   }
   if (s.type) {
     const types = Array.isArray(s.type) ? s.type : [s.type];
@@ -191,97 +212,107 @@ function walk(value: unknown, schema: Schema, root: Schema, path: Path, issues: 
         hint: s.description,
         atKey: false,
       });
-      return;
+      return false;
     }
   }
-  if (typeof value === 'string') {
-    if (s.minLength !== undefined && value.length < s.minLength) {
-      issues.push({ path, message: 'must not be empty', hint: s.description, atKey: false });
-    }
-    if (s.maxLength !== undefined && value.length > s.maxLength) {
+  return true;
+}
+
+function checkString(value: string, s: Schema, path: Path, issues: SchemaIssue[]): void {
+  if (s.minLength !== undefined && value.length < s.minLength) {
+    issues.push({ path, message: 'must not be empty', hint: s.description, atKey: false });
+  }
+  if (s.maxLength !== undefined && value.length > s.maxLength) {
+    issues.push({
+      path,
+      message: `is ${value.length} characters long, more than ${s.maxLength}`,
+      hint: s.description,
+      atKey: false,
+    });
+  }
+  if (s.pattern && !new RegExp(s.pattern, 'u').test(value)) {
+    issues.push({
+      path,
+      message: `${JSON.stringify(value)} is not in the expected format`,
+      hint: s.description ?? `expected to match /${s.pattern}/`,
+      atKey: false,
+    });
+  }
+}
+
+function checkNumber(value: number, s: Schema, path: Path, issues: SchemaIssue[]): void {
+  if (s.minimum !== undefined && value < s.minimum) {
+    issues.push({
+      path,
+      message: `${value} is below the minimum ${s.minimum}`,
+      hint: s.description,
+      atKey: false,
+    });
+  }
+  if (s.maximum !== undefined && value > s.maximum) {
+    issues.push({
+      path,
+      message: `${value} is above the maximum ${s.maximum}`,
+      hint: s.description,
+      atKey: false,
+    });
+  }
+}
+
+function walkArray(value: unknown[], s: Schema, root: Schema, path: Path, issues: SchemaIssue[]): void {
+  if (s.minItems !== undefined && value.length < s.minItems) {
+    issues.push({
+      path,
+      message: `needs at least ${s.minItems} item${s.minItems === 1 ? '' : 's'}`,
+      hint: s.description,
+      atKey: false,
+    });
+  }
+  if (s.maxItems !== undefined && value.length > s.maxItems) {
+    issues.push({ path, message: `takes at most ${s.maxItems} items`, hint: s.description, atKey: false });
+  }
+  if (s.items)
+    value.forEach((item, i) => {
+      walk(item, s.items as Schema, root, [...path, i], issues);
+    });
+}
+
+function walkObject(
+  obj: Record<string, unknown>,
+  s: Schema,
+  root: Schema,
+  path: Path,
+  issues: SchemaIssue[],
+): void {
+  const props = s.properties ?? {};
+  for (const required of s.required ?? []) {
+    if (!(required in obj)) {
+      const sub = props[required];
       issues.push({
         path,
-        message: `is ${value.length} characters long, more than ${s.maxLength}`,
-        hint: s.description,
-        atKey: false,
-      });
-    }
-    if (s.pattern && !new RegExp(s.pattern, 'u').test(value)) {
-      issues.push({
-        path,
-        message: `${JSON.stringify(value)} is not in the expected format`,
-        hint: s.description ?? `expected to match /${s.pattern}/`,
+        message: `missing required key '${required}'`,
+        hint: sub ? `${required}: ${expectedText(sub, root)}` : undefined,
         atKey: false,
       });
     }
   }
-  if (typeof value === 'number') {
-    if (s.minimum !== undefined && value < s.minimum) {
+  for (const [key, child] of Object.entries(obj)) {
+    const sub = props[key];
+    if (sub) {
+      walk(child, sub, root, [...path, key], issues);
+    } else if (s.additionalProperties === false) {
+      const known = Object.keys(props);
+      const close = closest(key, known);
       issues.push({
-        path,
-        message: `${value} is below the minimum ${s.minimum}`,
-        hint: s.description,
-        atKey: false,
+        path: [...path, key],
+        message: `unknown key '${key}'`,
+        hint: close
+          ? `did you mean '${close}'? known keys: ${known.join(', ')}`
+          : `known keys: ${known.join(', ')}`,
+        atKey: true,
       });
-    }
-    if (s.maximum !== undefined && value > s.maximum) {
-      issues.push({
-        path,
-        message: `${value} is above the maximum ${s.maximum}`,
-        hint: s.description,
-        atKey: false,
-      });
-    }
-  }
-  if (Array.isArray(value)) {
-    if (s.minItems !== undefined && value.length < s.minItems) {
-      issues.push({
-        path,
-        message: `needs at least ${s.minItems} item${s.minItems === 1 ? '' : 's'}`,
-        hint: s.description,
-        atKey: false,
-      });
-    }
-    if (s.maxItems !== undefined && value.length > s.maxItems) {
-      issues.push({ path, message: `takes at most ${s.maxItems} items`, hint: s.description, atKey: false });
-    }
-    if (s.items)
-      value.forEach((item, i) => {
-        walk(item, s.items as Schema, root, [...path, i], issues);
-      });
-  }
-  if (typeOf(value) === 'object') {
-    const obj = value as Record<string, unknown>;
-    const props = s.properties ?? {};
-    for (const required of s.required ?? []) {
-      if (!(required in obj)) {
-        const sub = props[required];
-        issues.push({
-          path,
-          message: `missing required key '${required}'`,
-          hint: sub ? `${required}: ${expectedText(sub, root)}` : undefined,
-          atKey: false,
-        });
-      }
-    }
-    for (const [key, child] of Object.entries(obj)) {
-      const sub = props[key];
-      if (sub) {
-        walk(child, sub, root, [...path, key], issues);
-      } else if (s.additionalProperties === false) {
-        const known = Object.keys(props);
-        const close = closest(key, known);
-        issues.push({
-          path: [...path, key],
-          message: `unknown key '${key}'`,
-          hint: close
-            ? `did you mean '${close}'? known keys: ${known.join(', ')}`
-            : `known keys: ${known.join(', ')}`,
-          atKey: true,
-        });
-      } else if (typeof s.additionalProperties === 'object') {
-        walk(child, s.additionalProperties, root, [...path, key], issues);
-      }
+    } else if (typeof s.additionalProperties === 'object') {
+      walk(child, s.additionalProperties, root, [...path, key], issues);
     }
   }
 }
