@@ -11,7 +11,9 @@ import type { Step } from '../types.ts';
 export async function beginStep(step: Step, ctx: ScenarioContext): Promise<void> {
   const replayed = ctx.replay?.stepStarts.get(step.id);
   const target = Math.max(step.atMs ?? 0, replayed ?? 0);
-  const wait = target - ctx.now();
-  if (wait > 0) await sleep(wait);
+  // A timer can fire up to a millisecond before performance.now() reaches its target (libuv measures
+  // timers on its own millisecond-truncated loop clock): sleep again until the target has passed, or a
+  // replayed step would start before the recorded one.
+  for (let wait = target - ctx.now(); wait > 0; wait = target - ctx.now()) await sleep(wait);
   ctx.record.stepStarted(step.id, ctx.now());
 }
