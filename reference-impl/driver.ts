@@ -12,6 +12,12 @@
  */
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
+import {
+  type ForwardingEntry,
+  forwardingTableScript,
+  NETNS_NAME,
+  parseForwardingTables,
+} from '../harness/kernel/fdb.ts';
 import { nodeProcesses } from '../harness/kernel/procs.ts';
 import type { DeployedLab, LabNode } from '../harness/runtime/runtime.ts';
 import type {
@@ -347,6 +353,25 @@ export class ReferenceDriver implements ImplementationDriver {
       exec: (argv, options) => hv.exec(['ip', 'netns', 'exec', ns, ...argv], options),
     };
     return { node, iface: 'eth0', ip: vm.ip, mac: vm.mac ?? this.macFor(vm.name) };
+  }
+
+  /**
+   * The forwarding tables of a hypervisor: the agent keeps one bridge + VXLAN device per subnet in a
+   * router namespace per routing domain, named from this lab's agent prefix (never another lab's). A
+   * domain without a namespace on this hypervisor has no table yet.
+   */
+  async forwardingEntries(node: LabNode, ctx: DriverContext): Promise<ForwardingEntry[]> {
+    const agent = this.labInfo(ctx.lab).agents.get(node.name);
+    if (!agent) throw new HarnessError(`${node.name} runs no reference agent: it has no forwarding table`);
+    const namespaces = ctx.intent.domains
+      .map((d) => `${agent.prefix}${node.name}-d-${slug(`${d.tenant}.${d.name}`)}`)
+      .filter((ns) => NETNS_NAME.test(ns));
+    const r = await node.exec(['sh', '-c', forwardingTableScript(namespaces)], { timeoutMs: 15_000 });
+    if (r.exitCode !== 0)
+      throw new HarnessError(
+        `${node.name}: reading the forwarding tables failed: ${(r.stderr || r.stdout).trim().slice(0, 300)}`,
+      );
+    return [...parseForwardingTables(r.stdout).values()].flat();
   }
 
   async processes(role: string, node: LabNode): Promise<number[]> {

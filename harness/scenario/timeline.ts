@@ -9,7 +9,7 @@
 
 import { HarnessError } from '../util/errors.ts';
 import { catalogueEntry } from './catalogue.ts';
-import { ExpectationError, type ScenarioContext } from './context.ts';
+import { ExpectationError, type ScenarioContext, SkipError } from './context.ts';
 import type { Capability, ImplementationDriver } from './drivers/driver.ts';
 import { chaos } from './steps/chaos.ts';
 import { beginStep } from './steps/common.ts';
@@ -177,7 +177,7 @@ export async function runUnit(unit: Unit, ctx: ScenarioContext): Promise<void> {
     }
   } catch (err) {
     // The verdict is the expectation's; cleanup still runs (a broken cleanup is only logged then).
-    if (err instanceof ExpectationError)
+    if (err instanceof ExpectationError || err instanceof SkipError)
       await runAfter(unit, ctx).catch((e: unknown) => ctx.reporter.log(String(e)));
     throw err;
   }

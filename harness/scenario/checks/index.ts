@@ -5,6 +5,7 @@
  */
 import { bgp } from './bgp.ts';
 import { capture } from './capture.ts';
+import { forwarding } from './forwarding.ts';
 import { gateway } from './gateway.ts';
 import { matrix } from './matrix.ts';
 import { packet } from './packet.ts';
@@ -15,7 +16,7 @@ import { vxlan } from './vxlan.ts';
 
 export type { CheckDefinition, CheckResult } from './types.ts';
 
-export const CHECK_KINDS = [matrix, reach, bgp, table, capture, packet, gateway, vxlan] as const;
+export const CHECK_KINDS = [matrix, reach, bgp, table, capture, packet, gateway, vxlan, forwarding] as const;
 
 type CheckOf<D> = D extends CheckDefinition<infer C> ? C : never;
 

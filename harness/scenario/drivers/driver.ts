@@ -3,6 +3,7 @@
  * and finds its parts. One driver per implementation, in a module named by package.json `otwin.drivers`
  * (./index.ts) that exports `createDriver()`. Everything else in the engine is implementation-neutral.
  */
+import type { ForwardingEntry } from '../../kernel/fdb.ts';
 import type { DeployedLab, LabNode } from '../../runtime/runtime.ts';
 import type { Intent, Vm } from '../intent.ts';
 import type { Scenario } from '../types.ts';
@@ -77,9 +78,17 @@ export interface ImplementationDriver {
   startNode(node: LabNode): Promise<void>;
   /** The underlay (VTEP) address of a hypervisor node, for BGP originator/next-hop expectations. */
   vtepAddress(node: LabNode): Promise<string | undefined>;
+  /**
+   * What a hypervisor node's datapath forwards where, per segment (VNI): each MAC behind a remote VTEP
+   * or a local port, and the flood list as `00:00:00:00:00:00` entries (optional). Only this driver's
+   * own lab is read. Without it, `forwarding` expectations are skipped with the reason.
+   */
+  forwardingEntries?(node: LabNode, ctx: DriverContext): Promise<ForwardingEntry[]>;
   /** Logs worth attaching when an expectation on this node fails. */
   logs(node: LabNode): Promise<Array<{ name: string; content: string }>>;
 }
+
+export type { ForwardingEntry } from '../../kernel/fdb.ts';
 
 /** What a module listed in package.json `otwin.drivers` exports. */
 export interface DriverModule {

@@ -5,6 +5,7 @@
  * bridge; detaching = unplugging the port (the leaf then withdraws the VM's type-2 routes).
  */
 
+import { type ForwardingEntry, forwardingTableScript, parseForwardingTables } from '../../kernel/fdb.ts';
 import { nodeProcesses } from '../../kernel/procs.ts';
 import type { LabNode } from '../../runtime/runtime.ts';
 import { HarnessError } from '../../util/errors.ts';
@@ -208,6 +209,16 @@ export class FrrEvpnDriver implements ImplementationDriver {
     if (r.exitCode !== 0 || !r.stdout.trim()) return undefined;
     const links = JSON.parse(r.stdout) as Array<{ linkinfo?: { info_data?: { local?: string } } }>;
     return links.find((l) => l.linkinfo?.info_data?.local)?.linkinfo?.info_data?.local;
+  }
+
+  /** A leaf's bridges and VXLAN devices live in its own namespace (zebra programs them from EVPN). */
+  async forwardingEntries(node: LabNode): Promise<ForwardingEntry[]> {
+    const r = await node.exec(['sh', '-c', forwardingTableScript([''])], { timeoutMs: 15_000 });
+    if (r.exitCode !== 0)
+      throw new HarnessError(
+        `${node.name}: reading the forwarding table failed: ${(r.stderr || r.stdout).trim().slice(0, 300)}`,
+      );
+    return parseForwardingTables(r.stdout).get('') ?? [];
   }
 
   async logs(node: LabNode): Promise<Array<{ name: string; content: string }>> {
