@@ -218,6 +218,8 @@ export function matchRoute(r: TapRoute, f: RouteFilter): boolean {
 /** The tap's live RIB: the latest announcement per (peer, route), built only from the transcript. */
 export class TapRib {
   private readonly entries = new Map<string, TapRoute>();
+  /** Families whose End-of-RIB each peer sent since its session came up: its initial table is complete. */
+  private readonly endOfRib = new Map<string, Set<Family>>();
   readonly transcript: TranscriptEntry[] = [];
   private seq = 0;
   private readonly listeners = new Set<(e: TranscriptEntry) => void>();
@@ -255,10 +257,26 @@ export class TapRib {
       }
       this.push({ ts: receivedAt, peer, kind: 'announce', routes: u.announced, attrs: u.attrs });
     }
-    if (u.endOfRib) this.push({ ts: receivedAt, peer, kind: 'end-of-rib', family: u.endOfRib });
+    if (u.endOfRib) {
+      const families = this.endOfRib.get(peer) ?? new Set<Family>();
+      families.add(u.endOfRib);
+      this.endOfRib.set(peer, families);
+      this.push({ ts: receivedAt, peer, kind: 'end-of-rib', family: u.endOfRib });
+    }
+  }
+
+  /**
+   * Whether `peer` (any peer when omitted) has sent End-of-RIB for `family` in its current session:
+   * before that, a route missing from the RIB may simply not have been sent yet (RFC 4724 §2).
+   */
+  complete(family: Family, peer?: string): boolean {
+    if (peer !== undefined) return this.endOfRib.get(peer)?.has(family) ?? false;
+    return [...this.endOfRib.values()].some((families) => families.has(family));
   }
 
   sessionEvent(peer: string, kind: 'established' | 'down', reason?: string): void {
+    // A new session sends its table again, and its own End-of-RIB after it.
+    this.endOfRib.delete(peer);
     if (kind === 'down')
       for (const k of [...this.entries.keys()]) if (k.startsWith(`${peer}|`)) this.entries.delete(k);
     this.push({ ts: Date.now(), peer, kind, ...(reason ? { reason } : {}) });
@@ -299,6 +317,11 @@ export interface TapOptions {
   passive?: boolean;
   listenPort?: number;
   holdTime?: number;
+  /**
+   * Advertise graceful restart (RFC 4724; helper only) with this restart time. FRR sends End-of-RIB only
+   * to peers that advertise it, and without End-of-RIB the tap cannot tell "absent" from "not sent yet".
+   */
+  gracefulRestart?: { restartTime: number };
 }
 
 /**
@@ -330,6 +353,7 @@ export class BgpTap {
       ],
       ...(options.localAddress ? { localAddress: options.localAddress } : {}),
       ...(options.passive ? { listen: { port: options.listenPort ?? 179 } } : {}),
+      ...(options.gracefulRestart ? { gracefulRestart: options.gracefulRestart } : {}),
     };
     const proc = await SpeakerProcess.start({
       speaker,
@@ -376,6 +400,15 @@ export class BgpTap {
       () => this.established,
       (ok) => ok,
       { timeoutMs, intervalMs: 50, what: `BGP tap session to ${this.options.peerAddress}` },
+    );
+  }
+
+  /** Waits until the peer has sent End-of-RIB for `family` in the current session. */
+  async waitEndOfRib(family: Family, timeoutMs = 30_000): Promise<void> {
+    await waitFor(
+      () => this.established && this.rib.complete(family),
+      (ok) => ok,
+      { timeoutMs, intervalMs: 20, what: `End-of-RIB for ${family} from ${this.options.peerAddress}` },
     );
   }
 

@@ -51,6 +51,11 @@ export interface ResolvedEndpoint {
 export interface RouteSource {
   readonly kind: 'tap' | 'vtysh';
   routes(): Promise<ObservedRoute[]>;
+  /**
+   * Why the routes may not yet be the node's whole RIB (the tap's session is not up, or its End-of-RIB
+   * has not arrived), or undefined when they are: only then does a missing route prove anything.
+   */
+  incomplete(): string | undefined;
   /** Human-readable transcript of what was seen so far (attached to the report). */
   transcript(): string;
   close(): Promise<void>;

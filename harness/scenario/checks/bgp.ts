@@ -158,6 +158,14 @@ export const bgp: CheckDefinition<BgpCheck> = {
     const source = await ctx.routes(check.node);
     const routes = await source.routes();
     const problems: string[] = [];
+    // "Absent" and "exactly N" are only proven against the whole RIB; "present" is proven by the route.
+    const incomplete = check.routes.some((r) => !r.present || r.count !== undefined)
+      ? source.incomplete()
+      : undefined;
+    if (incomplete)
+      problems.push(
+        `${check.node}'s RIB is not known complete: ${incomplete}, so an absent route or a route count proves nothing yet`,
+      );
     for (const exp of check.routes) {
       const problem = await evaluateOne(exp, routes, ctx);
       if (problem) problems.push(problem);

@@ -5,7 +5,7 @@
  * by the node labels `otwin.bgp-tap.address` and `otwin.bgp-tap.peer`; the RR's frr.conf needs a
  * `bgp listen range` (peer group, route-reflector-client) covering the tap's address.
  */
-import { BgpTap, type TapRoute } from '../../bgp/index.ts';
+import { BgpTap, type TapRib, type TapRoute } from '../../bgp/index.ts';
 import type { LabNode } from '../../runtime/runtime.ts';
 import type { ObservedRoute, RouteSource } from '../context.ts';
 
@@ -43,6 +43,14 @@ export function tapRouteToObserved(r: TapRoute): ObservedRoute {
   };
 }
 
+/** Why a tap's RIB may not be the peer's whole table yet (RouteSource.incomplete). */
+export function ribIncompleteness(established: boolean, rib: TapRib, peer: string): string | undefined {
+  if (!established) return `the tap's session with ${peer} is not Established`;
+  if (!rib.complete('l2vpn-evpn'))
+    return `no End-of-RIB for l2vpn-evpn from ${peer} yet (its table may still be arriving)`;
+  return undefined;
+}
+
 export async function tapRouteSource(
   node: LabNode,
   settings: TapSettings,
@@ -56,18 +64,24 @@ export async function tapRouteSource(
     peerAs: settings.asn,
     routerId: settings.routerId,
     families: ['l2vpn-evpn'],
+    gracefulRestart: { restartTime: 120 },
   });
+  const deadline = Date.now() + timeoutMs;
   try {
     await tap.waitEstablished(timeoutMs);
   } catch (err) {
     await tap.stop().catch(() => undefined);
     throw err;
   }
+  // The initial table: a check that opens the tap must not read a RIB still being sent. A peer that
+  // never sends End-of-RIB leaves the source incomplete, and absent-route checks then say so.
+  await tap.waitEndOfRib('l2vpn-evpn', Math.max(0, deadline - Date.now())).catch(() => undefined);
   return {
     kind: 'tap',
     async routes() {
       return tap.routes().map(tapRouteToObserved);
     },
+    incomplete: () => ribIncompleteness(tap.established, tap.rib, settings.peerAddress),
     transcript: () => tap.rib.jsonl(),
     close: () => tap.stop(),
   };

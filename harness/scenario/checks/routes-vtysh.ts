@@ -103,6 +103,8 @@ export function vtyshRouteSource(node: LabNode): RouteSource {
   const log: string[] = [];
   return {
     kind: 'vtysh',
+    // FRR's own RIB is the RIB: nothing is in flight between it and us.
+    incomplete: () => undefined,
     async routes() {
       const routes = await readFrrEvpnRoutes(node);
       log.push(`${new Date().toISOString()} ${node.name} RIB: ${routes.length} EVPN routes`);
