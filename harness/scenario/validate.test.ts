@@ -237,6 +237,37 @@ describe('validation of what a check can prove', () => {
     expect(errorOf(bgp).issues[0]!.message).toMatch(/VM 'h1' has no 'mac:' .* would match every route/);
   });
 
+  it('refuses forwarding expectations that name nothing to look for, an unknown subnet or VTEP, or a flood list without a segment', () => {
+    const check = (body: string) =>
+      errorOf(withTimeline(`  - expect:\n      forwarding: ${body}\n`)).issues.map(
+        (i) => `${i.where} ${i.message}`,
+      );
+    expect(check('{ node: leaf1, absent: [{}] }')).toEqual([
+      expect.stringMatching(/:\d+:\d+ an entry needs a vm, a mac or a vtep: an empty one matches everything/),
+    ]);
+    expect(check('{ node: leaf1, present: [{ vm: h1 }] }')).toEqual([
+      expect.stringMatching(/VM 'h1' has no 'mac:' in the intent, so there is no MAC to look for/),
+    ]);
+    expect(check('{ node: leaf1, segment: vni200, flood: [leaf9] }').join('\n')).toMatch(
+      /unknown subnet 'vni200'[\s\S]*unknown lab node 'leaf9'/,
+    );
+    expect(check('{ node: leaf1, flood: [leaf2] }')).toEqual([
+      expect.stringMatching(/'flood' needs 'segment': a flood list belongs to one segment/),
+    ]);
+    expect(
+      check('{ node: leaf1, absent: [{ mac: "02:00:00:00:00:99", vtep: 10.0.99.2, once: true }] }'),
+    ).toEqual([expect.stringMatching(/'once' applies to present entries/)]);
+    const ok = parseScenarioText(
+      withTimeline(
+        '  - expect:\n      forwarding: { node: leaf1, segment: vni100, flood: [leaf2, 10.0.9.9] }\n',
+      ),
+      FILE,
+    );
+    expect(ok.timeline[0]).toMatchObject({
+      checks: [{ kind: 'forwarding', node: 'leaf1', segment: 'vni100', flood: ['leaf2', '10.0.9.9'] }],
+    });
+  });
+
   it('refuses precondition on a step that is not an expectation', () => {
     const text = withTimeline('  - precondition: true\n    wait: 1s\n');
     expect(errorOf(text).issues[0]!.message).toMatch(/'precondition' applies to expect and wait-until steps/);

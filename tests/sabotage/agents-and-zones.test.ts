@@ -57,7 +57,7 @@ const CASES: ExpectedFailure[] = [
   {
     id: 'AZ-5',
     step: /while the directory is down|programmed nowhere|no forwarding table|answers nobody|after the directory restart/,
-    message: /lost|differ from the intent|expected allowed, got|expected/,
+    message: /lost|differ from the intent|expected allowed, got|expected|must be absent/,
   },
   // The partition's nested steps report under the outermost stream's name (engine behaviour); the
   // message is the failed "back after the partition heals" condition.

@@ -45,8 +45,13 @@ describe('sabotage flush-on-restart: AZ-3 and AZ-4 fail on their loss windows', 
   }
 
   it("fails EVPN-3: the detached VM's route is never withdrawn, its MAC stays in zone z1's tables", () => {
-    // The rr1 absence check ("withdrawn within T_conv") is not asserted: the tap route source waits for
-    // Established, not for End-of-RIB, so a check that opens the tap can see an empty RIB and pass.
+    // The tap's RIB is complete (End-of-RIB received) before the absence is judged, so the route that
+    // stays at rr1 fails the check instead of being missed.
+    expectFailed(run, {
+      id: 'EVPN-3',
+      step: /ev-a3's type-2 route withdrawn within T_conv/,
+      message: /expected no type-2 route matching .*02:00:72:01:00:13/,
+    });
     for (const hv of ['hv1', 'hv2'])
       expectFailed(run, {
         id: 'EVPN-3',
