@@ -5,6 +5,7 @@
  * kernel (captures, fdb/neigh tables) and from a BGP tap on zone 1's reflector.
  */
 import { rmSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BgpTap, macMobility } from '../harness/bgp/index.ts';
 import { getRuntime } from '../harness/runtime/index.ts';
@@ -18,8 +19,9 @@ import { shq } from '../harness/util/shell.ts';
 import { DirectoryClient, DirectoryUnavailableError } from './directory/client.ts';
 import { LAB_2AZ_NAME, lab2azFile, lab2azFiles } from './lab-2az.ts';
 
-// OTWIN_2AZ_LAB=<name> deploys a renamed copy (parallel runs on one machine never collide).
-const NAME = otwinEnv('2AZ_LAB') ?? LAB_2AZ_NAME;
+// A renamed copy per process (OTWIN_2AZ_LAB=<name> to choose it): namespaces are host-wide, so a
+// benchmark or another checkout deploying the shipped otf-2az at the same time must not meet this one.
+const NAME = otwinEnv('2AZ_LAB') ?? `${LAB_2AZ_NAME}-${process.pid.toString(36)}`;
 const LAB = lab2azFile(NAME);
 const FILES = lab2azFiles(NAME);
 const NS = `${NAME}-`;
@@ -163,7 +165,12 @@ describe('reference implementation: two-zone lab', () => {
 
   afterAll(async () => {
     await tap?.stop().catch(() => {});
-    if (!otwinEnv('KEEP_LAB') && topo) await runtime.destroy(topo);
+    if (!otwinEnv('KEEP_LAB') && topo) await runtime.destroy(topo, { cleanup: true });
+    // The renamed copy's folders (never the shipped lab's: that one lives in labs/ itself).
+    if (!otwinEnv('KEEP_LAB') && NAME !== LAB_2AZ_NAME) {
+      rmSync(dirname(LAB), { recursive: true, force: true });
+      rmSync(FILES.root, { recursive: true, force: true });
+    }
     // `ip netns add` inside a node leaves an empty placeholder file in the host's /run/netns.
     const list = await run('ip', ['-j', 'netns', 'list']);
     for (const { name } of JSON.parse(list.stdout || '[]') as Array<{ name: string }>)

@@ -2,6 +2,9 @@
  * `otwin bgp tap` end to end on the netns runtime: deploy fixtures/tap-lab.clab.yml (FRR RR + FRR VTEP
  * leaf + host), run the CLI against the RR, and read FRR's EVPN routes from its JSON lines.
  */
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getRuntime } from '../runtime/index.ts';
@@ -11,7 +14,14 @@ import type { Topology } from '../topology/types.ts';
 import { waitFor } from '../util/poll.ts';
 import type { TranscriptEntry } from './tap.ts';
 
-const file = new URL('./fixtures/tap-lab.clab.yml', import.meta.url).pathname;
+// A copy under a name of this process (with its config folder): namespaces are host-wide, and a
+// `reconfigure` deploy of the shipped name would tear down another checkout's run of this test.
+const fixtures = new URL('./fixtures/', import.meta.url).pathname;
+const copyDir = mkdtempSync(join(tmpdir(), 'otd-tap-'));
+const labName = `otd-tap-${process.pid.toString(36)}`;
+cpSync(join(fixtures, 'tap-lab'), join(copyDir, 'tap-lab'), { recursive: true });
+const file = join(copyDir, 'tap-lab.clab.yml');
+writeFileSync(file, readFileSync(join(fixtures, 'tap-lab.clab.yml'), 'utf8').replaceAll('otd-tap', labName));
 const otwin = new URL('../../bin/otwin.js', import.meta.url).pathname;
 let runtime: Runtime;
 let topology: Topology;
@@ -24,7 +34,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  if (topology) await runtime?.destroy(topology);
+  if (topology) await runtime?.destroy(topology, { cleanup: true });
+  rmSync(copyDir, { recursive: true, force: true });
 });
 
 describe('otwin bgp tap', () => {

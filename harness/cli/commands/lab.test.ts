@@ -2,12 +2,13 @@
  * `otwin lab` on bad input: each bad topology gives exit code 2, one paragraph naming
  * file:line:col with a hint, no stack trace, and nothing deployed (no namespace of the lab).
  */
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { netnsList } from '../../kernel/netns.ts';
+import { removeDir, uniqueLabName, writeLab } from '../../runtime/netns/fixtures/labs.ts';
 import { clabSchemaAvailable } from '../../topology/schema.ts';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -96,29 +97,39 @@ describe('otwin lab deploy with bad input', () => {
   });
 });
 
-const e2eFile = relative(repo, join(repo, 'harness', 'topology', 'fixtures', 'e2e', 'ota-e2e.clab.yml'));
+// A copy under a name of this process: namespaces are host-wide, and another checkout (or another test
+// file) deploying the fixture under its own name must not meet this one.
+const E2E = uniqueLabName('e2e');
+const e2eCopy = writeLab(
+  readFileSync(join(repo, 'harness', 'topology', 'fixtures', 'e2e', 'ota-e2e.clab.yml'), 'utf8').replace(
+    /^name: .*$/m,
+    `name: ${E2E}`,
+  ),
+);
+const e2eFile = e2eCopy.file;
 const e2eSkip = netnsRuntimePresent ? '' : ' (skipped: netns runtime not present)';
 
 describe.skipIf(e2eSkip !== '')(
   `otwin lab deploy/inspect/exec/destroy on the netns runtime${e2eSkip}`,
   () => {
+    afterAll(() => removeDir(e2eCopy.dir));
     it('deploys two hosts, shows them, pings across the link, runs commands, destroys everything', async () => {
       try {
         const deploy = await otwinLab(['deploy', '-t', e2eFile]);
         expect(deploy.exitCode, deploy.stderr).toBe(0);
         expect(deploy.stderr).toMatch(/starting node h1/);
         expect(deploy.stdout).toMatch(/\| # \| Name +\| Kind\/Image +\| State +\| IPv4 Address +\|/);
-        expect(deploy.stdout).toMatch(/clab-ota-e2e-h1 +\| linux +\| running/);
+        expect(deploy.stdout).toMatch(new RegExp(`clab-${E2E}-h1 +\\| linux +\\| running`));
 
         const inspect = await otwinLab(['inspect', '-t', e2eFile, '--format', 'json']);
         expect(inspect.exitCode).toBe(0);
         const byLab = JSON.parse(inspect.stdout) as Record<string, Array<Record<string, string>>>;
-        expect(Object.keys(byLab)).toEqual(['ota-e2e']);
-        expect(byLab['ota-e2e']!.map((e) => [e.name, e.kind, e.state])).toEqual([
-          ['clab-ota-e2e-h1', 'linux', 'running'],
-          ['clab-ota-e2e-h2', 'linux', 'running'],
+        expect(Object.keys(byLab)).toEqual([E2E]);
+        expect(byLab[E2E]!.map((e) => [e.name, e.kind, e.state])).toEqual([
+          [`clab-${E2E}-h1`, 'linux', 'running'],
+          [`clab-${E2E}-h2`, 'linux', 'running'],
         ]);
-        expect(Object.keys(byLab['ota-e2e']![0]!)).toEqual([
+        expect(Object.keys(byLab[E2E]![0]!)).toEqual([
           'lab_name',
           'labPath',
           'absLabPath',
@@ -162,9 +173,8 @@ describe.skipIf(e2eSkip !== '')(
       } finally {
         const destroy = await otwinLab(['destroy', '-t', e2eFile, '--cleanup']);
         expect(destroy.exitCode, destroy.stderr).toBe(0);
-        rmSync(join(repo, dirname(e2eFile), 'clab-ota-e2e'), { recursive: true, force: true });
       }
-      expect((await netnsList()).filter((ns) => ns.includes('ota-e2e'))).toEqual([]);
+      expect((await netnsList()).filter((ns) => ns.includes(E2E))).toEqual([]);
       const after = await otwinLab(['inspect', '-t', e2eFile, '--format', 'json']);
       expect(after.stdout.trim()).toBe('{}');
       const exec = await otwinLab(['exec', '-t', e2eFile, '--node', 'h1', '--', 'true']);
