@@ -286,24 +286,26 @@ export class ReferenceDriver implements ImplementationDriver {
     const node = lab.node(vm.hypervisor);
     const ns = this.vmNs(lab, vm);
     // The agent creates the file first and mounts the namespace on it next: only an nsfs inode counts.
-    const inode = await pollUntil(
-      () =>
-        node.exec([
-          'sh',
-          '-c',
-          `[ "$(stat -f -L -c %T /run/netns/${ns})" = nsfs ] && stat -L -c %i /run/netns/${ns}`,
-        ]),
-      (r) => r.exitCode === 0 && r.stdout.trim() !== '',
-      { timeoutMs: 30_000, intervalMs: 100, what: `namespace ${ns}` },
+    // One shell in the node waits for it (every 20 ms, no process entering the node per look: this
+    // wait runs inside the budget of the traffic check that needs the VM) and starts the holder.
+    const found = await node.exec(
+      [
+        'sh',
+        '-c',
+        `i=0; while [ "$(stat -f -L -c %T /run/netns/${ns} 2>/dev/null)" != nsfs ]; do ` +
+          `i=$((i+1)); [ $i -ge 1500 ] && exit 1; sleep 0.02; done; ` +
+          `ip netns exec ${ns} setsid sleep infinity </dev/null >/dev/null 2>&1 & stat -L -c %i /run/netns/${ns}`,
+      ],
+      { timeoutMs: 60_000 },
     );
-    if (!inode.ok || !inode.value) {
+    const inode = found.stdout.trim();
+    if (found.exitCode !== 0 || !inode) {
       throw new HarnessError(`VM ${vm.name}: namespace ${ns} did not appear on ${vm.hypervisor} within 30 s`);
     }
-    await node.exec(['sh', '-c', `ip netns exec ${ns} setsid sleep infinity </dev/null >/dev/null 2>&1 &`]);
     const pid = await waitFor(
-      () => holderPid(`net:[${inode.value!.stdout.trim()}]`),
+      () => holderPid(`net:[${inode}]`),
       (found) => found !== undefined,
-      { timeoutMs: 5_000, intervalMs: 50, what: `the process pinning ${ns} on ${vm.hypervisor}` },
+      { timeoutMs: 5_000, intervalMs: 20, what: `the process pinning ${ns} on ${vm.hypervisor}` },
     );
     this.holders.set(key, pid!);
   }

@@ -56,6 +56,8 @@ export interface RouteSource {
    * has not arrived), or undefined when they are: only then does a missing route prove anything.
    */
   incomplete(): string | undefined;
+  /** When the routes last changed (ms since the epoch, as received), if the source knows it. */
+  changedAt?(): number | undefined;
   /** Human-readable transcript of what was seen so far (attached to the report). */
   transcript(): string;
   close(): Promise<void>;

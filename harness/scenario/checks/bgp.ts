@@ -157,6 +157,8 @@ export const bgp: CheckDefinition<BgpCheck> = {
   async evaluate(check, ctx) {
     const source = await ctx.routes(check.node);
     const routes = await source.routes();
+    // Read in the same tick as the routes: the RIB has been as it is since its last change arrived.
+    const changedAt = source.changedAt?.();
     const problems: string[] = [];
     // "Absent" and "exactly N" are only proven against the whole RIB; "present" is proven by the route.
     const incomplete = check.routes.some((r) => !r.present || r.count !== undefined)
@@ -184,6 +186,7 @@ export const bgp: CheckDefinition<BgpCheck> = {
         },
       ],
       nodes: [check.node],
+      ...(changedAt !== undefined ? { observedAt: changedAt - performance.timeOrigin } : {}),
     };
   },
 };

@@ -82,6 +82,7 @@ export async function tapRouteSource(
       return tap.routes().map(tapRouteToObserved);
     },
     incomplete: () => ribIncompleteness(tap.established, tap.rib, settings.peerAddress),
+    changedAt: () => tap.rib.transcript.at(-1)?.ts,
     transcript: () => tap.rib.jsonl(),
     close: () => tap.stop(),
   };

@@ -12,6 +12,12 @@ export interface CheckResult {
   attachments: Attachment[];
   /** Nodes whose logs are worth attaching when the check fails. */
   nodes: string[];
+  /**
+   * When the state the check judged was observed (performance.now() time), if earlier than when
+   * evaluate returned: a BGP tap knows when the last UPDATE arrived. Budgets are judged by it, so the
+   * harness's own polling and reading are not charged to the implementation.
+   */
+  observedAt?: number;
 }
 
 /** An expectation of some kind: what every check has, and its kind. */

@@ -18,7 +18,7 @@ export async function evaluateCheck(
   budgetMs = check.withinMs,
   // Polls a twentieth of the budget apart (20..200 ms): a 1 s budget is not spent waiting to look.
   intervalMs = Math.min(200, Math.max(20, budgetMs / 20)),
-): Promise<CheckResult & { elapsedMs: number }> {
+): Promise<CheckResult & { elapsedMs: number; noticedMs: number }> {
   const handler = handlerFor(check);
   const from = ctx.actAt;
   // Without a budget the expectation must hold now: one evaluation, however long it takes.
@@ -32,18 +32,23 @@ export async function evaluateCheck(
     const polled = { ...check, withinMs: remaining };
     const result = await handler.evaluate(polled, ctx);
     const now = performance.now();
-    const elapsedMs = now - from;
-    if (deadline === undefined) return { ...result, elapsedMs };
-    if (result.ok && now > deadline) {
+    // The state was observed at observedAt when the handler knows (never before the act, never later
+    // than now): the wait for the next poll and the read itself are the harness's time.
+    const seenAt = Math.min(now, Math.max(from, result.observedAt ?? now));
+    const elapsedMs = seenAt - from;
+    const noticedMs = now - from;
+    if (deadline === undefined) return { ...result, elapsedMs, noticedMs };
+    if (result.ok && seenAt > deadline) {
       // The answer is right, but it was not known within the budget: that is not "within".
       return {
         ...result,
         ok: false,
         summary: `${result.summary}, but only ${Math.round(elapsedMs)} ms after the act it follows: the budget is ${budgetMs} ms`,
         elapsedMs,
+        noticedMs,
       };
     }
-    if (result.ok || handler.selfPolling || now >= deadline) return { ...result, elapsedMs };
+    if (result.ok || handler.selfPolling || now >= deadline) return { ...result, elapsedMs, noticedMs };
     await sleep(Math.min(intervalMs, Math.max(1, deadline - now)));
   }
 }
@@ -54,6 +59,8 @@ export async function runCheck(check: Check, ctx: ScenarioContext): Promise<Chec
   if (!result.ok) {
     throw Object.assign(new ExpectationError(`${check.name}: ${result.summary}`), { nodes: result.nodes });
   }
-  ctx.reporter.log(`${check.name}: ${result.summary} (${Math.round(result.elapsedMs)} ms after the act)`);
+  ctx.reporter.log(
+    `${check.name}: ${result.summary} (${Math.round(result.elapsedMs)} ms after the act${result.noticedMs - result.elapsedMs >= 1 ? `; noticed by the harness ${Math.round(result.noticedMs)} ms after it` : ''})`,
+  );
   return result;
 }
