@@ -11,6 +11,7 @@ import type { DecodedUpdate } from '../../bgp/codec/update.ts';
 import { TapRib } from '../../bgp/index.ts';
 import type { EvpnMacIp } from '../../bgp/types.ts';
 import { MemoryReporter } from '../../report/reporter.ts';
+import { sleep } from '../../util/poll.ts';
 import { type RouteSource, ScenarioContext } from '../context.ts';
 import type { ImplementationDriver } from '../drivers/driver.ts';
 import { fakeLab } from '../fixtures/scenario-errors.ts';
@@ -72,6 +73,7 @@ function setup() {
     kind: 'tap',
     routes: async () => rib.routes().map(tapRouteToObserved),
     incomplete: () => ribIncompleteness(session.established, rib, PEER),
+    changedAt: () => rib.transcript.at(-1)?.ts,
     transcript: () => rib.jsonl(),
     close: async () => undefined,
   };
@@ -87,11 +89,17 @@ function setup() {
     routeSource: async () => source,
   });
   const [absent, present] = scenario.timeline.map((s) => (s as ExpectStep).checks[0]!);
-  const evaluate = (check: typeof absent) => {
-    ctx.markAct();
+  const evaluate = (check: typeof absent, act = true) => {
+    if (act) ctx.markAct();
     return evaluateCheck(check!, ctx);
   };
-  return { rib, session, absent: () => evaluate(absent), present: () => evaluate(present) };
+  return {
+    rib,
+    session,
+    ctx,
+    absent: () => evaluate(absent),
+    present: (act = true) => evaluate(present, act),
+  };
 }
 
 describe('BGP absent checks wait for End-of-RIB', () => {
@@ -139,5 +147,20 @@ describe('BGP absent checks wait for End-of-RIB', () => {
     rib.sessionEvent(PEER, 'established');
     rib.applyUpdate(PEER, Date.now(), update({ announced: [macRoute(PRESENT_MAC)] }));
     expect((await present()).ok).toBe(true);
+  });
+
+  it('dates the answer from when the tap received the route, not from when the check looked', async () => {
+    const { rib, session, ctx, present } = setup();
+    session.established = true;
+    rib.sessionEvent(PEER, 'established');
+    ctx.markAct();
+    await sleep(50);
+    rib.applyUpdate(PEER, Date.now(), update({ announced: [macRoute(PRESENT_MAC)] }));
+    await sleep(400); // the harness is slow to look
+    const result = await present(false);
+    expect(result.ok).toBe(true);
+    expect(result.noticedMs).toBeGreaterThanOrEqual(450);
+    expect(result.elapsedMs).toBeGreaterThanOrEqual(40);
+    expect(result.elapsedMs).toBeLessThan(300);
   });
 });

@@ -32,9 +32,9 @@ export async function evaluateCheck(
     const polled = { ...check, withinMs: remaining };
     const result = await handler.evaluate(polled, ctx);
     const now = performance.now();
-    // The state was observed at observedAt when the handler knows (never before the act, never later
-    // than now): the wait for the next poll and the read itself are the harness's time.
-    const seenAt = Math.min(now, Math.max(from, result.observedAt ?? now));
+    // A state that holds was observed at observedAt when the handler knows (never before the act,
+    // never later than now): the wait for the next poll and the work after the read are the harness's.
+    const seenAt = result.ok ? Math.min(now, Math.max(from, result.observedAt ?? now)) : now;
     const elapsedMs = seenAt - from;
     const noticedMs = now - from;
     if (deadline === undefined) return { ...result, elapsedMs, noticedMs };

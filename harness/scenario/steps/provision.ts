@@ -23,10 +23,22 @@ function bgpNodes(steps: Step[]): Set<string> {
   return nodes;
 }
 
+async function prefetchVteps(ctx: ScenarioContext): Promise<void> {
+  const hypervisors = new Set(ctx.intent.vms.map((v) => v.hypervisor));
+  await Promise.all(
+    [...hypervisors]
+      .filter((hv) => ctx.lab.nodes.has(hv))
+      .map((hv) => ctx.vtepAddress(hv).catch(() => undefined)),
+  );
+}
+
 export async function provision(step: ProvisionStep, ctx: ScenarioContext): Promise<void> {
   // The route sources the scenario's BGP expectations read are up before the act: peering the tap
   // is the harness's time, not the implementation's.
   for (const node of bgpNodes(ctx.scenario.timeline)) await ctx.routes(node);
+  // So are the VTEP addresses expectations name hypervisors by (read once per scenario; a driver that
+  // cannot tell is asked again when a check needs one).
+  await prefetchVteps(ctx).catch(() => undefined);
   const before = ctx.intent;
   const judged = step.refused !== undefined || step.attempt;
   if (judged) ctx.intent = structuredClone(before);
