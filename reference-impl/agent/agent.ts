@@ -23,6 +23,7 @@ import { type Garp, GarpWatcher } from './garp.ts';
 import { Kernel, type KernelOptions } from './kernel.ts';
 import { deriveDesired, type KernelModel, portName } from './model.ts';
 import { type ActualExtras, plan, planSize } from './plan.ts';
+import { SecurityProgrammer, type SgMode } from './security.ts';
 
 /** Namespaces read per audit (besides the hypervisor namespace's devices and unknown namespaces). */
 export const AUDIT_SLICE = 4;
@@ -41,6 +42,12 @@ export interface AgentOptions extends KernelOptions {
   agentSecret?: string;
   /** Full read-diff-apply period (drift repair), ms. */
   auditMs?: number;
+  /**
+   * Security-group enforcement: `stateful` (default) or `stateless` (ACL-only hypervisor switch
+   * profile: allow rules plus source-port mirrors, no conntrack). A hypervisor the directory marks
+   * stateless is programmed stateless whatever this says.
+   */
+  sgMode?: SgMode;
   log?: (line: string) => void;
 }
 
@@ -193,6 +200,7 @@ class ControllerLink {
 
 export class Agent {
   readonly kernel: Kernel;
+  readonly security: SecurityProgrammer;
   readonly links: ControllerLink[];
   /** The entries last programmed (kept while headless). */
   effective = new Map<string, Entry>();
@@ -226,6 +234,11 @@ export class Agent {
 
   constructor(readonly options: AgentOptions) {
     this.kernel = new Kernel(options);
+    this.security = new SecurityProgrammer({
+      prefix: options.prefix,
+      hypervisor: options.hypervisor,
+      mode: options.sgMode ?? 'stateful',
+    });
     this.links = options.controllers.map((c) => new ControllerLink(c, this));
   }
 
@@ -459,6 +472,15 @@ export class Agent {
         this.applying = false;
       }
     }
+    // Security groups after the namespaces exist; in the same pass, so a VM is filtered as it appears.
+    errors = [
+      ...errors,
+      ...(await this.security.apply(
+        this.effective.values(),
+        desired.domains.keys(),
+        full || errors.length > 0,
+      )),
+    ];
     this.stats.reconciles++;
     this.stats.lastPlanSize = size;
     this.stats.lastErrors = errors;

@@ -56,6 +56,7 @@ export function ruleEntriesFor(
   domain: Domain,
   groups: ReadonlyMap<string, SecurityGroup>,
   rules: Iterable<SecurityRule>,
+  stateless = false,
 ): RuleEntry[] {
   const out: RuleEntry[] = [];
   for (const rule of rules) {
@@ -81,6 +82,7 @@ export function ruleEntriesFor(
       to: rule.direction === 'ingress' ? members : remote,
       proto: rule.protocol,
       ...(ports ? { ports } : {}),
+      ...(stateless ? { stateless } : {}),
     });
   }
   return out;

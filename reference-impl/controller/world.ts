@@ -556,7 +556,14 @@ export class World {
       const d = this.domains.get(id);
       if (d) {
         entries.push({ kind: 'domain', id: d.id, tenant: d.tenant });
-        entries.push(...ruleEntriesFor(d, this.securityGroups, this.securityRules.values()));
+        entries.push(
+          ...ruleEntriesFor(
+            d,
+            this.securityGroups,
+            this.securityRules.values(),
+            hv.securityMode === 'stateless',
+          ),
+        );
       }
     }
     for (const s of this.subnets.values()) {

@@ -110,6 +110,14 @@ export const SPECS: Record<CollectionName, CollectionSpec> = {
         unique: true,
         description: 'Underlay IPv4 address (VXLAN source).',
       },
+      {
+        name: 'securityMode',
+        type: 'enum',
+        values: ['stateful', 'stateless'],
+        defaultValue: 'stateful',
+        description:
+          'How the hypervisor enforces security rules: stateful (conntrack: replies pass) or stateless (ACL-only switch profile: each allow rule plus its source-port mirror).',
+      },
       descriptionField,
     ],
   },
@@ -380,6 +388,7 @@ export interface Hypervisor extends Base {
   name: string;
   zone: string;
   vtep: string;
+  securityMode?: 'stateful' | 'stateless';
   description: string;
 }
 export interface Tenant extends Base {

@@ -118,8 +118,18 @@ export class DirectoryStore {
     tx();
   }
 
-  /** Schema 2 added securityGroups.domain and .sgid: existing groups get ids in creation order. */
+  /**
+   * Schema 2 added hypervisors.securityMode, securityGroups.domain and .sgid: existing groups get
+   * ids in creation order.
+   */
   private migrateFrom1(): void {
+    const hvColumns = new Set(
+      (this.db.prepare('PRAGMA table_info("hypervisors")').all() as Array<{ name: string }>).map(
+        (c) => c.name,
+      ),
+    );
+    if (!hvColumns.has('securityMode'))
+      this.db.exec(`ALTER TABLE "hypervisors" ADD COLUMN "securityMode" TEXT DEFAULT 'stateful'`);
     const columns = new Set(
       (this.db.prepare('PRAGMA table_info("securityGroups")').all() as Array<{ name: string }>).map(
         (c) => c.name,

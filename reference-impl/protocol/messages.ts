@@ -103,6 +103,8 @@ export interface RuleEntry {
   to: RulePeer;
   proto: 'any' | 'tcp' | 'udp' | 'icmp';
   ports?: [number, number];
+  /** The hypervisor enforces it as a stateless ACL (its directory `securityMode` is stateless). */
+  stateless?: boolean;
 }
 
 /** A remote VTEP that takes BUM traffic of a VNI (ingress replication). */
