@@ -188,6 +188,17 @@ export interface BulkMembers {
   subnet: string;
   /** Addresses to skip from the top first (so two groups' members in one subnet do not overlap). */
   offset?: number;
+  /** Intent hypervisor that announces them (default: that of the first VM in the subnet's domain). */
+  hypervisor?: string;
+}
+
+export function bulkHypervisor(intent: Intent, bulk: BulkMembers): string {
+  if (bulk.hypervisor) return bulk.hypervisor;
+  const domain = intent.subnets.find((s) => s.name === bulk.subnet)?.domain;
+  const inDomain = new Set(intent.subnets.filter((s) => s.domain === domain).map((s) => s.name));
+  const vm = intent.vms.find((v) => inDomain.has(v.subnet)) ?? intent.vms[0];
+  if (!vm) throw new HarnessError(`bulk members of ${bulk.group}: no VM, so no hypervisor to announce them`);
+  return vm.hypervisor;
 }
 
 export function bulkMemberVports(
@@ -220,6 +231,7 @@ export function bulkMemberVports(
       name,
       mac: `02:b0:${octets.join(':')}`,
       ip,
+      attachment: 'none',
       securityGroups: [groupId],
     });
   }

@@ -31,6 +31,7 @@ import { shq } from '../harness/util/shell.ts';
 import { DirectoryApiError, DirectoryClient, labTokenReader } from './directory/client.ts';
 import {
   type BulkMembers,
+  bulkHypervisor,
   bulkMemberVports,
   domainIdOf,
   groupIds,
@@ -282,27 +283,19 @@ export class ReferenceDriver implements ImplementationDriver {
 
   /**
    * Address-only members for SG-6 and the benchmark (sg-contract item 7): sets the number of extra
-   * members of `group` to `count`. They are directory vports without a VM (a hypervisor that is not an
-   * agent, `bulk.hypervisor`, default a zone's `otwin-bulk-<zone>`), so their type-2 routes carry the
-   * group's community and every agent of the domain learns them, while no namespace is created.
-   * Addresses come from the top of `bulk.subnet` (an intent subnet, large enough for `count`).
+   * members of `group` to `count`. They are directory vports with `attachment: none` on
+   * `bulk.hypervisor` (default: the hypervisor of the first intent VM in `bulk.subnet`'s domain):
+   * their type-2 routes carry the group's community and every agent of the domain, in both zones,
+   * learns them as members, while no VM is created. Addresses come from the top of `bulk.subnet`
+   * (an intent subnet, large enough for `count`).
    */
   async setBulkMembers(bulk: BulkMembers, ctx: DriverContext): Promise<void> {
     const client = this.directory(ctx.lab);
-    const ids = groupIds(ctx.intent);
-    const groupId = ids.get(bulk.group);
+    const groupId = groupIds(ctx.intent).get(bulk.group);
     if (!groupId) throw new HarnessError(`bulk members: unknown group ${bulk.group}`);
-    const zone = (await client.list('zones'))[0]?.id ?? 'z1';
-    const hvId = slug(`otwin-bulk-${zone}`);
-    const hvs = await client.list('hypervisors');
-    if (!hvs.some((h) => h.id === hvId)) {
-      const used = new Set(hvs.map((h) => h.vtep));
-      let last = 250;
-      while (used.has(`192.0.2.${last}`)) last--;
-      await this.upsert(client, 'hypervisors', { id: hvId, name: hvId, zone, vtep: `192.0.2.${last}` });
-    }
+    const hvId = slug(bulkHypervisor(ctx.intent, bulk));
     const wanted = bulkMemberVports(ctx.intent, bulk, groupId, hvId);
-    const existing = (await client.list('vports', { hypervisor: hvId })).filter((v) =>
+    const existing = (await client.list('vports', { subnet: slug(bulk.subnet) })).filter((v) =>
       v.name.startsWith(`bulk-${slug(bulk.group)}-`),
     );
     const keep = new Set(wanted.map((v) => v.id));

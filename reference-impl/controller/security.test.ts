@@ -141,6 +141,26 @@ describe('security groups in the controller', () => {
     expect(changed.get('mac/101/02:00:00:00:00:99')).toMatchObject({ ip: '10.1.0.99', groups: [DB] });
   });
 
+  it('announces an address-only vport (attachment none) as a member everywhere, its own hypervisor included', () => {
+    const w = world();
+    w.applyChange({
+      revision: 2,
+      op: 'create',
+      collection: 'vports',
+      id: 'm',
+      object: { ...vport('m', 'hv1', '10.1.0.50', ['web']), attachment: 'none' },
+      at: '',
+    } as unknown as Change);
+    const dirty = w.takeDirty();
+    const own = w.entriesChanged('hv1', dirty);
+    expect(own.get('vport/m')).toBeUndefined();
+    expect(own.get('mac/101/02:00:00:00:00:50')).toMatchObject({ vtep: '10.0.1.2', groups: [WEB] });
+    const full = w.entriesFor('hv1');
+    expect(full.some((e) => e.kind === 'vport' && e.id === 'm')).toBe(false);
+    expect(full.find((e) => e.kind === 'mac' && e.ip === '10.1.0.50')).toMatchObject({ vtep: '10.0.1.2' });
+    expect(w.originations().some((o) => o.kind === 'type2' && o.ip === '10.1.0.50')).toBe(true);
+  });
+
   it('a membership change touches the VM own entries and route only', () => {
     const w = world();
     w.applyChange({

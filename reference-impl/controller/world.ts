@@ -591,7 +591,8 @@ export class World {
       }
       if (!s || !vnis.has(s.vni)) continue;
       const mac = this.effectiveMac(v);
-      if (v.hypervisor === hypervisorId) {
+      // An address-only vport (attachment none) is a MAC entry on its own hypervisor too: a member, no port.
+      if (v.hypervisor === hypervisorId && v.attachment !== 'none') {
         entries.push(this.vportEntry(v, s));
         continue;
       }
@@ -732,7 +733,7 @@ export class World {
     for (const id of dirty.vports) {
       const v = this.vports.get(id);
       const s = v ? this.subnets.get(v.subnet) : undefined;
-      if (!v || !s || v.hypervisor !== hypervisorId || !vnis.has(s.vni)) {
+      if (!v || !s || v.hypervisor !== hypervisorId || !vnis.has(s.vni) || v.attachment === 'none') {
         out.set(`vport/${id}`, undefined);
         continue;
       }
@@ -765,7 +766,8 @@ export class World {
     let claimed: string | undefined;
     for (const id of claims.vports) {
       const v = this.vports.get(id);
-      if (!v || v.hypervisor === hypervisorId || this.subnets.get(v.subnet)?.vni !== vni) continue;
+      if (!v || this.subnets.get(v.subnet)?.vni !== vni) continue;
+      if (v.hypervisor === hypervisorId && v.attachment !== 'none') continue;
       if (this.effectiveMac(v) !== mac) continue;
       const other = this.hypervisors.get(v.hypervisor);
       if (!other || other.zone !== this.zone || (claimed !== undefined && claimed > v.id)) continue;

@@ -211,6 +211,15 @@ export const SPECS: Record<CollectionName, CollectionSpec> = {
       nameField('vport'),
       { name: 'mac', type: 'mac', required: true, mutable: false, description: 'VM MAC (unicast).' },
       {
+        name: 'attachment',
+        type: 'enum',
+        values: ['vm', 'none'],
+        defaultValue: 'vm',
+        mutable: false,
+        description:
+          'vm: the hypervisor creates the VM port. none: an address-only endpoint (no VM is created; its type-2 route and group memberships are announced as for a VM), for scale tests.',
+      },
+      {
         name: 'ip',
         type: 'ipv4',
         required: true,
@@ -417,6 +426,8 @@ export interface Vport extends Base {
   mac: string;
   ip: string;
   securityGroups: string[];
+  /** `none`: address-only (no VM port is created); absent in databases of schema 1 = `vm`. */
+  attachment?: 'vm' | 'none';
   description: string;
 }
 

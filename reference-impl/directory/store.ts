@@ -128,6 +128,11 @@ export class DirectoryStore {
         (c) => c.name,
       ),
     );
+    const vportColumns = new Set(
+      (this.db.prepare('PRAGMA table_info("vports")').all() as Array<{ name: string }>).map((c) => c.name),
+    );
+    if (!vportColumns.has('attachment'))
+      this.db.exec(`ALTER TABLE "vports" ADD COLUMN "attachment" TEXT DEFAULT 'vm'`);
     if (!hvColumns.has('securityMode'))
       this.db.exec(`ALTER TABLE "hypervisors" ADD COLUMN "securityMode" TEXT DEFAULT 'stateful'`);
     const columns = new Set(
