@@ -187,9 +187,9 @@ export interface BulkMembers {
   /** Intent subnet the addresses come from (from the top of its prefix down). */
   subnet: string;
   /** Addresses to skip from the top first (so two groups' members in one subnet do not overlap). */
-  offset?: number;
+  offset?: number | undefined;
   /** Intent hypervisor that announces them (default: that of the first VM in the subnet's domain). */
-  hypervisor?: string;
+  hypervisor?: string | undefined;
 }
 
 export function bulkHypervisor(intent: Intent, bulk: BulkMembers): string {
