@@ -1,25 +1,14 @@
-/**
- * Security groups end to end on labs/reference-2az.clab.yml (two zones, BGP between them): rules are
- * enforced across zones with members learned from secgroup communities, a VM's type-2 route carries
- * its groups, and a membership change is timed from the directory API call until the remote
- * hypervisor's nftables set holds the address — with a few members and with bulk members (10,000 by
- * default, OTWIN_SG_MEMBERS to change), reporting elements per member. Lab name `otwin-h3-sg`
- * (OTWIN_SG_LAB to change).
- */
-import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BgpTap, type EvpnMacIp } from '../harness/bgp/index.ts';
-import { getRuntime } from '../harness/runtime/index.ts';
+import type { BgpTap, EvpnMacIp } from '../harness/bgp/index.ts';
 import type { DeployedLab, Runtime } from '../harness/runtime/runtime.ts';
-import { loadTopology } from '../harness/topology/load.ts';
 import type { Topology } from '../harness/topology/types.ts';
 import { otwinEnv } from '../harness/util/env.ts';
 import { run } from '../harness/util/exec.ts';
-import { pollUntil, waitFor } from '../harness/util/poll.ts';
+import { pollUntil } from '../harness/util/poll.ts';
 import { SG_TABLE } from './agent/security.ts';
 import { secgroupIds } from './controller/security.ts';
 import { DirectoryClient } from './directory/client.ts';
-import { lab2azFile, lab2azFiles } from './lab-2az.ts';
+import { deployLab2az, lab2azFile, lab2azFiles } from './lab-2az.ts';
 import { formatIPv4 } from './protocol/addr.ts';
 
 const NAME = otwinEnv('SG_LAB') ?? 'otwin-h3-sg';
@@ -119,25 +108,7 @@ describe('security groups on the two-zone reference lab', () => {
   };
 
   beforeAll(async () => {
-    topo = await loadTopology(LAB);
-    runtime = await getRuntime('netns');
-    await runtime.destroy(topo).catch(() => {});
-    rmSync(FILES.directory, { recursive: true, force: true });
-    lab = await runtime.deploy(topo, { reconfigure: true });
-    await waitFor(
-      () => client.healthy(),
-      (ok) => ok,
-      { timeoutMs: 30_000, what: 'directory up' },
-    );
-    tap = await BgpTap.start({
-      netnsPath: lab.node('directory').netnsPath,
-      peerAddress: '172.20.61.21',
-      localAs: 65000,
-      peerAs: 65000,
-      routerId: '172.20.61.10',
-      families: ['l2vpn-evpn'],
-    });
-    await tap.waitEstablished(30_000);
+    ({ topo, runtime, lab, tap } = await deployLab2az(LAB, FILES, client));
     await client.create('zones', { id: 'z1', name: 'zone 1' });
     await client.create('zones', { id: 'z2', name: 'zone 2' });
     for (const n of [1, 2, 3, 4])

@@ -139,6 +139,17 @@ describe.each(['stateful', 'stateless'] as const)('security groups on nftables (
   const servers: ChildProcess[] = [];
   let revision = 1;
 
+  const newAgent = (hv: UnderlayFixture['hypervisors'][number]) =>
+    new Agent({
+      prefix: PREFIX,
+      hypervisor: hv.name,
+      hvNetns: hv.ns,
+      zone: 'z1',
+      vtep: hv.vtep,
+      mtu: 1450,
+      controllers: [],
+    });
+
   const push = async () => {
     for (const [hv, agent] of agents) expect(await agent.programEntries(world.entriesFor(hv))).toEqual([]);
   };
@@ -149,20 +160,7 @@ describe.each(['stateful', 'stateless'] as const)('security groups on nftables (
     world = new World('z1');
     world.loadSnapshot(snapshot(mode));
     world.takeDirty();
-    for (const hv of fx.hypervisors) {
-      agents.set(
-        hv.name,
-        new Agent({
-          prefix: PREFIX,
-          hypervisor: hv.name,
-          hvNetns: hv.ns,
-          zone: 'z1',
-          vtep: hv.vtep,
-          mtu: 1450,
-          controllers: [],
-        }),
-      );
-    }
+    for (const hv of fx.hypervisors) agents.set(hv.name, newAgent(hv));
     await push();
     // Listeners: every VM serves 5432, 5433 and 8080 (a Python server per VM, ended in afterAll).
     const serve = [
@@ -264,16 +262,7 @@ describe.each(['stateful', 'stateless'] as const)('security groups on nftables (
 
   it('keeps enforcing through an agent restart (tables stay, the new agent diffs)', async () => {
     const before = await sgTable('hv2');
-    const hv = fx.hypervisors[1]!;
-    const fresh = new Agent({
-      prefix: PREFIX,
-      hypervisor: hv.name,
-      hvNetns: hv.ns,
-      zone: 'z1',
-      vtep: hv.vtep,
-      mtu: 1450,
-      controllers: [],
-    });
+    const fresh = newAgent(fx.hypervisors[1]!);
     agents.get('hv2')?.stop();
     agents.set('hv2', fresh);
     expect(await connects(vm('hv1', 'w1'), '10.1.1.12', 5433)).toBe(false);
