@@ -34,66 +34,23 @@ describe('security groups on the two-zone reference lab', () => {
     lab.node(hv).exec(['ip', 'netns', 'exec', `${NS}${hv}-vm-${vport}`, ...argv]);
   const ping = async (hv: string, vport: string, target: string) =>
     (await vmExec(hv, vport, ['ping', '-n', '-q', '-c', '1', '-W', '1', target])).exitCode === 0;
-  /** Elements of group `sgid`'s set in hypervisor `hv`'s router namespace of domain da. */
+  /** `nft <args>` in hypervisor `hv`'s router namespace of domain da. */
+  const nftIn = (hv: string, args: string[]) =>
+    lab.node(hv).exec(['ip', 'netns', 'exec', `${NS}${hv}-d-da`, 'nft', ...args]);
+  type NftItems = { nftables: Array<{ set?: { elem?: string[] }; rule?: unknown }> };
+  /** Elements of group `sgid`'s set on `hv`. */
   const members = async (hv: string, sgid: number): Promise<string[]> => {
-    const r = await lab
-      .node(hv)
-      .exec([
-        'ip',
-        'netns',
-        'exec',
-        `${NS}${hv}-d-da`,
-        'nft',
-        '-j',
-        'list',
-        'set',
-        'inet',
-        SG_TABLE,
-        `g${sgid}`,
-      ]);
+    const r = await nftIn(hv, ['-j', 'list', 'set', 'inet', SG_TABLE, `g${sgid}`]);
     if (r.exitCode !== 0) return [];
-    const json = JSON.parse(r.stdout) as { nftables: Array<{ set?: { elem?: string[] } }> };
-    return json.nftables.find((i) => i.set)?.set?.elem ?? [];
+    return (JSON.parse(r.stdout) as NftItems).nftables.find((i) => i.set)?.set?.elem ?? [];
   };
   const ruleCount = async (hv: string) => {
-    const r = await lab
-      .node(hv)
-      .exec([
-        'ip',
-        'netns',
-        'exec',
-        `${NS}${hv}-d-da`,
-        'nft',
-        '-j',
-        'list',
-        'chain',
-        'inet',
-        SG_TABLE,
-        'sg_rules',
-      ]);
-    return (
-      JSON.parse(r.stdout || '{"nftables":[]}') as { nftables: Array<{ rule?: unknown }> }
-    ).nftables.filter((i) => i.rule).length;
+    const r = await nftIn(hv, ['-j', 'list', 'chain', 'inet', SG_TABLE, 'sg_rules']);
+    return (JSON.parse(r.stdout || '{"nftables":[]}') as NftItems).nftables.filter((i) => i.rule).length;
   };
   /** True when group `sgid`'s set on `hv` holds `ip` (`nft get element`: cost independent of the set size). */
   const holds = async (hv: string, sgid: number, ip: string) =>
-    (
-      await lab
-        .node(hv)
-        .exec([
-          'ip',
-          'netns',
-          'exec',
-          `${NS}${hv}-d-da`,
-          'nft',
-          'get',
-          'element',
-          'inet',
-          SG_TABLE,
-          `g${sgid}`,
-          `{ ${ip} }`,
-        ])
-    ).exitCode === 0;
+    (await nftIn(hv, ['get', 'element', 'inet', SG_TABLE, `g${sgid}`, `{ ${ip} }`])).exitCode === 0;
   /** ms from a PATCH of x2's groups until `hv`'s web set does (or does not) hold x2's address. */
   const timedChange = async (join: boolean, hv: string) => {
     const started = performance.now();
