@@ -62,3 +62,67 @@ describe('reference driver: already exists', () => {
     }
   });
 });
+
+describe('reference driver: security groups as directory objects', () => {
+  it('turns intent rules into group rules (ingress to a group, else egress), one per port range', async () => {
+    const { securityObjects, bulkMemberVports } = await import('./driver-security.ts');
+    const { emptyIntent } = await import('../harness/scenario/intent.ts');
+    const intent = emptyIntent();
+    intent.tenants.push({ name: 'T' });
+    intent.domains.push({ name: 'net', tenant: 'T', vni: undefined, pnat: false, zone: undefined });
+    intent.subnets.push({
+      name: 's',
+      domain: 'net',
+      cidr: '10.0.0.0/29',
+      vni: 10,
+      gateway: '10.0.0.1',
+      routeTarget: undefined,
+    });
+    intent.groups.push({ name: 'web', domain: 'net' }, { name: 'db', domain: undefined });
+    intent.vms.push({
+      name: 'd1',
+      subnet: 's',
+      hypervisor: 'hv1',
+      ip: '10.0.0.2',
+      mac: undefined,
+      groups: ['db'],
+      node: undefined,
+      iface: 'eth0',
+      port: undefined,
+      attached: true,
+    });
+    intent.rules.push(
+      {
+        from: 'any',
+        to: 'web',
+        proto: 'tcp',
+        ports: [
+          [80, 80],
+          [443, 443],
+        ],
+        domain: undefined,
+      },
+      { from: 'web', to: '203.0.113.0/24', proto: 'icmp', ports: [], domain: undefined },
+      { from: 'web', to: 'db', proto: 'udp', ports: [], domain: undefined },
+    );
+    const { groups, rules } = securityObjects(intent);
+    expect(groups).toEqual([
+      { id: 'sg.t.web', tenant: 't', name: 'web', domain: 't.net' },
+      { id: 'sg.t.db', tenant: 't', name: 'db', domain: 't.net' },
+    ]);
+    expect(rules.map(({ id: _, ...r }) => r)).toEqual([
+      { securityGroup: 'sg.t.web', direction: 'ingress', protocol: 'tcp', portMin: 80, portMax: 80 },
+      { securityGroup: 'sg.t.web', direction: 'ingress', protocol: 'tcp', portMin: 443, portMax: 443 },
+      { securityGroup: 'sg.t.web', direction: 'egress', protocol: 'icmp', remotePrefix: '203.0.113.0/24' },
+      { securityGroup: 'sg.t.db', direction: 'ingress', protocol: 'udp', remoteGroup: 'sg.t.web' },
+    ]);
+    intent.rules.push({ from: 'any', to: '10.0.0.0/8', proto: 'any', ports: [], domain: undefined });
+    expect(() => securityObjects(intent)).toThrow(/name a group on one side/);
+    // Bulk members: addresses from the top of the subnet, skipping the VMs and the gateway.
+    const bulk = bulkMemberVports(intent, { group: 'web', count: 3, subnet: 's' }, 'sg.t.web', 'bulk');
+    expect(bulk.map((v) => v.ip)).toEqual(['10.0.0.6', '10.0.0.5', '10.0.0.4']);
+    expect(() =>
+      bulkMemberVports(intent, { group: 'web', count: 5, subnet: 's' }, 'sg.t.web', 'bulk'),
+    ).toThrow(/room for 4, 5 asked/);
+  });
+});

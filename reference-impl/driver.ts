@@ -35,6 +35,17 @@ import { HarnessError } from '../harness/util/errors.ts';
 import { pollUntil, waitFor } from '../harness/util/poll.ts';
 import { shq } from '../harness/util/shell.ts';
 import { DirectoryApiError, DirectoryClient, labTokenReader } from './directory/client.ts';
+import {
+  type BulkMembers,
+  bulkHypervisor,
+  bulkMemberVports,
+  domainIdOf,
+  groupIds,
+  readSecurityDatapath,
+  type SecurityDatapathCounts,
+  securityObjects,
+  slug,
+} from './driver-security.ts';
 import { formatIPv4, parseCidr4 } from './protocol/addr.ts';
 
 const ROLES: Record<string, string> = {
@@ -42,13 +53,6 @@ const ROLES: Record<string, string> = {
   controller: 'reference-impl/bin/controller.ts',
   directory: 'reference-impl/bin/directory.ts',
 };
-
-const slug = (s: string) =>
-  s
-    .toLowerCase()
-    .replace(/[^a-z0-9._-]/g, '-')
-    .replace(/^[^a-z0-9]+/, '')
-    .slice(0, 63) || 'x';
 
 export function nsPrefixFor(labName: string): string {
   return `otf-${labName.replace(/^otf-/, '')}-`;
@@ -95,12 +99,24 @@ export function labConventions(topology: Topology): LabConventions {
   return { socket, token, tokenFile, agents };
 }
 
+/** Directory objects a scenario creates and its teardown removes (innermost last). */
+const CREATED_COLLECTIONS = ['tenants', 'domains', 'subnets', 'securityGroups', 'securityRules'] as const;
+type CreatedCollection = (typeof CREATED_COLLECTIONS)[number];
+
 /** Labs whose stale namespace files this process has already removed (see sweepStale). */
 const swept = new Set<string>();
 
 export class ReferenceDriver implements ImplementationDriver {
-  readonly name = 'reference';
-  readonly capabilities: ReadonlySet<Capability> = new Set<Capability>(['l2', 'routing', 'vm-move', 'zones']);
+  readonly name: string = 'reference';
+  readonly capabilities: ReadonlySet<Capability> = new Set<Capability>([
+    'l2',
+    'routing',
+    'vm-move',
+    'zones',
+    'security-groups',
+  ]);
+  /** How the hypervisors enforce security rules (the directory's hypervisor `securityMode`). */
+  protected readonly securityMode: 'stateful' | 'stateless' = 'stateful';
   private client: DirectoryClient | undefined;
   /** Host PIDs of the holder processes that pin each VM namespace (for netnsPath). */
   private readonly holders = new Map<string, number>();
@@ -125,7 +141,7 @@ export class ReferenceDriver implements ImplementationDriver {
   }
 
   /** Objects this scenario created, so teardown removes them (the next scenario may reuse names). */
-  private readonly created: Array<{ collection: 'tenants' | 'domains' | 'subnets'; id: string }> = [];
+  private readonly created: Array<{ collection: CreatedCollection; id: string }> = [];
 
   private async upsert(
     client: DirectoryClient,
@@ -133,8 +149,8 @@ export class ReferenceDriver implements ImplementationDriver {
     body: Record<string, unknown> & { id: string },
   ): Promise<void> {
     const created = await createOrConfirm(client, collection, body);
-    if (created && (collection === 'tenants' || collection === 'domains' || collection === 'subnets'))
-      this.created.push({ collection, id: body.id });
+    if (created && (CREATED_COLLECTIONS as readonly string[]).includes(collection))
+      this.created.push({ collection: collection as CreatedCollection, id: body.id });
   }
 
   private lab: DeployedLab | undefined;
@@ -158,17 +174,18 @@ export class ReferenceDriver implements ImplementationDriver {
     for (const hv of hypervisors) {
       const vtep = await this.vtepAddress(ctx.lab.node(hv));
       if (!vtep) throw new HarnessError(`${hv}: no underlay address on eth1 (the hypervisor's VTEP)`);
-      await this.upsert(client, 'hypervisors', {
+      await this.upsertHypervisor(client, {
         id: slug(hv),
         name: hv,
         zone: hvZone.get(hv) ?? [...zones][0],
         vtep,
+        securityMode: this.securityMode,
       });
     }
     for (const t of intent.tenants) await this.upsert(client, 'tenants', { id: slug(t.name), name: t.name });
     for (const d of intent.domains)
       await this.upsert(client, 'domains', {
-        id: slug(`${d.tenant}.${d.name}`),
+        id: domainIdOf(d.tenant, d.name),
         tenant: slug(d.tenant),
         name: d.name,
       });
@@ -187,6 +204,11 @@ export class ReferenceDriver implements ImplementationDriver {
         ...(s.routeTarget ? { routeTarget: s.routeTarget } : {}),
       });
     }
+    const security = securityObjects(intent);
+    for (const g of security.groups) await this.upsert(client, 'securityGroups', { ...g });
+    for (const r of security.rules) await this.upsert(client, 'securityRules', { ...r });
+    const groupId = groupIds(intent);
+    const groupsOf = (vm: Vm) => vm.groups.map((g) => groupId.get(g) ?? slug(g));
     const wanted = change.apply ? intent.vms.filter((v) => v.attached).map((v) => v.name) : change.attach;
     for (const name of wanted) {
       const vm = intent.vms.find((v) => v.name === name);
@@ -199,6 +221,7 @@ export class ReferenceDriver implements ImplementationDriver {
         name: vm.name,
         mac,
         ip: vm.ip,
+        securityGroups: groupsOf(vm),
       });
     }
     for (const name of change.detach) {
@@ -207,6 +230,10 @@ export class ReferenceDriver implements ImplementationDriver {
       });
     }
     for (const m of change.move) await client.patch('vports', slug(m.vm), { hypervisor: slug(m.to) });
+    for (const { vm: name } of change.setGroups) {
+      const vm = intent.vms.find((v) => v.name === name);
+      if (vm?.attached) await client.patch('vports', slug(vm.name), { securityGroups: groupsOf(vm) });
+    }
     // The directory has accepted the change: budgets count from here. Pinning the VMs for the traffic
     // engine below waits for the implementation, and that wait is the implementation's time.
     ctx.accepted();
@@ -225,6 +252,63 @@ export class ReferenceDriver implements ImplementationDriver {
     const pinning = Promise.all(intent.vms.filter((v) => v.attached).map((vm) => this.pin(lab, vm)));
     this.pinning = pinning.then(() => undefined);
     this.pinning.catch(() => undefined);
+  }
+
+  /** Creates a hypervisor, or switches an existing one's security mode (the other driver profile ran before). */
+  private async upsertHypervisor(
+    client: DirectoryClient,
+    body: Record<string, unknown> & { id: string; securityMode: string },
+  ): Promise<void> {
+    const existing = await client.get('hypervisors', body.id).catch((err) => {
+      if (err instanceof DirectoryApiError && err.status === 404) return undefined;
+      throw err;
+    });
+    if (existing && existing.securityMode !== body.securityMode)
+      await client.patch('hypervisors', body.id, { securityMode: body.securityMode });
+    await this.upsert(client, 'hypervisors', body);
+  }
+
+  /** Group name → the directory's numeric id (`sgid`), as carried in secgroup communities. */
+  async securityGroupIds(ctx: DriverContext): Promise<Map<string, number>> {
+    const client = this.directory(ctx.lab);
+    const ids = groupIds(ctx.intent);
+    const out = new Map<string, number>();
+    for (const [name, id] of ids) {
+      const group = await client.get('securityGroups', id);
+      out.set(name, group.sgid);
+    }
+    return out;
+  }
+
+  /** Security rules and member elements installed on one hypervisor (its router namespaces' nftables). */
+  async securityDatapath(node: LabNode, ctx: DriverContext): Promise<SecurityDatapathCounts> {
+    const agent = this.labInfo(ctx.lab).agents.get(node.name);
+    const prefix = agent?.prefix ?? nsPrefixFor(ctx.lab.topology.name);
+    return readSecurityDatapath(node, `${prefix}${slug(node.name)}-d-`);
+  }
+
+  /**
+   * Address-only members for SG-6 and the benchmark (sg-contract item 7): sets the number of extra
+   * members of `group` to `count`. They are directory vports with `attachment: none` on
+   * `bulk.hypervisor` (default: the hypervisor of the first intent VM in `bulk.subnet`'s domain):
+   * their type-2 routes carry the group's community and every agent of the domain, in both zones,
+   * learns them as members, while no VM is created. Addresses come from the top of `bulk.subnet`
+   * (an intent subnet, large enough for `count`).
+   */
+  async setBulkMembers(bulk: BulkMembers, ctx: DriverContext): Promise<void> {
+    const client = this.directory(ctx.lab);
+    const groupId = groupIds(ctx.intent).get(bulk.group);
+    if (!groupId) throw new HarnessError(`bulk members: unknown group ${bulk.group}`);
+    const hvId = slug(bulkHypervisor(ctx.intent, bulk));
+    const wanted = bulkMemberVports(ctx.intent, bulk, groupId, hvId);
+    const existing = (await client.list('vports', { subnet: slug(bulk.subnet) })).filter((v) =>
+      v.name.startsWith(`bulk-${slug(bulk.group)}-`),
+    );
+    const keep = new Set(wanted.map((v) => v.id));
+    for (const v of existing) if (!keep.has(v.id)) await client.delete('vports', v.id);
+    const have = new Set(existing.map((v) => v.id));
+    for (const v of wanted) if (!have.has(v.id)) await client.create('vports', v);
+    ctx.accepted();
   }
 
   /** Pinning of the VMs of the latest change; a failure surfaces where a check needs the VMs. */
@@ -314,6 +398,8 @@ export class ReferenceDriver implements ImplementationDriver {
     await this.pinning.catch(() => undefined);
     const client = this.directory(ctx.lab);
     for (const vm of ctx.intent.vms) await client.delete('vports', slug(vm.name)).catch(() => {});
+    for (const v of await client.list('vports').catch(() => []))
+      if (v.name.startsWith('bulk-')) await client.delete('vports', v.id).catch(() => {});
     for (const key of [...this.holders.keys()]) this.release(key);
     // Wait until the agents removed the VM namespaces: a later scenario reusing a VM name on the same
     // hypervisor must not pin the old namespace before the agent deleted it.

@@ -7,17 +7,15 @@
 import { rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BgpTap, macMobility } from '../harness/bgp/index.ts';
-import { getRuntime } from '../harness/runtime/index.ts';
+import { type BgpTap, macMobility } from '../harness/bgp/index.ts';
 import type { DeployedLab, Runtime } from '../harness/runtime/runtime.ts';
-import { loadTopology } from '../harness/topology/load.ts';
 import type { Topology } from '../harness/topology/types.ts';
 import { otwinEnv } from '../harness/util/env.ts';
 import { run } from '../harness/util/exec.ts';
 import { waitFor } from '../harness/util/poll.ts';
 import { shq } from '../harness/util/shell.ts';
 import { DirectoryClient, DirectoryUnavailableError } from './directory/client.ts';
-import { LAB_2AZ_NAME, lab2azFile, lab2azFiles } from './lab-2az.ts';
+import { deployLab2az, LAB_2AZ_NAME, lab2azFile, lab2azFiles } from './lab-2az.ts';
 
 // A renamed copy per process (OTWIN_2AZ_LAB=<name> to choose it): namespaces are host-wide, so a
 // benchmark or another checkout deploying the shipped otf-2az at the same time must not meet this one.
@@ -93,26 +91,7 @@ describe('reference implementation: two-zone lab', () => {
     });
 
   beforeAll(async () => {
-    topo = await loadTopology(LAB);
-    runtime = await getRuntime('netns');
-    await runtime.destroy(topo).catch(() => {});
-    // A fresh lab starts with an empty directory (the database lives in the lab directory).
-    rmSync(FILES.directory, { recursive: true, force: true });
-    lab = await runtime.deploy(topo, { reconfigure: true });
-    await waitFor(
-      () => client.healthy(),
-      (ok) => ok,
-      { timeoutMs: 30_000, what: 'directory up' },
-    );
-    tap = await BgpTap.start({
-      netnsPath: lab.node('directory').netnsPath,
-      peerAddress: '172.20.61.21',
-      localAs: 65000,
-      peerAs: 65000,
-      routerId: '172.20.61.10',
-      families: ['l2vpn-evpn'],
-    });
-    await tap.waitEstablished(30_000);
+    ({ topo, runtime, lab, tap } = await deployLab2az(LAB, FILES, client));
     await client.create('zones', { id: 'z1', name: 'zone 1' });
     await client.create('zones', { id: 'z2', name: 'zone 2' });
     for (const n of [1, 2, 3, 4])

@@ -4,10 +4,16 @@
  * namespace prefix, the roles' files under labs/clab-<name>/), binds made absolute (the copy lives in
  * a temporary folder), and optionally the roles started with OTWIN_REF_TRACE=1.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { labTokenReader } from './directory/client.ts';
+import { BgpTap } from '../harness/bgp/index.ts';
+import { getRuntime } from '../harness/runtime/index.ts';
+import type { DeployedLab, Runtime } from '../harness/runtime/runtime.ts';
+import { loadTopology } from '../harness/topology/load.ts';
+import type { Topology } from '../harness/topology/types.ts';
+import { waitFor } from '../harness/util/poll.ts';
+import { type DirectoryClient, labTokenReader } from './directory/client.ts';
 
 export const REPO = join(import.meta.dirname, '..');
 export const LAB_2AZ_FILE = join(REPO, 'labs', 'reference-2az.clab.yml');
@@ -39,4 +45,35 @@ export function lab2azFiles(name: string) {
     /** The directory API token (created by the roles when the lab starts; read when first used). */
     token: labTokenReader(join(root, 'secrets', 'directory.token')),
   };
+}
+
+/**
+ * Deploys the lab file afresh (a kept one is destroyed first, the directory starts empty), waits for
+ * the directory API and peers a BGP tap with zone 1's reflector (from the directory node).
+ */
+export async function deployLab2az(
+  file: string,
+  files: ReturnType<typeof lab2azFiles>,
+  client: DirectoryClient,
+): Promise<{ topo: Topology; runtime: Runtime; lab: DeployedLab; tap: BgpTap }> {
+  const topo = await loadTopology(file);
+  const runtime = await getRuntime('netns');
+  await runtime.destroy(topo).catch(() => {});
+  rmSync(files.directory, { recursive: true, force: true });
+  const lab = await runtime.deploy(topo, { reconfigure: true });
+  await waitFor(
+    () => client.healthy(),
+    (ok) => ok,
+    { timeoutMs: 30_000, what: 'directory up' },
+  );
+  const tap = await BgpTap.start({
+    netnsPath: lab.node('directory').netnsPath,
+    peerAddress: '172.20.61.21',
+    localAs: 65000,
+    peerAs: 65000,
+    routerId: '172.20.61.10',
+    families: ['l2vpn-evpn'],
+  });
+  await tap.waitEstablished(30_000);
+  return { topo, runtime, lab, tap };
 }

@@ -25,6 +25,14 @@
  * | `cross-tenant-arp`          | controller | remote VMs of another tenant's same-prefix subnet are pushed as neighbours |
  * | `no-stale`                  | controller | a vanished originator's routes are dropped, not kept as stale    |
  * | `forget-on-directory-loss`  | controller | losing the directory empties the world (every VM withdrawn)      |
+ * | `sg-allow-all`              | agent      | security rules are never enforced (every domain allows all)      |
+ * | `sg-stateless`              | agent      | stateless filtering where stateful is declared (like `--sg-mode stateless`) |
+ * | `sg-drop-membership-update` | controller | a VM's type-2 route keeps the groups it was first announced with |
+ * | `sg-no-community`           | controller | type-2 routes carry no secgroup community (remote members unknown) |
+ * | `sg-cartesian`              | agent      | rules expanded to one nft rule per member pair (members x members) |
+ * | `sg-no-intra-subnet`        | agent      | bridged (same-subnet) traffic bypasses the security rules        |
+ * | `sg-ignore-external`        | agent      | traffic from/to addresses outside the domain's subnets is never filtered |
+ * | `sg-egress-only`            | agent      | rules enforced only on the source VM's hypervisor (no ingress check) |
  */
 export const SABOTAGES = [
   'no-arp-suppress',
@@ -44,6 +52,14 @@ export const SABOTAGES = [
   'cross-tenant-arp',
   'no-stale',
   'forget-on-directory-loss',
+  'sg-allow-all',
+  'sg-stateless',
+  'sg-drop-membership-update',
+  'sg-no-community',
+  'sg-cartesian',
+  'sg-no-intra-subnet',
+  'sg-ignore-external',
+  'sg-egress-only',
 ] as const;
 export type Sabotage = (typeof SABOTAGES)[number];
 /** A switch as written in OTWIN_SABOTAGE: its name, or `name=value`. */

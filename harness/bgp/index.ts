@@ -18,7 +18,7 @@ export {
   encodeWithdraw,
   type UpdateDecodeContext,
 } from './codec/update.ts';
-export { type BestChange, comparePaths, LocRib, macMobility, type RibEntry } from './rib.ts';
+export { type BestChange, comparePaths, LocRib, macMobility, type RibEntry, secgroups } from './rib.ts';
 export type { PeerConfig, PeerInfo, PeerState } from './session.ts';
 export { BgpSpeaker, type SpeakerEvents, type SpeakerOptions, type UpdateEvent } from './speaker.ts';
 export {

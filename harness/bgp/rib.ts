@@ -46,6 +46,13 @@ export function macMobility(a: PathAttributes): { seq: number; sticky: boolean }
   return undefined;
 }
 
+/** The security-group communities of a path in text form `secgroup:<asn>:<id>`, in wire order. */
+export function secgroups(a: PathAttributes): string[] {
+  return (a.extCommunities ?? []).flatMap((c) =>
+    c.type === 'secgroup' ? [`secgroup:${c.asn}:${c.id}`] : [],
+  );
+}
+
 function ipToNumber(ip: string | undefined): number {
   if (!ip) return Number.MAX_SAFE_INTEGER;
   const parts = ip.split('.');

@@ -16,6 +16,7 @@ import { HarnessError } from '../util/errors.ts';
 import { waitFor } from '../util/poll.ts';
 import { routeKey } from './codec/nlri.ts';
 import type { DecodedUpdate } from './codec/update.ts';
+import { secgroups } from './rib.ts';
 import type { PeerInfo } from './session.ts';
 import type { SpeakerOptions } from './speaker.ts';
 import type { ProcessCommand, ProcessEvent } from './speaker-process.ts';
@@ -189,6 +190,8 @@ export interface RouteFilter {
   /** A route target the route carries (`65000:100`). */
   rt?: string;
   community?: string;
+  /** A security-group community the route carries (`secgroup:<asn>:<id>`). */
+  secgroup?: string;
   nextHop?: string;
 }
 
@@ -211,6 +214,7 @@ export function matchRoute(r: TapRoute, f: RouteFilter): boolean {
   )
     return false;
   if (f.community !== undefined && !r.attrs.communities?.includes(f.community)) return false;
+  if (f.secgroup !== undefined && !secgroups(r.attrs).includes(f.secgroup)) return false;
   if (f.nextHop !== undefined && r.attrs.nextHop !== f.nextHop) return false;
   return true;
 }

@@ -127,6 +127,11 @@ export type ExtCommunity =
   | { type: 'router-mac'; mac: string }
   /** RFC 7432 §7.8 default gateway. */
   | { type: 'default-gateway' }
+  /**
+   * Tungsten Fabric's security-group community (type 0x80 experimental transitive, sub-type 0x04):
+   * 2-octet AS of the originating controller, 4-octet group id. Text form `secgroup:<asn>:<id>`.
+   */
+  | { type: 'secgroup'; asn: number; id: number }
   /** Anything else: the 8 octets as hex. */
   | { type: 'raw'; hex: string };
 

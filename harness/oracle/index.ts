@@ -35,6 +35,11 @@ import {
 export interface ProbeSpec {
   proto: 'icmp' | 'tcp' | 'udp';
   port: number | undefined;
+  /**
+   * Source port. Never changes a verdict: rules match destination ports, and a packet from a service
+   * port that opens no allowed connection is unsolicited (stateful), whatever its source port.
+   */
+  sport?: number | undefined;
 }
 
 export interface Endpoint {
@@ -82,7 +87,8 @@ export interface OracleOptions {
 }
 
 export function probeKey(p: ProbeSpec): string {
-  return p.proto === 'icmp' ? 'icmp' : `${p.proto}/${p.port}`;
+  if (p.proto === 'icmp') return 'icmp';
+  return p.sport === undefined ? `${p.proto}/${p.port}` : `${p.proto}/${p.port} sport ${p.sport}`;
 }
 
 /** The endpoints of a matrix: VMs (attached ones by default) and external hosts. */

@@ -10,7 +10,7 @@ import type { DeployedLab, LabNode } from '../runtime/runtime.ts';
 import type { ProbeServer } from '../traffic/index.ts';
 import type { ProbeTarget } from '../traffic/types.ts';
 import { HarnessError } from '../util/errors.ts';
-import type { DriverContext, ImplementationDriver } from './drivers/driver.ts';
+import type { DriverContext, ImplementationDriver, SecurityDatapathCounts } from './drivers/driver.ts';
 import { type Intent, IntentIndex } from './intent.ts';
 import type { ChaosEvent, RecordBuilder } from './record.ts';
 import type { Scenario } from './types.ts';
@@ -63,6 +63,13 @@ export interface RouteSource {
   close(): Promise<void>;
 }
 
+/** One recorded reading of every hypervisor's security datapath, with the intent's size at that time. */
+export interface SgRecord {
+  members: number;
+  rules: number;
+  nodes: Map<string, SecurityDatapathCounts>;
+}
+
 /** A BGP EVPN route in a flat shape that expectations match field by field. */
 export interface ObservedRoute {
   type: number;
@@ -79,6 +86,8 @@ export interface ObservedRoute {
   pmsiTunnelType: number | undefined;
   mobilitySeq: number | undefined;
   communities: string[];
+  /** Security-group communities (`secgroup:<asn>:<id>`); undefined when the source cannot decode them (vtysh). */
+  secgroups?: string[] | undefined;
 }
 
 export interface ContextOptions {
@@ -121,6 +130,10 @@ export class ScenarioContext {
   private readonly routeSourceFactory: ContextOptions['routeSource'];
   /** The gateway MAC each VM learned by ARP in a gateway check (its ARP cache), by VM name. */
   readonly gatewayMacs = new Map<string, string>();
+  /** Security-datapath counts the sg-datapath checks recorded, by label (SG-4 before/after, SG-6 growth). */
+  readonly sgRecords = new Map<string, SgRecord>();
+  /** Address-only members per group, as the provision steps set them (driver.setBulkMembers). */
+  readonly bulkMembers = new Map<string, number>();
   /** Longest loss windows measured, for the console summary. */
   readonly lossWindows: Array<{ name: string; ms: number; boundMs: number }> = [];
   private artifactNo = 0;

@@ -98,6 +98,8 @@ function parsePorts(value: unknown): Array<[number, number]> {
 export interface LoadOptions {
   /** Override the scenario's lab file (CLI `--lab`). */
   lab?: string;
+  /** Override the scenario's implementation (CLI `--implementation`). */
+  implementation?: string;
 }
 
 /** Reads and validates a scenario file; throws ScenarioError with every problem found. */
@@ -180,7 +182,8 @@ export function parseScenarioText(text: string, file: string, options: LoadOptio
   const refIssues = [...checkReferences(data, lab), ...checkLimits(data)];
   if (refIssues.length > 0) throw new ScenarioError(sortIssues(refIssues.map((i) => locator.issue(i))));
 
-  return build(data, { file, text, labFile, locator });
+  const scenario = build(data, { file, text, labFile, locator });
+  return options.implementation ? { ...scenario, implementation: options.implementation } : scenario;
 }
 
 function sortIssues(issues: Issue[]): Issue[] {
@@ -345,6 +348,12 @@ function buildStep(s: Obj, path: Path, id: string, ctx: BuildCtx, conformance: s
           vm: String(m.vm),
           groups: (m.groups as string[]) ?? [],
         })),
+        bulkMembers: ((p.bulkMembers as Obj[] | undefined) ?? []).map((b) => ({
+          group: String(b.group),
+          count: Number(b.count),
+          subnet: String(b.subnet),
+          ...(b.offset !== undefined ? { offset: Number(b.offset) } : {}),
+        })),
         refused: p.refused as string | undefined,
         attempt: p.attempt === true,
       };
@@ -440,6 +449,8 @@ function describeProvision(all: boolean, p: Obj): string {
   }
   for (const m of (p.move as Obj[] | undefined) ?? []) parts.push(`move ${String(m.vm)} to ${String(m.to)}`);
   for (const m of (p.setGroups as Obj[] | undefined) ?? []) parts.push(`set groups of ${String(m.vm)}`);
+  for (const b of (p.bulkMembers as Obj[] | undefined) ?? [])
+    parts.push(`${String(b.count)} address-only members in ${String(b.group)}`);
   const refused = p.refused !== undefined ? ' (must be refused)' : p.attempt === true ? ' (attempted)' : '';
   return `provision: ${parts.join('; ') || 'no change'}${refused}`;
 }

@@ -163,9 +163,9 @@ export const BASE_SCHEMA: Schema = {
       },
     },
     probe: {
-      description: 'A probe: `icmp`, `tcp/80`, `udp/53`.',
+      description: 'A probe: `icmp`, `tcp/80`, `udp/53`; `tcp/40000 sport 80` sends from source port 80.',
       type: 'string',
-      pattern: '^(icmp|tcp/[0-9]+|udp/[0-9]+)$',
+      pattern: '^(icmp|(tcp|udp)/[0-9]+( sport [0-9]+)?)$',
     },
     intent: {
       type: 'object',
@@ -525,6 +525,22 @@ export const BASE_SCHEMA: Schema = {
                   groups: {
                     $ref: '#/definitions/names',
                   },
+                },
+              },
+            },
+            bulkMembers: {
+              description:
+                'SG-6: set the number of address-only members of a group (no VM namespaces), addresses from the top of an intent subnet down.',
+              type: 'array',
+              items: {
+                type: 'object',
+                additionalProperties: false,
+                required: ['group', 'count', 'subnet'],
+                properties: {
+                  group: { $ref: '#/definitions/name' },
+                  count: { type: 'integer', minimum: 0 },
+                  subnet: { $ref: '#/definitions/name' },
+                  offset: { type: 'integer', minimum: 0 },
                 },
               },
             },

@@ -19,7 +19,7 @@ import { measure } from './steps/measure.ts';
 import { provision } from './steps/provision.ts';
 import { wait } from './steps/wait.ts';
 import { waitUntil } from './steps/wait-until.ts';
-import type { Check, ExpectStep, Scenario, Severity, Step, WaitUntilStep } from './types.ts';
+import type { Check, ExpectStep, ProvisionStep, Scenario, Severity, Step, WaitUntilStep } from './types.ts';
 
 export interface Unit {
   /** Stable key: `<step id>` or `<step id>/<check index>`. */
@@ -229,5 +229,31 @@ export function skipReason(
   const missingCaps = requiredCapabilities(scenario).filter((c) => !driver.capabilities.has(c));
   if (missingCaps.length > 0)
     return `implementation ${driver.name} does not implement ${missingCaps.join(', ')}`;
+  const kinds = new Set(checksOf(scenario.timeline).map((c) => c.kind));
+  if (kinds.has('secgroups') && !driver.securityGroupIds)
+    return `implementation ${driver.name} does not report security-group ids (driver.securityGroupIds), which the secgroups check needs`;
+  if (provisionSteps(scenario.timeline).some((s) => s.bulkMembers.length > 0) && !driver.setBulkMembers)
+    return `implementation ${driver.name} cannot add address-only group members (driver.setBulkMembers)`;
+  if (kinds.has('sg-datapath') && !driver.securityDatapath)
+    return `implementation ${driver.name} does not report its security datapath (driver.securityDatapath), which the sg-datapath check needs`;
   return undefined;
+}
+
+function provisionSteps(steps: Step[]): ProvisionStep[] {
+  return steps.flatMap((s) =>
+    s.kind === 'provision' ? [s] : s.kind === 'measure' ? provisionSteps(s.during) : [],
+  );
+}
+
+/** Every check of a timeline (expectations, wait-until conditions, inside measure steps). */
+function checksOf(steps: Step[]): Check[] {
+  return steps.flatMap((s) =>
+    s.kind === 'expect'
+      ? s.checks
+      : s.kind === 'wait-until'
+        ? [s.condition]
+        : s.kind === 'measure'
+          ? checksOf(s.during)
+          : [],
+  );
 }

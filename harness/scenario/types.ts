@@ -76,6 +76,8 @@ export interface ProvisionStep extends StepBase {
   detach: string[];
   move: Array<{ vm: string; to: string }>;
   setGroups: Array<{ vm: string; groups: string[] }>;
+  /** Set the number of address-only members of a group (SG-6 growth; driver.setBulkMembers). */
+  bulkMembers: BulkMembers[];
   /**
    * When set, the change must be REFUSED (e.g. while the directory is down) with an error whose
    * message matches this regular expression; the step is then an expectation of its own and the
@@ -88,6 +90,15 @@ export interface ProvisionStep extends StepBase {
    * change was programmed nowhere.
    */
   attempt: boolean;
+}
+
+/** `count` address-only members of `group`, addresses from intent subnet `subnet` (SG contract item 7). */
+export interface BulkMembers {
+  group: string;
+  count: number;
+  subnet: string;
+  /** Addresses to skip from the top of the subnet first (two groups sharing a subnet). */
+  offset?: number | undefined;
 }
 
 export interface ExpectStep extends StepBase {
@@ -186,6 +197,8 @@ export interface CheckBase {
 export interface ProbeSpec {
   proto: 'icmp' | 'tcp' | 'udp';
   port: number | undefined;
+  /** Source port (`tcp/40000 sport 80`): unsolicited traffic from a service port (SG-2). */
+  sport?: number | undefined;
 }
 
 export interface CapturePoint {

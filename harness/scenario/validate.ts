@@ -240,6 +240,12 @@ function checkStep(ctx: StepRefs, step: Obj, path: Path): void {
           refs.unknown([...at, 'move', j, 'vm'], 'VM', m.vm, ctx.vms);
         refs.node([...at, 'move', j, 'to'], m.to);
       });
+      arr(p.bulkMembers).forEach((b, j) => {
+        if (typeof b.group === 'string' && !ctx.groups.has(b.group))
+          refs.unknown([...at, 'bulkMembers', j, 'group'], 'security group', b.group, ctx.groups);
+        if (typeof b.subnet === 'string' && !ctx.subnets.has(b.subnet))
+          refs.unknown([...at, 'bulkMembers', j, 'subnet'], 'subnet', b.subnet, ctx.subnets);
+      });
       arr(p.setGroups).forEach((s, j) => {
         if (typeof s.vm === 'string' && !ctx.vms.has(s.vm))
           refs.unknown([...at, 'setGroups', j, 'vm'], 'VM', s.vm, ctx.vms);

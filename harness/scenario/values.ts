@@ -1,4 +1,5 @@
 /** Value formats the scenario file shares across kinds: durations, probes, command lines. */
+import { probeKey } from '../oracle/index.ts';
 import type { ProbeSpec } from './types.ts';
 
 export type Obj = Record<string, unknown>;
@@ -16,15 +17,20 @@ export function durationOr<T>(value: unknown, fallback: T): number | T {
   return value !== undefined ? parseDuration(value) : fallback;
 }
 
+/** `icmp`, `tcp/80`, `udp/53`, `tcp/40000 sport 80` (the schema's pattern has vetted the text). */
 export function parseProbe(text: string): ProbeSpec {
   if (text === 'icmp') return { proto: 'icmp', port: undefined };
-  const [proto, port] = text.split('/');
-  return { proto: proto as 'tcp' | 'udp', port: Number.parseInt(port ?? '0', 10) };
+  const [service, , sport] = text.split(' ');
+  const [proto, port] = (service ?? '').split('/');
+  return {
+    proto: proto as 'tcp' | 'udp',
+    port: Number.parseInt(port ?? '0', 10),
+    ...(sport !== undefined ? { sport: Number.parseInt(sport, 10) } : {}),
+  };
 }
 
-export function probeText(p: ProbeSpec): string {
-  return p.proto === 'icmp' ? 'icmp' : `${p.proto}/${p.port}`;
-}
+/** A probe as scenarios write it (one spelling with the oracle's cell keys). */
+export const probeText = probeKey;
 
 /** Splits a command line on spaces, keeping single- or double-quoted parts together. */
 export function splitCommand(text: string): string[] {

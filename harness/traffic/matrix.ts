@@ -21,6 +21,8 @@ export interface MatrixCell {
   proto: Protocol;
   /** TCP/UDP port (ignored for ICMP). */
   port?: number;
+  /** TCP/UDP source port (default: ephemeral). */
+  sport?: number;
   expected: Expectation;
   /** Open an engine listener for this destination port (default: the matrix's `listen`). */
   listen?: boolean;
@@ -58,8 +60,10 @@ export interface MatrixResult {
   probesPerSecond: number;
 }
 
-export function columnKey(proto: Protocol, port: number | undefined): string {
-  return proto === 'icmp' ? 'icmp' : `${proto}/${port}`;
+/** `icmp`, `tcp/80`, `tcp/40000 sport 80` (the probe syntax of scenarios). */
+export function columnKey(proto: Protocol, port: number | undefined, sport?: number): string {
+  if (proto === 'icmp') return 'icmp';
+  return sport === undefined ? `${proto}/${port}` : `${proto}/${port} sport ${sport}`;
 }
 
 export function matches(expected: Expectation, actual: Verdict): boolean {
@@ -149,8 +153,13 @@ export async function runMatrix(
       };
       let probe: ProbeResult;
       if (cell.proto === 'icmp') probe = await server.icmp(common);
-      else if (cell.proto === 'tcp') probe = await server.tcp({ ...common, port: cell.port ?? 0 });
-      else probe = await server.udp({ ...common, port: cell.port ?? 0 });
+      else {
+        const ports = { port: cell.port ?? 0, ...(cell.sport !== undefined ? { sport: cell.sport } : {}) };
+        probe =
+          cell.proto === 'tcp'
+            ? await server.tcp({ ...common, ...ports })
+            : await server.udp({ ...common, ...ports });
+      }
       return { cell, actual: probe.verdict, ok: matches(cell.expected, probe.verdict), probe };
     });
     const elapsedMs = performance.now() - started;
@@ -165,7 +174,7 @@ export async function runMatrix(
       mismatches,
       sources: order.filter((n) => froms.has(n)),
       destinations: order.filter((n) => tos.has(n)),
-      columns: unique(cells.map((c) => columnKey(c.proto, c.port))),
+      columns: unique(cells.map((c) => columnKey(c.proto, c.port, c.sport))),
       elapsedMs,
       probesPerSecond: results.length / (elapsedMs / 1000),
     };

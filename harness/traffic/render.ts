@@ -38,7 +38,10 @@ interface Grid {
 function grids(result: MatrixResult, views: MatrixView[]): Grid[] {
   const index = new Map<string, CellResult>();
   for (const r of result.cells) {
-    index.set(`${columnKey(r.cell.proto, r.cell.port)}|${r.cell.from.name}|${r.cell.to.name}`, r);
+    index.set(
+      `${columnKey(r.cell.proto, r.cell.port, r.cell.sport)}|${r.cell.from.name}|${r.cell.to.name}`,
+      r,
+    );
   }
   const out: Grid[] = [];
   for (const column of result.columns) {
@@ -82,7 +85,7 @@ function renderText(result: MatrixResult, views: MatrixView[]): string {
 }
 
 export function describeCell(r: CellResult): string {
-  return `${r.cell.from.name} → ${r.cell.to.name} (${r.cell.to.address}) ${columnKey(r.cell.proto, r.cell.port)}: expected ${r.cell.expected}, got ${r.actual}${r.probe.detail ? ` (${r.probe.detail})` : ''}`;
+  return `${r.cell.from.name} → ${r.cell.to.name} (${r.cell.to.address}) ${columnKey(r.cell.proto, r.cell.port, r.cell.sport)}: expected ${r.cell.expected}, got ${r.actual}${r.probe.detail ? ` (${r.probe.detail})` : ''}`;
 }
 
 function escapeMd(text: string): string {

@@ -415,11 +415,19 @@ export class ProbeServer {
   }
 
   tcp(probe: TcpProbe): Promise<ProbeResult> {
-    return this.request<ProbeResult>('tcp', { ...probeFields(probe), port: probe.port });
+    return this.request<ProbeResult>('tcp', {
+      ...probeFields(probe),
+      port: probe.port,
+      ...(probe.sport !== undefined ? { sport: probe.sport } : {}),
+    });
   }
 
   udp(probe: UdpProbe): Promise<ProbeResult> {
-    return this.request<ProbeResult>('udp', { ...probeFields(probe), port: probe.port });
+    return this.request<ProbeResult>('udp', {
+      ...probeFields(probe),
+      port: probe.port,
+      ...(probe.sport !== undefined ? { sport: probe.sport } : {}),
+    });
   }
 
   /** Opens a TCP accept-and-close listener or a UDP echo responder on all addresses of the target. */

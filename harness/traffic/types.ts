@@ -54,10 +54,14 @@ export interface ProbeCommon {
 
 export interface TcpProbe extends ProbeCommon {
   port: number;
+  /** Source port to send from (default: an ephemeral one), e.g. a service port for unsolicited traffic. */
+  sport?: number;
 }
 
 export interface UdpProbe extends ProbeCommon {
   port: number;
+  /** Source port to send from (default: an ephemeral one). */
+  sport?: number;
 }
 
 export type IcmpProbe = ProbeCommon;

@@ -5,6 +5,8 @@
  *     --secret-file /etc/otf/agent.secret [--init-secrets]
  * --secret-file: the controller↔agent shared secret (mode 0600; --init-secrets creates it when missing);
  * the hello carries this hypervisor's credential derived from it.
+ * --sg-mode stateful|stateless: security-group enforcement (default stateful; stateless = the ACL-only
+ *   hypervisor switch profile, see reference-impl/agent/security.ts).
  * --hv-netns <name> programs a named namespace instead of the current one (fixtures).
  * The agent never cleans up on exit: the datapath keeps forwarding while it is down.
  */
@@ -12,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { run } from '../../harness/util/exec.ts';
 import { Agent } from '../agent/agent.ts';
 import { flushDatapath } from '../agent/sabotage-flush.ts';
+import type { SgMode } from '../agent/security.ts';
 import { sabotaged } from '../sabotage.ts';
 import { roleSecret } from './secrets.ts';
 
@@ -28,6 +31,7 @@ const { values } = parseArgs({
     secret: { type: 'string' },
     'secret-file': { type: 'string' },
     'init-secrets': { type: 'boolean', default: false },
+    'sg-mode': { type: 'string', default: 'stateful' },
   },
 });
 const fail = (message: string): never => {
@@ -37,6 +41,8 @@ const fail = (message: string): never => {
 if (!values.hypervisor) fail('--hypervisor is required');
 if (!values.vtep) fail('--vtep <underlay IPv4> is required');
 if (!(values.controller as string[]).length) fail('at least one --controller host:port is required');
+if (values['sg-mode'] !== 'stateful' && values['sg-mode'] !== 'stateless')
+  fail(`--sg-mode must be stateful or stateless, not ${values['sg-mode']}`);
 const agentSecret = roleSecret('agent', values, 'secret');
 let mtu = values.mtu ? Number(values.mtu) : 0;
 if (!mtu) {
@@ -63,6 +69,7 @@ const agent = new Agent({
     return { host: host as string, port: Number(port || 6640) };
   }),
   auditMs: Number(values['audit-ms']),
+  sgMode: values['sg-mode'] as SgMode,
   agentSecret,
   log: (line) => console.log(line),
 });

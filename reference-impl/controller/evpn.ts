@@ -6,7 +6,8 @@
  * Route encoding (RFC 7432 / RFC 8365):
  *   type-2 MAC/IP: RD routerId:n (n = VNI mod 65536), ESI 0, ethTag 0, label = L2 VNI, next hop = the
  *     hypervisor's VTEP, ext communities: route target (as provisioned), encapsulation VXLAN (8),
- *     MAC mobility {seq} once the MAC has moved.
+ *     MAC mobility {seq} once the MAC has moved, one secgroup community (type 0x80, sub-type 0x04,
+ *     2-octet AS of the originating controller, 4-octet group id) per security group of the VM.
  *   type-3 IMET: same RD, originator = VTEP, PMSI tunnel {type 6 ingress replication, label VNI,
  *     endpoint VTEP}, route target, encapsulation VXLAN.
  */
@@ -23,6 +24,7 @@ import {
 } from '../../harness/bgp/index.ts';
 import { TRACE_ENABLED, trace } from '../protocol/trace.ts';
 import { sabotaged, type2DelayMs } from '../sabotage.ts';
+import { secgroupCommunity, secgroupIds } from './security.ts';
 import { type LearnedFlood, type LearnedMac, type Origination, originationKey } from './world.ts';
 
 export interface EvpnLearnHandlers {
@@ -49,6 +51,7 @@ export function rdFor(routerId: string, vni: number): string {
 export function toBgp(
   routerId: string,
   o: Origination,
+  localAs = 0,
 ): { route: EvpnMacIp | EvpnInclusiveMulticast; attrs: PathAttributes } {
   const ext: ExtCommunity[] = [
     { type: 'route-target', value: o.routeTarget },
@@ -56,6 +59,7 @@ export function toBgp(
   ];
   if (o.kind === 'type2') {
     if (o.seq > 0) ext.push({ type: 'mac-mobility', seq: o.seq, sticky: false });
+    for (const sgid of o.groups ?? []) ext.push(secgroupCommunity(localAs, sgid));
     return {
       route: {
         afi: 'l2vpn-evpn',
@@ -161,6 +165,7 @@ export class BgpEvpnTransport implements EvpnTransport {
         vtep: best.attrs.nextHop ?? '',
         seq: macMobility(best.attrs)?.seq ?? 0,
         routeTargets: routeTargets(best.attrs),
+        groups: secgroupIds(best.attrs.extCommunities),
       });
     } else if (route.type === 3) {
       const best = change.best;
@@ -207,7 +212,7 @@ export class BgpEvpnTransport implements EvpnTransport {
     } else for (const route of withdraw) send(route, () => this.speaker.withdraw([route]));
     for (const o of set) {
       const key = originationKey(o);
-      const { route, attrs } = toBgp(this.options.routerId, o);
+      const { route, attrs } = toBgp(this.options.routerId, o, this.options.localAs);
       const sig = JSON.stringify(attrs);
       if (this.announced.get(key)?.sig === sig) continue;
       send(route, () => this.speaker.announce([route], attrs));
@@ -295,6 +300,7 @@ export class MemoryEvpnTransport implements EvpnTransport {
               vtep: o.vtep,
               seq: o.seq,
               routeTargets: [o.routeTarget],
+              groups: o.groups ?? [],
             }
           : undefined,
       );

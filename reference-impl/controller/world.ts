@@ -3,11 +3,24 @@
  * stream) and the EVPN routes learned from BGP for other zones. Pure computation from it:
  *   - `entriesFor(hypervisor)`: the desired state pushed to one agent;
  *   - `originations()`: the type-2/type-3 routes this zone's controller announces.
- * Own-zone reachability comes from the directory; other zones' only from BGP.
+ * Own-zone reachability comes from the directory; other zones' only from BGP. Security group
+ * membership of a remote VM comes only from its route: the secgroup communities of a learned type-2
+ * (other zones), or the groups this zone's own type-2 of that VM carries (own zone), never from
+ * another zone's directory objects. Groups and rules (policy) come from the directory.
  */
-import type { Change, Domain, Hypervisor, Snapshot, Subnet, Vport } from '../directory/model.ts';
+import type {
+  Change,
+  Domain,
+  Hypervisor,
+  SecurityGroup,
+  SecurityRule,
+  Snapshot,
+  Subnet,
+  Vport,
+} from '../directory/model.ts';
 import type { Entry, MacEntry } from '../protocol/messages.ts';
 import { sabotaged } from '../sabotage.ts';
+import { ruleEntriesFor } from './security.ts';
 
 /** A remote MAC/IP (type-2) as learned from BGP. */
 export interface LearnedMac {
@@ -19,6 +32,8 @@ export interface LearnedMac {
   vtep: string;
   seq: number;
   routeTargets: string[];
+  /** Security group ids from the route's secgroup communities (sorted; absent = none). */
+  groups?: number[];
 }
 
 /** A remote flood member (type-3) as learned from BGP. */
@@ -37,6 +52,8 @@ export interface OriginatedType2 {
   vtep: string;
   seq: number;
   routeTarget: string;
+  /** Security group ids, one secgroup community each (sorted; absent = none). */
+  groups?: number[];
 }
 
 export interface OriginatedType3 {
@@ -61,6 +78,10 @@ export class World {
   readonly domains = new Map<string, Domain>();
   readonly subnets = new Map<string, Subnet>();
   readonly vports = new Map<string, Vport>();
+  readonly securityGroups = new Map<string, SecurityGroup>();
+  readonly securityRules = new Map<string, SecurityRule>();
+  /** Groups a vport's route was first announced with (the `sg-drop-membership-update` sabotage only). */
+  private readonly firstGroups = new Map<string, number[]>();
   /** BGP-learned, keyed by the speaker's route key. */
   readonly learnedMacs = new Map<string, LearnedMac>();
   readonly learnedFloods = new Map<string, LearnedFlood>();
@@ -219,6 +240,10 @@ export class World {
     for (const h of snapshot.objects.hypervisors) this.hypervisors.set(h.id, h);
     for (const d of snapshot.objects.domains) this.domains.set(d.id, d);
     for (const s of snapshot.objects.subnets) this.subnets.set(s.id, s);
+    this.securityGroups.clear();
+    this.securityRules.clear();
+    for (const g of snapshot.objects.securityGroups ?? []) this.securityGroups.set(g.id, g);
+    for (const r of snapshot.objects.securityRules ?? []) this.securityRules.set(r.id, r);
     for (const v of snapshot.objects.vports) {
       this.vports.set(v.id, v);
       const before = previousVports.get(v.id);
@@ -250,8 +275,37 @@ export class World {
         if (del) this.subnets.delete(change.id);
         else this.subnets.set(change.id, o as Subnet);
         break;
+      case 'securityGroups':
+        // Policy changes are rare: every agent's rule entries are recomputed.
+        this.dirty.all = true;
+        if (del) this.securityGroups.delete(change.id);
+        else this.securityGroups.set(change.id, o as SecurityGroup);
+        break;
+      case 'securityRules':
+        this.dirty.all = true;
+        if (del) this.securityRules.delete(change.id);
+        else this.securityRules.set(change.id, o as SecurityRule);
+        break;
       case 'vports': {
-        this.vportLeaving(this.vports.get(change.id));
+        const current = this.vports.get(change.id);
+        const next = o as Vport;
+        const samePlace =
+          !del &&
+          current !== undefined &&
+          current.hypervisor === next.hypervisor &&
+          current.subnet === next.subnet &&
+          current.mac === next.mac &&
+          current.ip === next.ip;
+        if (samePlace) {
+          // Same place (a group or name change): its entries and route only, the hosting is unchanged.
+          this.vports.set(change.id, next);
+          this.dirty.vports.add(change.id);
+          const key = this.macKeyOf(next);
+          if (key) this.dirty.macs.add(key);
+          this.indexVport(next);
+          break;
+        }
+        this.vportLeaving(current);
         if (del) {
           this.vports.delete(change.id);
           this.observedMacs.delete(change.id);
@@ -500,7 +554,17 @@ export class World {
     const vnis = new Map<number, Subnet>();
     for (const id of domains) {
       const d = this.domains.get(id);
-      if (d) entries.push({ kind: 'domain', id: d.id, tenant: d.tenant });
+      if (d) {
+        entries.push({ kind: 'domain', id: d.id, tenant: d.tenant });
+        entries.push(
+          ...ruleEntriesFor(
+            d,
+            this.securityGroups,
+            this.securityRules.values(),
+            hv.securityMode === 'stateless',
+          ),
+        );
+      }
     }
     for (const s of this.subnets.values()) {
       if (!domains.has(s.domain)) continue;
@@ -527,7 +591,8 @@ export class World {
       }
       if (!s || !vnis.has(s.vni)) continue;
       const mac = this.effectiveMac(v);
-      if (v.hypervisor === hypervisorId) {
+      // An address-only vport (attachment none) is a MAC entry on its own hypervisor too: a member, no port.
+      if (v.hypervisor === hypervisorId && v.attachment !== 'none') {
         entries.push(this.vportEntry(v, s));
         continue;
       }
@@ -544,6 +609,7 @@ export class World {
         ip: v.ip,
         vtep: other.vtep,
         seq: this.mobilitySeq(s.vni, mac),
+        groups: this.routeGroups(v),
       });
     }
     // Own-zone MACs are live by definition; among learned ones a live route beats a withdrawn one.
@@ -562,7 +628,15 @@ export class World {
         if (cur.ip === undefined && m.ip && live === curLive) cur.ip = m.ip;
         continue;
       }
-      macs.set(key, { kind: 'mac', vni: m.vni, mac: m.mac, ip: m.ip ?? cur?.ip, vtep: m.vtep, seq: m.seq });
+      macs.set(key, {
+        kind: 'mac',
+        vni: m.vni,
+        mac: m.mac,
+        ip: m.ip ?? cur?.ip,
+        vtep: m.vtep,
+        seq: m.seq,
+        groups: m.groups ?? [],
+      });
       if (live) liveMacs.add(key);
     }
     // An address whose MAC changed (ARP-3) is briefly claimed by the withdrawn old route and the new
@@ -610,7 +684,32 @@ export class World {
       mac: v.mac,
       ip: v.ip,
       ...(mac !== v.mac ? { observedMac: mac } : {}),
+      groups: this.groupIds(v),
     };
+  }
+
+  /** The directory's group ids (sgid) of a vport, sorted. */
+  groupIds(v: Vport): number[] {
+    const ids: number[] = [];
+    for (const id of v.securityGroups ?? []) {
+      const g = this.securityGroups.get(id);
+      if (g) ids.push(g.sgid);
+    }
+    return ids.sort((a, b) => a - b);
+  }
+
+  /**
+   * The groups a vport's type-2 route carries. Under the TEST-ONLY `sg-no-community` sabotage none;
+   * under `sg-drop-membership-update` the ones of its first announcement (reference-impl/sabotage.ts).
+   */
+  private routeGroups(v: Vport): number[] {
+    if (sabotaged('sg-no-community')) return [];
+    const now = this.groupIds(v);
+    if (!sabotaged('sg-drop-membership-update')) return now;
+    const first = this.firstGroups.get(v.id);
+    if (first) return first;
+    this.firstGroups.set(v.id, now);
+    return now;
   }
 
   /** Subnets instantiated on a hypervisor (every subnet of every domain it hosts), by VNI. */
@@ -634,7 +733,7 @@ export class World {
     for (const id of dirty.vports) {
       const v = this.vports.get(id);
       const s = v ? this.subnets.get(v.subnet) : undefined;
-      if (!v || !s || v.hypervisor !== hypervisorId || !vnis.has(s.vni)) {
+      if (!v || !s || v.hypervisor !== hypervisorId || !vnis.has(s.vni) || v.attachment === 'none') {
         out.set(`vport/${id}`, undefined);
         continue;
       }
@@ -667,12 +766,21 @@ export class World {
     let claimed: string | undefined;
     for (const id of claims.vports) {
       const v = this.vports.get(id);
-      if (!v || v.hypervisor === hypervisorId || this.subnets.get(v.subnet)?.vni !== vni) continue;
+      if (!v || this.subnets.get(v.subnet)?.vni !== vni) continue;
+      if (v.hypervisor === hypervisorId && v.attachment !== 'none') continue;
       if (this.effectiveMac(v) !== mac) continue;
       const other = this.hypervisors.get(v.hypervisor);
       if (!other || other.zone !== this.zone || (claimed !== undefined && claimed > v.id)) continue;
       claimed = v.id;
-      cur = { kind: 'mac', vni, mac, ip: v.ip, vtep: other.vtep, seq: this.mobilitySeq(vni, mac) };
+      cur = {
+        kind: 'mac',
+        vni,
+        mac,
+        ip: v.ip,
+        vtep: other.vtep,
+        seq: this.mobilitySeq(vni, mac),
+        groups: this.routeGroups(v),
+      };
       curLive = true;
     }
     for (const lk of [...claims.learned].sort()) {
@@ -684,7 +792,15 @@ export class World {
         if (cur.ip === undefined && m.ip && live === curLive) cur.ip = m.ip;
         continue;
       }
-      cur = { kind: 'mac', vni: m.vni, mac: m.mac, ip: m.ip ?? cur?.ip, vtep: m.vtep, seq: m.seq };
+      cur = {
+        kind: 'mac',
+        vni: m.vni,
+        mac: m.mac,
+        ip: m.ip ?? cur?.ip,
+        vtep: m.vtep,
+        seq: m.seq,
+        groups: m.groups ?? [],
+      };
       if (live) curLive = true;
     }
     if (!cur) return undefined;
@@ -714,6 +830,7 @@ export class World {
       vtep: hv.vtep,
       seq: this.mobilitySeq(s.vni, mac),
       routeTarget: s.routeTarget,
+      groups: this.routeGroups(v),
     };
   }
 

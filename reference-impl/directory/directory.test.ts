@@ -249,8 +249,30 @@ describe('directory', () => {
     expect(inUse.message).toMatch(/vports\/v1/);
     const missing = await expectApiError(client.get('vports', 'nope'));
     expect(missing.status).toBe(404);
-    // Schema room for security groups, rules, floating IPs and redirection targets.
-    await client.create('securityGroups', { id: 'sg1', tenant: 't1', name: 'web' });
+    // Security groups get directory-allocated numeric ids; rules and memberships are checked.
+    const web = await client.create('securityGroups', { id: 'sg1', tenant: 't1', name: 'web' });
+    const db = await client.create('securityGroups', { id: 'sg2', tenant: 't1', name: 'db', domain: 'd1' });
+    expect(web.sgid).toBe(8_000_001);
+    expect(db.sgid).toBe(8_000_002);
+    const chosenId = await expectApiError(
+      client.create('securityGroups', { tenant: 't1', name: 'x', sgid: 8_000_100 }),
+    );
+    expect(chosenId.field).toBe('/sgid');
+    expect(chosenId.message).toMatch(/allocated by the directory/);
+    const renumber = await expectApiError(client.patch('securityGroups', 'sg1', { sgid: 8_000_100 }));
+    expect(renumber.message).toMatch(/cannot be changed/);
+    await client.create('securityGroups', { id: 'sg-t2', tenant: 't2', name: 'web' });
+    const foreignGroup = await expectApiError(client.patch('vports', 'v1', { securityGroups: ['sg-t2'] }));
+    expect(foreignGroup.field).toBe('/securityGroups');
+    const foreignRemote = await expectApiError(
+      client.create('securityRules', {
+        securityGroup: 'sg1',
+        direction: 'ingress',
+        protocol: 'any',
+        remoteGroup: 'sg-t2',
+      }),
+    );
+    expect(foreignRemote.field).toBe('/remoteGroup');
     await client.create('securityRules', {
       securityGroup: 'sg1',
       direction: 'ingress',

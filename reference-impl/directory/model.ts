@@ -31,6 +31,8 @@ export interface FieldSpec {
   min?: number;
   max?: number;
   values?: readonly string[];
+  /** Allocated by the directory; a client that sends it gets a clear error. */
+  serverAssigned?: boolean;
   /** Filled in when absent (static default). */
   defaultValue?: string | number | null;
   nullable?: boolean;
@@ -45,6 +47,9 @@ export interface CollectionSpec {
   /** Multi-column unique constraints: [fields..., message]. */
   uniques?: Array<{ fields: string[]; what: string }>;
 }
+
+/** First security group id the directory allocates (Tungsten Fabric's locally allocated range starts here). */
+export const SGID_MIN = 8_000_001;
 
 export const COLLECTIONS = [
   'zones',
@@ -104,6 +109,14 @@ export const SPECS: Record<CollectionName, CollectionSpec> = {
         required: true,
         unique: true,
         description: 'Underlay IPv4 address (VXLAN source).',
+      },
+      {
+        name: 'securityMode',
+        type: 'enum',
+        values: ['stateful', 'stateless'],
+        defaultValue: 'stateful',
+        description:
+          'How the hypervisor enforces security rules: stateful (conntrack: replies pass) or stateless (ACL-only switch profile: each allow rule plus its source-port mirror).',
       },
       descriptionField,
     ],
@@ -198,6 +211,15 @@ export const SPECS: Record<CollectionName, CollectionSpec> = {
       nameField('vport'),
       { name: 'mac', type: 'mac', required: true, mutable: false, description: 'VM MAC (unicast).' },
       {
+        name: 'attachment',
+        type: 'enum',
+        values: ['vm', 'none'],
+        defaultValue: 'vm',
+        mutable: false,
+        description:
+          'vm: the hypervisor creates the VM port. none: an address-only endpoint (no VM is created; its type-2 route and group memberships are announced as for a VM), for scale tests.',
+      },
+      {
         name: 'ip',
         type: 'ipv4',
         required: true,
@@ -209,7 +231,8 @@ export const SPECS: Record<CollectionName, CollectionSpec> = {
         type: 'idList',
         ref: 'securityGroups',
         defaultValue: '[]',
-        description: 'Security group ids (same tenant). Enforced by a later release.',
+        description:
+          "Security group ids (same tenant, same domain when the group has one). Enforced on the vport's hypervisor, ingress and egress; carried on its EVPN type-2 routes as secgroup communities.",
       },
       descriptionField,
     ],
@@ -221,14 +244,39 @@ export const SPECS: Record<CollectionName, CollectionSpec> = {
   securityGroups: {
     name: 'securityGroups',
     singular: 'securityGroup',
-    description: 'A security group of a tenant (schema only in this release).',
-    fields: [tenantField, nameField('security group'), descriptionField],
+    description:
+      'A security group of a tenant. Its rules apply in its domain (or in every domain of the tenant when it has none); a domain with at least one rule denies what no rule allows.',
+    fields: [
+      tenantField,
+      nameField('security group'),
+      {
+        name: 'domain',
+        type: 'id',
+        ref: 'domains',
+        nullable: true,
+        mutable: false,
+        description: 'Domain id the group (and its rules) belongs to; null = every domain of the tenant.',
+      },
+      {
+        name: 'sgid',
+        type: 'integer',
+        unique: true,
+        mutable: false,
+        serverAssigned: true,
+        min: SGID_MIN,
+        max: 0xffffffff,
+        description:
+          'Numeric group id allocated by the directory (from 8000001 upward), carried in the secgroup BGP extended community. Read-only.',
+      },
+      descriptionField,
+    ],
     uniques: [{ fields: ['tenant', 'name'], what: 'a security group of this name in this tenant' }],
   },
   securityRules: {
     name: 'securityRules',
     singular: 'securityRule',
-    description: 'An allow rule of a security group (schema only in this release).',
+    description:
+      'An allow rule of a security group: ingress = from the remote side to the members, egress = from the members to the remote side (remoteGroup, remotePrefix, or anyone when both are null). Stateful: replies pass.',
     fields: [
       {
         name: 'securityGroup',
@@ -349,6 +397,7 @@ export interface Hypervisor extends Base {
   name: string;
   zone: string;
   vtep: string;
+  securityMode?: 'stateful' | 'stateless';
   description: string;
 }
 export interface Tenant extends Base {
@@ -377,7 +426,26 @@ export interface Vport extends Base {
   mac: string;
   ip: string;
   securityGroups: string[];
+  /** `none`: address-only (no VM port is created); absent in databases of schema 1 = `vm`. */
+  attachment?: 'vm' | 'none';
   description: string;
+}
+
+export interface SecurityGroup extends Base {
+  tenant: string;
+  name: string;
+  domain: string | null;
+  sgid: number;
+  description: string;
+}
+export interface SecurityRule extends Base {
+  securityGroup: string;
+  direction: 'ingress' | 'egress';
+  protocol: 'any' | 'tcp' | 'udp' | 'icmp';
+  portMin: number | null;
+  portMax: number | null;
+  remoteGroup: string | null;
+  remotePrefix: string | null;
 }
 
 export interface ObjectsByCollection {
@@ -387,8 +455,8 @@ export interface ObjectsByCollection {
   domains: Domain;
   subnets: Subnet;
   vports: Vport;
-  securityGroups: Base & Record<string, unknown>;
-  securityRules: Base & Record<string, unknown>;
+  securityGroups: SecurityGroup;
+  securityRules: SecurityRule;
   floatingIps: Base & Record<string, unknown>;
   redirectionTargets: Base & Record<string, unknown>;
 }

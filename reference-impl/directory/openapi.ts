@@ -109,7 +109,7 @@ export function openApiDocument(): Schema {
     const spec = SPECS[name];
     const type = pascal(spec.singular);
     const properties: Record<string, Schema> = {};
-    for (const field of spec.fields) properties[field.name] = fieldSchema(field);
+    for (const field of spec.fields) if (!field.serverAssigned) properties[field.name] = fieldSchema(field);
     schemas[`${type}Create`] = {
       type: 'object',
       description: spec.description,
@@ -134,7 +134,11 @@ export function openApiDocument(): Schema {
     schemas[type] = {
       type: 'object',
       description: spec.description,
-      properties: { id: { type: 'string' }, revision: { type: 'integer' }, ...properties },
+      properties: {
+        id: { type: 'string' },
+        revision: { type: 'integer' },
+        ...Object.fromEntries(spec.fields.map((f) => [f.name, fieldSchema(f)])),
+      },
     };
     const ref = { $ref: `#/components/schemas/${type}` };
     const json = (schema: Schema) => ({ 'application/json': { schema } });
@@ -250,7 +254,7 @@ export function openApiDocument(): Schema {
       title: 'overlay-twin reference directory',
       version: '1.0.0',
       description:
-        'Policy plane of the reference implementation: tenants, routing domains, subnets, vports, zones, hypervisors; room for security groups, rules, floating IPs and redirection targets. Every mutation advances a monotonic revision; controllers follow GET /v1/changes.',
+        'Policy plane of the reference implementation: tenants, routing domains, subnets, vports, zones, hypervisors; security groups (numeric sgid allocated here) and their rules; room for floating IPs and redirection targets. Every mutation advances a monotonic revision; controllers follow GET /v1/changes.',
     },
     servers: [{ url: '/' }],
     security: [{ bearer: [] }],

@@ -20,12 +20,13 @@ import {
   DEPENDENCY_ORDER,
   defaultGatewayMac,
   type FieldSpec,
+  SGID_MIN,
   type Snapshot,
   SPECS,
 } from './model.ts';
 import { ApiError, fieldError, validateBody } from './validate.ts';
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
 function columnType(field: FieldSpec): string {
   return field.type === 'integer' ? 'INTEGER' : 'TEXT';
@@ -102,6 +103,7 @@ export class DirectoryStore {
     }
     const tx = this.db.transaction(() => {
       for (const name of DEPENDENCY_ORDER) for (const stmt of ddl(SPECS[name])) this.db.exec(stmt);
+      if (version === 1) this.migrateFrom1();
       this.db.exec(`CREATE TABLE IF NOT EXISTS changes (
         revision INTEGER PRIMARY KEY AUTOINCREMENT,
         at TEXT NOT NULL, op TEXT NOT NULL, collection TEXT NOT NULL, id TEXT NOT NULL,
@@ -114,6 +116,47 @@ export class DirectoryStore {
         .run(String(SCHEMA_VERSION));
     });
     tx();
+  }
+
+  /**
+   * Schema 2 added hypervisors.securityMode, securityGroups.domain and .sgid: existing groups get
+   * ids in creation order.
+   */
+  private migrateFrom1(): void {
+    const hvColumns = new Set(
+      (this.db.prepare('PRAGMA table_info("hypervisors")').all() as Array<{ name: string }>).map(
+        (c) => c.name,
+      ),
+    );
+    const vportColumns = new Set(
+      (this.db.prepare('PRAGMA table_info("vports")').all() as Array<{ name: string }>).map((c) => c.name),
+    );
+    if (!vportColumns.has('attachment'))
+      this.db.exec(`ALTER TABLE "vports" ADD COLUMN "attachment" TEXT DEFAULT 'vm'`);
+    if (!hvColumns.has('securityMode'))
+      this.db.exec(`ALTER TABLE "hypervisors" ADD COLUMN "securityMode" TEXT DEFAULT 'stateful'`);
+    const columns = new Set(
+      (this.db.prepare('PRAGMA table_info("securityGroups")').all() as Array<{ name: string }>).map(
+        (c) => c.name,
+      ),
+    );
+    if (!columns.has('domain'))
+      this.db.exec('ALTER TABLE "securityGroups" ADD COLUMN "domain" TEXT REFERENCES "domains"(id)');
+    if (!columns.has('sgid')) {
+      this.db.exec('ALTER TABLE "securityGroups" ADD COLUMN "sgid" INTEGER');
+      const rows = this.db.prepare('SELECT id FROM "securityGroups" ORDER BY revision, id').all() as Array<{
+        id: string;
+      }>;
+      const set = this.db.prepare('UPDATE "securityGroups" SET sgid = ? WHERE id = ?');
+      for (const [i, r] of rows.entries()) set.run(SGID_MIN + i, r.id);
+      this.db.exec('CREATE UNIQUE INDEX IF NOT EXISTS securityGroups_sgid ON "securityGroups" (sgid)');
+    }
+  }
+
+  /** The next free security group id (ids are never reused while a group holds them). */
+  private nextSgid(): number {
+    const row = this.db.prepare('SELECT MAX(sgid) AS m FROM "securityGroups"').get() as { m: number | null };
+    return Math.max(SGID_MIN, (row.m ?? 0) + 1);
   }
 
   close(): void {
@@ -236,6 +279,7 @@ export class DirectoryStore {
         });
       }
       this.checkSemantics(spec, fields, undefined);
+      if (collection === 'securityGroups') fields.sgid = this.nextSgid();
       const revision = this.revision + 1;
       const names = ['id', 'revision', ...spec.fields.map((f) => f.name)];
       const values = [id, revision, ...spec.fields.map((f) => this.encode(f, fields[f.name] ?? null))];
@@ -429,6 +473,10 @@ export class DirectoryStore {
       case 'vports':
         this.checkVport(fields);
         break;
+      case 'securityGroups':
+        if (fields.domain != null && this.get('domains', fields.domain as string).tenant !== fields.tenant)
+          throw fieldError('/domain', 'belongs to another tenant', "use a domain of the group's tenant");
+        break;
       case 'securityRules':
         this.checkRule(fields);
         break;
@@ -530,11 +578,18 @@ export class DirectoryStore {
     if (groups.length > 0) {
       const tenant = this.tenantOfSubnet(subnet.id);
       for (const g of groups) {
-        if (this.get('securityGroups', g).tenant !== tenant)
+        const group = this.get('securityGroups', g);
+        if (group.tenant !== tenant)
           throw fieldError(
             '/securityGroups',
             `group ${g} belongs to another tenant`,
             'use groups of the vport tenant',
+          );
+        if (group.domain != null && group.domain !== subnet.domain)
+          throw fieldError(
+            '/securityGroups',
+            `group ${g} belongs to domain ${group.domain as string}, the vport's subnet to ${subnet.domain as string}`,
+            "use groups of the vport's domain (or groups without a domain)",
           );
       }
     }
@@ -554,6 +609,16 @@ export class DirectoryStore {
       (fields.portMin as number) > (fields.portMax as number)
     )
       throw fieldError('/portMax', 'is below portMin', 'send portMin <= portMax');
+    const group = this.get('securityGroups', fields.securityGroup as string);
+    if (fields.remoteGroup != null) {
+      const remote = this.get('securityGroups', fields.remoteGroup as string);
+      if (remote.tenant !== group.tenant)
+        throw fieldError(
+          '/remoteGroup',
+          'belongs to another tenant',
+          "use a group of the rule's tenant, or remotePrefix for outside addresses",
+        );
+    }
     if (fields.remoteGroup != null && fields.remotePrefix != null)
       throw fieldError(
         '/remotePrefix',

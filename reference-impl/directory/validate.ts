@@ -197,6 +197,14 @@ export function validateBody(
   }
   for (const field of spec.fields) {
     const present = Object.hasOwn(input, field.name) && input[field.name] !== undefined;
+    if (present && mode === 'create' && field.serverAssigned) {
+      errors.push({
+        field: `/${field.name}`,
+        message: 'is allocated by the directory',
+        hint: `omit ${field.name}; read it from the created ${spec.singular}`,
+      });
+      continue;
+    }
     if (!present) {
       if (mode === 'create' && field.required) {
         errors.push({ field: `/${field.name}`, message: 'is required', hint: `send ${describeType(field)}` });

@@ -26,12 +26,19 @@
  * Minor versions are backward compatible additions, negotiated by the optional `minor` in hello and
  * welcome (absent = 0). 1.1 adds the `observe` message and the optional `observedMac` of a vport
  * entry; a 1.0 controller ignores `observe` (unknown types are ignored), a 1.0 agent ignores the field.
+ * 1.2 adds security groups (docs/security-groups.md): the optional `groups` (numeric group ids, the
+ * directory's `sgid`s) of a vport entry (the local VM's own groups) and of a mac entry (a remote
+ * VM's groups as carried by its type-2 route's secgroup communities), and the `rule` entry kind
+ * (one allow rule of a routing domain's policy, in group ids). A controller sends `rule` entries only
+ * to agents that said minor >= 2 (a 1.0/1.1 agent programs reachability as before, without groups);
+ * a 1.1 agent ignores the `groups` fields. An agent that receives no `rule` entries for a domain
+ * enforces nothing there (no rules = allow all).
  */
 
 export const PROTOCOL_VERSION = 1;
 export const SUPPORTED_VERSIONS = [1] as const;
 /** Minor version of protocol 1 this code speaks (see above). */
-export const PROTOCOL_MINOR = 1;
+export const PROTOCOL_MINOR = 2;
 
 export interface DomainEntry {
   kind: 'domain';
@@ -63,6 +70,8 @@ export interface VportEntry {
    * keeps `mac` (the agent does not change a VM's NIC).
    */
   observedMac?: string;
+  /** (1.2) Security group ids of the VM, sorted; absent or empty = no group. */
+  groups?: number[];
 }
 
 /** A remote VM: MAC (and IP) behind another VTEP. */
@@ -74,6 +83,28 @@ export interface MacEntry {
   vtep: string;
   /** MAC mobility sequence (0 when never moved). */
   seq: number;
+  /** (1.2) Security group ids carried by the route (secgroup communities), sorted. */
+  groups?: number[];
+}
+
+/** (1.2) Who a rule side selects: members of a group, addresses in a prefix, or anyone. */
+export type RulePeer = { kind: 'group'; sgid: number } | { kind: 'cidr'; cidr: string } | { kind: 'any' };
+
+/**
+ * (1.2) One allow rule of a routing domain: traffic from `from` to `to` on `proto` (and destination
+ * ports `ports`, inclusive, for tcp/udp; absent = every port) is allowed. A domain with at least one
+ * rule denies what no rule allows, inside a subnet too; replies of an allowed connection pass.
+ */
+export interface RuleEntry {
+  kind: 'rule';
+  id: string;
+  domain: string;
+  from: RulePeer;
+  to: RulePeer;
+  proto: 'any' | 'tcp' | 'udp' | 'icmp';
+  ports?: [number, number];
+  /** The hypervisor enforces it as a stateless ACL (its directory `securityMode` is stateless). */
+  stateless?: boolean;
 }
 
 /** A remote VTEP that takes BUM traffic of a VNI (ingress replication). */
@@ -83,7 +114,7 @@ export interface FloodEntry {
   vtep: string;
 }
 
-export type Entry = DomainEntry | SubnetEntry | VportEntry | MacEntry | FloodEntry;
+export type Entry = DomainEntry | SubnetEntry | VportEntry | MacEntry | FloodEntry | RuleEntry;
 
 export function entryKey(entry: Entry): string {
   switch (entry.kind) {
@@ -97,6 +128,8 @@ export function entryKey(entry: Entry): string {
       return `mac/${entry.vni}/${entry.mac}`;
     case 'flood':
       return `flood/${entry.vni}/${entry.vtep}`;
+    case 'rule':
+      return `rule/${entry.id}`;
   }
 }
 

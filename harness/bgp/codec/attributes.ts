@@ -177,6 +177,8 @@ export function decodeExtCommunity(buf: Uint8Array, p: number): ExtCommunity {
   }
   if (type === 0x03 && sub === 0x0c) return { type: 'encapsulation', tunnelType: u16At(buf, p + 6) };
   if (type === 0x03 && sub === 0x0d) return { type: 'default-gateway' };
+  if (type === 0x80 && sub === 0x04)
+    return { type: 'secgroup', asn: u16At(buf, p + 2), id: u32At(buf, p + 4) };
   if (type === 0x06) {
     if (sub === 0x00)
       return { type: 'mac-mobility', sticky: (buf[p + 2]! & 0x01) !== 0, seq: u32At(buf, p + 4) };
@@ -269,6 +271,16 @@ export function encodeExtCommunity(w: Writer, c: ExtCommunity): void {
       w.u8(0x06);
       w.u8(0x03);
       w.mac(c.mac);
+      return;
+    case 'secgroup':
+      if (!Number.isInteger(c.asn) || c.asn < 0 || c.asn > 0xffff)
+        throw new Malformed(`secgroup community: AS ${c.asn} does not fit 2 octets`);
+      if (!Number.isInteger(c.id) || c.id < 0 || c.id > 0xffffffff)
+        throw new Malformed(`secgroup community: group id ${c.id} does not fit 4 octets`);
+      w.u8(0x80);
+      w.u8(0x04);
+      w.u16(c.asn);
+      w.u32(c.id);
       return;
     case 'raw': {
       if (!/^[0-9a-fA-F]{16}$/.test(c.hex))

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { secgroups } from '../rib.ts';
+import { matchRoute, type TapRoute } from '../tap.ts';
 import type { EvpnMacIp, PathAttributes, Route } from '../types.ts';
 import { decodeOpen, encodeOpen, MSG, splitMessages } from './messages.ts';
 import { decodeUpdate, encodeAnnounce, encodeEndOfRib, encodeWithdraw } from './update.ts';
@@ -337,5 +339,59 @@ describe('OPEN codec', () => {
     const bad = Buffer.alloc(19, 0xff);
     bad.writeUInt16BE(5000, 16);
     expect(splitMessages(bad).error).toEqual({ code: 1, subcode: 2, data: '1388' });
+  });
+});
+
+describe('security-group extended community (type 0x80, sub-type 0x04)', () => {
+  const route = evpnRoutes[1]!;
+  const attrs: PathAttributes = {
+    origin: 'igp',
+    asPath: [],
+    nextHop: '192.0.2.2',
+    extCommunities: [
+      { type: 'route-target', value: '65000:100', encoding: 'as2' },
+      { type: 'secgroup', asn: 65000, id: 8000001 },
+      { type: 'secgroup', asn: 65000, id: 8000002 },
+    ],
+  };
+
+  it('round-trips and puts AS then group id on the wire', () => {
+    const body = bodyOf(encodeAnnounce('l2vpn-evpn', [route], attrs, { asn4: true })[0]!);
+    const d = decodeUpdate(body, ctx);
+    expect(d.errors).toEqual([]);
+    expect(d.attrs?.extCommunities).toEqual(attrs.extCommunities);
+    expect(secgroups(d.attrs!)).toEqual(['secgroup:65000:8000001', 'secgroup:65000:8000002']);
+    // 0x80 0x04, AS 65000 = fde8, id 8000001 = 007a1201
+    expect(body.toString('hex')).toContain('8004fde8007a1201');
+  });
+
+  it('filters tap routes by a secgroup community', () => {
+    const tapRoute = { peer: 'p', route, attrs, receivedAt: 0 } as unknown as TapRoute;
+    expect(matchRoute(tapRoute, { secgroup: 'secgroup:65000:8000002' })).toBe(true);
+    expect(matchRoute(tapRoute, { secgroup: 'secgroup:65000:8000003' })).toBe(false);
+  });
+
+  it('treats a truncated security-group community (12 octets) as withdraw', () => {
+    const body = bodyOf(encodeAnnounce('l2vpn-evpn', [route], attrs, { asn4: true })[0]!);
+    const hex = body.toString('hex');
+    // Cut the attribute to 20 octets (2.5 communities): length field 0x18 -> 0x14, 4 octets dropped.
+    const at = hex.indexOf('c01018');
+    expect(at).toBeGreaterThan(0);
+    const cut = `${hex.slice(0, at)}c01014${hex.slice(at + 6, at + 6 + 40)}${hex.slice(at + 6 + 48)}`;
+    const b = Buffer.from(cut, 'hex');
+    b.writeUInt16BE(b.readUInt16BE(2) - 4, 2); // total path attribute length
+    const d = decodeUpdate(b, ctx);
+    expect(d.action).toBe('treat-as-withdraw');
+    expect(d.errors[0]!.reason).toMatch(/EXTENDED_COMMUNITIES length 20/);
+  });
+
+  it('refuses to encode an AS or id that does not fit', () => {
+    for (const bad of [
+      { type: 'secgroup', asn: 4200000000, id: 1 },
+      { type: 'secgroup', asn: 65000, id: 2 ** 32 },
+    ] as const)
+      expect(() =>
+        encodeAnnounce('l2vpn-evpn', [route], { ...attrs, extCommunities: [bad] }, { asn4: true }),
+      ).toThrow(/secgroup community/);
   });
 });

@@ -32,6 +32,7 @@ function corpus(): Buffer[] {
       { type: 'route-target', value: '65000:100' },
       { type: 'encapsulation', tunnelType: 8 },
       { type: 'mac-mobility', seq: 4, sticky: false },
+      { type: 'secgroup', asn: 65000, id: 8000001 },
       { type: 'router-mac', mac: '02:00:00:00:00:01' },
     ],
     largeCommunities: ['65000:1:2'],

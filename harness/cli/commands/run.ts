@@ -1,5 +1,5 @@
 /**
- * `otwin run [scenario files or folders] [--lab <file>] [--tags a,b] [--keep] [--report] [--runtime netns]`:
+ * `otwin run [scenario files or folders] [--lab <file>] [--implementation <name>] [--tags a,b] [--keep] [--report] [--runtime netns]`:
  * validates every scenario first (any problem: exit 2, nothing deployed), then runs them on vitest
  * (labs deployed as needed — scenarios naming the same lab share one deployment — and destroyed
  * afterwards unless --keep), writes Allure results, JUnit and run records, prints a summary; with
@@ -23,7 +23,7 @@ import { generateReport } from './report.ts';
  * The default suite: the reference implementation's conformance packs, all on labs/default.clab.yml
  * (one deployment). scenarios/frr-evpn (FRR as the implementation) runs only when named.
  */
-export const DEFAULT_SUITES = ['vx', 'l2', 'l3', 'arp', 'evpn', 'az'] as const;
+export const DEFAULT_SUITES = ['vx', 'l2', 'l3', 'arp', 'evpn', 'az', 'sg'] as const;
 
 /** The default suite's folders that exist in this checkout. */
 export function defaultScenarioRoots(): string[] {
@@ -32,12 +32,14 @@ export function defaultScenarioRoots(): string[] {
 
 export const summary = 'run scenarios (default: scenarios/) and write Allure results, JUnit and run records';
 
-const USAGE = `usage: otwin run [scenario files or folders...] [--lab <file>] [--tags a,b] [--keep] [--reuse] [--report] [--runtime netns|containerlab]
+const USAGE = `usage: otwin run [scenario files or folders...] [--lab <file>] [--tags a,b] [--keep] [--reuse] [--report] [--runtime netns|containerlab] [--implementation <name>]
 
   With no files, runs the default suite — scenarios/{${DEFAULT_SUITES.join(',')}} on the reference
   implementation, one deployment of labs/default.clab.yml — and writes the HTML report (--report).
   scenarios/frr-evpn (FRR as the implementation, its own lab) runs when named.
   --lab      run every scenario on this lab file instead
+  --implementation  run every scenario against this implementation (a name in package.json
+             otwin.drivers) instead of the one it names; the report and run records show this name
   --tags     only scenarios carrying one of these tags
   --keep     leave the labs deployed afterwards (also after Ctrl-C)
   --reuse    run on a lab left deployed by an earlier run as it is (otherwise it is redeployed)
@@ -46,12 +48,18 @@ const USAGE = `usage: otwin run [scenario files or folders...] [--lab <file>] [-
   Results: reports/allure-results, reports/junit.xml, reports/runs/*.json`;
 
 /** Loads and validates every file; all problems of all files at once. */
-export function validateAll(files: string[], lab: string | undefined): Scenario[] {
+export function validateAll(
+  files: string[],
+  lab: string | undefined,
+  implementation?: string | undefined,
+): Scenario[] {
   const scenarios: Scenario[] = [];
   const problems: ScenarioError[] = [];
   for (const file of files) {
     try {
-      scenarios.push(loadScenario(file, lab ? { lab } : {}));
+      scenarios.push(
+        loadScenario(file, { ...(lab ? { lab } : {}), ...(implementation ? { implementation } : {}) }),
+      );
     } catch (err) {
       if (err instanceof ScenarioError) problems.push(err);
       else throw err;
@@ -81,7 +89,7 @@ export async function main(argv: string[]): Promise<number> {
   const files = collectScenarioFiles(defaultRun ? defaultScenarioRoots() : positionals);
   if (files.length === 0)
     throw new UserError('no scenario files found', { hint: 'scenario files end in .yml or .yaml' });
-  const scenarios = validateAll(files, values.lab);
+  const scenarios = validateAll(files, values.lab, values.implementation);
   const tags =
     values.tags
       ?.split(',')
@@ -99,6 +107,7 @@ export async function main(argv: string[]): Promise<number> {
   const result = await launch({
     files: selected.map((s) => s.file),
     lab: values.lab,
+    implementationOverride: values.implementation,
     keep: values.keep ?? false,
     reuse: values.reuse ?? false,
     runtime,
@@ -124,6 +133,7 @@ function parse(argv: string[]) {
     allowPositionals: true,
     options: {
       lab: { type: 'string', short: 'l' },
+      implementation: { type: 'string', short: 'i' },
       tags: { type: 'string' },
       keep: { type: 'boolean' },
       reuse: { type: 'boolean' },

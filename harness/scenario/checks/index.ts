@@ -10,13 +10,27 @@ import { gateway } from './gateway.ts';
 import { matrix } from './matrix.ts';
 import { packet } from './packet.ts';
 import { reach } from './reach.ts';
+import { secgroups } from './secgroups.ts';
+import { sgDatapath } from './sg-datapath.ts';
 import { table } from './table.ts';
 import type { CheckDefinition, CheckShape } from './types.ts';
 import { vxlan } from './vxlan.ts';
 
 export type { CheckDefinition, CheckResult } from './types.ts';
 
-export const CHECK_KINDS = [matrix, reach, bgp, table, capture, packet, gateway, vxlan, forwarding] as const;
+export const CHECK_KINDS = [
+  matrix,
+  reach,
+  bgp,
+  table,
+  capture,
+  packet,
+  gateway,
+  vxlan,
+  secgroups,
+  sgDatapath,
+  forwarding,
+] as const;
 
 type CheckOf<D> = D extends CheckDefinition<infer C> ? C : never;
 

@@ -2,9 +2,15 @@
  * Reachability matrix: expected cells from the oracle (intent + faults in force + overrides),
  * actual cells from the traffic engine; attachments: expected/actual/diff as Markdown and HTML, plus
  * the oracle's reason for every cell.
+ *
+ * Every probe is a round trip (TCP handshake, UDP echo, ICMP echo), so a cell passes as `allowed`
+ * only when the request AND its reply get through: the expected round trip is the oracle's request
+ * verdict combined with its reply verdict. Unsolicited traffic the other way (SG-2) is a cell of its
+ * own, from the service port (`tcp/40000 sport 80`).
  */
-import { expectedMatrix, probeKey } from '../../oracle/index.ts';
+import { type ExpectedCell, expectedMatrix, probeKey } from '../../oracle/index.ts';
 import {
+  columnKey,
   type MatrixCell,
   type MatrixEndpoint,
   type MatrixResult,
@@ -14,7 +20,7 @@ import {
 import { endpoint } from '../refs.ts';
 import type { CheckBase, ProbeSpec } from '../types.ts';
 import { arr, parseProbe, probeText, strs } from '../values.ts';
-import { ATTEMPT_MS, MATRIX_HOLD_MS, positiveDeadline } from './timing.ts';
+import { attemptFor, MATRIX_HOLD_MS, positiveDeadline } from './timing.ts';
 import type { CheckDefinition, CheckResult } from './types.ts';
 
 export interface MatrixCheck extends CheckBase {
@@ -109,29 +115,27 @@ export const matrix: CheckDefinition<MatrixCheck> = {
         to: dest,
         proto: cell.probe.proto,
         ...(cell.probe.port !== undefined ? { port: cell.probe.port } : {}),
-        expected: cell.verdict === 'reach' ? 'allowed' : 'blocked',
+        ...(cell.probe.sport !== undefined ? { sport: cell.probe.sport } : {}),
+        expected: roundTrip(cell) === 'reach' ? 'allowed' : 'blocked',
       };
     });
     // Expected-reachable cells first (retried until `within`), then the expected-dropped ones: a drop
     // observed before the network has shown it converged proves nothing.
     const positive = cells.filter((c) => c.expected === 'allowed');
     const negative = cells.filter((c) => c.expected !== 'allowed');
-    const options = {
-      positiveDeadlineMs: positiveDeadline(check.withinMs, negative.length > 0 ? MATRIX_HOLD_MS : 0),
-      holdMs: MATRIX_HOLD_MS,
-      attemptMs: ATTEMPT_MS,
-    };
+    const positiveDeadlineMs = positiveDeadline(check.withinMs, negative.length > 0 ? MATRIX_HOLD_MS : 0);
+    const options = { positiveDeadlineMs, holdMs: MATRIX_HOLD_MS, attemptMs: attemptFor(positiveDeadlineMs) };
     const parts = [
       ...(positive.length ? [await runMatrix(ctx.traffic, positive, options)] : []),
       ...(negative.length ? [await runMatrix(ctx.traffic, negative, options)] : []),
     ];
     const result = mergeResults(parts);
     const reasons = [
-      '| from | to | probe | expected | why (oracle) |',
-      '|---|---|---|---|---|',
+      '| from | to | probe | request | reply | round trip | why (oracle) |',
+      '|---|---|---|---|---|---|---|',
       ...expected.map(
         (c) =>
-          `| ${c.from} | ${c.to} | ${probeKey(c.probe)} | ${c.verdict} | ${c.reason.replace(/\|/g, '\\|')} |`,
+          `| ${c.from} | ${c.to} | ${probeKey(c.probe)} | ${c.verdict} | ${c.reply} | ${roundTrip(c)} | ${c.reason.replace(/\|/g, '\\|')} |`,
       ),
     ].join('\n');
     const md = (views: Parameters<typeof renderMatrix>[2]) => renderMatrix(result, 'markdown', views);
@@ -148,8 +152,10 @@ export const matrix: CheckDefinition<MatrixCheck> = {
     ];
     const byKey = new Map(expected.map((c) => [`${c.from}|${c.to}|${probeKey(c.probe)}`, c]));
     const lines = result.mismatches.slice(0, 10).map((m) => {
-      const key = `${m.cell.from.name}|${m.cell.to.name}|${m.cell.proto === 'icmp' ? 'icmp' : `${m.cell.proto}/${m.cell.port}`}`;
-      return `${m.cell.from.name} → ${m.cell.to.name} ${key.split('|')[2]}: expected ${m.cell.expected}, got ${m.actual} (${byKey.get(key)?.reason ?? ''})`;
+      const probe = columnKey(m.cell.proto, m.cell.port, m.cell.sport);
+      const oracle = byKey.get(`${m.cell.from.name}|${m.cell.to.name}|${probe}`);
+      const legs = oracle ? `request ${oracle.verdict}, reply ${oracle.reply}: ` : '';
+      return `${m.cell.from.name} → ${m.cell.to.name} ${probe}: expected ${m.cell.expected}, got ${m.actual} (${legs}${oracle?.reason ?? ''})`;
     });
     const summary = result.ok
       ? `${result.cells.length} cells as expected`
@@ -163,6 +169,11 @@ export const matrix: CheckDefinition<MatrixCheck> = {
     return { ok: result.ok, summary, attachments, nodes: [...new Set(nodes)] };
   },
 };
+
+/** What a round-trip probe must show: reach only when the request and its reply both pass. */
+export function roundTrip(cell: Pick<ExpectedCell, 'verdict' | 'reply'>): 'reach' | 'drop' {
+  return cell.verdict === 'reach' && cell.reply === 'reach' ? 'reach' : 'drop';
+}
 
 /** One MatrixResult from the results of several runs over disjoint cells. */
 export function mergeResults(parts: MatrixResult[]): MatrixResult {

@@ -3,7 +3,7 @@ import { runMatrix } from '../../traffic/index.ts';
 import { endpoint } from '../refs.ts';
 import type { CheckBase, ProbeSpec } from '../types.ts';
 import { parseProbe, probeText } from '../values.ts';
-import { ATTEMPT_MS, MATRIX_HOLD_MS, positiveDeadline } from './timing.ts';
+import { attemptFor, MATRIX_HOLD_MS, positiveDeadline } from './timing.ts';
 import type { CheckDefinition } from './types.ts';
 
 export interface ReachCheck extends CheckBase {
@@ -55,6 +55,7 @@ export const reach: CheckDefinition<ReachCheck> = {
   async evaluate(check, ctx) {
     const from = ctx.endpoint(check.from);
     const to = ctx.endpoint(check.to);
+    const positiveDeadlineMs = positiveDeadline(check.withinMs, 0);
     const result = await runMatrix(
       ctx.traffic,
       [
@@ -63,14 +64,11 @@ export const reach: CheckDefinition<ReachCheck> = {
           to: { name: to.name, netnsPath: to.target.netnsPath, address: to.address },
           proto: check.probe.proto,
           ...(check.probe.port !== undefined ? { port: check.probe.port } : {}),
+          ...(check.probe.sport !== undefined ? { sport: check.probe.sport } : {}),
           expected: check.expect === 'reach' ? 'allowed' : 'blocked',
         },
       ],
-      {
-        positiveDeadlineMs: positiveDeadline(check.withinMs, 0),
-        holdMs: MATRIX_HOLD_MS,
-        attemptMs: ATTEMPT_MS,
-      },
+      { positiveDeadlineMs, holdMs: MATRIX_HOLD_MS, attemptMs: attemptFor(positiveDeadlineMs) },
     );
     const cell = result.cells[0]!;
     const hv = ctx.intent.vms

@@ -5,7 +5,7 @@
  * by the node labels `otwin.bgp-tap.address` and `otwin.bgp-tap.peer`; the RR's frr.conf needs a
  * `bgp listen range` (peer group, route-reflector-client) covering the tap's address.
  */
-import { BgpTap, type TapRib, type TapRoute } from '../../bgp/index.ts';
+import { BgpTap, secgroups, type TapRib, type TapRoute } from '../../bgp/index.ts';
 import type { LabNode } from '../../runtime/runtime.ts';
 import type { ObservedRoute, RouteSource } from '../context.ts';
 
@@ -40,6 +40,7 @@ export function tapRouteToObserved(r: TapRoute): ObservedRoute {
     pmsiTunnelType: r.attrs.pmsiTunnel?.tunnelType,
     mobilitySeq: mm && mm.type === 'mac-mobility' ? mm.seq : undefined,
     communities: r.attrs.communities ?? [],
+    secgroups: secgroups(r.attrs),
   };
 }
 

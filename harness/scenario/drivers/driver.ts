@@ -6,7 +6,7 @@
 import type { ForwardingEntry } from '../../kernel/fdb.ts';
 import type { DeployedLab, LabNode } from '../../runtime/runtime.ts';
 import type { Intent, Vm } from '../intent.ts';
-import type { Scenario } from '../types.ts';
+import type { BulkMembers, Scenario } from '../types.ts';
 
 /** What an implementation can do; a scenario needing more is skipped with the reason. */
 export type Capability =
@@ -86,6 +86,25 @@ export interface ImplementationDriver {
   forwardingEntries?(node: LabNode, ctx: DriverContext): Promise<ForwardingEntry[]>;
   /** Logs worth attaching when an expectation on this node fails. */
   logs(node: LabNode): Promise<Array<{ name: string; content: string }>>;
+  /** Group name -> the implementation's numeric id for it (as carried in secgroup communities). */
+  securityGroupIds?(ctx: DriverContext): Promise<Map<string, number>>;
+  /** What a hypervisor has installed for security groups right now (read from the datapath, e.g. nft -j). */
+  securityDatapath?(node: LabNode, ctx: DriverContext): Promise<SecurityDatapathCounts>;
+  /**
+   * Sets the number of address-only members of a group (members without a VM namespace, SG contract
+   * item 7); calls ctx.accepted() when the implementation's API holds them.
+   */
+  setBulkMembers?(bulk: BulkMembers, ctx: DriverContext): Promise<void>;
+}
+
+/** A hypervisor's security-group datapath, counted (contract item 3; SG-4 and SG-6 read it). */
+export interface SecurityDatapathCounts {
+  /** Filter rules/ACL entries keyed by groups/protocol/ports (must not depend on member count). */
+  aclEntries: number;
+  /** Membership data: address -> group elements (sets/maps), grows with members. */
+  memberElements: number;
+  /** Excerpt for the report (e.g. the nft table, elements truncated). */
+  excerpt?: string;
 }
 
 export type { ForwardingEntry } from '../../kernel/fdb.ts';

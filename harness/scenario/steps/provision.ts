@@ -12,12 +12,12 @@
 import { ExpectationError, type ScenarioContext } from '../context.ts';
 import type { ProvisionStep, Step } from '../types.ts';
 
-/** Nodes whose BGP routes the timeline's expectations read. */
+/** Nodes whose BGP routes the timeline's expectations read (bgp and secgroups checks). */
 function bgpNodes(steps: Step[]): Set<string> {
   const nodes = new Set<string>();
   for (const step of steps) {
     const checks = step.kind === 'expect' ? step.checks : step.kind === 'wait-until' ? [step.condition] : [];
-    for (const c of checks) if (c.kind === 'bgp') nodes.add(c.node);
+    for (const c of checks) if (c.kind === 'bgp' || c.kind === 'secgroups') nodes.add(c.node);
     if (step.kind === 'measure') for (const n of bgpNodes(step.during)) nodes.add(n);
   }
   return nodes;
@@ -60,9 +60,16 @@ export async function provision(step: ProvisionStep, ctx: ScenarioContext): Prom
       acceptedAt = performance.now();
     },
   };
+  const onlyBulk =
+    !step.apply && ![step.attach, step.detach, step.move, step.setGroups].some((l) => l.length > 0);
   const apply = async () => {
     try {
-      await ctx.driver.provision(change, driverContext);
+      if (!(onlyBulk && step.bulkMembers.length > 0)) await ctx.driver.provision(change, driverContext);
+      for (const bulk of step.bulkMembers) {
+        // skipReason() skips scenarios with bulk members on drivers without setBulkMembers.
+        await ctx.driver.setBulkMembers?.(bulk, driverContext);
+        ctx.bulkMembers.set(bulk.group, bulk.count);
+      }
     } finally {
       ctx.markAct(acceptedAt ?? performance.now());
     }

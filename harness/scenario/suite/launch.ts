@@ -51,6 +51,8 @@ export interface LaunchOptions {
   stdio?: 'inherit' | 'pipe';
   /** Implementation(s) under test, for environment.properties. */
   implementation?: string;
+  /** `--implementation`: overrides every scenario's `implementation:`. */
+  implementationOverride?: string | undefined;
 }
 
 export interface WorkerSummary {
@@ -86,6 +88,7 @@ export async function launch(options: LaunchOptions): Promise<LaunchResult> {
     runId,
     files: options.files,
     lab: options.lab,
+    implementation: options.implementationOverride,
     keep: options.keep ?? false,
     reuse: options.reuse ?? false,
     runtime: options.runtime,

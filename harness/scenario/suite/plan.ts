@@ -8,6 +8,8 @@ export interface RunPlan {
   files: string[];
   /** `--lab`: run every scenario on this lab file instead of its own. */
   lab: string | undefined;
+  /** `--implementation`: run every scenario against this implementation instead of its own. */
+  implementation: string | undefined;
   keep: boolean;
   /** Run on a lab left deployed by an earlier run instead of redeploying it (`--reuse`). */
   reuse: boolean;

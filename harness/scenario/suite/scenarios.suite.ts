@@ -124,7 +124,13 @@ function scenarios(): Array<{
   }
   return plan.files.map((file) => {
     try {
-      return { scenario: loadScenario(file, plan.lab ? { lab: plan.lab } : {}), file };
+      return {
+        scenario: loadScenario(file, {
+          ...(plan.lab ? { lab: plan.lab } : {}),
+          ...(plan.implementation ? { implementation: plan.implementation } : {}),
+        }),
+        file,
+      };
     } catch (error) {
       return { error, file };
     }

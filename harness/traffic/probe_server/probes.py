@@ -75,16 +75,38 @@ async def run_mode(req, attempt):
 # TCP / UDP / ICMP probes
 
 
+def bind_source_port(sock, family, sport):
+    """Binds a probe socket to a chosen source port (unsolicited traffic from a service port); None when bound.
+
+    SO_REUSEADDR/SO_REUSEPORT let consecutive attempts and concurrent cells reuse the same port (TCP
+    sockets close with RST, so no TIME_WAIT holds it). A port that stays taken is an `error`, never a drop.
+    """
+    if sport is None:
+        return None
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        sock.bind(("::" if family == socket.AF_INET6 else "0.0.0.0", int(sport)))
+    except OSError as exc:
+        name = errno.errorcode.get(exc.errno, str(exc.errno))
+        return "error", None, "cannot send from source port %d: %s" % (int(sport), name)
+    return None
+
+
 async def op_tcp(req):
     ns = await NAMESPACES.get(req.get("ns"))
     family = parse_addr(req["to"])
     port = int(req["port"])
+    sport = req.get("sport")
     loop = asyncio.get_running_loop()
 
     async def attempt(timeout):
         sock = await ns.socket(family, socket.SOCK_STREAM)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            failure = bind_source_port(sock, family, sport)
+            if failure:
+                return failure
             t0 = time.monotonic()
             try:
                 await asyncio.wait_for(loop.sock_connect(sock, (req["to"], port)), timeout)
@@ -109,11 +131,15 @@ async def op_udp(req):
     ns = await NAMESPACES.get(req.get("ns"))
     family = parse_addr(req["to"])
     port = int(req["port"])
+    sport = req.get("sport")
     loop = asyncio.get_running_loop()
 
     async def attempt(timeout):
         sock = await ns.socket(family, socket.SOCK_DGRAM)
         try:
+            failure = bind_source_port(sock, family, sport)
+            if failure:
+                return failure
             t0 = time.monotonic()
             try:
                 sock.connect((req["to"], port))
