@@ -290,7 +290,12 @@ for (const entry of scenarios()) {
 
         const started = performance.now();
         const startMs = state.ctx?.now() ?? 0;
+        // Figures noted by earlier units' steps are not this expectation's.
+        record.takeFigures();
         const verdict = (status: VerdictStatus, message?: string) => {
+          const figures = record.takeFigures();
+          // For `otwin compare` on Allure results: the figures as typed JSON beside the verdict.
+          if (figures) void allure.attachment('figures', JSON.stringify(figures), 'application/json');
           summary.verdicts.push({
             scenario: scenario.name,
             name: unit.name,
@@ -307,6 +312,7 @@ for (const entry of scenarios()) {
             area,
             startMs: Math.round(startMs),
             durationMs: Math.round(performance.now() - started),
+            ...(figures ? { figures } : {}),
           });
           record.save();
         };
