@@ -10,6 +10,8 @@ import * as allure from 'allure-js-commons';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { AllureStepReporter } from '../../report/allure.ts';
 import { maskSecrets } from '../../report/mask.ts';
+import { graphDot, topologyGraph } from '../../topology/graph.ts';
+import { graphSvg } from '../../topology/graph-svg.ts';
 import { killSessionDescendants } from '../../util/descendants.ts';
 import { errorMessage, HarnessError } from '../../util/errors.ts';
 import { installInterruptHandlers, interruptSignal, onInterrupt } from '../../util/interrupt.ts';
@@ -332,6 +334,9 @@ for (const entry of scenarios()) {
         if (index === 0) {
           const topology = maskSecrets(readFileSync(ctx.lab.topology.file, 'utf8'));
           await allure.attachment('topology', topology, 'text/yaml');
+          const graph = topologyGraph(ctx.lab.topology);
+          await allure.attachment('topology picture', graphSvg(graph), 'image/svg+xml');
+          await allure.attachment('topology (Graphviz DOT)', graphDot(graph), 'text/plain');
           await allure.attachment('scenario', scenario.source, 'text/yaml');
         }
         try {
