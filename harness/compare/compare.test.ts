@@ -239,7 +239,7 @@ describe('otwin compare: the CLI and its --baseline gate', () => {
         [base, resolve('harness/compare')],
         `${resolve('harness/compare')} holds no run records or Allure results`,
       ],
-      [[base], 'compare needs at least two runs'],
+      [[base], `compare needs at least two runs; ${base} holds one (reference / ovsdb)`],
       [[base, same, '--label', 'oops'], '--label oops: expected <name>=<run>'],
     ] as const) {
       const r = await otwin(...args);

@@ -17,7 +17,8 @@ export const summary = 'side-by-side conformance table of runs (HTML + Markdown)
 const USAGE = `usage: otwin compare <run> <run> [...] [--baseline <run>] [--out <dir>] [--label <name>=<run>...]
 
   A run is a run record (reports/runs/*.json), a folder of records, a --reports folder, or an Allure
-  results folder (reports/allure-results). Each implementation / gateway profile in a run is a column.
+  results folder (reports/allure-results). Each implementation / gateway profile in a run is a column,
+  so one results folder holding both gateway profiles of a run compares them.
   --baseline  this run is the reference: exit 1 when another column fails or breaks an ID it passed
   --out       where compare.html and compare.md go (default: reports/compare)
   --label     name a run's column (a release, a vendor): --label v1.2=reports-a`;
@@ -60,10 +61,18 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const { inputs, baseline } = compareInputs(positionals, values.baseline, values.label ?? []);
-  if (inputs.length < 2) {
+  if (inputs.length === 0)
     throw new UserError('compare needs at least two runs', { hint: USAGE.split('\n')[0] });
-  }
   const columns = loadColumns(inputs);
+  // One Allure folder may hold both gateway profiles of one run: two columns from one input.
+  if (columns.length < 2) {
+    throw new UserError(
+      `compare needs at least two runs; ${inputs.map((i) => i.path).join(', ')} holds one (${columns.map((c) => c.name).join(', ')})`,
+      {
+        hint: USAGE.split('\n')[0],
+      },
+    );
+  }
   let baselineColumn: number | undefined;
   if (baseline !== undefined) {
     const base = inputs[baseline]!;
