@@ -102,11 +102,28 @@ interface AllureResult {
   labels?: Array<{ name: string; value: string }>;
   parameters?: Array<{ name: string; value: string }>;
   attachments?: Array<{ name: string; source: string }>;
+  steps?: AllureStep[];
   statusDetails?: { message?: string };
 }
 
+interface AllureStep {
+  attachments?: Array<{ name: string; source: string }>;
+  steps?: AllureStep[];
+}
+
+/** allure-vitest files an attachment as a step of its own holding it: search the steps too. */
+function findAttachment(step: AllureStep, name: string): string | undefined {
+  const here = step.attachments?.find((a) => a.name === name)?.source;
+  if (here) return here;
+  for (const child of step.steps ?? []) {
+    const found = findAttachment(child, name);
+    if (found) return found;
+  }
+  return undefined;
+}
+
 function allureFigures(dir: string, result: AllureResult): VerdictFigures | undefined {
-  const source = result.attachments?.find((a) => a.name === 'figures')?.source;
+  const source = findAttachment(result, 'figures');
   if (!source || !existsSync(join(dir, source))) return undefined;
   return readJson(join(dir, source)) as VerdictFigures;
 }
