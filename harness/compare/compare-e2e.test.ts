@@ -9,9 +9,9 @@ import { join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import { netnsList } from '../kernel/netns.ts';
+import { SMALL_EVPN_INTENT, smallEvpnLab } from '../scenario/fixtures/small-evpn-lab.ts';
 import { readRecord } from '../scenario/record.ts';
 
-const CONFIGS = resolve('labs/frr-evpn');
 const LAB_NAME = `otwin-h6-cmp-${process.pid.toString(36)}`;
 const dir = mkdtempSync(join(tmpdir(), 'otwin-h6-compare-e2e-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -22,47 +22,7 @@ function write(name: string, text: string): string {
   return file;
 }
 
-const lab = write(
-  'small.clab.yml',
-  `name: ${LAB_NAME}
-mgmt:
-  network: ${LAB_NAME}-mgmt
-  ipv4-subnet: 172.20.166.0/24
-topology:
-  nodes:
-    rr:
-      kind: linux
-      image: frrouting/frr:v8.4.1
-      binds: [${CONFIGS}/daemons:/etc/frr/daemons, ${CONFIGS}/rr/frr.conf:/etc/frr/frr.conf]
-      exec: [ip addr add 10.0.1.1/30 dev eth1, ip addr add 10.0.2.1/30 dev eth2]
-${[1, 2]
-  .map(
-    (i) => `    leaf${i}:
-      kind: linux
-      image: frrouting/frr:v8.4.1
-      binds: [${CONFIGS}/daemons:/etc/frr/daemons, ${CONFIGS}/leaf${i}/frr.conf:/etc/frr/frr.conf]
-      exec:
-        - ip addr add 10.0.${i}.2/30 dev eth1
-        - ip route add 10.0.0.0/16 via 10.0.${i}.1
-        - ip link add br100 type bridge
-        - ip link add vxlan100 type vxlan id 100 local 10.0.${i}.2 dstport 4789 nolearning
-        - ip link set vxlan100 master br100 addrgenmode none
-        - ip link set eth2 master br100
-        - ip addr add 192.0.2.${i}/24 dev br100
-        - ip link set vxlan100 up
-        - ip link set br100 up
-    h${i}:
-      kind: linux
-      exec: [ip link set eth1 address 02:00:00:00:00:1${i}, ip addr add 192.0.2.1${i}/24 dev eth1]`,
-  )
-  .join('\n')}
-  links:
-    - endpoints: ["rr:eth1", "leaf1:eth1"]
-    - endpoints: ["rr:eth2", "leaf2:eth1"]
-    - endpoints: ["leaf1:eth2", "h1:eth1"]
-    - endpoints: ["leaf2:eth2", "h2:eth1"]
-`,
-);
+const lab = write('small.clab.yml', smallEvpnLab(LAB_NAME, '172.20.166.0/24'));
 
 /** The same scenario in both runs; the second release gets a matrix cell that cannot hold. */
 const scenario = (name: string, overrides: string) =>
@@ -71,13 +31,7 @@ const scenario = (name: string, overrides: string) =>
     `name: compare e2e
 conformance: [L2-1]
 lab: ${lab}
-intent:
-  tenants: [{ name: acme }]
-  domains: [{ name: acme-l2, tenant: acme }]
-  subnets: [{ name: vni100, domain: acme-l2, cidr: 192.0.2.0/24, vni: 100 }]
-  vms:
-    - { name: h1, subnet: vni100, hypervisor: leaf1, port: eth2, ip: 192.0.2.11, mac: "02:00:00:00:00:11" }
-    - { name: h2, subnet: vni100, hypervisor: leaf2, port: eth2, ip: 192.0.2.12, mac: "02:00:00:00:00:12" }
+${SMALL_EVPN_INTENT}
 timeline:
   - provision: all
   - name: both hosts reach each other
