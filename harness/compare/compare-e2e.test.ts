@@ -54,6 +54,13 @@ describe('otwin compare on two real runs', () => {
     expect(r2.exitCode, r2.all).toBe(1);
     expect((await netnsList()).filter((n) => n.includes(LAB_NAME))).toEqual([]);
 
+    // The run's Allure result carries the lab's picture (SVG) beside its YAML.
+    const results = join(good, 'allure-results');
+    const pictures = readdirSync(results)
+      .filter((f) => f.endsWith('-attachment.svg'))
+      .map((f) => readFileSync(join(results, f), 'utf8'));
+    expect(pictures).toHaveLength(1);
+    expect(pictures[0]).toContain(`lab ${LAB_NAME}: mgmt network`);
     // The passing verdict recorded its time against its budget.
     const [file] = readdirSync(join(good, 'runs')).filter((f) => f.endsWith('.json'));
     const verdict = readRecord(join(good, 'runs', file!)).verdicts.find((v) => v.status === 'passed');
