@@ -16,7 +16,7 @@ import { UserError } from '../../util/errors.ts';
 import { installInterruptHandlers, interruptSignal, onInterrupt } from '../../util/interrupt.ts';
 
 export const summary =
-  'deploy, destroy, inspect and exec into containerlab topologies (netns or containerlab runtime)';
+  'deploy, destroy, inspect, exec into, validate and draw (graph) containerlab topologies (netns or containerlab runtime)';
 
 const USAGE = `usage:
   otwin lab deploy  -t <file> [--runtime netns|containerlab] [--reconfigure] [--max-workers N] [--node-filter a,b]
