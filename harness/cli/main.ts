@@ -16,6 +16,7 @@ const commands: Record<string, () => Promise<CommandModule>> = {
   report: () => import('./commands/report.ts'),
   replay: () => import('./commands/replay.ts'),
   bgp: () => import('./commands/bgp.ts'),
+  compare: () => import('./commands/compare.ts'),
 };
 
 async function usage(): Promise<string> {

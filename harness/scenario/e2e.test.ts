@@ -14,15 +14,15 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detectFeatures, KERNEL_FEATURES, TOOLS } from '../doctor/features.ts';
 import { netnsList } from '../kernel/netns.ts';
 import { CATALOGUE } from './catalogue.ts';
+import { SMALL_EVPN_INTENT, smallEvpnLab } from './fixtures/small-evpn-lab.ts';
 import { diffVerdicts, readRecord } from './record.ts';
 import { exitCodeOf, type LaunchResult, launch, renderSummary } from './suite/launch.ts';
 
-const CONFIGS = resolve('labs/frr-evpn');
 // A feature this machine lacks, for the scenario that must be skipped with the reason (an unknown
 // feature name is a validation error, so it has to be a real one).
 const features = await detectFeatures();
@@ -41,48 +41,7 @@ function write(name: string, text: string): string {
   return file;
 }
 
-const lab = write(
-  'small.clab.yml',
-  `name: ${LAB_NAME}
-mgmt:
-  network: ${LAB_NAME}-mgmt
-  ipv4-subnet: 172.20.54.0/24
-topology:
-  nodes:
-    rr:
-      kind: linux
-      image: frrouting/frr:v8.4.1
-      binds: [${CONFIGS}/daemons:/etc/frr/daemons, ${CONFIGS}/rr/frr.conf:/etc/frr/frr.conf]
-      labels: { otwin.bgp-tap.address: 10.99.0.2, otwin.bgp-tap.peer: 10.99.0.1 }
-      exec: [ip addr add 10.99.0.1/32 dev lo, ip addr add 10.99.0.2/32 dev lo, ip addr add 10.0.1.1/30 dev eth1, ip addr add 10.0.2.1/30 dev eth2]
-${[1, 2]
-  .map(
-    (i) => `    leaf${i}:
-      kind: linux
-      image: frrouting/frr:v8.4.1
-      binds: [${CONFIGS}/daemons:/etc/frr/daemons, ${CONFIGS}/leaf${i}/frr.conf:/etc/frr/frr.conf]
-      exec:
-        - ip addr add 10.0.${i}.2/30 dev eth1
-        - ip route add 10.0.0.0/16 via 10.0.${i}.1
-        - ip link add br100 type bridge
-        - ip link add vxlan100 type vxlan id 100 local 10.0.${i}.2 dstport 4789 nolearning
-        - ip link set vxlan100 master br100 addrgenmode none
-        - ip link set eth2 master br100
-        - ip addr add 192.0.2.${i}/24 dev br100
-        - ip link set vxlan100 up
-        - ip link set br100 up
-    h${i}:
-      kind: linux
-      exec: [ip link set eth1 address 02:00:00:00:00:1${i}, ip addr add 192.0.2.1${i}/24 dev eth1]`,
-  )
-  .join('\n')}
-  links:
-    - endpoints: ["rr:eth1", "leaf1:eth1"]
-    - endpoints: ["rr:eth2", "leaf2:eth1"]
-    - endpoints: ["leaf1:eth2", "h1:eth1"]
-    - endpoints: ["leaf2:eth2", "h2:eth1"]
-`,
-);
+const lab = write('small.clab.yml', smallEvpnLab(LAB_NAME, '172.20.54.0/24'));
 
 const brokenLab = write(
   'broken.clab.yml',
@@ -103,13 +62,7 @@ topology:
 `,
 );
 
-const intent = `intent:
-  tenants: [{ name: acme }]
-  domains: [{ name: acme-l2, tenant: acme }]
-  subnets: [{ name: vni100, domain: acme-l2, cidr: 192.0.2.0/24, vni: 100 }]
-  vms:
-    - { name: h1, subnet: vni100, hypervisor: leaf1, port: eth2, ip: 192.0.2.11, mac: "02:00:00:00:00:11" }
-    - { name: h2, subnet: vni100, hypervisor: leaf2, port: eth2, ip: 192.0.2.12, mac: "02:00:00:00:00:12" }`;
+const intent = SMALL_EVPN_INTENT;
 
 const files = [
   write(

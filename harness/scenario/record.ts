@@ -23,6 +23,19 @@ export interface RecordedVerdict {
   area: string;
   startMs: number;
   durationMs: number;
+  /** What the expectation measured, when it measured something (`otwin compare` shows it). */
+  figures?: VerdictFigures;
+}
+
+/** Key figures of one expectation: its time against its budget, a loss window against its bound, a p95. */
+export interface VerdictFigures {
+  /** From the act the expectation follows to the answer (T_conv for convergence checks), ms. */
+  measuredMs?: number;
+  /** The expectation's `within`, ms (0: it had to hold at once). */
+  budgetMs?: number;
+  lossWindowMs?: number;
+  lossBoundMs?: number;
+  p95Ms?: number;
 }
 
 export interface ChaosEvent {
@@ -109,6 +122,20 @@ export class RecordBuilder {
 
   chaos(stepId: string, events: ChaosEvent[]): void {
     this.record.chaos[stepId] = events;
+  }
+
+  private figures: VerdictFigures | undefined;
+
+  /** Figures of the expectation running now; the next verdict carries them. */
+  noteFigures(figures: VerdictFigures): void {
+    this.figures = { ...this.figures, ...figures };
+  }
+
+  /** The figures noted since the last call (and forgets them). */
+  takeFigures(): VerdictFigures | undefined {
+    const figures = this.figures;
+    this.figures = undefined;
+    return figures;
   }
 
   verdict(v: RecordedVerdict): void {

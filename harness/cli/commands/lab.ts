@@ -1,18 +1,22 @@
 /**
- * `otwin lab deploy|destroy|inspect|exec`: containerlab's lab commands on either runtime.
+ * `otwin lab deploy|destroy|inspect|exec|validate|graph`: containerlab's lab commands on either runtime.
  * The topology is loaded and fully validated before the runtime is asked to do anything, so bad
  * input exits 2 with one paragraph and leaves nothing deployed.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, extname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { getRuntime, resolveRuntimeName } from '../../runtime/index.ts';
 import type { InspectEntry, Runtime } from '../../runtime/runtime.ts';
+import { graphDot, topologyGraph } from '../../topology/graph.ts';
+import { graphSvg } from '../../topology/graph-svg.ts';
 import { loadTopology } from '../../topology/load.ts';
 import type { Topology } from '../../topology/types.ts';
 import { UserError } from '../../util/errors.ts';
 import { installInterruptHandlers, interruptSignal, onInterrupt } from '../../util/interrupt.ts';
 
 export const summary =
-  'deploy, destroy, inspect and exec into containerlab topologies (netns or containerlab runtime)';
+  'deploy, destroy, inspect, exec into, validate and draw (graph) containerlab topologies (netns or containerlab runtime)';
 
 const USAGE = `usage:
   otwin lab deploy  -t <file> [--runtime netns|containerlab] [--reconfigure] [--max-workers N] [--node-filter a,b]
@@ -20,6 +24,7 @@ const USAGE = `usage:
   otwin lab inspect -t <file> | --all [--format table|json] [--runtime ...]
   otwin lab exec    -t <file> --node <name> [--runtime ...] -- <command...>
   otwin lab validate -t <file> [--runtime ...]   # every problem at once, nothing deployed
+  otwin lab graph   -t <file> | <file> [--out <picture>.svg|.dot]   # DOT on stdout without --out
 
   --runtime defaults to $OTWIN_RUNTIME, else netns. Files are containerlab topologies (*.clab.yml).`;
 
@@ -33,6 +38,7 @@ const OPTIONS = {
   cleanup: { type: 'boolean' },
   format: { type: 'string', short: 'f' },
   node: { type: 'string', short: 'n' },
+  out: { type: 'string', short: 'o' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -46,6 +52,7 @@ type Values = {
   cleanup?: boolean;
   format?: string;
   node?: string;
+  out?: string;
   help?: boolean;
 };
 
@@ -71,9 +78,11 @@ export async function main(argv: string[]): Promise<number> {
       return exec(values, positionals);
     case 'validate':
       return validate(values);
+    case 'graph':
+      return graph({ ...values, topo: values.topo ?? positionals[0] });
     default:
       throw new UserError(`unknown lab command '${sub}'`, {
-        hint: 'use deploy, destroy, inspect, exec or validate',
+        hint: 'use deploy, destroy, inspect, exec, validate or graph',
       });
   }
 }
@@ -118,6 +127,27 @@ async function validate(values: Values): Promise<number> {
   for (const warning of warnings) console.error(`otwin: warning: ${warning}`);
   const size = `${topology.nodes.length} nodes, ${topology.links.length} links`;
   console.error(`${values.topo}: lab ${topology.name} (${size}) is valid for the ${runtime.name} runtime`);
+  return 0;
+}
+
+/** The lab's picture: Graphviz DOT, or SVG drawn without Graphviz (harness/topology/graph-svg.ts). */
+async function graph(values: Values): Promise<number> {
+  const topology = await loadFromFlag(values);
+  const model = topologyGraph(topology);
+  if (!values.out) {
+    process.stdout.write(graphDot(model));
+    return 0;
+  }
+  const ext = extname(values.out);
+  if (ext !== '.svg' && ext !== '.dot')
+    throw new UserError(`--out ${values.out}: the picture is .svg or .dot`, {
+      hint: 'e.g. --out docs/img/default.svg',
+    });
+  mkdirSync(dirname(values.out), { recursive: true });
+  writeFileSync(values.out, ext === '.svg' ? graphSvg(model) : graphDot(model));
+  console.error(
+    `${values.out}: lab ${topology.name}, ${model.nodes.length} nodes, ${model.edges.length} links`,
+  );
   return 0;
 }
 

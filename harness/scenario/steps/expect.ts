@@ -55,6 +55,7 @@ export async function evaluateCheck(
 
 export async function runCheck(check: Check, ctx: ScenarioContext): Promise<CheckResult> {
   const result = await evaluateCheck(check, ctx);
+  ctx.record.noteFigures({ measuredMs: Math.round(result.elapsedMs), budgetMs: check.withinMs });
   for (const attachment of result.attachments) await ctx.reporter.attach(attachment);
   if (!result.ok) {
     throw Object.assign(new ExpectationError(`${check.name}: ${result.summary}`), { nodes: result.nodes });

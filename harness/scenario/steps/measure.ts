@@ -57,6 +57,7 @@ export async function measure(
     boundMs: step.maxLossWindowMs,
   });
   ctx.record.record.lossWindows.push({ name: step.name, ms: Math.round(gap), boundMs: step.maxLossWindowMs });
+  ctx.record.noteFigures({ lossWindowMs: Math.round(gap), lossBoundMs: step.maxLossWindowMs });
   await ctx.reporter.attach({
     name: 'stream report',
     content: JSON.stringify(report, null, 2),

@@ -10,6 +10,8 @@ import * as allure from 'allure-js-commons';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { AllureStepReporter } from '../../report/allure.ts';
 import { maskSecrets } from '../../report/mask.ts';
+import { graphDot, topologyGraph } from '../../topology/graph.ts';
+import { graphSvg } from '../../topology/graph-svg.ts';
 import { killSessionDescendants } from '../../util/descendants.ts';
 import { errorMessage, HarnessError } from '../../util/errors.ts';
 import { installInterruptHandlers, interruptSignal, onInterrupt } from '../../util/interrupt.ts';
@@ -296,7 +298,12 @@ for (const entry of scenarios()) {
 
         const started = performance.now();
         const startMs = state.ctx?.now() ?? 0;
+        // Figures noted by earlier units' steps are not this expectation's.
+        record.takeFigures();
         const verdict = (status: VerdictStatus, message?: string) => {
+          const figures = record.takeFigures();
+          // For `otwin compare` on Allure results: the figures as typed JSON beside the verdict.
+          if (figures) void allure.attachment('figures', JSON.stringify(figures), 'application/json');
           summary.verdicts.push({
             scenario: scenario.name,
             name: unit.name,
@@ -313,6 +320,7 @@ for (const entry of scenarios()) {
             area,
             startMs: Math.round(startMs),
             durationMs: Math.round(performance.now() - started),
+            ...(figures ? { figures } : {}),
           });
           record.save();
         };
@@ -332,6 +340,9 @@ for (const entry of scenarios()) {
         if (index === 0) {
           const topology = maskSecrets(readFileSync(ctx.lab.topology.file, 'utf8'));
           await allure.attachment('topology', topology, 'text/yaml');
+          const graph = topologyGraph(ctx.lab.topology);
+          await allure.attachment('topology picture', graphSvg(graph), 'image/svg+xml');
+          await allure.attachment('topology (Graphviz DOT)', graphDot(graph), 'text/plain');
           await allure.attachment('scenario', scenario.source, 'text/yaml');
         }
         try {
