@@ -229,5 +229,22 @@ export function skipReason(
   const missingCaps = requiredCapabilities(scenario).filter((c) => !driver.capabilities.has(c));
   if (missingCaps.length > 0)
     return `implementation ${driver.name} does not implement ${missingCaps.join(', ')}`;
+  const unsupported = [...new Set(checkKinds(scenario.timeline))].filter((k) =>
+    driver.unsupportedChecks?.has(k),
+  );
+  if (unsupported.length > 0)
+    return `implementation ${driver.name} cannot take part in ${unsupported
+      .map((k) => `'${k}' checks (${driver.unsupportedChecks!.get(k)})`)
+      .join(', ')}`;
   return undefined;
+}
+
+/** The kinds of every check a timeline evaluates (expectations, wait-until conditions, nested steps). */
+function checkKinds(steps: Step[]): string[] {
+  return steps.flatMap((s) => {
+    if (s.kind === 'expect') return s.checks.map((c) => c.kind);
+    if (s.kind === 'wait-until') return [s.condition.kind];
+    if (s.kind === 'measure') return checkKinds(s.during);
+    return [];
+  });
 }

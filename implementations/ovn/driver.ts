@@ -30,6 +30,8 @@ const RESTARTABLE = new Set(['ovn-northd', 'ovn-controller', 'ovs-vswitchd']);
 const VM_IFACE = 'eth0';
 /** How long a VM's logical port may take to be bound and up in the southbound database. */
 const PORT_UP_TIMEOUT_MS = 30_000;
+/** Plugs in this process, for namespace names never used twice (see vmNamespace). */
+let nextPlug = 0;
 
 async function must(node: LabNode, argv: string[], what: string): Promise<string> {
   const r = await node.exec(argv, { timeoutMs: 30_000 });
@@ -70,8 +72,16 @@ export class OvnDriver implements ImplementationDriver {
   readonly name = 'ovn';
   /** Switching and routing this round; ACLs, NAT and gateways are not mapped yet (docs/ovn.md). */
   readonly capabilities: ReadonlySet<Capability> = new Set<Capability>(['l2', 'routing']);
+  readonly unsupportedChecks: ReadonlyMap<string, string> = new Map([
+    [
+      'bgp',
+      "OVN has no EVPN: chassis learn each other's ports from the southbound database, so there are no BGP routes for the tap or vtysh to read",
+    ],
+    ['vxlan', 'they judge VXLAN encapsulation (RFC 7348); the OVN lab tunnels with Geneve (RFC 8926)'],
+  ]);
   /** NB objects and VIFs this driver created, so teardown removes exactly those. */
   private readonly plugged = new Map<string, Vm>();
+  private readonly namespaces = new Map<string, string>();
   private readonly switches = new Set<string>();
   private readonly routers = new Set<string>();
   private lab: DeployedLab | undefined;
@@ -165,16 +175,21 @@ export class OvnDriver implements ImplementationDriver {
     return (vm.mac ?? macFromName(`vm:${vm.name}`)).toLowerCase();
   }
 
-  /** The VM's namespace inside its chassis node (the node's private /run/netns). */
+  /**
+   * The VM's namespace inside its chassis node (the node's private /run/netns). Each plug gets a new
+   * name: the traffic engine knows a VM by its namespace path and keeps what it opened there, so a
+   * later VM of the same name (the next scenario on a kept lab) must not reuse the path.
+   */
   private vmNamespace(vm: Vm): string {
-    return `vm-${vm.name}`;
+    return this.namespaces.get(vm.name) ?? `vm-${vm.name}`;
   }
 
   /** Plugs the VM's VIF as a hypervisor would: namespace, veth, br-int port bound to the logical port. */
   private async plug(vm: Vm, ctx: DriverContext): Promise<void> {
     const n = this.names(ctx.intent);
     const hv = ctx.lab.node(vm.hypervisor);
-    const ns = this.vmNamespace(vm);
+    const ns = `vm-${vm.name}-${(nextPlug++).toString(36)}${Date.now().toString(36)}`;
+    this.namespaces.set(vm.name, ns);
     const tap = n.tapOf(vm.name);
     const subnet = new IntentIndex(ctx.intent).subnetOf(vm);
     const { len } = parseCidr(subnet.cidr);
@@ -205,6 +220,7 @@ export class OvnDriver implements ImplementationDriver {
       `ovs-vsctl --if-exists del-port br-int ${tap}; ip link del ${tap} 2>/dev/null; ip netns del ${this.vmNamespace(vm)} 2>/dev/null; true`,
     ]);
     this.plugged.delete(vm.name);
+    this.namespaces.delete(vm.name);
   }
 
   async provision(change: IntentChange, ctx: DriverContext): Promise<void> {
