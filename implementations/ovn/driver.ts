@@ -17,6 +17,7 @@ import type {
   ImplementationDriver,
   IntentChange,
 } from '../../harness/scenario/drivers/driver.ts';
+import { mustExec } from '../../harness/scenario/drivers/exec.ts';
 import { type Intent, IntentIndex, parseCidr, type Subnet, type Vm } from '../../harness/scenario/intent.ts';
 import type { Scenario } from '../../harness/scenario/types.ts';
 import { HarnessError } from '../../harness/util/errors.ts';
@@ -33,15 +34,8 @@ const PORT_UP_TIMEOUT_MS = 30_000;
 /** Plugs in this process, for namespace names never used twice (see vmNamespace). */
 let nextPlug = 0;
 
-async function must(node: LabNode, argv: string[], what: string): Promise<string> {
-  const r = await node.exec(argv, { timeoutMs: 30_000 });
-  if (r.exitCode !== 0) {
-    throw new HarnessError(
-      `${node.name}: ${what} failed (${argv.join(' ')}, exit ${r.exitCode}): ${(r.stderr || r.stdout).trim().slice(0, 300)}`,
-    );
-  }
-  return r.stdout;
-}
+/** OVSDB transactions and VIF plugging wait for the daemons: a longer limit than a plain command. */
+const must = (node: LabNode, argv: string[], what: string) => mustExec(node, argv, what, 30_000);
 
 /** A locally administered unicast MAC from a name (VMs the intent gives no MAC, router ports). */
 export function macFromName(name: string): string {

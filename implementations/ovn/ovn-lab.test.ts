@@ -1,17 +1,17 @@
 /**
- * The OVN lab (labs/ovn.clab.yml) under a private name: deployed, three VMs attached through the ovn
- * driver (two on one logical switch on hv1 and hv2, one routed on hv3), ping and a TCP connection
+ * The OVN lab (labs/ovn.clab.yml) under a private name: deployed, the L3-1 pack's VMs attached through
+ * the ovn driver (w1/w2 on one logical switch on hv1/hv2, p2 routed on hv3), ping and a TCP connection
  * across chassis, then teardown and destroy leave no namespace, mount or process, and every OVN/OVS
  * daemon the lab started is gone. Skipped with the reason when OVN is not installed.
  */
 import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isAlive } from '../../harness/kernel/procs.ts';
 import { copyLab, leftovers, removeDir, uniqueLabName } from '../../harness/runtime/netns/fixtures/labs.ts';
 import { type NetnsLab, NetnsRuntime } from '../../harness/runtime/netns/index.ts';
 import type { DriverContext } from '../../harness/scenario/drivers/driver.ts';
-import { emptyIntent, type Intent, type Vm } from '../../harness/scenario/intent.ts';
-import type { Scenario } from '../../harness/scenario/types.ts';
+import { loadScenario } from '../../harness/scenario/parse.ts';
 import { loadTopology } from '../../harness/topology/load.ts';
 import type { Topology } from '../../harness/topology/types.ts';
 import { pollUntil } from '../../harness/util/poll.ts';
@@ -20,52 +20,6 @@ import { OvnDriver } from './driver.ts';
 const OVN_BINARIES = ['/usr/bin/ovn-northd', '/usr/bin/ovn-controller', '/usr/sbin/ovs-vswitchd'];
 const missing = OVN_BINARIES.filter((b) => !existsSync(b));
 const DAEMONS = ['ovsdb-server', 'ovn-northd', 'ovs-vswitchd', 'ovn-controller'];
-
-function vm(name: string, subnet: string, hypervisor: string, ip: string): Vm {
-  return {
-    name,
-    subnet,
-    hypervisor,
-    ip,
-    mac: undefined,
-    groups: [],
-    node: undefined,
-    iface: 'eth0',
-    port: undefined,
-    attached: true,
-  };
-}
-
-function intent(): Intent {
-  return {
-    ...emptyIntent(),
-    tenants: [{ name: 'acme' }],
-    domains: [{ name: 'acme-net', tenant: 'acme', vni: undefined, pnat: false, zone: undefined }],
-    subnets: [
-      {
-        name: 'web',
-        domain: 'acme-net',
-        cidr: '192.0.2.0/26',
-        vni: 100,
-        gateway: '192.0.2.1',
-        routeTarget: undefined,
-      },
-      {
-        name: 'app',
-        domain: 'acme-net',
-        cidr: '192.0.2.64/26',
-        vni: 110,
-        gateway: '192.0.2.65',
-        routeTarget: undefined,
-      },
-    ],
-    vms: [
-      vm('w1', 'web', 'hv1', '192.0.2.11'),
-      vm('w2', 'web', 'hv2', '192.0.2.12'),
-      vm('p3', 'app', 'hv3', '192.0.2.73'),
-    ],
-  };
-}
 
 /** A TCP server in one VM that accepts one connection and prints the peer's address. */
 const SERVER = `import socket
@@ -98,24 +52,25 @@ describe.skipIf(missing.length > 0)(
       topology = await loadTopology(copy.file);
       const lab: NetnsLab = await runtime.deploy(topology);
       const driver = new OvnDriver();
+      // The L3-1 pack's intent: w1 (web, hv1), w2 (web, hv2), p2 (app, hv3), p1 (app, hv2).
+      const scenario = loadScenario(
+        resolve(import.meta.dirname, '../../scenarios/ovn/l3-1-direct-routing.yml'),
+      );
       const ctx: DriverContext = {
         lab,
-        intent: intent(),
-        scenario: { name: 'ovn-lab test' } as Scenario,
+        intent: scenario.intent,
+        scenario,
         log: () => {},
         accepted: () => {},
       };
       await driver.provision({ apply: true, attach: [], detach: [], move: [], setGroups: [] }, ctx);
       await driver.ready(ctx);
-      const [w1, w2, p3] = ctx.intent.vms.map((v) => driver.locate(v, ctx)) as [
-        ReturnType<OvnDriver['locate']>,
-        ReturnType<OvnDriver['locate']>,
-        ReturnType<OvnDriver['locate']>,
-      ];
+      const at = (name: string) => driver.locate(ctx.intent.vms.find((v) => v.name === name)!, ctx);
+      const [w1, w2, p2] = [at('w1'), at('w2'), at('p2')];
 
-      // Ping w1 (hv1) → w2 (hv2) on one logical switch, and w1 → p3 (hv3) through the logical router:
+      // Ping w1 (hv1) → w2 (hv2) on one logical switch, and w1 → p2 (hv3) through the logical router:
       // polled, since the first packets may arrive before ovn-controller installed every flow.
-      for (const to of [w2, p3]) {
+      for (const to of [w2, p2]) {
         const ping = await pollUntil(
           () => w1.node.exec(['ping', '-c', '1', '-W', '1', to.ip], { timeoutMs: 5_000 }),
           (r) => r.exitCode === 0,
