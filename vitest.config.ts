@@ -4,7 +4,12 @@ import { defineConfig } from 'vitest/config';
 // fixture uses its own namespace prefix so parallel files never collide.
 export default defineConfig({
   test: {
-    include: ['harness/**/*.test.ts', 'reference-impl/**/*.test.ts', 'tests/**/*.test.ts'],
+    include: [
+      'harness/**/*.test.ts',
+      'reference-impl/**/*.test.ts',
+      'implementations/**/*.test.ts',
+      'tests/**/*.test.ts',
+    ],
     pool: 'forks',
     maxWorkers: 2,
     testTimeout: 120_000,

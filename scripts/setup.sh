@@ -24,8 +24,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 fi
 # Debian starts these services on install; the project runs its own instances inside namespaces
-# and must not share the host's.
-for svc in frr openvswitch-switch ovsdb-server ovs-vswitchd; do
+# (labs/ovn.clab.yml: OVN daemons per node, state in the lab directory) and must not share the host's.
+for svc in frr openvswitch-switch ovsdb-server ovs-vswitchd ovn-central ovn-host ovn-northd \
+  ovn-controller ovn-ovsdb-server-nb ovn-ovsdb-server-sb; do
   systemctl is-active --quiet "$svc" 2>/dev/null && systemctl stop "$svc" >/dev/null 2>&1 || true
 done
 

@@ -156,5 +156,18 @@ describe('timeline', () => {
     };
     expect(skipReason(withRules, driver, new Set())).toMatch(/frr-evpn does not implement security-groups/);
     expect(skipReason(scenario, driver, new Set())).toBeUndefined();
+    const noEvpn = Object.assign(new FrrEvpnDriver(), {
+      unsupportedChecks: new Map([['bgp', 'no EVPN routes']]),
+    });
+    const withBgp = {
+      ...scenario,
+      timeline: [
+        { ...scenario.timeline[0]!, kind: 'expect' as const, checks: [{ kind: 'bgp' }], precondition: false },
+      ],
+    } as unknown as typeof scenario;
+    expect(skipReason(withBgp, noEvpn, new Set())).toBe(
+      "implementation frr-evpn cannot take part in 'bgp' checks (no EVPN routes)",
+    );
+    expect(skipReason(scenario, noEvpn, new Set())).toBeUndefined();
   });
 });

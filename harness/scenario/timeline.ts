@@ -229,13 +229,18 @@ export function skipReason(
   const missingCaps = requiredCapabilities(scenario).filter((c) => !driver.capabilities.has(c));
   if (missingCaps.length > 0)
     return `implementation ${driver.name} does not implement ${missingCaps.join(', ')}`;
-  const kinds = new Set(checksOf(scenario.timeline).map((c) => c.kind));
+  const kinds = new Set(checkKinds(scenario.timeline));
   if (kinds.has('secgroups') && !driver.securityGroupIds)
     return `implementation ${driver.name} does not report security-group ids (driver.securityGroupIds), which the secgroups check needs`;
   if (provisionSteps(scenario.timeline).some((s) => s.bulkMembers.length > 0) && !driver.setBulkMembers)
     return `implementation ${driver.name} cannot add address-only group members (driver.setBulkMembers)`;
   if (kinds.has('sg-datapath') && !driver.securityDatapath)
     return `implementation ${driver.name} does not report its security datapath (driver.securityDatapath), which the sg-datapath check needs`;
+  const unsupported = [...kinds].filter((k) => driver.unsupportedChecks?.has(k));
+  if (unsupported.length > 0)
+    return `implementation ${driver.name} cannot take part in ${unsupported
+      .map((k) => `'${k}' checks (${driver.unsupportedChecks!.get(k)})`)
+      .join(', ')}`;
   return undefined;
 }
 
@@ -245,15 +250,12 @@ function provisionSteps(steps: Step[]): ProvisionStep[] {
   );
 }
 
-/** Every check of a timeline (expectations, wait-until conditions, inside measure steps). */
-function checksOf(steps: Step[]): Check[] {
-  return steps.flatMap((s) =>
-    s.kind === 'expect'
-      ? s.checks
-      : s.kind === 'wait-until'
-        ? [s.condition]
-        : s.kind === 'measure'
-          ? checksOf(s.during)
-          : [],
-  );
+/** The kinds of every check a timeline evaluates (expectations, wait-until conditions, nested steps). */
+function checkKinds(steps: Step[]): string[] {
+  return steps.flatMap((s) => {
+    if (s.kind === 'expect') return s.checks.map((c) => c.kind);
+    if (s.kind === 'wait-until') return [s.condition.kind];
+    if (s.kind === 'measure') return checkKinds(s.during);
+    return [];
+  });
 }

@@ -54,6 +54,11 @@ export interface EndpointLocation {
 export interface ImplementationDriver {
   readonly name: string;
   readonly capabilities: ReadonlySet<Capability>;
+  /**
+   * Check kinds the implementation cannot take part in, each with the reason (OVN has no EVPN routes
+   * for a `bgp` check): a scenario using one is skipped with that reason, never passed or failed.
+   */
+  readonly unsupportedChecks?: ReadonlyMap<string, string>;
   /** Extra checks of a scenario against what the driver supports: messages, empty when fine. */
   validate(scenario: Scenario): string[];
   /** Applies an intent change (the new intent is in ctx.intent). */

@@ -18,19 +18,12 @@ import type {
   ImplementationDriver,
   IntentChange,
 } from './driver.ts';
+import { mustExec } from './exec.ts';
 
 const FRR_INIT = '/usr/lib/frr/frrinit.sh';
 const FRR_DAEMON_SCRIPT = '/usr/lib/frr/watchfrr.sh';
 
-async function must(node: LabNode, argv: string[], what: string): Promise<string> {
-  const r = await node.exec(argv, { timeoutMs: 20_000 });
-  if (r.exitCode !== 0) {
-    throw new HarnessError(
-      `${node.name}: ${what} failed (${argv.join(' ')}, exit ${r.exitCode}): ${(r.stderr || r.stdout).trim().slice(0, 300)}`,
-    );
-  }
-  return r.stdout;
-}
+const must = mustExec;
 
 export class FrrEvpnDriver implements ImplementationDriver {
   readonly name = 'frr-evpn';

@@ -14,14 +14,14 @@ function sourceFiles(dir: string): string[] {
 
 describe('implementation drivers by name', () => {
   it('lists the drivers package.json names, and loads each by name', async () => {
-    expect(Object.keys(listedDrivers())).toEqual(expect.arrayContaining(['frr-evpn', 'reference']));
-    for (const name of ['frr-evpn', 'reference']) expect((await getDriver(name)).name).toBe(name);
+    expect(Object.keys(listedDrivers())).toEqual(expect.arrayContaining(['frr-evpn', 'ovn', 'reference']));
+    for (const name of ['frr-evpn', 'ovn', 'reference']) expect((await getDriver(name)).name).toBe(name);
   });
 
   it('rejects an unknown name with the known ones', async () => {
     const err = await getDriver('no-such-driver').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UserError);
-    expect((err as UserError).hint).toContain('frr-evpn, reference');
+    expect((err as UserError).hint).toContain('frr-evpn, ovn, reference');
   });
 
   it('takes a driver registered at run time', async () => {
@@ -31,9 +31,9 @@ describe('implementation drivers by name', () => {
     expect(await getDriver('embedded-test')).toBe(frr);
   });
 
-  it('keeps the dependency one way: no harness module imports reference-impl/', () => {
+  it('keeps the dependency one way: no harness module imports reference-impl/ or implementations/', () => {
     const upward = sourceFiles(HARNESS).filter((file) =>
-      /(from\s+|import\()\s*['"][./]*reference-impl\//.test(readFileSync(file, 'utf8')),
+      /(from\s+|import\()\s*['"][./]*(reference-impl|implementations)\//.test(readFileSync(file, 'utf8')),
     );
     expect(upward.map((f) => relative(HARNESS, f))).toEqual([]);
   });

@@ -1,0 +1,130 @@
+/**
+ * `npm run bench -- ovn-attach [--count 30] [--lab-name otb-ovn]`: deploys labs/ovn.clab.yml under
+ * `--lab-name`, puts one probe VM on each of the three chassis through the ovn driver, then attaches
+ * `count` VMs round-robin and measures for each the time from the driver's provision call (the NB
+ * transaction, then the VIF plug a hypervisor would do) until the new VM answers the probe VM of every
+ * chassis. Measured as bench/attach.ts measures the reference: the probes run in the traffic engine's
+ * probe server inside the probe VMs and are armed (an echo request every 5 ms) before the call.
+ *
+ * BENCH lines: ovn_attach_reachable_p50_ms|p95. Not yet in one run beside attach_reachable_* (the
+ * reference bench deploys its own two-zone lab); see docs/ovn.md.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { getRuntime } from '../harness/runtime/index.ts';
+import type { DriverContext } from '../harness/scenario/drivers/driver.ts';
+import { emptyIntent, type Vm } from '../harness/scenario/intent.ts';
+import type { Scenario } from '../harness/scenario/types.ts';
+import { loadTopology } from '../harness/topology/load.ts';
+import { ProbeServer } from '../harness/traffic/server.ts';
+import { waitFor } from '../harness/util/poll.ts';
+import { OvnDriver } from '../implementations/ovn/driver.ts';
+import { percentile } from './_attach-stages.ts';
+
+const CHASSIS = ['hv1', 'hv2', 'hv3'];
+const REPO = resolve(import.meta.dirname, '..');
+const now = () => performance.timeOrigin + performance.now();
+
+function benchVm(name: string, hypervisor: string, ip: string): Vm {
+  return {
+    name,
+    subnet: 's',
+    hypervisor,
+    ip,
+    mac: undefined,
+    groups: [],
+    node: undefined,
+    iface: 'eth0',
+    port: undefined,
+    attached: true,
+  };
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      count: { type: 'string', default: '30' },
+      'lab-name': { type: 'string', default: 'otb-ovn' },
+    },
+  });
+  const count = Number(values.count);
+  if (!Number.isInteger(count) || count < 1 || count > 250)
+    throw new Error(`--count ${values.count}: 1..250`);
+  const dir = mkdtempSync(join(tmpdir(), 'otb-ovn-bench-'));
+  const file = join(dir, 'ovn.clab.yml');
+  writeFileSync(
+    file,
+    readFileSync(join(REPO, 'labs/ovn.clab.yml'), 'utf8')
+      .replace(/^name: .*$/m, `name: ${values['lab-name']}`)
+      .replace('- ovn:/srv:ro', `- ${join(REPO, 'labs/ovn')}:/srv:ro`),
+  );
+  const topo = await loadTopology(file);
+  const runtime = await getRuntime('netns');
+  const probes = await ProbeServer.start({ requireScapy: false, prewarmScapy: false });
+  try {
+    const lab = await runtime.deploy(topo, { reconfigure: true });
+    const intent = {
+      ...emptyIntent(),
+      tenants: [{ name: 't' }],
+      domains: [{ name: 'd', tenant: 't', vni: undefined, pnat: false, zone: undefined }],
+      subnets: [
+        { name: 's', domain: 'd', cidr: '10.7.0.0/16', vni: 7, gateway: undefined, routeTarget: undefined },
+      ],
+      vms: CHASSIS.map((hv, i) => benchVm(`probe${i + 1}`, hv, `10.7.7.${i + 1}`)),
+    };
+    const driver = new OvnDriver();
+    const ctx: DriverContext = {
+      lab,
+      intent,
+      scenario: { name: 'ovn-attach bench' } as Scenario,
+      log: (m) => console.log(m),
+      accepted: () => {},
+    };
+    await driver.provision({ apply: true, attach: [], detach: [], move: [], setGroups: [] }, ctx);
+    await driver.ready(ctx);
+    // Probe VMs retry ARP every 20 ms (default 1 s), as in bench/attach.ts: otherwise the figure is
+    // quantised by the probe's own ARP retransmit timer, not OVN.
+    for (const vm of intent.vms)
+      await driver.locate(vm, ctx).node.exec(['sysctl', '-qw', 'net.ipv4.neigh.eth0.retrans_time_ms=20']);
+    const probeTargets = intent.vms.map((vm) => ({
+      name: vm.name,
+      netnsPath: driver.locate(vm, ctx).node.netnsPath,
+    }));
+    for (const [i, from] of probeTargets.entries()) {
+      const other = `10.7.7.${((i + 1) % 3) + 1}`;
+      await waitFor(
+        async () => (await (await probes.reachWatch({ from, to: other, timeoutMs: 1000 })).wait()).reached,
+        (ok) => ok,
+        { timeoutMs: 30_000, what: `${from.name} reaches ${other}` },
+      );
+    }
+    console.log(
+      `attaching ${count} VMs round-robin over ${CHASSIS.join(', ')}; load ${loadavg()[0]?.toFixed(2)}`,
+    );
+    const times: number[] = [];
+    for (let n = 0; n < count; n++) {
+      const vm = benchVm(`vm${n}`, CHASSIS[n % 3]!, `10.7.1.${n + 1}`);
+      intent.vms.push(vm);
+      const watches = await Promise.all(probeTargets.map((from) => probes.reachWatch({ from, to: vm.ip })));
+      const t0 = now();
+      await driver.provision({ apply: false, attach: [vm.name], detach: [], move: [], setGroups: [] }, ctx);
+      const replies = await Promise.all(watches.map((w) => w.wait()));
+      if (replies.some((r) => !r.reached || r.atMs === null))
+        throw new Error(`${vm.name} on ${vm.hypervisor} not reachable from every chassis within 20 s`);
+      times.push(Math.max(...replies.map((r) => (r.atMs as number) - t0)));
+    }
+    const sorted = [...times].sort((a, b) => a - b);
+    console.log(
+      `attach→reachable from all 3 chassis: min ${sorted[0]?.toFixed(0)} ms, max ${sorted.at(-1)?.toFixed(0)} ms`,
+    );
+    console.log(`BENCH ovn_attach_reachable_p50_ms ${percentile(sorted, 50).toFixed(1)} ms`);
+    console.log(`BENCH ovn_attach_reachable_p95_ms ${percentile(sorted, 95).toFixed(1)} ms`);
+  } finally {
+    await probes.stop();
+    await runtime.destroy(topo).catch(() => {});
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
