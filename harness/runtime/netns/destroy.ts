@@ -13,11 +13,12 @@
  */
 import { lstatSync, readFileSync, readlinkSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
 import { basename, dirname, sep } from 'node:path';
-import { ipBatch, netnsInode, netnsList } from '../../kernel/netns.ts';
+import { ipBatch, ipJson, netnsInode, netnsList } from '../../kernel/netns.ts';
 import { isAlive, killLabProcesses, pidNamespaceOf } from '../../kernel/procs.ts';
 import { LAB_NAME_PATTERN } from '../../topology/names.ts';
 import type { Topology } from '../../topology/types.ts';
 import { HarnessError, UserError } from '../../util/errors.ts';
+import { pollUntil } from '../../util/poll.ts';
 import { parsePort } from './fields.ts';
 import { type LabNames, labNames, nodeMarker } from './names.ts';
 import { forwarderMarker } from './ports.ts';
@@ -31,6 +32,8 @@ export interface TeardownTarget {
   nodes: Record<string, { name: string; pid?: number | undefined; pidStartTime?: number | undefined }>;
   files: string[];
   forwarders: ForwarderState[];
+  /** Host ends of `host` links: veths the kernel removes with their peer's namespace. */
+  hostInterfaces: string[];
   labDir: string;
 }
 
@@ -80,6 +83,9 @@ export function trustedTarget(state: LabState, topology?: Topology): TeardownTar
         typeof f === 'string' && f.startsWith('/') && (allowedFiles === undefined || allowedFiles.has(f)),
     ),
     forwarders: Array.isArray(state.forwarders) ? state.forwarders : [],
+    hostInterfaces: (Array.isArray(state.hostInterfaces) ? state.hostInterfaces : []).filter(
+      (i): i is string => typeof i === 'string' && /^[\w.-]{1,15}$/.test(i),
+    ),
     labDir: lab.labDir,
   };
 }
@@ -120,6 +126,34 @@ export async function labIsUp(target: TeardownTarget): Promise<boolean> {
   );
 }
 
+/**
+ * The kernel dismantles a deleted namespace in a work queue, so the host end of a `host` link can
+ * outlive `ip netns del` for a moment (seconds on a loaded machine); a redeploy in that window
+ * would find its name taken. Only veths are awaited: the state names them, nothing here deletes them.
+ */
+async function awaitHostVethsGone(names: string[]): Promise<void> {
+  if (names.length === 0) return;
+  const remaining = async () =>
+    (
+      await ipJson<Array<{ ifname: string; linkinfo?: { info_kind?: string } }>>(undefined, [
+        '-d',
+        'link',
+        'show',
+      ])
+    )
+      .filter((l) => names.includes(l.ifname) && l.linkinfo?.info_kind === 'veth')
+      .map((l) => l.ifname);
+  const result = await pollUntil(remaining, (left) => left.length === 0, {
+    timeoutMs: 15_000,
+    intervalMs: 50,
+    what: 'host ends of host links gone',
+  });
+  if (!result.ok)
+    throw new HarnessError(
+      `host interfaces ${(result.value ?? []).join(', ')} still exist 15 s after their lab's namespaces were deleted`,
+    );
+}
+
 export async function teardown(target: TeardownTarget, options: { cleanup?: boolean } = {}): Promise<void> {
   const { names } = target;
   const existing = new Set(await netnsList());
@@ -156,6 +190,7 @@ export async function teardown(target: TeardownTarget, options: { cleanup?: bool
   if (left.length > 0) {
     throw new HarnessError(`could not delete namespaces ${left.join(', ')}: ${result.stderr.trim()}`);
   }
+  await awaitHostVethsGone(target.hostInterfaces);
 
   // Files made outside the lab directory (bind mount points), newest first; only if still ours (empty).
   for (const file of [...target.files].reverse()) {

@@ -381,6 +381,7 @@ export class NetnsRuntime implements Runtime {
         nodes: {},
         files: [],
         forwarders: [],
+        hostInterfaces: [],
         labDir: topology.labDir,
       },
       options,

@@ -45,6 +45,19 @@ def serve(client, target):
     upstream.close()
 
 
+def announce_ready():
+    # One write of the whole line (print may split it in two under PYTHONUNBUFFERED, and the
+    # runtime closes the pipe once it has read the line), then stdout goes to /dev/null: nothing
+    # written later can raise BrokenPipeError and end the forwarder.
+    try:
+        os.write(1, b"ready\n")
+    except BrokenPipeError:
+        pass
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.close(devnull)
+
+
 def main():
     netns, address, port, target_address, target_port = sys.argv[1:6]
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -62,7 +75,7 @@ def main():
         print(f"error setns {netns}: {os.strerror(ctypes.get_errno())}", flush=True)
         sys.exit(4)
     os.close(fd)
-    print("ready", flush=True)
+    announce_ready()
     target = (target_address, int(target_port))
     while True:
         client, _ = listener.accept()

@@ -84,8 +84,8 @@ export function startForwarder(options: {
     stdout.setEncoding('utf8');
     stdout.on('data', (chunk: string) => {
       out += chunk;
-      if (/^ready$/m.test(out)) finish(undefined);
-      const error = /^error (.*)$/m.exec(out)?.[1];
+      if (/^ready\n/m.test(out)) finish(undefined);
+      const error = /^error (.*)\n/m.exec(out)?.[1];
       if (error) {
         finish(
           new UserError(`node '${options.node}': ports entry '${port.spec}': ${error}`, {
