@@ -210,7 +210,7 @@ describe('scenario validation', () => {
 });
 
 describe('validation of what a check can prove', () => {
-  const withTimeline = (steps: string) => BASE.slice(0, BASE.indexOf('timeline:')) + `timeline:\n${steps}`;
+  const withTimeline = (steps: string) => `${BASE.slice(0, BASE.indexOf('timeline:'))}timeline:\n${steps}`;
 
   it('refuses a within a check cannot meet by construction, at the within, with file:line:col', () => {
     const text = withTimeline(

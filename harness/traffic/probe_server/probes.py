@@ -192,10 +192,10 @@ class IcmpDispatcher:
         self.socks = {socket.AF_INET: sock4, socket.AF_INET6: sock6}
         self.waiters = {}
         self.listeners = {}  # id -> callback(seq, arrival_mono_ms, src)
-        loop = asyncio.get_running_loop()
+        self.loop = asyncio.get_running_loop()
         for fam, s in self.socks.items():
             if s is not None:
-                loop.add_reader(s.fileno(), self._readable, fam)
+                self.loop.add_reader(s.fileno(), self._readable, fam)
 
     def _readable(self, fam):
         s = self.socks[fam]
@@ -251,13 +251,25 @@ class IcmpDispatcher:
         self.socks[fam].sendto(pkt, (dst, 0))
 
     def close(self):
-        loop = asyncio.get_event_loop()
+        # Namespaces are released from worker threads; the readers belong to the event loop, so the
+        # sockets are unregistered and closed on the loop's own thread.
+        try:
+            on_loop = asyncio.get_running_loop() is self.loop
+        except RuntimeError:
+            on_loop = False
+        if on_loop or self.loop.is_closed():
+            self._close_on_loop()
+        else:
+            self.loop.call_soon_threadsafe(self._close_on_loop)
+
+    def _close_on_loop(self):
         for s in self.socks.values():
             if s is not None:
-                try:
-                    loop.remove_reader(s.fileno())
-                except Exception:
-                    pass
+                if not self.loop.is_closed():
+                    try:
+                        self.loop.remove_reader(s.fileno())
+                    except (ValueError, OSError):
+                        pass
                 s.close()
 
 
