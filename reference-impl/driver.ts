@@ -24,6 +24,7 @@ import type {
   Capability,
   DriverContext,
   EndpointLocation,
+  ImplementationAlarm,
   ImplementationDriver,
   IntentChange,
 } from '../harness/scenario/drivers/driver.ts';
@@ -460,6 +461,17 @@ export class ReferenceDriver implements ImplementationDriver {
         `${node.name}: reading the forwarding tables failed: ${(r.stderr || r.stdout).trim().slice(0, 300)}`,
       );
     return [...parseForwardingTables(r.stdout).values()].flat();
+  }
+
+  /** The alarms the zone controllers raised, as the directory's API lists them (GET /v1/alarms). */
+  async alarms(ctx: DriverContext): Promise<ImplementationAlarm[]> {
+    return (await this.directory(ctx.lab).alarms()).map((a) => ({
+      kind: a.kind,
+      vni: a.vni,
+      mac: a.mac.toLowerCase(),
+      vtep: a.vtep,
+      detail: `${a.controller} (zone ${a.zone}): MAC ${a.mac} in VNI ${a.vni} moved ${a.moves} times within ${a.windowSeconds} s; frozen at ${a.vtep}, sequence ${a.seq}, since ${a.raisedAt}`,
+    }));
   }
 
   async processes(role: string, node: LabNode): Promise<number[]> {

@@ -25,6 +25,7 @@
  * | `cross-tenant-arp`          | controller | remote VMs of another tenant's same-prefix subnet are pushed as neighbours |
  * | `no-stale`                  | controller | a vanished originator's routes are dropped, not kept as stale    |
  * | `forget-on-directory-loss`  | controller | losing the directory empties the world (every VM withdrawn)      |
+ * | `no-dup-mac-detection`      | controller | no duplicate MAC detection: a MAC flapping N times in M s keeps moving |
  * | `sg-allow-all`              | agent      | security rules are never enforced (every domain allows all)      |
  * | `sg-stateless`              | agent      | stateless filtering where stateful is declared (like `--sg-mode stateless`) |
  * | `sg-drop-membership-update` | controller | a VM's type-2 route keeps the groups it was first announced with |
@@ -52,6 +53,7 @@ export const SABOTAGES = [
   'cross-tenant-arp',
   'no-stale',
   'forget-on-directory-loss',
+  'no-dup-mac-detection',
   'sg-allow-all',
   'sg-stateless',
   'sg-drop-membership-update',

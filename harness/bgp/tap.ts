@@ -40,6 +40,11 @@ export class SpeakerProcess extends EventEmitter<{ event: [ProcessEvent] }> {
   private exited = false;
   private readonly exitPromise: Promise<void>;
   readonly stderr: string[] = [];
+  /**
+   * Sessions up now (established minus down), counted from the first line: `established` can arrive in
+   * the same read as `ready`, before a caller of start() could subscribe (see waitEstablished).
+   */
+  private sessionsUp = 0;
 
   private constructor(child: ChildProcess) {
     super();
@@ -59,6 +64,8 @@ export class SpeakerProcess extends EventEmitter<{ event: [ProcessEvent] }> {
       } catch {
         return; // Not ours (a stray library print): ignored, never fatal.
       }
+      if (e.ev === 'established') this.sessionsUp += 1;
+      else if (e.ev === 'down') this.sessionsUp = Math.max(0, this.sessionsUp - 1);
       this.emit('event', e);
     });
     child.stderr?.on('data', (d: Buffer) => {
@@ -138,6 +145,12 @@ export class SpeakerProcess extends EventEmitter<{ event: [ProcessEvent] }> {
       }, timeoutMs);
       this.on('event', onEvent);
     });
+  }
+
+  /** Resolves when a session is up: at once if one came up already (even before the caller subscribed). */
+  async waitEstablished(timeoutMs: number, what: string): Promise<void> {
+    if (this.sessionsUp > 0) return;
+    await this.waitEvent((e) => e.ev === 'established', timeoutMs, what);
   }
 
   /** Stops the speaker (NOTIFICATION Cease to its peers) and the child; kills it by PID if it lingers. */

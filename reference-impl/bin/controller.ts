@@ -2,10 +2,12 @@
  * The zone controller process.
  *   node bin/run-ts.js reference-impl/bin/controller.ts --id c1 --zone z1 --listen 0.0.0.0:6640 \
  *     --directory http://172.20.20.2:8080 --token-file /etc/otf/token --secret-file /etc/otf/agent.secret \
- *     --router-id 172.20.20.11 --local-as 65000 --peer 172.20.20.21:65000 [--peer ...]
+ *     --router-id 172.20.20.11 --local-as 65000 --peer 172.20.20.21:65000 [--peer ...] \
+ *     [--dup-mac-moves 5 --dup-mac-window 180]
  * Without --peer the controller runs without BGP (single-zone labs). Secrets come from 0600 files
  * (--token-file: the directory's API token; --secret-file: the controller↔agent shared secret);
- * --init-secrets creates missing ones (labs).
+ * --init-secrets creates missing ones (labs). Duplicate MAC detection (RFC 7432 §15.1): a MAC moving
+ * --dup-mac-moves times within --dup-mac-window seconds is frozen and alarmed; --dup-mac-moves 0: off.
  */
 import { parseArgs } from 'node:util';
 import { Controller } from '../controller/controller.ts';
@@ -28,6 +30,8 @@ const { values } = parseArgs({
     'local-as': { type: 'string', default: '65000' },
     peer: { type: 'string', multiple: true, default: [] },
     'hold-time': { type: 'string', default: '9' },
+    'dup-mac-moves': { type: 'string', default: '5' },
+    'dup-mac-window': { type: 'string', default: '180' },
   },
 });
 const fail = (message: string): never => {
@@ -46,6 +50,12 @@ const peers = (values.peer as string[]).map((p) => {
   if (!address) fail(`--peer ${p}: expected <address>:<asn>`);
   return { address: address as string, remoteAs: Number(asn ?? values['local-as']) };
 });
+const dupMoves = Number(values['dup-mac-moves']);
+const dupWindowSeconds = Number(values['dup-mac-window']);
+if (!Number.isInteger(dupMoves) || dupMoves === 1 || dupMoves < 0)
+  fail(`--dup-mac-moves ${values['dup-mac-moves']}: expected 0 (detection off) or an integer ≥ 2`);
+if (!(dupWindowSeconds > 0)) fail(`--dup-mac-window ${values['dup-mac-window']}: expected seconds > 0`);
+const duplicateMac = dupMoves === 0 ? null : { moves: dupMoves, windowMs: dupWindowSeconds * 1000 };
 let evpn: ConstructorParameters<typeof Controller>[0]['evpn'];
 if (peers.length) {
   if (!values['router-id']) fail('--router-id is required with --peer');
@@ -67,6 +77,7 @@ const controller = new Controller({
   directory: new DirectoryClient({ url: values.directory as string, token }),
   evpn,
   agentSecret,
+  duplicateMac,
   log,
 });
 await controller.start();

@@ -14,6 +14,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import { type DirectoryClient, DirectoryWatcher } from '../directory/client.ts';
+import { type DuplicateMacAlarm, duplicateMacAlarmId } from '../directory/model.ts';
 import {
   type AgentMessage,
   type ControllerMessage,
@@ -37,6 +38,7 @@ const FULL_PATH_SABOTAGES: readonly Sabotage[] = [
   'flood-all-vteps',
 ];
 
+import type { DuplicateMacPolicy, FrozenMac } from './duplicate-mac.ts';
 import type { EvpnTransport } from './evpn.ts';
 import { World } from './world.ts';
 
@@ -53,6 +55,8 @@ export interface ControllerOptions {
    * the credential of the hypervisor it names; anything else is refused and the connection closed.
    */
   agentSecret?: string;
+  /** Duplicate MAC detection: N moves within M ms (default RFC 7432 §15.1's 5 in 180 s); null: off. */
+  duplicateMac?: DuplicateMacPolicy | null;
   log?: (line: string) => void;
 }
 
@@ -84,9 +88,14 @@ export class Controller {
   private scheduled = false;
   private readyTimer: NodeJS.Timeout | undefined;
   readonly stats = { syncs: 0, updates: 0, lastRecomputeMs: 0 };
+  /** Alarms raised here, and those the directory has not stored yet (retried until it has). */
+  private readonly alarms = new Map<string, DuplicateMacAlarm>();
+  private readonly unreported = new Set<string>();
+  private alarmRetry: NodeJS.Timeout | undefined;
 
   constructor(readonly options: ControllerOptions) {
-    this.world = new World(options.zone);
+    this.world = new World(options.zone, options.duplicateMac);
+    this.world.onDuplicateMac = (frozen) => this.raiseDuplicateMac(frozen);
     this.watcher = new DirectoryWatcher(options.directory, {
       onSnapshot: (snapshot) => {
         this.world.loadSnapshot(snapshot);
@@ -157,7 +166,52 @@ export class Controller {
     return { port: address.port };
   }
 
+  /** RFC 7432 §15.1: alert the operator. The alarm goes to the directory's API (GET /v1/alarms). */
+  private raiseDuplicateMac(frozen: FrozenMac): void {
+    const slash = frozen.key.indexOf('/');
+    const vni = Number(frozen.key.slice(0, slash));
+    const mac = frozen.key.slice(slash + 1);
+    const policy = this.world.duplicateMacs.policy;
+    const alarm: DuplicateMacAlarm = {
+      id: duplicateMacAlarmId(this.options.zone, vni, mac),
+      kind: 'duplicate-mac',
+      controller: this.options.id,
+      zone: this.options.zone,
+      vni,
+      mac,
+      vtep: frozen.vtep,
+      seq: frozen.seq,
+      moves: frozen.moves,
+      windowSeconds: (policy?.windowMs ?? 0) / 1000,
+      raisedAt: new Date(frozen.since).toISOString(),
+    };
+    this.log(
+      `ALARM duplicate MAC ${mac} in VNI ${vni}: ${frozen.moves} moves within ${alarm.windowSeconds} s; frozen at ${frozen.vtep} (sequence ${frozen.seq})`,
+    );
+    this.alarms.set(alarm.id, alarm);
+    this.unreported.add(alarm.id);
+    void this.reportAlarms();
+  }
+
+  private async reportAlarms(): Promise<void> {
+    clearTimeout(this.alarmRetry);
+    this.alarmRetry = undefined;
+    for (const id of [...this.unreported]) {
+      const alarm = this.alarms.get(id);
+      if (!alarm) continue;
+      try {
+        await this.options.directory.raiseAlarm(alarm);
+        this.unreported.delete(id);
+      } catch (err) {
+        this.log(`alarm ${id} not stored in the directory yet (${(err as Error).message}); retrying`);
+        this.alarmRetry = setTimeout(() => void this.reportAlarms(), 2000);
+        return;
+      }
+    }
+  }
+
   async stop(): Promise<void> {
+    clearTimeout(this.alarmRetry);
     clearInterval(this.readyTimer);
     this.watcher.stop();
     for (const s of this.sessions) {
@@ -176,6 +230,7 @@ export class Controller {
       directoryConnected: this.watcher.connected,
       worldReady: this.worldReady,
       evpn: this.options.evpn.status(),
+      alarms: [...this.alarms.values()],
       agents: [...this.sessions].map((s) => ({
         agent: s.hello?.agent,
         hypervisor: s.hypervisorId,

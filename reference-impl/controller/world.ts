@@ -20,6 +20,12 @@ import type {
 } from '../directory/model.ts';
 import type { Entry, MacEntry } from '../protocol/messages.ts';
 import { sabotaged } from '../sabotage.ts';
+import {
+  DuplicateMacDetector,
+  type DuplicateMacPolicy,
+  type FrozenMac,
+  RFC7432_DUPLICATE_MAC,
+} from './duplicate-mac.ts';
 import { ruleEntriesFor } from './security.ts';
 
 /** A remote MAC/IP (type-2) as learned from BGP. */
@@ -115,7 +121,21 @@ export class World {
   /** Type-2 route key → the own vports that originate it (more than one only in a MAC/IP conflict). */
   private readonly originators = new Map<string, Set<string>>();
 
-  constructor(readonly zone: string) {}
+  /** Duplicate MAC detection (RFC 7432 §15.1) over the moves this world sees. */
+  readonly duplicateMacs: DuplicateMacDetector;
+  /** Called once per MAC when a move makes it a duplicate (the controller raises the alarm). */
+  onDuplicateMac: ((frozen: FrozenMac) => void) | undefined;
+
+  /**
+   * `duplicateMac`: N moves within M ms (default RFC 7432's 5 in 180 s); null turns detection off, as
+   * does the TEST-ONLY `no-dup-mac-detection` sabotage (reference-impl/sabotage.ts).
+   */
+  constructor(
+    readonly zone: string,
+    duplicateMac: DuplicateMacPolicy | null = RFC7432_DUPLICATE_MAC,
+  ) {
+    this.duplicateMacs = new DuplicateMacDetector(sabotaged('no-dup-mac-detection') ? null : duplicateMac);
+  }
 
   /** The changes since the last call (see `dirty`), and a fresh start. */
   takeDirty(): { all: boolean; vports: Set<string>; macs: Set<string> } {
@@ -352,7 +372,7 @@ export class World {
       const key = `${subnet.vni}/${norm}`;
       const known = this.mobility.get(key);
       if (!known) this.setMobility(key, { seq: 0, vtep: hv.vtep });
-      else if (known.vtep !== hv.vtep) this.setMobility(key, { seq: known.seq + 1, vtep: hv.vtep });
+      else if (known.vtep !== hv.vtep) this.moveMac(key, known, hv.vtep);
     }
     return true;
   }
@@ -372,11 +392,32 @@ export class World {
     const key = `${subnet.vni}/${vport.mac}`;
     const known = this.mobility.get(key);
     if (!known) {
-      const moved = before && before.hypervisor !== vport.hypervisor;
-      this.setMobility(key, { seq: moved ? 1 : 0, vtep: hv.vtep });
+      const from =
+        before && before.hypervisor !== vport.hypervisor
+          ? this.hypervisors.get(before.hypervisor)
+          : undefined;
+      if (from) this.moveMac(key, { seq: 0, vtep: from.vtep }, hv.vtep);
+      else this.setMobility(key, { seq: 0, vtep: hv.vtep });
       return;
     }
-    if (known.vtep !== hv.vtep) this.setMobility(key, { seq: known.seq + 1, vtep: hv.vtep });
+    if (known.vtep !== hv.vtep) this.moveMac(key, known, hv.vtep);
+  }
+
+  /**
+   * A MAC moves from `known` to `vtep`: the next mobility sequence, unless duplicate MAC detection
+   * freezes it (the move that makes it a duplicate and every later one are not processed: its route
+   * keeps `known`'s next hop and sequence).
+   */
+  private moveMac(key: string, known: { seq: number; vtep: string }, vtep: string): void {
+    const verdict = this.duplicateMacs.noteMove(key, known);
+    if (verdict === 'moved') {
+      this.setMobility(key, { seq: known.seq + 1, vtep });
+      return;
+    }
+    if (!this.mobility.has(key)) this.setMobility(key, known);
+    this.macKeyChanged(key);
+    const frozen = this.duplicateMacs.frozen(key);
+    if (verdict === 'frozen-now' && frozen) this.onDuplicateMac?.(frozen);
   }
 
   /**
@@ -476,6 +517,7 @@ export class World {
     const mkey = `${mac.vni}/${mac.mac}`;
     this.macKeyChanged(mkey);
     const known = this.mobility.get(mkey);
+    if (this.duplicateMacs.frozen(mkey)) return; // a duplicate: its moves are not processed
     if (!known || mac.seq > known.seq) this.setMobility(mkey, { seq: mac.seq, vtep: mac.vtep });
   }
 
@@ -827,7 +869,8 @@ export class World {
       vni: s.vni,
       mac,
       ip: v.ip,
-      vtep: hv.vtep,
+      // A duplicate MAC stays advertised from where it was frozen (RFC 7432 §15.1).
+      vtep: this.duplicateMacs.frozen(`${s.vni}/${mac}`)?.vtep ?? hv.vtep,
       seq: this.mobilitySeq(s.vni, mac),
       routeTarget: s.routeTarget,
       groups: this.routeGroups(v),

@@ -5,7 +5,7 @@
  */
 import { Agent, request as httpRequest } from 'node:http';
 import { readSecretFile } from '../protocol/secret.ts';
-import type { AnyObject, Change, CollectionName, ObjectsByCollection, Snapshot } from './model.ts';
+import type { Alarm, AnyObject, Change, CollectionName, ObjectsByCollection, Snapshot } from './model.ts';
 
 export class DirectoryApiError extends Error {
   constructor(
@@ -185,6 +185,16 @@ export class DirectoryClient {
 
   delete<K extends CollectionName>(collection: K, id: string): Promise<AnyObject> {
     return this.request('DELETE', `/v1/${collection}/${encodeURIComponent(id)}`);
+  }
+
+  /** Raises (or updates) an alarm (PUT /v1/alarms/<id>). */
+  raiseAlarm(alarm: Alarm): Promise<Alarm> {
+    return this.request('PUT', `/v1/alarms/${encodeURIComponent(alarm.id)}`, alarm);
+  }
+
+  /** The alarms controllers raised. */
+  alarms(): Promise<Alarm[]> {
+    return this.request('GET', '/v1/alarms');
   }
 
   /** Creates the object unless one with this id exists (then patches the mutable fields that differ). */

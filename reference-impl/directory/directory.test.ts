@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DirectoryApiError, DirectoryClient, DirectoryUnavailableError, DirectoryWatcher } from './client.ts';
 import type { Change } from './model.ts';
+import { duplicateMacAlarmId } from './model.ts';
 import { DirectoryServer } from './server.ts';
 
 const TOKEN = 'test-token';
@@ -56,6 +57,33 @@ describe('directory', () => {
   afterEach(async () => {
     await server.close().catch(() => {});
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('stores alarms controllers raise and lists them (runtime state, no revision)', async () => {
+    const revision = (await client.request<{ revision: number }>('GET', '/v1/snapshot')).revision;
+    const alarm = {
+      id: duplicateMacAlarmId('z1', 7206, '02:00:72:06:00:11'),
+      kind: 'duplicate-mac' as const,
+      controller: 'c1',
+      zone: 'z1',
+      vni: 7206,
+      mac: '02:00:72:06:00:11',
+      vtep: '10.0.1.2',
+      seq: 4,
+      moves: 5,
+      windowSeconds: 180,
+      raisedAt: new Date().toISOString(),
+    };
+    expect(alarm.id).toBe('duplicate-mac.z1.7206.020072060011');
+    await client.raiseAlarm(alarm);
+    await client.raiseAlarm(alarm); // idempotent: a retry after a lost answer
+    expect(await client.alarms()).toEqual([alarm]);
+    expect((await client.request<{ revision: number }>('GET', '/v1/snapshot')).revision).toBe(revision);
+    const bad = await client.request('PUT', '/v1/alarms/x', { kind: 'other' }).catch((e: unknown) => e);
+    expect(bad).toBeInstanceOf(DirectoryApiError);
+    expect((bad as DirectoryApiError).message).toMatch(/kind "duplicate-mac"/);
+    const posted = await client.request('POST', '/v1/alarms', alarm).catch((e: unknown) => e);
+    expect((posted as DirectoryApiError).status).toBe(405);
   });
 
   it('serves an OpenAPI 3 document without authentication', async () => {

@@ -487,3 +487,30 @@ export function defaultGatewayMac(vni: number): string {
 }
 
 export const ID_PATTERN = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+
+/**
+ * An alarm a controller raised: runtime state, not a collection (no revision, no change stream, not
+ * persisted). The controller PUTs it to `/v1/alarms/<id>`; operators and tests GET `/v1/alarms`.
+ */
+export interface DuplicateMacAlarm {
+  id: string;
+  kind: 'duplicate-mac';
+  /** The controller and zone that detected it. */
+  controller: string;
+  zone: string;
+  vni: number;
+  mac: string;
+  /** Where the MAC is frozen: the next hop and MAC mobility sequence its route keeps. */
+  vtep: string;
+  seq: number;
+  /** The policy that tripped: `moves` moves within `windowSeconds`. */
+  moves: number;
+  windowSeconds: number;
+  raisedAt: string;
+}
+export type Alarm = DuplicateMacAlarm;
+
+/** The id a duplicate MAC alarm is stored under (one per zone, VNI and MAC). */
+export function duplicateMacAlarmId(zone: string, vni: number, mac: string): string {
+  return `duplicate-mac.${zone}.${vni}.${mac.toLowerCase().replaceAll(':', '')}`;
+}

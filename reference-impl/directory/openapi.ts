@@ -234,6 +234,21 @@ export function openApiDocument(): Schema {
       },
     },
   };
+  paths['/v1/alarms'] = {
+    get: {
+      summary:
+        'Alarms controllers raised (runtime state, not persisted): duplicate MACs (RFC 7432 §15.1) with where each is frozen.',
+      responses: { '200': { description: 'Alarms' }, ...errors([401]) },
+    },
+  };
+  paths['/v1/alarms/{id}'] = {
+    get: { summary: 'One alarm.', responses: { '200': { description: 'Alarm' }, ...errors([401, 404]) } },
+    put: {
+      summary:
+        'A controller raises (or updates) an alarm: {kind: "duplicate-mac", controller, zone, vni, mac, vtep, seq, moves, windowSeconds, raisedAt}.',
+      responses: { '200': { description: 'Alarm stored' }, ...errors([400, 401, 415]) },
+    },
+  };
   paths['/healthz'] = {
     get: {
       summary: 'Liveness (no authentication)',

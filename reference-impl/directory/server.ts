@@ -4,13 +4,14 @@
  *   GET|POST /v1/<collection>, GET|PATCH|DELETE /v1/<collection>/<id>
  *   GET /v1/snapshot                                      every object + revision
  *   GET /v1/changes?since=N&timeout=ms                    long-poll change stream
+ *   GET /v1/alarms, GET|PUT /v1/alarms/<id>               alarms controllers raise (runtime state)
  * Authentication: `Authorization: Bearer <token>`. Errors are JSON `{error:{code,message,field,hint}}`.
  */
 import { rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { secretsEqual } from '../protocol/secret.ts';
-import { COLLECTIONS, type CollectionName } from './model.ts';
+import { type Alarm, COLLECTIONS, type CollectionName, ID_PATTERN } from './model.ts';
 import { openApiDocument } from './openapi.ts';
 import { DirectoryStore } from './store.ts';
 import { ApiError } from './validate.ts';
@@ -72,6 +73,8 @@ export class DirectoryServer {
   private readonly log: (line: string) => void;
   private readonly polls = new Set<AbortController>();
   private readonly openapi = JSON.stringify(openApiDocument());
+  /** Alarms raised by controllers, by id: runtime state (gone when the directory restarts). */
+  private readonly alarms = new Map<string, Alarm>();
 
   constructor(private readonly options: DirectoryServerOptions) {
     this.store = new DirectoryStore(options.dbPath, options.asn !== undefined ? { asn: options.asn } : {});
@@ -243,6 +246,7 @@ export class DirectoryServer {
       return this.send(res, 200, this.store.snapshot());
     if (collection === 'changes' && parts.length === 2 && method === 'GET')
       return this.changes(url, req, res);
+    if (collection === 'alarms' && extra === undefined) return this.alarm(method, id, req, res);
     if (!collection || extra !== undefined) {
       throw new ApiError(404, 'not_found', `no route ${method} ${url.pathname}`, {
         hint: 'see /openapi.json',
@@ -285,6 +289,49 @@ export class DirectoryServer {
       return this.send(res, 200, object);
     }
     throw notAllowed('GET, PATCH or DELETE');
+  }
+
+  /** GET /v1/alarms, GET /v1/alarms/<id>, PUT /v1/alarms/<id> (a controller raising or updating one). */
+  private async alarm(
+    method: string,
+    id: string | undefined,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): Promise<void> {
+    if (id === undefined) {
+      if (method !== 'GET')
+        throw new ApiError(405, 'method_not_allowed', `${method} is not allowed on /v1/alarms`, {
+          hint: 'use GET (a controller raises an alarm with PUT /v1/alarms/<id>)',
+        });
+      return this.send(res, 200, [...this.alarms.values()]);
+    }
+    if (method === 'GET') {
+      const alarm = this.alarms.get(id);
+      if (!alarm)
+        throw new ApiError(404, 'not_found', `no alarm ${id}`, { hint: 'GET /v1/alarms lists them' });
+      return this.send(res, 200, alarm);
+    }
+    if (method !== 'PUT')
+      throw new ApiError(405, 'method_not_allowed', `${method} is not allowed on /v1/alarms/${id}`, {
+        hint: 'use GET or PUT',
+      });
+    const body = await this.readBody(req);
+    if (!ID_PATTERN.test(id))
+      throw new ApiError(400, 'invalid_id', `alarm id ${JSON.stringify(id)} is not a valid id`, {
+        hint: `match ${ID_PATTERN.source}`,
+      });
+    const kind = (body as { kind?: unknown } | null)?.kind;
+    if (typeof body !== 'object' || body === null || Array.isArray(body) || kind !== 'duplicate-mac')
+      throw new ApiError(400, 'invalid_body', 'an alarm is a JSON object with kind "duplicate-mac"', {
+        details: [
+          { field: '/kind', message: 'must be "duplicate-mac"', hint: 'send "kind": "duplicate-mac"' },
+        ],
+        hint: 'send {"kind":"duplicate-mac", ...} (see /openapi.json)',
+      });
+    const alarm = { ...(body as Alarm), id };
+    this.alarms.set(id, alarm);
+    this.log(`alarm ${id} raised`);
+    return this.send(res, 200, alarm);
   }
 
   private async changes(url: URL, req: IncomingMessage, res: ServerResponse): Promise<void> {

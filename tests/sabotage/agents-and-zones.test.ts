@@ -10,6 +10,7 @@
  *   no-stale                 a vanished originator's routes are dropped → AZ-1 (zone z2 cannot reach
  *                            headless zone z1), AZ-6 (across the zones not back within T_conv);
  *   forget-on-directory-loss losing the directory withdraws every VM → AZ-5;
+ *   no-dup-mac-detection     a MAC flapping 5 times in 180 s keeps moving, no alarm → EVPN-6;
  *   fault on hv2             an nftables rule rewrites VNIs 7102 and 7999 to 7101 before the VXLAN
  *                            socket sees them (a VTEP that demultiplexes foreign VNIs into a tenant) → VX-4.
  * No switch reaches what another ID's check looks at, so each failure below is the named sabotage's.
@@ -59,6 +60,12 @@ const CASES: ExpectedFailure[] = [
     step: /while the directory is down|programmed nowhere|no forwarding table|answers nobody|after the directory restart/,
     message: /lost|differ from the intent|expected allowed, got|expected|must be absent/,
   },
+  // No duplicate MAC detection: the fifth move is processed like the others (hv2, sequence 5).
+  {
+    id: 'EVPN-6',
+    step: /fifth move within 180 s raises a duplicate-MAC alarm/,
+    message: /expected a duplicate-mac alarm for ev6-x .*found none/,
+  },
   // The partition's nested steps report under the outermost stream's name (engine behaviour); the
   // message is the failed "back after the partition heals" condition.
   {
@@ -68,10 +75,10 @@ const CASES: ExpectedFailure[] = [
   },
 ];
 
-describe('sabotaged agents and zone-failure handling: VX-2..5, L3-1/2, AZ-1/5/6 fail', () => {
+describe('sabotaged agents and zone-failure handling: VX-2..5, L3-1/2, EVPN-6, AZ-1/5/6 fail', () => {
   beforeAll(async () => {
     const agent: SabotageSetting[] = ['fixed-srcport', 'no-df', 'no-rx-normalise', 'no-remote-macs'];
-    const controller: SabotageSetting[] = ['no-stale', 'forget-on-directory-loss'];
+    const controller: SabotageSetting[] = ['no-stale', 'forget-on-directory-loss', 'no-dup-mac-detection'];
     run = await runSabotaged(
       'agz',
       {
@@ -89,6 +96,7 @@ describe('sabotaged agents and zone-failure handling: VX-2..5, L3-1/2, AZ-1/5/6 
         suiteFile('scenarios/vx/vx-5-reserved-bits.yml'),
         suiteFile('scenarios/l3/l3-1-direct-routing.yml'),
         suiteFile('scenarios/l3/l3-2-anycast-gateway.yml'),
+        suiteFile('scenarios/evpn/evpn-6-duplicate-mac.yml'),
         suiteFile('scenarios/az/az-1-controller-kill.yml'),
         suiteFile('scenarios/az/az-5-directory-kill.yml'),
         suiteFile('scenarios/az/az-6-zone-partition.yml'),

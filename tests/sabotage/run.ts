@@ -38,8 +38,9 @@ export async function runSabotaged(
   sabotage: Record<string, SabotageSetting[]>,
   files: string[],
   faults: Record<string, string[]> = {},
+  edits: Record<string, (text: string) => string> = {},
 ): Promise<SabotageRun> {
-  const lab = privateLab(tag, sabotage, faults);
+  const lab = privateLab(tag, sabotage, faults, edits);
   const reportsDir = join(lab.dir, 'reports');
   const result = await launch({
     files,

@@ -3,6 +3,7 @@
  * checks and behaviour (checks/types.ts); the scenario schema, the validator, the parser, the expect
  * step and the Check type all follow this list.
  */
+import { alarm } from './alarm.ts';
 import { bgp } from './bgp.ts';
 import { capture } from './capture.ts';
 import { forwarding } from './forwarding.ts';
@@ -30,6 +31,7 @@ export const CHECK_KINDS = [
   secgroups,
   sgDatapath,
   forwarding,
+  alarm,
 ] as const;
 
 type CheckOf<D> = D extends CheckDefinition<infer C> ? C : never;

@@ -100,6 +100,23 @@ export interface ImplementationDriver {
    * item 7); calls ctx.accepted() when the implementation's API holds them.
    */
   setBulkMembers?(bulk: BulkMembers, ctx: DriverContext): Promise<void>;
+  /**
+   * The alarms the implementation raised, read through its own API (optional; the `alarm` check is
+   * skipped with the reason without it). Duplicate MAC detection (RFC 7432 §15.1) reports here.
+   */
+  alarms?(ctx: DriverContext): Promise<ImplementationAlarm[]>;
+}
+
+/** An alarm as the implementation reports it, in the harness's terms. */
+export interface ImplementationAlarm {
+  /** `duplicate-mac`: a MAC moved N times within M seconds (EVPN-6). */
+  kind: string;
+  vni: number | undefined;
+  mac: string | undefined;
+  /** Where the implementation keeps the MAC (frozen), as a VTEP address, when it says. */
+  vtep: string | undefined;
+  /** The implementation's own words, for the report. */
+  detail: string;
 }
 
 /** A hypervisor's security-group datapath, counted (contract item 3; SG-4 and SG-6 read it). */

@@ -63,7 +63,7 @@ async function announce(fault: BgpAnnounceFault, ctx: ScenarioContext): Promise<
         peers: [{ address: peer, remoteAs: asn }],
       },
     });
-    await speaker.waitEvent((e) => e.ev === 'established', 15_000, `bgp-announce session with ${fault.node}`);
+    await speaker.waitEstablished(15_000, `bgp-announce session with ${fault.node}`);
   } catch (err) {
     await speaker?.close().catch(() => undefined);
     await removeAddress();
