@@ -33,6 +33,9 @@
  * | `sg-no-intra-subnet`        | agent      | bridged (same-subnet) traffic bypasses the security rules        |
  * | `sg-ignore-external`        | agent      | traffic from/to addresses outside the domain's subnets is never filtered |
  * | `sg-egress-only`            | agent      | rules enforced only on the source VM's hypervisor (no ingress check) |
+ * | `fip-no-announce`           | controller | floating IPs are never announced to the PE (no /32 route)         |
+ * | `fip-stale-route`           | controller | a floating IP's /32 is never withdrawn or moved once announced    |
+ * | `nat-translate-internal`    | agent      | a VM's traffic to its own tenant is translated to its floating IP |
  */
 export const SABOTAGES = [
   'no-arp-suppress',
@@ -60,6 +63,9 @@ export const SABOTAGES = [
   'sg-no-intra-subnet',
   'sg-ignore-external',
   'sg-egress-only',
+  'fip-no-announce',
+  'fip-stale-route',
+  'nat-translate-internal',
 ] as const;
 export type Sabotage = (typeof SABOTAGES)[number];
 /** A switch as written in OTWIN_SABOTAGE: its name, or `name=value`. */

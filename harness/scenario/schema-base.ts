@@ -528,6 +528,20 @@ export const BASE_SCHEMA: Schema = {
                 },
               },
             },
+            setFloatingIps: {
+              description:
+                'NAT-4: (re)assign floating IPs of the intent: each ip maps to vm from now on (null: unassigned).',
+              type: 'array',
+              items: {
+                type: 'object',
+                additionalProperties: false,
+                required: ['ip', 'vm'],
+                properties: {
+                  ip: { $ref: '#/definitions/ipv4' },
+                  vm: { anyOf: [{ $ref: '#/definitions/name' }, { type: 'null' }] },
+                },
+              },
+            },
             bulkMembers: {
               description:
                 'SG-6: set the number of address-only members of a group (no VM namespaces), addresses from the top of an intent subnet down.',
