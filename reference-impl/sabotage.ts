@@ -36,6 +36,7 @@
  * | `fip-no-announce`           | controller | floating IPs are never announced to the PE (no /32 route)         |
  * | `fip-stale-route`           | controller | a floating IP's /32 is never withdrawn or moved once announced    |
  * | `nat-translate-internal`    | agent      | a VM's traffic to its own tenant is translated to its floating IP |
+ * | `nat-central=<address>`     | agent      | outside-bound traffic of every other hypervisor is tunnelled (IP-in-IP) to the hypervisor with that underlay address, which sends it on: a central NAT/egress node |
  */
 export const SABOTAGES = [
   'no-arp-suppress',
@@ -66,6 +67,7 @@ export const SABOTAGES = [
   'fip-no-announce',
   'fip-stale-route',
   'nat-translate-internal',
+  'nat-central',
 ] as const;
 export type Sabotage = (typeof SABOTAGES)[number];
 /** A switch as written in OTWIN_SABOTAGE: its name, or `name=value`. */
@@ -90,6 +92,11 @@ export function sabotaged(name: Sabotage): boolean {
 function sabotageNumber(name: Sabotage, fallback: number): number {
   const value = Number(active.get(name));
   return active.get(name) && Number.isFinite(value) && value >= 0 ? value : fallback;
+}
+
+/** The underlay address of the central egress node under `nat-central=<address>`, else undefined. */
+export function natCentral(): string | undefined {
+  return active.get('nat-central') || undefined;
 }
 
 /** The VNI written into VXLAN devices (wrong on purpose under `wrong-vni`). */

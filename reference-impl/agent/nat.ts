@@ -29,7 +29,7 @@
 import { createHash } from 'node:crypto';
 import { run } from '../../harness/util/exec.ts';
 import type { Entry } from '../protocol/messages.ts';
-import { sabotaged } from '../sabotage.ts';
+import { natCentral, sabotaged } from '../sabotage.ts';
 import { type AgentNaming, domainNsName } from './model.ts';
 
 export const NAT_TABLE = 'otwin_nat';
@@ -141,13 +141,19 @@ export function natScript(d: DomainNat): { script: string; comment: string } {
 
 /** The hypervisor namespace's PNAT stage: transit sources leave as the hypervisor's own address. */
 export function pnatScript(): string {
+  // TEST-ONLY `nat-central`: the central node translates for every hypervisor, the others not at all.
+  const central = natCentral();
+  const rule =
+    central === undefined
+      ? `ip saddr ${TRANSIT_PREFIX} oifname != "nh*" masquerade random`
+      : `ip saddr ${TRANSIT_PREFIX} oifname != "nh*" oifname != "otcentral" masquerade random`;
   return [
     `table ip ${PNAT_TABLE}`,
     `delete table ip ${PNAT_TABLE}`,
     `table ip ${PNAT_TABLE} {`,
     '  chain post {',
     '    type nat hook postrouting priority srcnat; policy accept;',
-    `    ip saddr ${TRANSIT_PREFIX} oifname != "nh*" masquerade random`,
+    `    ${rule}`,
     '  }',
     '}',
     '',
@@ -202,7 +208,11 @@ export class NatProgrammer {
     if (unchanged) return [];
     const errors: string[] = [];
     const hv = this.options.hvNetns;
-    const links = (await this.json<LinkJson[]>(hv, ['addr', 'show'])) ?? [];
+    const [linksJson, routesJson] = await Promise.all([
+      this.json<LinkJson[]>(hv, ['addr', 'show']),
+      this.json<RouteJson[]>(hv, ['route', 'show', 'proto', String(FIP_ROUTE_PROTO)]),
+    ]);
+    const links = linksJson ?? [];
     const wantDevs = new Set([...desired.values()].map((d) => d.hvDev));
     // Uplinks of domains that no longer need one (or whose router namespace went): gone with their routes.
     for (const l of links)
@@ -211,8 +221,7 @@ export class NatProgrammer {
         if (r.exitCode !== 0) errors.push(`nat: link del ${l.ifname}: ${r.stderr.trim()}`);
       }
     for (const ns of [...this.programmed.keys()]) if (!desired.has(ns)) this.programmed.delete(ns);
-    const routes =
-      (await this.json<RouteJson[]>(hv, ['route', 'show', 'proto', String(FIP_ROUTE_PROTO)])) ?? [];
+    const routes = routesJson ?? [];
     const wantRoutes = new Map<string, DomainNat>();
     for (const d of desired.values()) for (const fip of d.fips.keys()) wantRoutes.set(fip, d);
     for (const r of routes) {
@@ -224,7 +233,7 @@ export class NatProgrammer {
       const have = links.find((l) => l.ifname === d.hvDev);
       const sig = signature(d);
       if (!full && this.programmed.get(d.ns)?.key === sig && have) continue;
-      errors.push(...(await this.program(d, have)));
+      errors.push(...(await this.program(d, have, full)));
       if (!errors.length) this.programmed.set(d.ns, { comment: natScript(d).comment, key: sig });
       else this.programmed.delete(d.ns);
     }
@@ -234,46 +243,74 @@ export class NatProgrammer {
       if (r.exitCode !== 0) errors.push(`nft (pnat, hypervisor): ${r.stderr.trim().slice(0, 300)}`);
       else this.pnatProgrammed = true;
     }
+    errors.push(...(await this.centralSabotage(desired, links)));
     return errors;
   }
 
-  private async program(d: DomainNat, have: LinkJson | undefined): Promise<string[]> {
+  /**
+   * TEST-ONLY `nat-central=<address>` (reference-impl/sabotage.ts): a central egress node. The
+   * hypervisor owning the address decapsulates IP-in-IP and routes on; every other one sends what its
+   * uplinks forward (policy rule per uplink) into a tunnel to it instead of straight to the PE.
+   */
+  private async centralSabotage(desired: Map<string, DomainNat>, links: LinkJson[]): Promise<string[]> {
+    const central = natCentral();
+    if (!central) return [];
+    const hv = this.options.hvNetns;
+    const own = links.find((l) => l.ifname === 'eth1')?.addr_info?.find((a) => a.family === 'inet')?.local;
+    if (!own) return [];
+    const lines: string[] = [];
+    if (!links.some((l) => l.ifname === 'otcentral'))
+      lines.push(
+        own === central
+          ? `tunnel add otcentral mode ipip local ${own}`
+          : `tunnel add otcentral mode ipip local ${own} remote ${central}`,
+      );
+    lines.push('link set otcentral up');
+    if (own !== central) {
+      lines.push('route replace default dev otcentral table 4242');
+      for (const d of desired.values()) lines.push(`rule add iif ${d.hvDev} table 4242 priority 4242`);
+    }
+    // Duplicate rules are refused by `rule add`: -force goes on past them.
+    await this.ip(hv, ['-force', '-batch', '-'], `${lines.join('\n')}\n`);
+    return [];
+  }
+
+  /**
+   * One `ip -batch` per namespace (hypervisor side, router side) and one `nft -f`: a floating IP's
+   * move costs a few processes, not one per command (the move is timed against T_conv, NAT-4).
+   */
+  private async program(d: DomainNat, have: LinkJson | undefined, full: boolean): Promise<string[]> {
     const hv = this.options.hvNetns;
     const errors: string[] = [];
-    const must = async (ns: string | undefined, args: string[]) => {
-      const r = await this.ip(ns, args);
-      if (r.exitCode !== 0)
-        errors.push(`nat (${ns ?? 'hypervisor'}): ip ${args.join(' ')}: ${r.stderr.trim()}`);
+    const batch = async (ns: string | undefined, lines: string[]) => {
+      const r = await this.ip(ns, ['-batch', '-'], `${lines.join('\n')}\n`);
+      if (r.exitCode !== 0) errors.push(`nat (${ns ?? 'hypervisor'}): ${r.stderr.trim().slice(0, 300)}`);
     };
-    if (!have)
-      await must(hv, ['link', 'add', d.hvDev, 'type', 'veth', 'peer', 'name', UPLINK, 'netns', d.ns]);
-    if (!have?.addr_info?.some((a) => a.local === d.hvAddr)) {
-      await this.ip(hv, ['addr', 'flush', 'dev', d.hvDev]);
-      await must(hv, ['addr', 'add', `${d.hvAddr}/30`, 'dev', d.hvDev]);
-    }
-    await must(hv, ['link', 'set', d.hvDev, 'up']);
-    await must(d.ns, ['addr', 'replace', `${d.nsAddr}/30`, 'dev', UPLINK]);
-    await must(d.ns, ['link', 'set', UPLINK, 'up']);
-    await must(d.ns, ['route', 'replace', 'default', 'via', d.hvAddr, 'dev', UPLINK]);
+    const hvLines: string[] = [];
+    if (!have) hvLines.push(`link add ${d.hvDev} type veth peer name ${UPLINK} netns ${d.ns}`);
+    if (have && !have.addr_info?.some((a) => a.local === d.hvAddr)) hvLines.push(`addr flush dev ${d.hvDev}`);
+    if (!have?.addr_info?.some((a) => a.local === d.hvAddr))
+      hvLines.push(`addr add ${d.hvAddr}/30 dev ${d.hvDev}`);
+    hvLines.push(`link set ${d.hvDev} up`);
     for (const fip of d.fips.keys())
-      await must(hv, [
-        'route',
-        'replace',
-        `${fip}/32`,
-        'via',
-        d.nsAddr,
-        'dev',
-        d.hvDev,
-        'proto',
-        String(FIP_ROUTE_PROTO),
-      ]);
+      hvLines.push(`route replace ${fip}/32 via ${d.nsAddr} dev ${d.hvDev} proto ${FIP_ROUTE_PROTO}`);
+    await batch(hv, hvLines);
+    await batch(d.ns, [
+      `addr replace ${d.nsAddr}/30 dev ${UPLINK}`,
+      `link set ${UPLINK} up`,
+      `route replace default via ${d.hvAddr} dev ${UPLINK}`,
+    ]);
     const { script, comment } = natScript(d);
-    const cur = await this.nft(d.ns, ['-j', 'list', 'table', 'ip', NAT_TABLE]);
-    const table =
-      cur.exitCode === 0
-        ? (JSON.parse(cur.stdout) as NftTableJson).nftables?.find((x) => x.table)?.table
-        : undefined;
-    if (table?.comment !== comment) {
+    let current: string | undefined;
+    if (full) {
+      // Full reads (start, resync) trust the kernel, not memory: the table's comment names its script.
+      const cur = await this.nft(d.ns, ['-j', 'list', 'table', 'ip', NAT_TABLE]);
+      current =
+        cur.exitCode === 0
+          ? (JSON.parse(cur.stdout) as NftTableJson).nftables?.find((x) => x.table)?.table?.comment
+          : undefined;
+    } else current = this.programmed.get(d.ns)?.comment;
+    if (current !== comment) {
       const r = await this.nft(d.ns, ['-f', '-'], script);
       if (r.exitCode !== 0) errors.push(`nft (nat, ${d.ns}): ${r.stderr.trim().slice(0, 300)}`);
     }

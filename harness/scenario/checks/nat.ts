@@ -14,7 +14,7 @@ import type { Attachment } from '../../report/reporter.ts';
 import { runMatrix } from '../../traffic/index.ts';
 import type { DecodedPacket } from '../../traffic/types.ts';
 import type { ScenarioContext } from '../context.ts';
-import { endpoint } from '../refs.ts';
+import { endpoint, vmOrNode } from '../refs.ts';
 import type { CheckBase, ProbeSpec } from '../types.ts';
 import { durationOr, type Obj, parseProbe, probeText, strs } from '../values.ts';
 import { attemptFor } from './timing.ts';
@@ -27,6 +27,10 @@ export interface NatCheck extends CheckBase {
   /** tcp or udp; source i probes port + i. */
   probe: ProbeSpec;
   durationMs: number;
+  /** Capture points the probes must pass (NAT-2: the PE port towards the VM's hypervisor, that hypervisor). */
+  via: Array<{ node: string; iface: string }>;
+  /** Capture points the probes must not pass, routed or VXLAN-encapsulated (NAT-2: every other node). */
+  quiet: Array<{ node: string; iface: string }>;
 }
 
 interface Expected {
@@ -71,11 +75,24 @@ async function expectedFor(
   return { from, port, verdict: 'reach', source, why, address: cell.address };
 }
 
+function parsePoint(text: string): { node: string; iface: string } {
+  const [node = '', iface = ''] = text.split(':');
+  return { node, iface };
+}
+
 function tupleOf(p: DecodedPacket): { src: string; sport: number; dst: string; dport: number } | undefined {
   const ip = p.layers.find((l) => l.layer === 'IP');
   const l4 = p.layers.find((l) => l.layer === 'UDP' || l.layer === 'TCP');
   if (!ip || !l4) return undefined;
   return { src: String(ip.src), dst: String(ip.dst), sport: Number(l4.sport), dport: Number(l4.dport) };
+}
+
+function attachPcap(attachments: Attachment[], name: string, file: string): void {
+  try {
+    attachments.push({ name, content: readFileSync(file), type: 'application/vnd.tcpdump.pcap' });
+  } catch {
+    // nothing captured, no file
+  }
 }
 
 export const nat: CheckDefinition<NatCheck> = {
@@ -96,6 +113,17 @@ export const nat: CheckDefinition<NatCheck> = {
         description: 'tcp/PORT or udp/PORT (optionally `sport N`); source i probes PORT + i.',
       },
       duration: { $ref: '#/definitions/duration' },
+      via: {
+        description: 'node:iface points every probe must pass (at least one packet each).',
+        type: 'array',
+        items: { type: 'string', pattern: '^[^:]+:[^:]+$' },
+      },
+      quiet: {
+        description:
+          'node:iface points no probe may pass, routed or inside VXLAN (NAT-2: zero packets through any other node).',
+        type: 'array',
+        items: { type: 'string', pattern: '^[^:]+:[^:]+$' },
+      },
     },
   },
   traffic: true,
@@ -111,6 +139,8 @@ export const nat: CheckDefinition<NatCheck> = {
       to: String(body.to),
       probe,
       durationMs: durationOr(body.duration, 3000),
+      via: strs(body.via).map(parsePoint),
+      quiet: strs(body.quiet).map(parsePoint),
     };
   },
   references(ctx, body, at) {
@@ -118,6 +148,8 @@ export const nat: CheckDefinition<NatCheck> = {
     for (const [j, f] of from.entries())
       endpoint(ctx, typeof body.from === 'string' ? [...at, 'from'] : [...at, 'from', j], f);
     endpoint(ctx, [...at, 'to'], body.to);
+    for (const key of ['via', 'quiet'] as const)
+      for (const [j, p] of strs(body[key]).entries()) vmOrNode(ctx, [...at, key, j], parsePoint(p).node);
   },
   minimumMs: (body) => ({
     ms: durationOr(body.duration, 3000),
@@ -140,6 +172,25 @@ export const nat: CheckDefinition<NatCheck> = {
       timeoutMs: check.durationMs,
       pcapPath: pcap,
     });
+    // The probes, routed or inside VXLAN (inner IPv4 without options: the L4 destination port is at
+    // byte 52 of the outer UDP header), at every via/quiet point.
+    const encapsulated = `udp dst port 4789 and udp[52:2] >= ${base} and udp[52:2] <= ${last}`;
+    const points = await Promise.all(
+      [
+        ...check.via.map((p) => ({ ...p, must: true })),
+        ...check.quiet.map((p) => ({ ...p, must: false })),
+      ].map(async (p) => {
+        const file = ctx.artifactPath(`nat-${p.node}-${p.iface}.pcap`);
+        const running = await ctx.traffic.startSniff({
+          target: ctx.endpoint(p.node).target,
+          iface: p.iface,
+          filter: `(${check.probe.proto} and dst portrange ${base}-${last}) or (${encapsulated})`,
+          timeoutMs: check.durationMs,
+          pcapPath: file,
+        });
+        return { ...p, file, running };
+      }),
+    );
     // One attempt per source within the capture window (the expect step retries within `within`).
     const attemptMs = Math.max(200, Math.min(attemptFor(check.durationMs / 2), check.durationMs / 2));
     const probes = await runMatrix(
@@ -197,20 +248,25 @@ export const nat: CheckDefinition<NatCheck> = {
         firstSeen.set(key, e.from);
       }
     }
-    const table = rows.join('\n');
-    const attachments: Attachment[] = [
-      { name: `nat tuples at ${check.to}`, content: table, type: 'text/markdown' },
-    ];
-    ctx.record.artifact(`${check.to} nat pcap`, pcap);
-    try {
-      attachments.push({
-        name: `${check.to}.pcap`,
-        content: readFileSync(pcap),
-        type: 'application/vnd.tcpdump.pcap',
-      });
-    } catch {
-      // nothing captured, no file
+    const counts = ['| node:iface | probes must | packets captured |', '|---|---|---|'];
+    const attachments: Attachment[] = [];
+    for (const p of points) {
+      const n = (await p.running.packets).length;
+      counts.push(`| ${p.node}:${p.iface} | ${p.must ? 'pass' : 'not pass'} | ${n} |`);
+      if (p.must && n === 0) problems.push(`${p.node}:${p.iface}: the probes must pass here, captured none`);
+      if (!p.must && n > 0)
+        problems.push(`${p.node}:${p.iface}: the probes must not pass here, captured ${n}`);
+      attachPcap(attachments, `${p.node}:${p.iface}.pcap`, p.file);
     }
+    attachments.unshift({
+      name: `nat tuples at ${check.to}`,
+      content: rows.join('\n'),
+      type: 'text/markdown',
+    });
+    if (points.length)
+      attachments.unshift({ name: 'packets per node', content: counts.join('\n'), type: 'text/markdown' });
+    ctx.record.artifact(`${check.to} nat pcap`, pcap);
+    attachPcap(attachments, `${check.to}.pcap`, pcap);
     const nodes = ctx.intent.vms
       .filter((v) => check.from.includes(v.name) || v.name === check.to)
       .map((v) => v.hypervisor);
