@@ -36,7 +36,7 @@
  * | `fip-no-announce`           | controller | floating IPs are never announced to the PE (no /32 route)         |
  * | `fip-stale-route`           | controller | a floating IP's /32 is never withdrawn or moved once announced    |
  * | `nat-translate-internal`    | agent      | a VM's traffic to its own tenant is translated to its floating IP |
- * | `nat-central=<address>`     | agent      | outside-bound traffic of every other hypervisor is tunnelled (IP-in-IP) to the hypervisor with that underlay address, which sends it on: a central NAT/egress node |
+ * | `nat-central=<address>`     | agent      | outside-bound traffic of every other hypervisor is tunnelled (VXLAN 4790) to the hypervisor with that underlay address, which translates and sends it on: a central NAT node |
  */
 export const SABOTAGES = [
   'no-arp-suppress',

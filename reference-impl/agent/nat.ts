@@ -248,9 +248,11 @@ export class NatProgrammer {
   }
 
   /**
-   * TEST-ONLY `nat-central=<address>` (reference-impl/sabotage.ts): a central egress node. The
-   * hypervisor owning the address decapsulates IP-in-IP and routes on; every other one sends what its
-   * uplinks forward (policy rule per uplink) into a tunnel to it instead of straight to the PE.
+   * TEST-ONLY `nat-central=<address>` (reference-impl/sabotage.ts): a central egress node. Every
+   * hypervisor joins a VXLAN overlay of its own (VNI 4242, UDP 4790, 169.254.99.0/24; the central one
+   * is .1 and learns the others); every hypervisor but the central one sends what its uplinks forward
+   * (policy rule per uplink) through it to the central node, which translates and routes on, instead
+   * of straight to the PE.
    */
   private async centralSabotage(desired: Map<string, DomainNat>, links: LinkJson[]): Promise<string[]> {
     const central = natCentral();
@@ -258,16 +260,17 @@ export class NatProgrammer {
     const hv = this.options.hvNetns;
     const own = links.find((l) => l.ifname === 'eth1')?.addr_info?.find((a) => a.family === 'inet')?.local;
     if (!own) return [];
+    const isCentral = own === central;
+    const host = isCentral ? 1 : (Number(own.split('.')[2]) % 250) + 2;
     const lines: string[] = [];
     if (!links.some((l) => l.ifname === 'otcentral'))
       lines.push(
-        own === central
-          ? `tunnel add otcentral mode ipip local ${own}`
-          : `tunnel add otcentral mode ipip local ${own} remote ${central}`,
+        `link add otcentral type vxlan id 4242 local ${own}${isCentral ? '' : ` remote ${central}`} dstport 4790`,
+        `addr add 169.254.99.${host}/24 dev otcentral`,
       );
     lines.push('link set otcentral up');
-    if (own !== central) {
-      lines.push('route replace default dev otcentral table 4242');
+    if (!isCentral) {
+      lines.push('route replace default via 169.254.99.1 dev otcentral table 4242');
       for (const d of desired.values()) lines.push(`rule add iif ${d.hvDev} table 4242 priority 4242`);
     }
     // Duplicate rules are refused by `rule add`: -force goes on past them.
