@@ -11,15 +11,9 @@
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { getRuntime } from '../harness/runtime/index.ts';
-import type { DeployedLab } from '../harness/runtime/runtime.ts';
-import type { DriverContext } from '../harness/scenario/drivers/driver.ts';
-import { getDriver } from '../harness/scenario/drivers/index.ts';
-import { loadScenario } from '../harness/scenario/parse.ts';
 import { REPO_ROOT } from '../harness/scenario/suite/launch.ts';
-import { loadTopology } from '../harness/topology/load.ts';
-import { ProbeServer } from '../harness/traffic/server.ts';
 import { percentile } from './_attach-stages.ts';
+import { deployForBench } from './_deploy.ts';
 
 const now = () => performance.now();
 /** One connection attempt: an unanswered one this long counts as not yet (a handshake takes a few ms). */
@@ -38,17 +32,13 @@ export async function main(argv: string[]): Promise<void> {
   });
   const moves = Number(values.moves);
   if (!Number.isInteger(moves) || moves < 2) throw new Error(`--moves ${values.moves}: give an integer ≥ 2`);
-  const scenario = loadScenario(join(REPO_ROOT, 'scenarios', 'nat', 'nat-4-move.yml'), { lab: values.lab });
-  const driver = await getDriver(values.implementation);
-  if (!driver.capabilities.has('floating-ips'))
-    throw new Error(`implementation ${driver.name} does not implement floating-ips`);
-  const topo = await loadTopology(scenario.lab);
-  const runtime = await getRuntime('netns');
-  console.log(`deploying ${topo.name} ...`);
-  const lab: DeployedLab = await runtime.deploy(topo, { reconfigure: true });
-  const probes = await ProbeServer.start({ requireScapy: false, prewarmScapy: false });
-  const intent = scenario.intent;
-  const ctx: DriverContext = { lab, intent, scenario, log: (m) => console.log(`  ${m}`), accepted: () => {} };
+  const { driver, topo, runtime, lab, probes, ctx } = await deployForBench(
+    join(REPO_ROOT, 'scenarios', 'nat', 'nat-4-move.yml'),
+    values.lab,
+    values.implementation,
+    'floating-ips',
+  );
+  const intent = ctx.intent;
   const outside = { name: 'outside', netnsPath: lab.node('outside').netnsPath };
   try {
     await driver.provision({ apply: true, attach: [], detach: [], move: [], setGroups: [] }, ctx);
