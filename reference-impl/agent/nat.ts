@@ -242,6 +242,11 @@ export class NatProgrammer {
       const r = await this.nft(hv, ['-f', '-'], pnatScript());
       if (r.exitCode !== 0) errors.push(`nft (pnat, hypervisor): ${r.stderr.trim().slice(0, 300)}`);
       else this.pnatProgrammed = true;
+    } else if (!needPnat && (full || this.pnatProgrammed)) {
+      // A nat hook in the hypervisor namespace makes conntrack track all its (underlay) traffic: the
+      // table stays only while a domain here uses PNAT. Absent already is fine.
+      await this.nft(hv, ['delete', 'table', 'ip', PNAT_TABLE]);
+      this.pnatProgrammed = false;
     }
     errors.push(...(await this.centralSabotage(desired, links)));
     return errors;

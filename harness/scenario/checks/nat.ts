@@ -138,7 +138,7 @@ export const nat: CheckDefinition<NatCheck> = {
       from,
       to: String(body.to),
       probe,
-      durationMs: durationOr(body.duration, 3000),
+      durationMs: durationOr(body.duration, 2000),
       via: strs(body.via).map(parsePoint),
       quiet: strs(body.quiet).map(parsePoint),
     };
@@ -152,7 +152,7 @@ export const nat: CheckDefinition<NatCheck> = {
       for (const [j, p] of strs(body[key]).entries()) vmOrNode(ctx, [...at, key, j], parsePoint(p).node);
   },
   minimumMs: (body) => ({
-    ms: durationOr(body.duration, 3000),
+    ms: durationOr(body.duration, 2000),
     why: 'it captures for its duration',
     listens: true,
   }),
