@@ -87,6 +87,19 @@ function tupleOf(p: DecodedPacket): { src: string; sport: number; dst: string; d
   return { src: String(ip.src), dst: String(ip.dst), sport: Number(l4.sport), dport: Number(l4.dport) };
 }
 
+/** At the receiver: the senders' requests (for TCP the SYNs), by destination port. */
+export function receiverFilter(proto: ProbeSpec['proto'], first: number, last: number): string {
+  return `${proto} and dst portrange ${first}-${last}${proto === 'tcp' ? ' and tcp[tcpflags] & tcp-syn != 0' : ''}`;
+}
+
+/**
+ * On a path: the requests routed, or inside VXLAN (inner IPv4 without options: the inner L4
+ * destination port is at byte 52 of the outer UDP header).
+ */
+export function pathFilter(proto: ProbeSpec['proto'], first: number, last: number): string {
+  return `(${proto} and dst portrange ${first}-${last}) or (udp dst port 4789 and udp[52:2] >= ${first} and udp[52:2] <= ${last})`;
+}
+
 function attachPcap(attachments: Attachment[], name: string, file: string): void {
   try {
     attachments.push({ name, content: readFileSync(file), type: 'application/vnd.tcpdump.pcap' });
@@ -168,13 +181,11 @@ export const nat: CheckDefinition<NatCheck> = {
     const sniff = await ctx.traffic.startSniff({
       target: receiver.target,
       iface: receiver.iface,
-      filter: `${check.probe.proto} and dst portrange ${base}-${last}${check.probe.proto === 'tcp' ? ' and tcp[tcpflags] & tcp-syn != 0' : ''}`,
+      filter: receiverFilter(check.probe.proto, base, last),
       timeoutMs: check.durationMs,
       pcapPath: pcap,
     });
-    // The probes, routed or inside VXLAN (inner IPv4 without options: the L4 destination port is at
-    // byte 52 of the outer UDP header), at every via/quiet point.
-    const encapsulated = `udp dst port 4789 and udp[52:2] >= ${base} and udp[52:2] <= ${last}`;
+    // The probes at every via/quiet point (pathFilter).
     const points = await Promise.all(
       [
         ...check.via.map((p) => ({ ...p, must: true })),
@@ -184,7 +195,7 @@ export const nat: CheckDefinition<NatCheck> = {
         const running = await ctx.traffic.startSniff({
           target: ctx.endpoint(p.node).target,
           iface: p.iface,
-          filter: `(${check.probe.proto} and dst portrange ${base}-${last}) or (${encapsulated})`,
+          filter: pathFilter(check.probe.proto, base, last),
           timeoutMs: check.durationMs,
           pcapPath: file,
         });
