@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- scenario`: wall time of the default suite end to end — deploy the default lab,
- * run the default suite (scenarios/{vx,l2,l3,arp,evpn,az} on the reference implementation, as
+ * run the default suite (scenarios/{vx,l2,l3,arp,evpn,az,sg,nat} on the reference implementation, as
  * `otwin run` with no arguments), destroy the lab, generate the Allure report.
  * Ends with `BENCH default_suite_s <value> s`.
  */

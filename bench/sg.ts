@@ -15,18 +15,12 @@
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { getRuntime } from '../harness/runtime/index.ts';
-import type { DeployedLab } from '../harness/runtime/runtime.ts';
-import type { DriverContext } from '../harness/scenario/drivers/driver.ts';
-import { getDriver } from '../harness/scenario/drivers/index.ts';
 import type { Vm } from '../harness/scenario/intent.ts';
-import { loadScenario } from '../harness/scenario/parse.ts';
 import { REPO_ROOT } from '../harness/scenario/suite/launch.ts';
-import { loadTopology } from '../harness/topology/load.ts';
-import { ProbeServer } from '../harness/traffic/server.ts';
 import type { ProbeTarget } from '../harness/traffic/types.ts';
 import { waitFor } from '../harness/util/poll.ts';
 import { percentile } from './_attach-stages.ts';
+import { deployForBench } from './_deploy.ts';
 
 const now = () => performance.now();
 /** One connection attempt: an unanswered one this long counts as blocked (a handshake here takes a few ms). */
@@ -51,18 +45,13 @@ export async function main(argv: string[]): Promise<void> {
     throw new Error(
       `--members ${values.members}: give an integer from 0 to 16000 (the bulk subnet is a /18)`,
     );
-  const scenario = loadScenario(join(REPO_ROOT, 'bench', '_sg-intent.yml'), { lab: values.lab });
-  const driver = await getDriver(values.implementation);
-  if (!driver.capabilities.has('security-groups'))
-    throw new Error(`implementation ${driver.name} does not implement security-groups`);
-  const topo = await loadTopology(scenario.lab);
-  const runtime = await getRuntime('netns');
-  console.log(`deploying ${topo.name} ...`);
-  const lab: DeployedLab = await runtime.deploy(topo, { reconfigure: true });
-  const probes = await ProbeServer.start({ requireScapy: false, prewarmScapy: false });
-  const intent = scenario.intent;
-  // Timed from the API call itself (before the driver sends it), so `accepted` changes nothing here.
-  const ctx: DriverContext = { lab, intent, scenario, log: (m) => console.log(`  ${m}`), accepted: () => {} };
+  const { driver, topo, runtime, lab, probes, ctx } = await deployForBench(
+    join(REPO_ROOT, 'bench', '_sg-intent.yml'),
+    values.lab,
+    values.implementation,
+    'security-groups',
+  );
+  const intent = ctx.intent;
   try {
     await driver.provision({ apply: true, attach: [], detach: [], move: [], setGroups: [] }, ctx);
     await driver.ready?.(ctx);

@@ -104,6 +104,9 @@ export function labConventions(topology: Topology): LabConventions {
 const CREATED_COLLECTIONS = ['tenants', 'domains', 'subnets', 'securityGroups', 'securityRules'] as const;
 type CreatedCollection = (typeof CREATED_COLLECTIONS)[number];
 
+/** The directory id of a floating IP. */
+const floatingIpId = (ip: string) => `fip-${ip.replace(/\./g, '-')}`;
+
 /** Labs whose stale namespace files this process has already removed (see sweepStale). */
 const swept = new Set<string>();
 
@@ -115,6 +118,8 @@ export class ReferenceDriver implements ImplementationDriver {
     'vm-move',
     'zones',
     'security-groups',
+    'floating-ips',
+    'pnat',
   ]);
   /** How the hypervisors enforce security rules (the directory's hypervisor `securityMode`). */
   protected readonly securityMode: 'stateful' | 'stateless' = 'stateful';
@@ -189,6 +194,7 @@ export class ReferenceDriver implements ImplementationDriver {
         id: domainIdOf(d.tenant, d.name),
         tenant: slug(d.tenant),
         name: d.name,
+        outboundNat: d.pnat ? 'pnat' : 'none',
       });
     for (const s of intent.subnets) {
       const domain = intent.domains.find((d) => d.name === s.domain);
@@ -225,6 +231,8 @@ export class ReferenceDriver implements ImplementationDriver {
         securityGroups: groupsOf(vm),
       });
     }
+    // Floating IPs after the vports they map to; a detached VM's floating IP is unassigned first.
+    await this.syncFloatingIps(client, intent, change);
     for (const name of change.detach) {
       await client.delete('vports', slug(name)).catch((err) => {
         if (!(err instanceof DirectoryApiError && err.status === 404)) throw err;
@@ -254,6 +262,44 @@ export class ReferenceDriver implements ImplementationDriver {
     this.pinning = pinning.then(() => undefined);
     this.pinning.catch(() => undefined);
   }
+
+  /** The directory's floating IPs follow the intent: mapped to their VM while it is attached, else to none. */
+  private async syncFloatingIps(
+    client: DirectoryClient,
+    intent: Intent,
+    change: IntentChange,
+  ): Promise<void> {
+    const detached = new Set(change.detach);
+    const wanted = new Map<string, string | null>();
+    for (const f of change.setFloatingIps ?? []) wanted.set(f.ip, null);
+    for (const f of intent.floatingIps) {
+      const vm = intent.vms.find((v) => v.name === f.vm);
+      wanted.set(f.ip, vm?.attached && !detached.has(vm.name) ? slug(vm.name) : null);
+    }
+    for (const [ip, vport] of wanted) {
+      const fip = intent.floatingIps.find((f) => f.ip === ip);
+      const vm = intent.vms.find((v) => v.name === fip?.vm);
+      const tenant = vm ? new IntentIndex(intent).domainOf(vm).tenant : undefined;
+      const id = floatingIpId(ip);
+      const existing = await client.get('floatingIps', id).catch((err) => {
+        if (err instanceof DirectoryApiError && err.status === 404) return undefined;
+        throw err;
+      });
+      this.floating.add(id);
+      if (!existing) {
+        if (tenant) await client.create('floatingIps', { id, tenant: slug(tenant), address: ip, vport });
+      } else if (existing.vport !== vport) {
+        // A floating IP moving to another tenant's VM is a new object; within a tenant it is one PATCH.
+        if (tenant && existing.tenant !== slug(tenant)) {
+          await client.delete('floatingIps', id);
+          await client.create('floatingIps', { id, tenant: slug(tenant), address: ip, vport });
+        } else await client.patch('floatingIps', id, { vport });
+      }
+    }
+  }
+
+  /** Floating IPs this driver touched (deleted at teardown, before the vports they reference). */
+  private readonly floating = new Set<string>();
 
   /** Creates a hypervisor, or switches an existing one's security mode (the other driver profile ran before). */
   private async upsertHypervisor(
@@ -398,6 +444,10 @@ export class ReferenceDriver implements ImplementationDriver {
   async teardown(ctx: DriverContext): Promise<void> {
     await this.pinning.catch(() => undefined);
     const client = this.directory(ctx.lab);
+    for (const id of [...this.floating]) {
+      await client.delete('floatingIps', id).catch(() => {});
+      this.floating.delete(id);
+    }
     for (const vm of ctx.intent.vms) await client.delete('vports', slug(vm.name)).catch(() => {});
     for (const v of await client.list('vports').catch(() => []))
       if (v.name.startsWith('bulk-')) await client.delete('vports', v.id).catch(() => {});

@@ -34,6 +34,10 @@
  * | `sg-no-intra-subnet`        | agent      | bridged (same-subnet) traffic bypasses the security rules        |
  * | `sg-ignore-external`        | agent      | traffic from/to addresses outside the domain's subnets is never filtered |
  * | `sg-egress-only`            | agent      | rules enforced only on the source VM's hypervisor (no ingress check) |
+ * | `fip-no-announce`           | controller | floating IPs are never announced to the PE (no /32 route)         |
+ * | `fip-stale-route`           | controller | a floating IP's /32 is never withdrawn or moved once announced    |
+ * | `nat-translate-internal`    | agent      | a VM's traffic to its own tenant is translated to its floating IP |
+ * | `nat-central=<address>`     | agent      | outside-bound traffic of every other hypervisor is tunnelled (VXLAN 4790) to the hypervisor with that underlay address, which translates and sends it on: a central NAT node |
  */
 export const SABOTAGES = [
   'no-arp-suppress',
@@ -62,6 +66,10 @@ export const SABOTAGES = [
   'sg-no-intra-subnet',
   'sg-ignore-external',
   'sg-egress-only',
+  'fip-no-announce',
+  'fip-stale-route',
+  'nat-translate-internal',
+  'nat-central',
 ] as const;
 export type Sabotage = (typeof SABOTAGES)[number];
 /** A switch as written in OTWIN_SABOTAGE: its name, or `name=value`. */
@@ -86,6 +94,11 @@ export function sabotaged(name: Sabotage): boolean {
 function sabotageNumber(name: Sabotage, fallback: number): number {
   const value = Number(active.get(name));
   return active.get(name) && Number.isFinite(value) && value >= 0 ? value : fallback;
+}
+
+/** The underlay address of the central egress node under `nat-central=<address>`, else undefined. */
+export function natCentral(): string | undefined {
+  return active.get('nat-central') || undefined;
 }
 
 /** The VNI written into VXLAN devices (wrong on purpose under `wrong-vni`). */

@@ -348,6 +348,10 @@ function buildStep(s: Obj, path: Path, id: string, ctx: BuildCtx, conformance: s
           vm: String(m.vm),
           groups: (m.groups as string[]) ?? [],
         })),
+        setFloatingIps: ((p.setFloatingIps as Obj[] | undefined) ?? []).map((f) => ({
+          ip: String(f.ip),
+          vm: f.vm === null || f.vm === undefined ? null : String(f.vm),
+        })),
         bulkMembers: ((p.bulkMembers as Obj[] | undefined) ?? []).map((b) => ({
           group: String(b.group),
           count: Number(b.count),
@@ -449,6 +453,12 @@ function describeProvision(all: boolean, p: Obj): string {
   }
   for (const m of (p.move as Obj[] | undefined) ?? []) parts.push(`move ${String(m.vm)} to ${String(m.to)}`);
   for (const m of (p.setGroups as Obj[] | undefined) ?? []) parts.push(`set groups of ${String(m.vm)}`);
+  for (const f of (p.setFloatingIps as Obj[] | undefined) ?? [])
+    parts.push(
+      f.vm == null
+        ? `unassign floating IP ${String(f.ip)}`
+        : `floating IP ${String(f.ip)} to ${String(f.vm)}`,
+    );
   for (const b of (p.bulkMembers as Obj[] | undefined) ?? [])
     parts.push(`${String(b.count)} address-only members in ${String(b.group)}`);
   const refused = p.refused !== undefined ? ' (must be refused)' : p.attempt === true ? ' (attempted)' : '';

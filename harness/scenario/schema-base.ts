@@ -4,6 +4,16 @@
  */
 import type { Schema } from './schema.ts';
 
+/** A floating IP and the VM it maps to (intent `floatingIps`, provision `setFloatingIps`). */
+function floatingIpMapping(vm: Schema): Schema {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    required: ['ip', 'vm'],
+    properties: { ip: { $ref: '#/definitions/ipv4' }, vm },
+  };
+}
+
 export const BASE_SCHEMA: Schema = {
   $schema: 'http://json-schema.org/draft-07/schema#',
   $id: 'https://overlay-twin.invalid/scenario.schema.json',
@@ -337,19 +347,7 @@ export const BASE_SCHEMA: Schema = {
         },
         floatingIps: {
           type: 'array',
-          items: {
-            type: 'object',
-            additionalProperties: false,
-            required: ['ip', 'vm'],
-            properties: {
-              ip: {
-                $ref: '#/definitions/ipv4',
-              },
-              vm: {
-                $ref: '#/definitions/name',
-              },
-            },
-          },
+          items: floatingIpMapping({ $ref: '#/definitions/name' }),
         },
         externals: {
           description: 'Hosts outside the overlay (beyond a gateway or PE).',
@@ -527,6 +525,12 @@ export const BASE_SCHEMA: Schema = {
                   },
                 },
               },
+            },
+            setFloatingIps: {
+              description:
+                'NAT-4: (re)assign floating IPs of the intent: each ip maps to vm from now on (null: unassigned).',
+              type: 'array',
+              items: floatingIpMapping({ anyOf: [{ $ref: '#/definitions/name' }, { type: 'null' }] }),
             },
             bulkMembers: {
               description:

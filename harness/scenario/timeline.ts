@@ -210,6 +210,7 @@ export function requiredCapabilities(scenario: Scenario): Capability[] {
       if (s.kind === 'provision') {
         if (s.move.length) need.add('vm-move');
         if (s.setGroups.length) need.add('security-groups');
+        if (s.setFloatingIps.length) need.add('floating-ips');
       }
       if (s.kind === 'measure') walk(s.during);
     }

@@ -76,6 +76,8 @@ export interface ProvisionStep extends StepBase {
   detach: string[];
   move: Array<{ vm: string; to: string }>;
   setGroups: Array<{ vm: string; groups: string[] }>;
+  /** (Re)assign floating IPs: each `ip` maps to `vm` from now on (NAT-4); `vm: null` unassigns it. */
+  setFloatingIps: Array<{ ip: string; vm: string | null }>;
   /** Set the number of address-only members of a group (SG-6 growth; driver.setBulkMembers). */
   bulkMembers: BulkMembers[];
   /**

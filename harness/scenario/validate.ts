@@ -246,6 +246,10 @@ function checkStep(ctx: StepRefs, step: Obj, path: Path): void {
         if (typeof b.subnet === 'string' && !ctx.subnets.has(b.subnet))
           refs.unknown([...at, 'bulkMembers', j, 'subnet'], 'subnet', b.subnet, ctx.subnets);
       });
+      arr(p.setFloatingIps).forEach((f, j) => {
+        if (typeof f.vm === 'string' && !ctx.vms.has(f.vm))
+          refs.unknown([...at, 'setFloatingIps', j, 'vm'], 'VM', f.vm, ctx.vms);
+      });
       arr(p.setGroups).forEach((s, j) => {
         if (typeof s.vm === 'string' && !ctx.vms.has(s.vm))
           refs.unknown([...at, 'setGroups', j, 'vm'], 'VM', s.vm, ctx.vms);

@@ -22,6 +22,7 @@ import { sabotaged } from '../sabotage.ts';
 import { type Garp, GarpWatcher } from './garp.ts';
 import { Kernel, type KernelOptions } from './kernel.ts';
 import { deriveDesired, type KernelModel, portName } from './model.ts';
+import { NatProgrammer } from './nat.ts';
 import { type ActualExtras, plan, planSize } from './plan.ts';
 import { SecurityProgrammer, type SgMode } from './security.ts';
 
@@ -208,6 +209,7 @@ class ControllerLink {
 export class Agent {
   readonly kernel: Kernel;
   readonly security: SecurityProgrammer;
+  readonly nat: NatProgrammer;
   readonly links: ControllerLink[];
   /** The entries last programmed (kept while headless). */
   effective = new Map<string, Entry>();
@@ -251,6 +253,11 @@ export class Agent {
       prefix: options.prefix,
       hypervisor: options.hypervisor,
       mode: options.sgMode ?? 'stateful',
+    });
+    this.nat = new NatProgrammer({
+      prefix: options.prefix,
+      hypervisor: options.hypervisor,
+      hvNetns: options.hvNetns,
     });
     this.links = options.controllers.map((c) => new ControllerLink(c, this));
   }
@@ -503,6 +510,8 @@ export class Agent {
         full || errors.length > 0,
       )),
     ];
+    // Floating IPs and PNAT (docs/nat.md): uplinks into router namespaces that exist by now.
+    errors = [...errors, ...(await this.nat.apply(this.effective.values(), desired.domains.keys(), full))];
     this.stats.reconciles++;
     this.stats.lastPlanSize = size;
     this.stats.lastErrors = errors;

@@ -408,6 +408,7 @@ export class Controller {
       const { set, remove } = this.world.type2Changes(dirty.vports);
       if (set.length || remove.length) this.options.evpn.patchOriginations(set, remove);
     }
+    if (dirty.all || dirty.vports.size) this.options.evpn.setUnicastRoutes(this.world.floatingRoutes());
     if (!this.options.evpn.ready() && !sabotaged('flush-on-restart')) {
       // Agents wait for BGP; what changed meanwhile reaches them with the full sync.
       this.world.markAllDirty();

@@ -10,6 +10,8 @@
  *     2-octet AS of the originating controller, 4-octet group id) per security group of the VM.
  *   type-3 IMET: same RD, originator = VTEP, PMSI tunnel {type 6 ingress replication, label VNI,
  *     endpoint VTEP}, route target, encapsulation VXLAN.
+ * Floating IPs (docs/nat.md) go out in IPv4 unicast on the same sessions: one /32 per floating IP,
+ * next hop = the underlay address of the hypervisor that translates it.
  */
 import {
   type BestChange,
@@ -17,6 +19,7 @@ import {
   type EvpnInclusiveMulticast,
   type EvpnMacIp,
   type ExtCommunity,
+  type Ipv4Route,
   macMobility,
   type PathAttributes,
   type PeerConfig,
@@ -39,9 +42,17 @@ export interface EvpnTransport {
   setOriginations(list: Origination[]): void;
   /** Announces (or re-announces when changed) `set` and withdraws the routes with keys `remove`. */
   patchOriginations(set: Origination[], remove: string[]): void;
+  /** The full set of floating-IP /32 routes to announce now (IPv4 unicast); the difference is sent. */
+  setUnicastRoutes(routes: UnicastRoute[]): void;
   /** True once the initial routes of every peer are in (End-of-RIB) or the wait timed out. */
   ready(): boolean;
   status(): Record<string, unknown>;
+}
+
+/** A floating IP's /32 and the hypervisor underlay address it is reached through. */
+export interface UnicastRoute {
+  prefix: string;
+  nextHop: string;
 }
 
 export function rdFor(routerId: string, vni: number): string {
@@ -114,7 +125,7 @@ export class BgpEvpnTransport implements EvpnTransport {
     const peers: PeerConfig[] = options.peers.map((p) => ({
       address: p.address,
       remoteAs: p.remoteAs,
-      families: ['l2vpn-evpn'],
+      families: ['l2vpn-evpn', 'ipv4-unicast'],
       ...(p.port ? { port: p.port } : {}),
       name: `rr-${p.address}`,
     }));
@@ -123,7 +134,7 @@ export class BgpEvpnTransport implements EvpnTransport {
       routerId: options.routerId,
       holdTime: options.holdTime ?? 9,
       connectRetryMs: 1000,
-      families: ['l2vpn-evpn'],
+      families: ['l2vpn-evpn', 'ipv4-unicast'],
       peers,
     });
   }
@@ -222,6 +233,23 @@ export class BgpEvpnTransport implements EvpnTransport {
     }
   }
 
+  private unicast = new Map<string, string>();
+
+  setUnicastRoutes(routes: UnicastRoute[]): void {
+    // TEST-ONLY `fip-no-announce` sabotage (reference-impl/sabotage.ts): floating IPs are never announced.
+    const next = new Map(sabotaged('fip-no-announce') ? [] : routes.map((r) => [r.prefix, r.nextHop]));
+    // TEST-ONLY `fip-stale-route` sabotage: a floating IP's /32 is never withdrawn or moved once announced.
+    if (sabotaged('fip-stale-route')) for (const [p, nh] of this.unicast) next.set(p, nh);
+    const gone: Ipv4Route[] = [];
+    for (const prefix of this.unicast.keys())
+      if (!next.has(prefix)) gone.push({ afi: 'ipv4-unicast', prefix });
+    if (gone.length) this.speaker.withdraw(gone);
+    for (const [prefix, nextHop] of next)
+      if (this.unicast.get(prefix) !== nextHop)
+        this.speaker.announce([{ afi: 'ipv4-unicast', prefix }], { origin: 'igp', nextHop });
+    this.unicast = next;
+  }
+
   ready(): boolean {
     if (Date.now() - this.startedAt > (this.options.readyTimeoutMs ?? 8000)) return true;
     return this.options.peers.every((p) => this.eor.has(p.address));
@@ -232,6 +260,7 @@ export class BgpEvpnTransport implements EvpnTransport {
       routerId: this.options.routerId,
       peers: this.speaker.peers().map((p) => ({ address: p.address, state: p.state })),
       originated: this.announced.size,
+      floatingRoutes: this.unicast.size,
     };
   }
 
@@ -331,6 +360,13 @@ export class MemoryEvpnTransport implements EvpnTransport {
       this.current.set(k, o);
       this.fabric.publish(this, k, o);
     }
+  }
+
+  /** Floating-IP routes (not exchanged between members: only the PE in a lab uses them). */
+  unicast: UnicastRoute[] = [];
+
+  setUnicastRoutes(routes: UnicastRoute[]): void {
+    this.unicast = [...routes];
   }
 
   ready(): boolean {

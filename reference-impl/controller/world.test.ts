@@ -190,3 +190,46 @@ describe('World: incremental recompute equals the full one', () => {
       expect(world.entriesChanged(hv, dirty).size).toBeLessThanOrEqual(3);
   });
 });
+
+describe('World: floating IPs (docs/nat.md)', () => {
+  const vport = (id: string, hypervisor: string) =>
+    ({
+      id,
+      subnet: 's1',
+      hypervisor,
+      name: id,
+      mac: `02:00:00:00:00:0${id.slice(-1)}`,
+      ip: `10.1.0.${id.slice(-1)}`,
+    }) as unknown as Vport;
+  const change = (revision: number, object: unknown, op: Change['op'] = 'create'): Change =>
+    ({ revision, op, collection: 'floatingIps', id: 'f1', object, at: '' }) as unknown as Change;
+
+  it('announces a /32 from the zone of the VM, to its hypervisor, and moves it with a reassignment', () => {
+    const z1 = new World('z1');
+    const z2 = new World('z2');
+    for (const w of [z1, z2]) {
+      w.loadSnapshot(snapshot());
+      for (const [i, v] of [vport('v1', 'hv1'), vport('v2', 'hv9')].entries())
+        w.applyChange({
+          revision: 2 + i,
+          op: 'create',
+          collection: 'vports',
+          id: v.id,
+          object: v,
+          at: '',
+        } as unknown as Change);
+      w.applyChange(change(5, { id: 'f1', tenant: 't', address: '198.18.0.7', vport: 'v1' }));
+    }
+    expect(z1.floatingRoutes()).toEqual([{ prefix: '198.18.0.7/32', nextHop: '10.0.1.2' }]);
+    expect(z2.floatingRoutes()).toEqual([]);
+    const onHv1 = z1.entriesFor('hv1').find((e) => e.kind === 'vport' && e.id === 'v1');
+    expect(onHv1).toMatchObject({ floatingIp: '198.18.0.7' });
+    for (const w of [z1, z2])
+      w.applyChange(change(6, { id: 'f1', tenant: 't', address: '198.18.0.7', vport: 'v2' }, 'update'));
+    expect(z1.floatingRoutes()).toEqual([]);
+    expect(z2.floatingRoutes()).toEqual([{ prefix: '198.18.0.7/32', nextHop: '10.0.9.2' }]);
+    expect(z1.entriesFor('hv1').find((e) => e.kind === 'vport' && e.id === 'v1')).not.toHaveProperty(
+      'floatingIp',
+    );
+  });
+});

@@ -11,6 +11,7 @@
 import type {
   Change,
   Domain,
+  FloatingIp,
   Hypervisor,
   SecurityGroup,
   SecurityRule,
@@ -86,6 +87,7 @@ export class World {
   readonly vports = new Map<string, Vport>();
   readonly securityGroups = new Map<string, SecurityGroup>();
   readonly securityRules = new Map<string, SecurityRule>();
+  readonly floatingIps = new Map<string, FloatingIp>();
   /** Groups a vport's route was first announced with (the `sg-drop-membership-update` sabotage only). */
   private readonly firstGroups = new Map<string, number[]>();
   /** BGP-learned, keyed by the speaker's route key. */
@@ -264,6 +266,8 @@ export class World {
     this.securityRules.clear();
     for (const g of snapshot.objects.securityGroups ?? []) this.securityGroups.set(g.id, g);
     for (const r of snapshot.objects.securityRules ?? []) this.securityRules.set(r.id, r);
+    this.floatingIps.clear();
+    for (const f of snapshot.objects.floatingIps ?? []) this.floatingIps.set(f.id, f);
     for (const v of snapshot.objects.vports) {
       this.vports.set(v.id, v);
       const before = previousVports.get(v.id);
@@ -305,6 +309,12 @@ export class World {
         this.dirty.all = true;
         if (del) this.securityRules.delete(change.id);
         else this.securityRules.set(change.id, o as SecurityRule);
+        break;
+      case 'floatingIps':
+        // A (re)assignment changes one agent's entries and one /32 announcement: rare, recomputed whole.
+        this.dirty.all = true;
+        if (del) this.floatingIps.delete(change.id);
+        else this.floatingIps.set(change.id, o as FloatingIp);
         break;
       case 'vports': {
         const current = this.vports.get(change.id);
@@ -597,7 +607,12 @@ export class World {
     for (const id of domains) {
       const d = this.domains.get(id);
       if (d) {
-        entries.push({ kind: 'domain', id: d.id, tenant: d.tenant });
+        entries.push({
+          kind: 'domain',
+          id: d.id,
+          tenant: d.tenant,
+          ...(d.outboundNat === 'pnat' ? { pnat: true } : {}),
+        });
         entries.push(
           ...ruleEntriesFor(
             d,
@@ -727,7 +742,33 @@ export class World {
       ip: v.ip,
       ...(mac !== v.mac ? { observedMac: mac } : {}),
       groups: this.groupIds(v),
+      ...this.floatingIpOf(v.id),
     };
+  }
+
+  /** `{floatingIp}` when a floating IP maps to the vport (the lowest address if several claim it). */
+  private floatingIpOf(vportId: string): { floatingIp?: string } {
+    let best: string | undefined;
+    for (const f of this.floatingIps.values())
+      if (f.vport === vportId && (best === undefined || f.address < best)) best = f.address;
+    return best === undefined ? {} : { floatingIp: best };
+  }
+
+  /**
+   * The IPv4 unicast /32 routes this zone announces for floating IPs (docs/nat.md): each floating IP
+   * mapped to a vport on one of the zone's hypervisors, next hop that hypervisor's underlay address,
+   * so the PE sends it straight to the hypervisor that translates it.
+   */
+  floatingRoutes(): Array<{ prefix: string; nextHop: string }> {
+    const out: Array<{ prefix: string; nextHop: string }> = [];
+    for (const f of this.floatingIps.values()) {
+      const v = f.vport ? this.vports.get(f.vport) : undefined;
+      if (!v || v.attachment === 'none' || this.floatingIpOf(v.id).floatingIp !== f.address) continue;
+      const hv = this.hypervisors.get(v.hypervisor);
+      if (!hv || hv.zone !== this.zone) continue;
+      out.push({ prefix: `${f.address}/32`, nextHop: hv.vtep });
+    }
+    return out.sort((a, b) => (a.prefix < b.prefix ? -1 : 1));
   }
 
   /** The directory's group ids (sgid) of a vport, sorted. */

@@ -132,7 +132,19 @@ export const SPECS: Record<CollectionName, CollectionSpec> = {
     singular: 'domain',
     description:
       'A routing domain of a tenant: subnets of one domain route to each other, on the ingress hypervisor.',
-    fields: [tenantField, nameField('domain'), descriptionField],
+    fields: [
+      tenantField,
+      nameField('domain'),
+      descriptionField,
+      {
+        name: 'outboundNat',
+        type: 'enum',
+        values: ['none', 'pnat'],
+        defaultValue: 'none',
+        description:
+          "How VMs without a floating IP reach outside the overlay: none, or pnat (distributed port NAT to their own hypervisor's address).",
+      },
+    ],
     uniques: [{ fields: ['tenant', 'name'], what: 'a domain of this name in this tenant' }],
   },
   subnets: {
@@ -329,7 +341,8 @@ export const SPECS: Record<CollectionName, CollectionSpec> = {
   floatingIps: {
     name: 'floatingIps',
     singular: 'floatingIp',
-    description: 'A public address mapped 1:1 to a vport (schema only in this release).',
+    description:
+      "A public address mapped 1:1 to a vport: translated on the vport's hypervisor, announced as a /32 to the PE (docs/nat.md).",
     fields: [
       tenantField,
       { name: 'address', type: 'ipv4', required: true, unique: true, description: 'Public IPv4 address.' },
@@ -408,6 +421,13 @@ export interface Domain extends Base {
   tenant: string;
   name: string;
   description: string;
+  /** Absent in snapshots written before the field existed (= none). */
+  outboundNat?: 'none' | 'pnat';
+}
+export interface FloatingIp extends Base {
+  tenant: string;
+  address: string;
+  vport: string | null;
 }
 export interface Subnet extends Base {
   domain: string;
@@ -457,7 +477,7 @@ export interface ObjectsByCollection {
   vports: Vport;
   securityGroups: SecurityGroup;
   securityRules: SecurityRule;
-  floatingIps: Base & Record<string, unknown>;
+  floatingIps: FloatingIp;
   redirectionTargets: Base & Record<string, unknown>;
 }
 

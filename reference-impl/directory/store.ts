@@ -133,6 +133,11 @@ export class DirectoryStore {
     );
     if (!vportColumns.has('attachment'))
       this.db.exec(`ALTER TABLE "vports" ADD COLUMN "attachment" TEXT DEFAULT 'vm'`);
+    const domainColumns = new Set(
+      (this.db.prepare('PRAGMA table_info("domains")').all() as Array<{ name: string }>).map((c) => c.name),
+    );
+    if (!domainColumns.has('outboundNat'))
+      this.db.exec(`ALTER TABLE "domains" ADD COLUMN "outboundNat" TEXT DEFAULT 'none'`);
     if (!hvColumns.has('securityMode'))
       this.db.exec(`ALTER TABLE "hypervisors" ADD COLUMN "securityMode" TEXT DEFAULT 'stateful'`);
     const columns = new Set(

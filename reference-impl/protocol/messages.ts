@@ -33,17 +33,22 @@
  * to agents that said minor >= 2 (a 1.0/1.1 agent programs reachability as before, without groups);
  * a 1.1 agent ignores the `groups` fields. An agent that receives no `rule` entries for a domain
  * enforces nothing there (no rules = allow all).
+ * 1.3 adds NAT (docs/nat.md): the optional `pnat` of a domain entry (VMs of the domain without a
+ * floating IP reach the outside as their hypervisor's address) and the optional `floatingIp` of a
+ * vport entry (translated 1:1 on this hypervisor). Older agents ignore both (no outside path).
  */
 
 export const PROTOCOL_VERSION = 1;
 export const SUPPORTED_VERSIONS = [1] as const;
 /** Minor version of protocol 1 this code speaks (see above). */
-export const PROTOCOL_MINOR = 2;
+export const PROTOCOL_MINOR = 3;
 
 export interface DomainEntry {
   kind: 'domain';
   id: string;
   tenant: string;
+  /** (1.3) Distributed PNAT for VMs of the domain without a floating IP. */
+  pnat?: boolean;
 }
 
 export interface SubnetEntry {
@@ -72,6 +77,8 @@ export interface VportEntry {
   observedMac?: string;
   /** (1.2) Security group ids of the VM, sorted; absent or empty = no group. */
   groups?: number[];
+  /** (1.3) The VM's floating IP, translated 1:1 on this hypervisor. */
+  floatingIp?: string;
 }
 
 /** A remote VM: MAC (and IP) behind another VTEP. */

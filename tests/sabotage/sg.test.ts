@@ -6,7 +6,7 @@
  *   sg-b  controllers sg-drop-membership-update (a route keeps the groups it was first announced with)
  *         agents sg-stateless (stateless where stateful is declared) and sg-cartesian (a rule per
  *         member pair) → SG-2, SG-3, SG-4 (communities and ACL entries), SG-6.
- * SG-7 has no scenario (nothing routes between a VM and the outside host on the reference yet).
+ * SG-7 (a VM and the outside host, through a floating IP) is proven with NAT-6 in nat.test.ts.
  */
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { type ExpectedFailure, expectFailed } from './expect-failed.ts';

@@ -9,6 +9,7 @@ import { capture } from './capture.ts';
 import { forwarding } from './forwarding.ts';
 import { gateway } from './gateway.ts';
 import { matrix } from './matrix.ts';
+import { nat } from './nat.ts';
 import { packet } from './packet.ts';
 import { reach } from './reach.ts';
 import { secgroups } from './secgroups.ts';
@@ -32,6 +33,7 @@ export const CHECK_KINDS = [
   sgDatapath,
   forwarding,
   alarm,
+  nat,
 ] as const;
 
 type CheckOf<D> = D extends CheckDefinition<infer C> ? C : never;

@@ -1,4 +1,5 @@
 /** One connection attempt with an explicit expectation (reach or drop). */
+import { Oracle } from '../../oracle/index.ts';
 import { runMatrix } from '../../traffic/index.ts';
 import { endpoint } from '../refs.ts';
 import type { CheckBase, ProbeSpec } from '../types.ts';
@@ -55,13 +56,16 @@ export const reach: CheckDefinition<ReachCheck> = {
   async evaluate(check, ctx) {
     const from = ctx.endpoint(check.from);
     const to = ctx.endpoint(check.to);
+    // The address the source sends to, from the intent: an outside host reaches a VM on its floating IP.
+    const address =
+      new Oracle(ctx.intent, ctx.down).cell(check.from, check.to, check.probe).address || to.address;
     const positiveDeadlineMs = positiveDeadline(check.withinMs, 0);
     const result = await runMatrix(
       ctx.traffic,
       [
         {
           from: from.target,
-          to: { name: to.name, netnsPath: to.target.netnsPath, address: to.address },
+          to: { name: to.name, netnsPath: to.target.netnsPath, address },
           proto: check.probe.proto,
           ...(check.probe.port !== undefined ? { port: check.probe.port } : {}),
           ...(check.probe.sport !== undefined ? { sport: check.probe.sport } : {}),
@@ -76,7 +80,7 @@ export const reach: CheckDefinition<ReachCheck> = {
       .map((v) => v.hypervisor);
     return {
       ok: result.ok,
-      summary: `${check.from} → ${check.to} (${to.address}) ${probeText(check.probe)}: expected ${check.expect}, got ${cell.actual}${cell.probe.detail ? ` (${cell.probe.detail})` : ''}`,
+      summary: `${check.from} → ${check.to} (${address}) ${probeText(check.probe)}: expected ${check.expect}, got ${cell.actual}${cell.probe.detail ? ` (${cell.probe.detail})` : ''}`,
       attachments: [],
       nodes: hv,
     };

@@ -26,6 +26,8 @@ export interface IntentChange {
   detach: string[];
   move: Array<{ vm: string; to: string }>;
   setGroups: Array<{ vm: string; groups: string[] }>;
+  /** Floating IPs whose VM changed (the new mapping is in ctx.intent.floatingIps); absent = none. */
+  setFloatingIps?: Array<{ ip: string; vm: string | null }>;
 }
 
 export interface DriverContext {

@@ -46,12 +46,17 @@ export async function provision(step: ProvisionStep, ctx: ScenarioContext): Prom
   for (const name of step.detach) ctx.intent.vms.find((v) => v.name === name)!.attached = false;
   for (const m of step.move) ctx.intent.vms.find((v) => v.name === m.vm)!.hypervisor = m.to;
   for (const s of step.setGroups) ctx.intent.vms.find((v) => v.name === s.vm)!.groups = [...s.groups];
+  for (const f of step.setFloatingIps) {
+    ctx.intent.floatingIps = ctx.intent.floatingIps.filter((x) => x.ip !== f.ip);
+    if (f.vm !== null) ctx.intent.floatingIps.push({ ip: f.ip, vm: f.vm });
+  }
   const change = {
     apply: step.apply,
     attach: step.attach,
     detach: step.detach,
     move: step.move,
     setGroups: step.setGroups,
+    setFloatingIps: step.setFloatingIps,
   };
   let acceptedAt: number | undefined;
   const driverContext = {
@@ -61,7 +66,8 @@ export async function provision(step: ProvisionStep, ctx: ScenarioContext): Prom
     },
   };
   const onlyBulk =
-    !step.apply && ![step.attach, step.detach, step.move, step.setGroups].some((l) => l.length > 0);
+    !step.apply &&
+    ![step.attach, step.detach, step.move, step.setGroups, step.setFloatingIps].some((l) => l.length > 0);
   const apply = async () => {
     try {
       if (!(onlyBulk && step.bulkMembers.length > 0)) await ctx.driver.provision(change, driverContext);
