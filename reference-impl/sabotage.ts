@@ -33,6 +33,7 @@
  * | `sg-no-intra-subnet`        | agent      | bridged (same-subnet) traffic bypasses the security rules        |
  * | `sg-ignore-external`        | agent      | traffic from/to addresses outside the domain's subnets is never filtered |
  * | `sg-egress-only`            | agent      | rules enforced only on the source VM's hypervisor (no ingress check) |
+ * | `scale-drop-port`           | controller | every 100th VM (by MAC) is never pushed to any agent             |
  */
 export const SABOTAGES = [
   'no-arp-suppress',
@@ -60,6 +61,7 @@ export const SABOTAGES = [
   'sg-no-intra-subnet',
   'sg-ignore-external',
   'sg-egress-only',
+  'scale-drop-port',
 ] as const;
 export type Sabotage = (typeof SABOTAGES)[number];
 /** A switch as written in OTWIN_SABOTAGE: its name, or `name=value`. */
@@ -110,4 +112,14 @@ export function gatewayMacOn(hypervisor: string, anycast: string): string {
   const octets = anycast.split(':');
   octets[2] = (hash || 1).toString(16).padStart(2, '0');
   return octets.join(':');
+}
+
+/**
+ * TEST-ONLY `scale-drop-port`: whether the controller drops this entry (a VM's vport or MAC entry
+ * whose MAC's last two octets are a multiple of 100: one VM in a hundred, on every agent).
+ */
+export function droppedAtScale(entry: { kind: string; mac?: string }): boolean {
+  if (!sabotaged('scale-drop-port') || (entry.kind !== 'vport' && entry.kind !== 'mac') || !entry.mac)
+    return false;
+  return Number.parseInt(entry.mac.slice(-5).replace(':', ''), 16) % 100 === 0;
 }

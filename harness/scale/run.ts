@@ -1,0 +1,420 @@
+/**
+ * The scale tier (docs/scale.md, catalogue SCALE-1..SCALE-3): a directory and a zone controller of the
+ * reference implementation as their own processes (so the controller's RSS and CPU are its own), and
+ * `hypervisors` simulated hypervisors (reference-impl/agent/simulated.ts) in this process.
+ *
+ * Layout (the intent): `ports` VMs in routing domains of PORTS_PER_DOMAIN VMs (one /24 subnet each),
+ * each domain's VMs spread round robin over `spread` hypervisors. A VM is relevant to every
+ * hypervisor hosting its routing domain (it routes and bridges to it there). Timing starts at the
+ * directory API call of each VM and ends when the last relevant hypervisor (those hosting the domain
+ * when the call was made, and the VM's own) has acknowledged a reconcile pass that holds it.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { SimulatedHypervisors } from '../../reference-impl/agent/simulated.ts';
+import { DirectoryClient } from '../../reference-impl/directory/client.ts';
+import { REPO_ROOT } from '../scenario/suite/launch.ts';
+import { pollUntil } from '../util/poll.ts';
+
+export const PORTS_PER_DOMAIN = 100;
+
+export interface ScaleOptions {
+  ports: number;
+  hypervisors: number;
+  /** Hypervisors per routing domain. */
+  spread?: number;
+  /** Directory API calls in flight. */
+  concurrency?: number;
+  /** Membership changes (SCALE-2) after the ports, and their rate per second. */
+  churn?: { changes: number; perSecond: number };
+  /** How long to wait for every port to be ready after the last API call, ms. */
+  settleMs?: number;
+  /** OTWIN_SABOTAGE for the controller (tests/sabotage). */
+  sabotage?: string;
+  log?: (line: string) => void;
+}
+
+export interface Latencies {
+  count: number;
+  ready: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+}
+
+export interface GrowthSample {
+  ports: number;
+  /** Security-group set elements programmed over every simulated hypervisor. */
+  elements: number;
+  controllerRssMb: number;
+  controllerCpuS: number;
+}
+
+export interface ScaleResult {
+  ports: Latencies;
+  /** Wall time from the first API call to the last port ready, ms. */
+  wallMs: number;
+  churn: (Latencies & { perSecond: number }) | undefined;
+  growth: GrowthSample[];
+  controllerRssMbPer1kPorts: number;
+  /** Ports whose every relevant hypervisor never acknowledged them (ids). */
+  missing: string[];
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (!sorted.length) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number;
+}
+
+function latencies(values: number[], count: number): Latencies {
+  const sorted = [...values].sort((a, b) => a - b);
+  return {
+    count,
+    ready: sorted.length,
+    p50: percentile(sorted, 50),
+    p95: percentile(sorted, 95),
+    p99: percentile(sorted, 99),
+    max: sorted.at(-1) ?? Number.NaN,
+  };
+}
+
+/** Slope through the origin's fit quality: R² of a least-squares line through the samples. */
+export function linearFit(xs: number[], ys: number[]): { slope: number; intercept: number; r2: number } {
+  const n = xs.length;
+  const mx = xs.reduce((a, b) => a + b, 0) / n;
+  const my = ys.reduce((a, b) => a + b, 0) / n;
+  let sxy = 0;
+  let sxx = 0;
+  let syy = 0;
+  for (let i = 0; i < n; i++) {
+    const dx = (xs[i] as number) - mx;
+    const dy = (ys[i] as number) - my;
+    sxy += dx * dy;
+    sxx += dx * dx;
+    syy += dy * dy;
+  }
+  const slope = sxx ? sxy / sxx : 0;
+  return { slope, intercept: my - slope * mx, r2: syy ? (sxy * sxy) / (sxx * syy) : 1 };
+}
+
+interface Role {
+  child: ChildProcess;
+  /** Resolves with the first stdout line matching. */
+  line: (re: RegExp) => Promise<RegExpExecArray>;
+}
+
+function startRole(script: string, args: string[], env: NodeJS.ProcessEnv, log?: (l: string) => void): Role {
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'run-ts.js'), script, ...args], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const waiters: Array<{ re: RegExp; resolve: (m: RegExpExecArray) => void }> = [];
+  const tail: string[] = [];
+  const onLine = (l: string) => {
+    tail.push(l);
+    if (tail.length > 20) tail.shift();
+    log?.(l);
+    for (const w of [...waiters]) {
+      const m = w.re.exec(l);
+      if (m) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(m);
+      }
+    }
+  };
+  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', onLine);
+  createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', onLine);
+  return {
+    child,
+    line: (re) =>
+      new Promise((resolve, reject) => {
+        waiters.push({ re, resolve });
+        child.once('exit', (code) =>
+          reject(new Error(`${script} exited (${code}) before printing ${re}: ${tail.join(' | ')}`)),
+        );
+      }),
+  };
+}
+
+/** RSS (MiB) and CPU seconds (user + system) of a process, from /proc. */
+export function processUsage(pid: number): { rssMb: number; cpuS: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return { rssMb: rssKb / 1024, cpuS: ticks / 100 };
+}
+
+const macOf = (i: number) =>
+  `02:5c:${((i >> 24) & 0xff).toString(16).padStart(2, '0')}:${((i >> 16) & 0xff).toString(16).padStart(2, '0')}:${((i >> 8) & 0xff).toString(16).padStart(2, '0')}:${(i & 0xff).toString(16).padStart(2, '0')}`;
+
+export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
+  const log = options.log ?? (() => {});
+  const spread = Math.min(options.spread ?? 10, options.hypervisors);
+  const concurrency = options.concurrency ?? 16;
+  const domains = Math.ceil(options.ports / PORTS_PER_DOMAIN);
+  if (domains > 250 * 250) throw new Error(`--ports ${options.ports}: at most ${250 * 250 * 100} ports`);
+  const dir = mkdtempSync(join(tmpdir(), 'otwin-scale-'));
+  const roles: Role[] = [];
+  let sims: SimulatedHypervisors | undefined;
+  try {
+    const token = 'scale-token';
+    const secretFile = join(dir, 'agent.secret');
+    writeFileSync(secretFile, 'scale-agent-secret\n', { mode: 0o600 });
+    const env = { ...process.env, DIRECTORY_TOKEN: token, OTWIN_SABOTAGE: '' };
+    const directory = startRole(
+      'reference-impl/bin/directory.ts',
+      ['--db', join(dir, 'directory.db'), '--host', '127.0.0.1', '--port', '0', '--quiet'],
+      env,
+    );
+    roles.push(directory);
+    const dirPort = Number((await directory.line(/directory listening on [^ ]+:(\d+)/))[1]);
+    const url = `http://127.0.0.1:${dirPort}`;
+    const client = new DirectoryClient({ url, token });
+    await client.create('zones', { id: 'z1', name: 'z1' });
+    const hvs = Array.from({ length: options.hypervisors }, (_, i) => ({
+      id: `sim${i + 1}`,
+      vtep: `10.${100 + Math.floor(i / 250)}.${Math.floor(i / 250) % 250}.${(i % 250) + 1}`,
+    }));
+    await parallel(hvs, concurrency, (h) =>
+      client.create('hypervisors', { id: h.id, name: h.id, zone: 'z1', vtep: h.vtep }),
+    );
+    await client.create('tenants', { id: 't1', name: 't1' });
+    const domainIds = Array.from({ length: domains }, (_, d) => `d${d}`);
+    await parallel(domainIds, concurrency, async (id, d) => {
+      await client.create('domains', { id, tenant: 't1', name: id });
+      await client.create('subnets', {
+        id: `${id}s`,
+        domain: id,
+        name: `${id}s`,
+        vni: 10_000 + d,
+        prefix: `10.${Math.floor(d / 250)}.${d % 250}.0/24`,
+        gateway: `10.${Math.floor(d / 250)}.${d % 250}.1`,
+      });
+    });
+    if (options.churn) {
+      // One group per domain, allowing its members to reach each other (SCALE-2/3).
+      await parallel(domainIds, concurrency, async (id) => {
+        await client.create('securityGroups', { id: `${id}g`, tenant: 't1', name: `${id}g`, domain: id });
+        await client.create('securityRules', {
+          id: `${id}r`,
+          securityGroup: `${id}g`,
+          direction: 'ingress',
+          protocol: 'any',
+          remoteGroup: `${id}g`,
+        });
+      });
+    }
+    const controller = startRole(
+      'reference-impl/bin/controller.ts',
+      [
+        '--id',
+        'c1',
+        '--zone',
+        'z1',
+        '--listen',
+        '127.0.0.1:0',
+        '--directory',
+        url,
+        '--secret-file',
+        secretFile,
+      ],
+      { ...env, OTWIN_SABOTAGE: options.sabotage ?? '' },
+    );
+    roles.push(controller);
+    const ctlPort = Number((await controller.line(/listening for agents on [^ ]+:(\d+)/))[1]);
+    const pid = controller.child.pid as number;
+    sims = new SimulatedHypervisors({
+      hypervisors: hvs,
+      zone: 'z1',
+      controllers: [{ host: '127.0.0.1', port: ctlPort }],
+      agentSecret: 'scale-agent-secret',
+    });
+    sims.start();
+    const simulated = sims;
+    const up = await pollUntil(
+      () => simulated.connected,
+      (n) => n === hvs.length,
+      { timeoutMs: 60_000, intervalMs: 200, what: 'every simulated hypervisor synced' },
+    );
+    if (!up.ok) throw new Error(`only ${sims.connected}/${hvs.length} simulated hypervisors synced in 60 s`);
+    log(`${hvs.length} simulated hypervisors synced with controller c1 (pid ${pid})`);
+
+    // SCALE-1: ports, timed from each API call.
+    const ports = Array.from({ length: options.ports }, (_, i) => {
+      const d = Math.floor(i / PORTS_PER_DOMAIN);
+      const k = i % PORTS_PER_DOMAIN;
+      // Domains start on consecutive hypervisors so every hypervisor hosts about as many domains.
+      const hv = hvs[(((d * spread) % hvs.length) + (k % spread)) % hvs.length] as { id: string };
+      return {
+        id: `p${i}`,
+        domain: d,
+        hv: hv.id,
+        mac: macOf(i + 1),
+        ip: `10.${Math.floor(d / 250)}.${d % 250}.${k + 10}`,
+        startedAt: 0,
+        relevant: [] as string[],
+      };
+    });
+    const hosting = new Map<number, Set<string>>();
+    const growth: GrowthSample[] = [];
+    const sampleEvery = Math.max(1, Math.floor(options.ports / 10));
+    const begin = performance.now();
+    let done = 0;
+    await parallel(ports, concurrency, async (p) => {
+      const hostsNow = hosting.get(p.domain) ?? new Set<string>();
+      p.relevant = [...new Set([...hostsNow, p.hv])];
+      p.startedAt = performance.now();
+      await client.create('vports', {
+        id: p.id,
+        subnet: `d${p.domain}s`,
+        hypervisor: p.hv,
+        name: p.id,
+        mac: p.mac,
+        ip: p.ip,
+        ...(options.churn ? { securityGroups: [`d${p.domain}g`] } : {}),
+      });
+      hostsNow.add(p.hv);
+      hosting.set(p.domain, hostsNow);
+      done++;
+      if (done % sampleEvery === 0) {
+        const u = processUsage(pid);
+        growth.push({
+          ports: done,
+          elements: simulated.security.elements,
+          controllerRssMb: u.rssMb,
+          controllerCpuS: u.cpuS,
+        });
+      }
+    });
+    const readyAt = (p: (typeof ports)[number]): number | undefined => {
+      let last = 0;
+      for (const hv of p.relevant) {
+        const t = simulated.programmed.get(hv)?.firstSeen.get(p.mac);
+        if (t === undefined) return undefined;
+        last = Math.max(last, t);
+      }
+      return last;
+    };
+    const settled = await pollUntil(
+      () => ports.filter((p) => readyAt(p) === undefined).length,
+      (n) => n === 0,
+      { timeoutMs: options.settleMs ?? 60_000, intervalMs: 250, what: 'every port ready' },
+    );
+    const times = ports.flatMap((p) => {
+      const t = readyAt(p);
+      return t === undefined ? [] : [t - p.startedAt];
+    });
+    const wallMs = Math.max(...ports.map((p) => readyAt(p) ?? 0)) - begin;
+    const missing = ports.filter((p) => readyAt(p) === undefined).map((p) => p.id);
+    const final = processUsage(pid);
+    growth.push({
+      ports: options.ports,
+      elements: simulated.security.elements,
+      controllerRssMb: final.rssMb,
+      controllerCpuS: final.cpuS,
+    });
+    log(
+      `ports: ${times.length}/${ports.length} ready${settled.ok ? '' : ` (${missing.length} never: ${missing.slice(0, 5).join(', ')} ...)`}`,
+    );
+
+    // SCALE-2: membership churn at a stated rate, timed from each API call to every relevant
+    // hypervisor acknowledging the VM's new groups.
+    let churn: ScaleResult['churn'];
+    if (options.churn && settled.ok) {
+      const { changes, perSecond } = options.churn;
+      const picks = Array.from(
+        { length: changes },
+        (_, j) => ports[(j * 7919) % ports.length] as (typeof ports)[number],
+      );
+      const started: number[] = [];
+      const want: string[] = [];
+      const sgids = new Map<string, number>();
+      for (const g of await client.list('securityGroups')) sgids.set(g.id, g.sgid);
+      const tick = 1000 / perSecond;
+      const t0 = performance.now();
+      const inFlight: Array<Promise<unknown>> = [];
+      for (let j = 0; j < changes; j++) {
+        const p = picks[j] as (typeof ports)[number];
+        // Alternately leave and rejoin the domain's group (a join after a leave of the same VM).
+        const previous = picks.slice(0, j).filter((q) => q.id === p.id).length;
+        const groups = previous % 2 === 0 ? [] : [`d${p.domain}g`];
+        want.push(groups.map((g) => sgids.get(g)).join(','));
+        const wait = t0 + j * tick - performance.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        started.push(performance.now());
+        inFlight.push(client.patch('vports', p.id, { securityGroups: groups }));
+      }
+      await Promise.all(inFlight);
+      const churnReady = (j: number): number | undefined => {
+        const p = picks[j] as (typeof ports)[number];
+        // A later change of the same VM supersedes this one: count only the last of each VM.
+        let last = 0;
+        for (const hv of hosting.get(p.domain) ?? []) {
+          const g = simulated.programmed.get(hv)?.groups.get(p.mac);
+          if (!g || g.groups !== want[j] || g.at < (started[j] as number)) return undefined;
+          last = Math.max(last, g.at);
+        }
+        return last;
+      };
+      const lastOf = new Map<string, number>();
+      for (const [j, p] of picks.entries()) lastOf.set(p.id, j);
+      const measured = [...lastOf.values()];
+      await pollUntil(
+        () => measured.filter((j) => churnReady(j) === undefined).length,
+        (n) => n === 0,
+        { timeoutMs: 30_000, intervalMs: 100, what: 'every membership change propagated' },
+      );
+      const ctimes = measured.flatMap((j) => {
+        const t = churnReady(j);
+        return t === undefined ? [] : [t - (started[j] as number)];
+      });
+      churn = { ...latencies(ctimes, measured.length), perSecond };
+    }
+    // The slope of a least-squares line over the ramp: one sample's GC state does not decide it.
+    const controllerRssMbPer1kPorts =
+      linearFit(
+        growth.map((g) => g.ports),
+        growth.map((g) => g.controllerRssMb),
+      ).slope * 1000;
+    return {
+      ports: latencies(times, ports.length),
+      wallMs,
+      churn,
+      growth,
+      controllerRssMbPer1kPorts,
+      missing,
+    };
+  } finally {
+    sims?.stop();
+    for (const r of roles.reverse()) {
+      if (r.child.exitCode !== null) continue;
+      const exited = new Promise((resolve) => r.child.once('exit', resolve));
+      r.child.kill('SIGTERM');
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
+      if (r.child.exitCode === null) r.child.kill('SIGKILL');
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight, in order of start. */
+async function parallel<T>(
+  items: T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<unknown>,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      await fn(items[i] as T, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
