@@ -24,7 +24,6 @@ export async function main(argv: string[]): Promise<void> {
       spread: { type: 'string', default: '10' },
       churn: { type: 'string', default: '300' },
       'churn-rate': { type: 'string', default: '20' },
-      verbose: { type: 'boolean', default: false },
     },
   });
   const counts = (values.ports as string).split(',').map(Number);
@@ -47,7 +46,6 @@ export async function main(argv: string[]): Promise<void> {
         : {}),
       settleMs: 120_000,
       log: (l) => console.log(`  ${l}`),
-      ...(values.verbose ? {} : {}),
     });
     const r = result.ports;
     const n = label(ports);
@@ -56,7 +54,7 @@ export async function main(argv: string[]): Promise<void> {
     );
     for (const g of result.growth)
       console.log(
-        `  growth ${g.ports} ports: controller ${g.controllerRssMb.toFixed(0)} MiB, ${g.controllerCpuS.toFixed(1)} s CPU; ${g.elements} set elements`,
+        `  growth ${g.ports} ports: controller ${g.controllerRssMb.toFixed(0)} MiB, ${g.controllerCpuS.toFixed(1)} s CPU; directory ${g.directoryCpuS.toFixed(1)} s CPU; simulated hypervisors ${g.simulatorCpuS.toFixed(1)} s CPU; ${g.elements} set elements`,
       );
     console.log(`BENCH scale_ports_${n}_p50_ms ${r.p50.toFixed(0)} ms`);
     console.log(`BENCH scale_ports_${n}_p95_ms ${r.p95.toFixed(0)} ms`);

@@ -14,6 +14,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { Agent } from '../../reference-impl/agent/agent.ts';
+import { createUnderlay, ping, type UnderlayFixture } from '../../reference-impl/agent/fixtures/underlay.ts';
+import { vmNsName } from '../../reference-impl/agent/model.ts';
 import { SimulatedHypervisors } from '../../reference-impl/agent/simulated.ts';
 import { DirectoryClient } from '../../reference-impl/directory/client.ts';
 import { REPO_ROOT } from '../scenario/suite/launch.ts';
@@ -32,6 +35,12 @@ export interface ScaleOptions {
   churn?: { changes: number; perSecond: number };
   /** How long to wait for every port to be ready after the last API call, ms. */
   settleMs?: number;
+  /**
+   * Real hypervisors (namespace fixtures named `<prefix>…`, real agents, kernel datapath) in the same
+   * zone: after the ramp one VM is attached on each, and each is timed from its API call to the first
+   * ping answered from the first real hypervisor's VM (the data plane, sampled independently of acks).
+   */
+  real?: { prefix: string; count: number };
   /** OTWIN_SABOTAGE for the controller (tests/sabotage). */
   sabotage?: string;
   log?: (line: string) => void;
@@ -52,6 +61,10 @@ export interface GrowthSample {
   elements: number;
   controllerRssMb: number;
   controllerCpuS: number;
+  /** The directory's CPU seconds (it takes every API call: the usual bottleneck of the ramp). */
+  directoryCpuS: number;
+  /** This process's CPU seconds (the simulated hypervisors, and the API client). */
+  simulatorCpuS: number;
 }
 
 export interface ScaleResult {
@@ -63,6 +76,8 @@ export interface ScaleResult {
   controllerRssMbPer1kPorts: number;
   /** Ports whose every relevant hypervisor never acknowledged them (ids). */
   missing: string[];
+  /** Per sampled real VM (after the first): ms from its API call to a ping answered, or undefined. */
+  sampledPings: Array<{ vm: string; ms: number | undefined }>;
 }
 
 export function percentile(sorted: number[], p: number): number {
@@ -162,6 +177,8 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
   const dir = mkdtempSync(join(tmpdir(), 'otwin-scale-'));
   const roles: Role[] = [];
   let sims: SimulatedHypervisors | undefined;
+  let underlay: UnderlayFixture | undefined;
+  const realAgents: Agent[] = [];
   try {
     const token = 'scale-token';
     const secretFile = join(dir, 'agent.secret');
@@ -184,6 +201,11 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
     await parallel(hvs, concurrency, (h) =>
       client.create('hypervisors', { id: h.id, name: h.id, zone: 'z1', vtep: h.vtep }),
     );
+    if (options.real) {
+      underlay = await createUnderlay(options.real.prefix, options.real.count, { net: 97 });
+      for (const h of underlay.hypervisors)
+        await client.create('hypervisors', { id: h.name, name: h.name, zone: 'z1', vtep: h.vtep });
+    }
     await client.create('tenants', { id: 't1', name: 't1' });
     const domainIds = Array.from({ length: domains }, (_, d) => `d${d}`);
     await parallel(domainIds, concurrency, async (id, d) => {
@@ -243,6 +265,20 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
       { timeoutMs: 60_000, intervalMs: 200, what: 'every simulated hypervisor synced' },
     );
     if (!up.ok) throw new Error(`only ${sims.connected}/${hvs.length} simulated hypervisors synced in 60 s`);
+    for (const h of underlay?.hypervisors ?? []) {
+      const agent = new Agent({
+        prefix: options.real?.prefix as string,
+        hypervisor: h.name,
+        hvNetns: h.ns,
+        zone: 'z1',
+        vtep: h.vtep,
+        mtu: 1450,
+        controllers: [{ host: '127.0.0.1', port: ctlPort }],
+        agentSecret: 'scale-agent-secret',
+      });
+      agent.start();
+      realAgents.push(agent);
+    }
     log(`${hvs.length} simulated hypervisors synced with controller c1 (pid ${pid})`);
 
     // SCALE-1: ports, timed from each API call.
@@ -263,35 +299,6 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
     });
     const hosting = new Map<number, Set<string>>();
     const growth: GrowthSample[] = [];
-    const sampleEvery = Math.max(1, Math.floor(options.ports / 10));
-    const begin = performance.now();
-    let done = 0;
-    await parallel(ports, concurrency, async (p) => {
-      const hostsNow = hosting.get(p.domain) ?? new Set<string>();
-      p.relevant = [...new Set([...hostsNow, p.hv])];
-      p.startedAt = performance.now();
-      await client.create('vports', {
-        id: p.id,
-        subnet: `d${p.domain}s`,
-        hypervisor: p.hv,
-        name: p.id,
-        mac: p.mac,
-        ip: p.ip,
-        ...(options.churn ? { securityGroups: [`d${p.domain}g`] } : {}),
-      });
-      hostsNow.add(p.hv);
-      hosting.set(p.domain, hostsNow);
-      done++;
-      if (done % sampleEvery === 0) {
-        const u = processUsage(pid);
-        growth.push({
-          ports: done,
-          elements: simulated.security.elements,
-          controllerRssMb: u.rssMb,
-          controllerCpuS: u.cpuS,
-        });
-      }
-    });
     const readyAt = (p: (typeof ports)[number]): number | undefined => {
       let last = 0;
       for (const hv of p.relevant) {
@@ -301,27 +308,58 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
       }
       return last;
     };
-    const settled = await pollUntil(
-      () => ports.filter((p) => readyAt(p) === undefined).length,
-      (n) => n === 0,
-      { timeoutMs: options.settleMs ?? 60_000, intervalMs: 250, what: 'every port ready' },
-    );
+    // Ten batches: each is created (`concurrency` calls in flight), then awaited until every port so far
+    // is ready, then the controller and the programmed elements are sampled (SCALE-3 compares
+    // settled states, not a backlog). Once a batch never settles (a bug), later ones are not awaited.
+    const begin = performance.now();
+    const batch = Math.ceil(options.ports / 10);
+    let settled = { ok: true };
+    for (let from = 0; from < ports.length; from += batch) {
+      await parallel(ports.slice(from, from + batch), concurrency, async (p) => {
+        const hostsNow = hosting.get(p.domain) ?? new Set<string>();
+        p.relevant = [...new Set([...hostsNow, p.hv])];
+        p.startedAt = performance.now();
+        await client.create('vports', {
+          id: p.id,
+          subnet: `d${p.domain}s`,
+          hypervisor: p.hv,
+          name: p.id,
+          mac: p.mac,
+          ip: p.ip,
+          ...(options.churn ? { securityGroups: [`d${p.domain}g`] } : {}),
+        });
+        hostsNow.add(p.hv);
+        hosting.set(p.domain, hostsNow);
+      });
+      const created = ports.slice(0, from + batch);
+      if (settled.ok)
+        settled = await pollUntil(
+          () => created.filter((p) => readyAt(p) === undefined).length,
+          (n) => n === 0,
+          { timeoutMs: options.settleMs ?? 60_000, intervalMs: 100, what: 'every port ready' },
+        );
+      const u = processUsage(pid);
+      growth.push({
+        ports: created.length,
+        elements: simulated.security.elements,
+        controllerRssMb: u.rssMb,
+        controllerCpuS: u.cpuS,
+        directoryCpuS: processUsage(directory.child.pid as number).cpuS,
+        simulatorCpuS: processUsage(process.pid).cpuS,
+      });
+    }
     const times = ports.flatMap((p) => {
       const t = readyAt(p);
       return t === undefined ? [] : [t - p.startedAt];
     });
     const wallMs = Math.max(...ports.map((p) => readyAt(p) ?? 0)) - begin;
     const missing = ports.filter((p) => readyAt(p) === undefined).map((p) => p.id);
-    const final = processUsage(pid);
-    growth.push({
-      ports: options.ports,
-      elements: simulated.security.elements,
-      controllerRssMb: final.rssMb,
-      controllerCpuS: final.cpuS,
-    });
     log(
       `ports: ${times.length}/${ports.length} ready${settled.ok ? '' : ` (${missing.length} never: ${missing.slice(0, 5).join(', ')} ...)`}`,
     );
+
+    const sampledPings =
+      settled.ok && underlay ? await samplePings(client, underlay, options.real?.prefix as string) : [];
 
     // SCALE-2: membership churn at a stated rate, timed from each API call to every relevant
     // hypervisor acknowledging the VM's new groups.
@@ -389,6 +427,7 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
       growth,
       controllerRssMbPer1kPorts,
       missing,
+      sampledPings,
     };
   } finally {
     sims?.stop();
@@ -401,6 +440,57 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
     }
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * One VM per real hypervisor in a domain of their own (10.250.0.0/24), attached after the ramp; each
+ * VM after the first is timed from its API call to the first ping answered from the first one's VM.
+ */
+async function samplePings(
+  client: DirectoryClient,
+  underlay: UnderlayFixture,
+  prefix: string,
+): Promise<Array<{ vm: string; ms: number | undefined }>> {
+  await client.create('domains', { id: 'dreal', tenant: 't1', name: 'dreal' });
+  await client.create('subnets', {
+    id: 'dreal-s',
+    domain: 'dreal',
+    name: 'dreal-s',
+    vni: 9999,
+    prefix: '10.250.0.0/24',
+    gateway: '10.250.0.1',
+  });
+  const vms = underlay.hypervisors.map((h, i) => ({
+    id: `real${i + 1}`,
+    hv: h.name,
+    ip: `10.250.0.${i + 10}`,
+    mac: `02:5d:00:00:00:${(i + 1).toString(16).padStart(2, '0')}`,
+  }));
+  const started = new Map<string, number>();
+  for (const v of vms) {
+    started.set(v.id, performance.now());
+    await client.create('vports', {
+      id: v.id,
+      subnet: 'dreal-s',
+      hypervisor: v.hv,
+      name: v.id,
+      mac: v.mac,
+      ip: v.ip,
+    });
+  }
+  const [from, ...targets] = vms;
+  if (!from) return [];
+  const fromNs = vmNsName({ prefix, hypervisor: from.hv }, from.id);
+  return Promise.all(
+    targets.map(async (t) => {
+      const answered = await pollUntil(
+        () => ping(fromNs, t.ip, { count: 1, timeoutS: 1 }).catch(() => false),
+        (ok) => ok,
+        { timeoutMs: 30_000, intervalMs: 50, what: `ping ${from.id} → ${t.id}` },
+      );
+      return { vm: t.id, ms: answered.ok ? performance.now() - (started.get(t.id) as number) : undefined };
+    }),
+  );
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight, in order of start. */
