@@ -52,9 +52,12 @@ export async function main(argv: string[]): Promise<void> {
     console.log(
       `  SCALE-1 ${r.ready}/${r.count} ready; p50 ${r.p50.toFixed(0)} ms, p95 ${r.p95.toFixed(0)} ms, p99 ${r.p99.toFixed(0)} ms, max ${r.max.toFixed(0)} ms; wall ${(result.wallMs / 1000).toFixed(1)} s`,
     );
+    console.log(
+      `  sessions lost by the simulated hypervisors: ${result.sessionLosses.heartbeat} without heartbeat for 3 s, ${result.sessionLosses.closed} closed (each one is a full resync)`,
+    );
     for (const g of result.growth)
       console.log(
-        `  growth ${g.ports} ports: controller ${g.controllerRssMb.toFixed(0)} MiB, ${g.controllerCpuS.toFixed(1)} s CPU; directory ${g.directoryCpuS.toFixed(1)} s CPU; simulated hypervisors ${g.simulatorCpuS.toFixed(1)} s CPU; ${g.elements} set elements`,
+        `  growth ${g.ports} ports: controller ${g.controllerRssMb.toFixed(0)} MiB, ${g.controllerCpuS.toFixed(1)} s CPU; directory ${g.directoryCpuS.toFixed(1)} s CPU; simulated hypervisors ${g.simulatorCpuS.toFixed(1)} s CPU; ${g.elements} set elements; ${g.resyncs} resyncs`,
       );
     console.log(`BENCH scale_ports_${n}_p50_ms ${r.p50.toFixed(0)} ms`);
     console.log(`BENCH scale_ports_${n}_p95_ms ${r.p95.toFixed(0)} ms`);

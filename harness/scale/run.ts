@@ -61,6 +61,8 @@ export interface GrowthSample {
   elements: number;
   controllerRssMb: number;
   controllerCpuS: number;
+  /** Full resyncs of simulated hypervisors so far (reconnects under load; 0 when healthy). */
+  resyncs: number;
   /** The directory's CPU seconds (it takes every API call: the usual bottleneck of the ramp). */
   directoryCpuS: number;
   /** This process's CPU seconds (the simulated hypervisors, and the API client). */
@@ -76,6 +78,8 @@ export interface ScaleResult {
   controllerRssMbPer1kPorts: number;
   /** Ports whose every relevant hypervisor never acknowledged them (ids). */
   missing: string[];
+  /** Sessions the simulated hypervisors lost (no heartbeat within 3 s / closed), each a full resync. */
+  sessionLosses: { heartbeat: number; closed: number };
   /** Per sampled real VM (after the first): ms from its API call to a ping answered, or undefined. */
   sampledPings: Array<{ vm: string; ms: number | undefined }>;
 }
@@ -341,13 +345,20 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
       const u = processUsage(pid);
       growth.push({
         ports: created.length,
-        elements: simulated.security.elements,
+        elements: simulated.security.counts().elements,
+        resyncs: simulated.resyncs,
         controllerRssMb: u.rssMb,
         controllerCpuS: u.cpuS,
         directoryCpuS: processUsage(directory.child.pid as number).cpuS,
         simulatorCpuS: processUsage(process.pid).cpuS,
       });
     }
+    if (!settled.ok)
+      settled = await pollUntil(
+        () => ports.filter((p) => readyAt(p) === undefined).length,
+        (n) => n === 0,
+        { timeoutMs: options.settleMs ?? 60_000, intervalMs: 100, what: 'every port ready' },
+      );
     const times = ports.flatMap((p) => {
       const t = readyAt(p);
       return t === undefined ? [] : [t - p.startedAt];
@@ -428,6 +439,7 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
       controllerRssMbPer1kPorts,
       missing,
       sampledPings,
+      sessionLosses: { ...simulated.sessionLosses },
     };
   } finally {
     sims?.stop();
@@ -507,4 +519,16 @@ async function parallel<T>(
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+/** SCALE-1's verdict (catalogue: p50/p95/p99 reported, every port ready). */
+export function scale1Verdict(result: ScaleResult): { ok: boolean; message: string } {
+  const r = result.ports;
+  const figures = `p50 ${r.p50.toFixed(0)} ms, p95 ${r.p95.toFixed(0)} ms, p99 ${r.p99.toFixed(0)} ms`;
+  if (r.ready === r.count && result.missing.length === 0)
+    return { ok: true, message: `${r.ready}/${r.count} ports ready; ${figures}` };
+  return {
+    ok: false,
+    message: `${r.ready}/${r.count} ports ready: never programmed on every relevant hypervisor: ${result.missing.slice(0, 10).join(', ')}${result.missing.length > 10 ? ` and ${result.missing.length - 10} more` : ''}`,
+  };
 }

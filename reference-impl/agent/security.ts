@@ -322,6 +322,8 @@ export interface SgBackend {
   run(ns: string, script: string): Promise<string | undefined>;
   /** Rule comment → handle of the rules chain. */
   handles(ns: string): Promise<Map<string, number>>;
+  /** What a namespace holds after a script applied (a backend that keeps state: memory). */
+  applied?(ns: string, state: ActualSg): void;
 }
 
 export const nftBackend: SgBackend = {
@@ -380,6 +382,7 @@ export class SecurityProgrammer {
         guardExists: have.guardExists || want.guard.size > 0,
       };
       this.programmed.set(ns, next);
+      this.backend.applied?.(ns, next);
     }
     return errors;
   }

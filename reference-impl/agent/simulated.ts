@@ -47,51 +47,53 @@ export class MemoryDatapath implements Datapath {
 
 /**
  * Security programming into memory: the scripts the real agent would run through `nft -f` are
- * computed and kept per namespace as their element count, so group growth is measured in elements.
+ * computed, not run; what each namespace then holds is kept, read back on full reads (as `nft -j`
+ * would be), and counted in set elements and rules for SCALE-3.
  */
 export class MemorySgBackend implements SgBackend {
   scripts = 0;
-  /** Set elements currently programmed (added minus deleted), over every namespace. */
-  elements = 0;
-  /** Security rules currently programmed, over every namespace. */
-  rules = 0;
-  private readonly handlesByNs = new Map<string, Map<string, number>>();
+  private readonly state = new Map<string, ActualSg>();
   private nextHandle = 1;
 
-  async read(): Promise<ActualSg> {
-    return { ...emptySg(), handles: new Map(), exists: false, guardExists: false };
+  async read(ns: string): Promise<ActualSg> {
+    const have = this.state.get(ns);
+    if (!have) return { ...emptySg(), handles: new Map(), exists: false, guardExists: false };
+    return {
+      sets: new Map([...have.sets].map(([g, ips]) => [g, new Set(ips)])),
+      rules: new Map(have.rules),
+      guard: new Map(have.guard),
+      handles: new Map(have.handles),
+      exists: have.exists,
+      guardExists: have.guardExists,
+    };
   }
 
-  async run(ns: string, script: string): Promise<string | undefined> {
+  async run(): Promise<string | undefined> {
     this.scripts++;
-    const handles = this.handlesByNs.get(ns) ?? new Map<string, number>();
-    this.handlesByNs.set(ns, handles);
-    for (const line of script.split('\n')) {
-      const elements = /^(add|delete) element .*\{ (.*) \}$/.exec(line);
-      if (elements) {
-        const count = (elements[2] as string).split(', ').length;
-        this.elements += elements[1] === 'add' ? count : -count;
-        continue;
-      }
-      const added = /^(?:add|insert) rule .* comment "([^"]+)"$/.exec(line);
-      if (added) {
-        handles.set(added[1] as string, this.nextHandle++);
-        this.rules++;
-        continue;
-      }
-      const removed = /^delete rule .* handle (\d+)$/.exec(line);
-      if (removed)
-        for (const [comment, handle] of handles)
-          if (handle === Number(removed[1])) {
-            handles.delete(comment);
-            this.rules--;
-          }
-    }
     return undefined;
   }
 
-  async handles(ns: string): Promise<Map<string, number>> {
-    return new Map(this.handlesByNs.get(ns));
+  /** Handles for the rules the last script added (the programmer keeps them for deletion). */
+  async handles(): Promise<Map<string, number>> {
+    return new Map();
+  }
+
+  applied(ns: string, state: ActualSg): void {
+    for (const comment of state.rules.keys())
+      if (!state.handles.has(comment)) state.handles.set(comment, this.nextHandle++);
+    this.state.set(ns, state);
+  }
+
+  /** Set elements (group members and guard bindings) and rules held over every namespace. */
+  counts(): { elements: number; rules: number } {
+    let elements = 0;
+    let rules = 0;
+    for (const s of this.state.values()) {
+      for (const ips of s.sets.values()) elements += ips.size;
+      elements += s.guard.size;
+      rules += s.rules.size;
+    }
+    return { elements, rules };
   }
 }
 
@@ -118,6 +120,8 @@ export class SimulatedHypervisors {
   readonly programmed = new Map<string, ProgrammedLog>();
   readonly datapath = new Map<string, MemoryDatapath>();
   readonly security = new MemorySgBackend();
+  /** Why sessions were lost: the agent heard no heartbeat in time, or the connection closed. */
+  readonly sessionLosses = { heartbeat: 0, closed: 0 };
 
   constructor(readonly options: SimulatedHypervisorsOptions) {
     for (const hv of options.hypervisors) {
@@ -139,7 +143,11 @@ export class SimulatedHypervisors {
           if (!errors.length) record(log, effective);
         },
         ...(options.agentSecret === undefined ? {} : { agentSecret: options.agentSecret }),
-        ...(options.log ? { log: options.log } : {}),
+        log: (line) => {
+          if (line.includes(': no heartbeat for ')) this.sessionLosses.heartbeat++;
+          else if (line.endsWith(' disconnected')) this.sessionLosses.closed++;
+          options.log?.(line);
+        },
       });
       this.agents.set(hv.id, agent);
     }
@@ -151,6 +159,13 @@ export class SimulatedHypervisors {
 
   stop(): void {
     for (const agent of this.agents.values()) agent.stop();
+  }
+
+  /** Full passes beyond each hypervisor's first sync (reconnects, resyncs): 0 in a healthy run. */
+  get resyncs(): number {
+    let n = 0;
+    for (const agent of this.agents.values()) n += Math.max(0, agent.stats.fullReads - 1);
+    return n;
   }
 
   /** Hypervisors whose every controller session has a sync (or update) acknowledged at least once. */
