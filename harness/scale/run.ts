@@ -417,7 +417,11 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
       await pollUntil(
         () => measured.filter((j) => churnReady(j) === undefined).length,
         (n) => n === 0,
-        { timeoutMs: 30_000, intervalMs: 100, what: 'every membership change propagated' },
+        {
+          timeoutMs: options.settleMs ?? 30_000,
+          intervalMs: 100,
+          what: 'every membership change propagated',
+        },
       );
       const ctimes = measured.flatMap((j) => {
         const t = churnReady(j);
