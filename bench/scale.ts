@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- scale [--ports 10000,50000] [--hypervisors 500] [--spread 10] [--churn 300]
+ * `npm run bench -- scale [--ports 10000[,50000]] [--hypervisors 500] [--spread 10] [--churn 300]
  * [--churn-rate 20]`: the scale tier (docs/scale.md). For each port count: a fresh directory and
  * controller (their own processes) and `hypervisors` simulated hypervisors (this process); the ports
  * are created through the directory API (16 calls in flight) and each is timed from its API call to
@@ -19,7 +19,7 @@ export async function main(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      ports: { type: 'string', default: '10000,50000' },
+      ports: { type: 'string', default: '10000' },
       hypervisors: { type: 'string', default: '500' },
       spread: { type: 'string', default: '10' },
       churn: { type: 'string', default: '300' },
@@ -100,5 +100,9 @@ export async function main(argv: string[]): Promise<void> {
     }
     if (r.ready !== r.count) failed = true;
   }
+  if (!counts.includes(50_000))
+    console.log(
+      'scale: 50k ports not run (pass --ports 10000,50000; on this shared 2-core machine it did not fit the time, see docs/scale.md)',
+    );
   if (failed) throw new Error('not every port was ready (SCALE-1 fails)');
 }

@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { cleanupPrefix } from '../../reference-impl/agent/fixtures/underlay.ts';
 import { linearFit, runScale, type ScaleResult, scale1Verdict } from './run.ts';
 
-const PREFIX = `oh9s${process.pid % 1000}-`;
+const PREFIX = `oscl${process.pid % 1000}-`;
 const T_SG_MS = 500;
 
 describe('scale tier (1k ports, 50 simulated + 2 real hypervisors)', () => {
