@@ -57,7 +57,7 @@ export async function main(argv: string[]): Promise<void> {
     );
     for (const g of result.growth)
       console.log(
-        `  growth ${g.ports} ports: controller ${g.controllerRssMb.toFixed(0)} MiB, ${g.controllerCpuS.toFixed(1)} s CPU; directory ${g.directoryCpuS.toFixed(1)} s CPU; simulated hypervisors ${g.simulatorCpuS.toFixed(1)} s CPU; ${g.elements} set elements; ${g.resyncs} resyncs`,
+        `  growth ${g.ports} ports: controller ${g.controllerRssMb.toFixed(0)} MiB, ${g.controllerCpuS.toFixed(1)} s CPU; directory ${g.directoryCpuS.toFixed(1)} s CPU; simulated hypervisors ${g.simulatorCpuS.toFixed(1)} s CPU; ${g.elements} set elements, ${g.rules} rules; ${g.resyncs} resyncs`,
       );
     console.log(`BENCH scale_ports_${n}_p50_ms ${r.p50.toFixed(0)} ms`);
     console.log(`BENCH scale_ports_${n}_p95_ms ${r.p95.toFixed(0)} ms`);

@@ -29,6 +29,8 @@ export interface ScaleOptions {
   hypervisors: number;
   /** Hypervisors per routing domain. */
   spread?: number;
+  /** VMs per routing domain (one group each with churn), default PORTS_PER_DOMAIN. */
+  portsPerDomain?: number;
   /** Directory API calls in flight. */
   concurrency?: number;
   /** Membership changes (SCALE-2) after the ports, and their rate per second. */
@@ -59,6 +61,8 @@ export interface GrowthSample {
   ports: number;
   /** Security-group set elements programmed over every simulated hypervisor. */
   elements: number;
+  /** Security rules programmed over every simulated hypervisor. */
+  rules: number;
   controllerRssMb: number;
   controllerCpuS: number;
   /** Full resyncs of simulated hypervisors so far (reconnects under load; 0 when healthy). */
@@ -176,7 +180,9 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
   const log = options.log ?? (() => {});
   const spread = Math.min(options.spread ?? 10, options.hypervisors);
   const concurrency = options.concurrency ?? 16;
-  const domains = Math.ceil(options.ports / PORTS_PER_DOMAIN);
+  const perDomain = options.portsPerDomain ?? PORTS_PER_DOMAIN;
+  if (perDomain > 240) throw new Error(`portsPerDomain ${perDomain}: at most 240 (one /24 per domain)`);
+  const domains = Math.ceil(options.ports / perDomain);
   if (domains > 250 * 250) throw new Error(`--ports ${options.ports}: at most ${250 * 250 * 100} ports`);
   const dir = mkdtempSync(join(tmpdir(), 'otwin-scale-'));
   const roles: Role[] = [];
@@ -287,8 +293,8 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
 
     // SCALE-1: ports, timed from each API call.
     const ports = Array.from({ length: options.ports }, (_, i) => {
-      const d = Math.floor(i / PORTS_PER_DOMAIN);
-      const k = i % PORTS_PER_DOMAIN;
+      const d = Math.floor(i / perDomain);
+      const k = i % perDomain;
       // Domains start on consecutive hypervisors so every hypervisor hosts about as many domains.
       const hv = hvs[(((d * spread) % hvs.length) + (k % spread)) % hvs.length] as { id: string };
       return {
@@ -345,7 +351,7 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
       const u = processUsage(pid);
       growth.push({
         ports: created.length,
-        elements: simulated.security.counts().elements,
+        ...simulated.security.counts(),
         resyncs: simulated.resyncs,
         controllerRssMb: u.rssMb,
         controllerCpuS: u.cpuS,
@@ -535,4 +541,19 @@ export function scale1Verdict(result: ScaleResult): { ok: boolean; message: stri
     ok: false,
     message: `${r.ready}/${r.count} ports ready: never programmed on every relevant hypervisor: ${result.missing.slice(0, 10).join(', ')}${result.missing.length > 10 ? ` and ${result.missing.length - 10} more` : ''}`,
   };
+}
+
+/**
+ * SCALE-3's verdict on the programmed state (catalogue: linear growth, see SG-6): rules plus set
+ * elements per port at the end of the ramp at most 1.5 times what they were after the first batch
+ * (members x members grows with the square of a group's members and fails it).
+ */
+export function scale3Verdict(result: ScaleResult): { ok: boolean; message: string } {
+  const first = result.growth[0];
+  const last = result.growth.at(-1);
+  if (!first || !last || last.ports <= first.ports) return { ok: false, message: 'no growth samples' };
+  const per = (g: GrowthSample) => (g.elements + g.rules) / g.ports;
+  const ratio = per(last) / per(first);
+  const message = `rules + elements per port: ${per(first).toFixed(1)} at ${first.ports} ports, ${per(last).toFixed(1)} at ${last.ports} (x${ratio.toFixed(2)}, at most x1.5 for linear growth)`;
+  return { ok: ratio <= 1.5, message };
 }

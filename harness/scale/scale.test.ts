@@ -6,7 +6,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { cleanupPrefix } from '../../reference-impl/agent/fixtures/underlay.ts';
-import { linearFit, runScale, type ScaleResult, scale1Verdict } from './run.ts';
+import { linearFit, runScale, type ScaleResult, scale1Verdict, scale3Verdict } from './run.ts';
 
 const PREFIX = `oscl${process.pid % 1000}-`;
 const T_SG_MS = 500;
@@ -45,6 +45,8 @@ describe('scale tier (1k ports, 50 simulated + 2 real hypervisors)', () => {
   });
 
   it('SCALE-3: set elements and controller CPU grow linearly with the members', () => {
+    const verdict = scale3Verdict(result);
+    expect(verdict.ok, verdict.message).toBe(true);
     const xs = result.growth.map((g) => g.ports);
     // Elements: one per member per hypervisor hosting its domain (and one guard entry per local VM).
     expect(
