@@ -20,6 +20,7 @@ import { vmNsName } from '../../reference-impl/agent/model.ts';
 import { SimulatedHypervisors } from '../../reference-impl/agent/simulated.ts';
 import { DirectoryClient } from '../../reference-impl/directory/client.ts';
 import { REPO_ROOT } from '../scenario/suite/launch.ts';
+import { percentile } from '../util/percentile.ts';
 import { pollUntil } from '../util/poll.ts';
 
 export const PORTS_PER_DOMAIN = 100;
@@ -86,11 +87,6 @@ export interface ScaleResult {
   sessionLosses: { heartbeat: number; closed: number };
   /** Per sampled real VM (after the first): ms from its API call to a ping answered, or undefined. */
   sampledPings: Array<{ vm: string; ms: number | undefined }>;
-}
-
-export function percentile(sorted: number[], p: number): number {
-  if (!sorted.length) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number;
 }
 
 function latencies(values: number[], count: number): Latencies {
