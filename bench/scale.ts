@@ -11,7 +11,7 @@
  * scale_controller_rss_mb_per_1k_ports, scale_churn_p95_ms (and p50/p99, rate), scale_growth_r2_rss.
  */
 import { parseArgs } from 'node:util';
-import { linearFit, runScale } from '../harness/scale/run.ts';
+import { linearFit, runScale, scale3Verdict } from '../harness/scale/run.ts';
 
 const label = (n: number) => (n % 1000 === 0 ? `${n / 1000}k` : String(n));
 
@@ -84,6 +84,8 @@ export async function main(argv: string[]): Promise<void> {
       console.log(
         `  SCALE-3 linear fits over the ramp: RSS r² ${rss.r2.toFixed(3)}, CPU r² ${cpu.r2.toFixed(3)}, elements r² ${elements.r2.toFixed(3)}`,
       );
+      const growth = scale3Verdict(result);
+      console.log(`  SCALE-3 ${growth.ok ? 'linear' : 'NOT linear'}: ${growth.message}`);
       console.log(`BENCH scale_growth_r2_rss ${rss.r2.toFixed(3)} r2`);
       console.log(`BENCH scale_growth_r2_cpu ${cpu.r2.toFixed(3)} r2`);
       console.log(`BENCH scale_growth_r2_elements ${elements.r2.toFixed(3)} r2`);
