@@ -5,6 +5,9 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { percentile } from '../harness/util/percentile.ts';
+
+export { percentile };
 
 export interface TraceLine {
   t: number;
@@ -37,12 +40,6 @@ export function readTraces(labDir: string, nodes: string[], since: number): Trac
     }
   }
   return out.sort((a, b) => a.t - b.t);
-}
-
-export function percentile(sorted: number[], p: number): number {
-  if (!sorted.length) return Number.NaN;
-  const idx = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[idx] as number;
 }
 
 /**

@@ -38,6 +38,7 @@
  * | `fip-stale-route`           | controller | a floating IP's /32 is never withdrawn or moved once announced    |
  * | `nat-translate-internal`    | agent      | a VM's traffic to its own tenant is translated to its floating IP |
  * | `nat-central=<address>`     | agent      | outside-bound traffic of every other hypervisor is tunnelled (VXLAN 4790) to the hypervisor with that underlay address, which translates and sends it on: a central NAT node |
+ * | `scale-drop-port`           | controller | every 100th VM (by MAC) is never pushed to any agent             |
  */
 export const SABOTAGES = [
   'no-arp-suppress',
@@ -70,6 +71,7 @@ export const SABOTAGES = [
   'fip-stale-route',
   'nat-translate-internal',
   'nat-central',
+  'scale-drop-port',
 ] as const;
 export type Sabotage = (typeof SABOTAGES)[number];
 /** A switch as written in OTWIN_SABOTAGE: its name, or `name=value`. */
@@ -125,4 +127,14 @@ export function gatewayMacOn(hypervisor: string, anycast: string): string {
   const octets = anycast.split(':');
   octets[2] = (hash || 1).toString(16).padStart(2, '0');
   return octets.join(':');
+}
+
+/**
+ * TEST-ONLY `scale-drop-port`: whether the controller drops this entry (a VM's vport or MAC entry
+ * whose MAC's last two octets are a multiple of 100: one VM in a hundred, on every agent).
+ */
+export function droppedAtScale(entry: { kind: string; mac?: string }): boolean {
+  if (!sabotaged('scale-drop-port') || (entry.kind !== 'vport' && entry.kind !== 'mac') || !entry.mac)
+    return false;
+  return Number.parseInt(entry.mac.slice(-5).replace(':', ''), 16) % 100 === 0;
 }

@@ -19,12 +19,13 @@ import {
 import { agentCredential } from '../protocol/secret.ts';
 import { TRACE_ENABLED, trace } from '../protocol/trace.ts';
 import { sabotaged } from '../sabotage.ts';
+import type { Datapath } from './datapath.ts';
 import { type Garp, GarpWatcher } from './garp.ts';
 import { Kernel, type KernelOptions } from './kernel.ts';
 import { deriveDesired, type KernelModel, portName } from './model.ts';
 import { NatProgrammer } from './nat.ts';
 import { type ActualExtras, plan, planSize } from './plan.ts';
-import { SecurityProgrammer, type SgMode } from './security.ts';
+import { SecurityProgrammer, type SgBackend, type SgMode } from './security.ts';
 
 /** Namespaces read per audit (besides the hypervisor namespace's devices and unknown namespaces). */
 export const AUDIT_SLICE = 4;
@@ -50,6 +51,14 @@ export interface AgentOptions extends KernelOptions {
    */
   sgMode?: SgMode;
   log?: (line: string) => void;
+  /**
+   * Where the plan goes (default: the kernel of `hvNetns`). A simulated hypervisor (scale tier,
+   * reference-impl/agent/simulated.ts) passes an in-memory datapath and security backend: the same
+   * protocol, state, derive and plan, without kernel writes, and no gratuitous-ARP watcher.
+   */
+  datapath?: { kernel: Datapath; security: SgBackend };
+  /** Called when a reconcile pass is done, just before its acks are sent (scale measurements). */
+  onProgrammed?: (effective: ReadonlyMap<string, Entry>, errors: readonly string[]) => void;
 }
 
 interface View {
@@ -208,6 +217,8 @@ class ControllerLink {
 
 export class Agent {
   readonly kernel: Kernel;
+  /** The kernel, or a simulated hypervisor's in-memory datapath (`options.datapath`). */
+  private readonly datapath: Datapath;
   readonly security: SecurityProgrammer;
   readonly nat: NatProgrammer;
   readonly links: ControllerLink[];
@@ -249,11 +260,15 @@ export class Agent {
 
   constructor(readonly options: AgentOptions) {
     this.kernel = new Kernel(options);
-    this.security = new SecurityProgrammer({
-      prefix: options.prefix,
-      hypervisor: options.hypervisor,
-      mode: options.sgMode ?? 'stateful',
-    });
+    this.datapath = options.datapath?.kernel ?? this.kernel;
+    this.security = new SecurityProgrammer(
+      {
+        prefix: options.prefix,
+        hypervisor: options.hypervisor,
+        mode: options.sgMode ?? 'stateful',
+      },
+      options.datapath?.security,
+    );
     this.nat = new NatProgrammer({
       prefix: options.prefix,
       hypervisor: options.hypervisor,
@@ -267,10 +282,11 @@ export class Agent {
   }
 
   start(): void {
-    this.garp = new GarpWatcher(
-      (g) => this.onGarp(g),
-      (line) => this.log(line),
-    );
+    if (!this.options.datapath)
+      this.garp = new GarpWatcher(
+        (g) => this.onGarp(g),
+        (line) => this.log(line),
+      );
     for (const link of this.links) link.start();
     this.auditTimer = setInterval(() => void this.audit(), this.options.auditMs ?? 60_000);
   }
@@ -297,7 +313,7 @@ export class Agent {
     try {
       const starts = this.applyStarts;
       const believed = this.cache.model;
-      const present = await this.kernel.ownNamespaces();
+      const present = await this.datapath.ownNamespaces();
       const own = [...present.domains, ...present.vms];
       const pick = new Set(own.filter((n) => !believed.domains.has(n) && !believed.vms.has(n)));
       for (let i = 0; i < Math.min(AUDIT_SLICE, own.length); i++)
@@ -305,7 +321,7 @@ export class Agent {
       this.auditCursor = own.length ? (this.auditCursor + AUDIT_SLICE) % own.length : 0;
       const domains = present.domains.filter((n) => pick.has(n));
       const vms = present.vms.filter((n) => pick.has(n));
-      const read = await this.kernel.readNamespaces(domains, vms);
+      const read = await this.datapath.readNamespaces(domains, vms);
       overlapped = this.applying || starts !== this.applyStarts;
       if (!overlapped) this.stats.audits++;
       // The slice is as believed (the usual case): nothing to repair, no pass over the whole model.
@@ -476,7 +492,7 @@ export class Agent {
     if (full) {
       this.needFullRead = false;
       this.stats.fullReads++;
-      this.cache = await this.kernel.read();
+      this.cache = await this.datapath.read();
     } else if (audited && audited.applyStarts === this.applyStarts) {
       // Still the kernel's state: nothing was applied since the audit read it.
       full = true;
@@ -485,7 +501,7 @@ export class Agent {
     // Not under the TEST-ONLY `no-rx-normalise` sabotage (reference-impl/sabotage.ts).
     if (full && !sabotaged('no-rx-normalise')) {
       // Hypervisor-wide state outside the planner: checked on every full read (start, sync, audit).
-      const nftErrors = await this.kernel.ensureVxlanRx(this.options.vtep);
+      const nftErrors = await this.datapath.ensureVxlanRx(this.options.vtep);
       if (nftErrors.length) this.log(`VXLAN receive normalisation not programmed: ${nftErrors.join(' | ')}`);
     }
     const cache = this.cache as { model: KernelModel; extras: ActualExtras };
@@ -496,7 +512,7 @@ export class Agent {
       this.applyStarts++;
       this.applying = true;
       try {
-        errors = await this.kernel.apply(steps);
+        errors = await this.datapath.apply(steps);
       } finally {
         this.applying = false;
       }
@@ -510,12 +526,14 @@ export class Agent {
         full || errors.length > 0,
       )),
     ];
-    // Floating IPs and PNAT (docs/nat.md): uplinks into router namespaces that exist by now.
-    errors = [...errors, ...(await this.nat.apply(this.effective.values(), desired.domains.keys(), full))];
+    // Floating IPs and PNAT (docs/nat.md): uplinks into router namespaces that exist by now. A
+    // simulated hypervisor (options.datapath) has no namespaces to translate in.
+    if (!this.options.datapath)
+      errors = [...errors, ...(await this.nat.apply(this.effective.values(), desired.domains.keys(), full))];
     this.stats.reconciles++;
     this.stats.lastPlanSize = size;
     this.stats.lastErrors = errors;
-    this.stats.commands = this.kernel.commands;
+    this.stats.commands = this.datapath.commands;
     this.programmedOnce = true;
     this.garp?.watch(desired.domains.keys());
     if (errors.length) {
@@ -550,6 +568,7 @@ export class Agent {
     const vports = [...this.effective.values()]
       .filter((e) => e.kind === 'vport')
       .map((e) => ({ id: e.id, state: errors.length ? ('error' as const) : ('up' as const) }));
+    this.options.onProgrammed?.(this.effective, errors);
     for (const { link, epoch, seq } of acks) {
       link.send({ type: 'ack', epoch, seq, applied: errors.length === 0, errors });
       link.send({ type: 'report', vports });

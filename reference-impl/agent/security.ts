@@ -46,7 +46,7 @@ export interface SgState {
   guard: Map<string, string>;
 }
 
-interface ActualSg extends SgState {
+export interface ActualSg extends SgState {
   /** Rule comment → handle, for deletion. */
   handles: Map<string, number>;
   exists: boolean;
@@ -314,6 +314,27 @@ async function readHandles(ns: string): Promise<Map<string, number>> {
   return out;
 }
 
+/** Where security programming goes: nftables in the router namespaces, or memory (simulated hypervisors). */
+export interface SgBackend {
+  /** What a namespace holds now. */
+  read(ns: string): Promise<ActualSg>;
+  /** Runs one `nft -f` script in a namespace; returns the error text, or undefined when applied. */
+  run(ns: string, script: string): Promise<string | undefined>;
+  /** Rule comment → handle of the rules chain. */
+  handles(ns: string): Promise<Map<string, number>>;
+  /** What a namespace holds after a script applied (a backend that keeps state: memory). */
+  applied?(ns: string, state: ActualSg): void;
+}
+
+export const nftBackend: SgBackend = {
+  read: readSg,
+  run: async (ns, script) => {
+    const r = await nftIn(ns, ['-f', '-'], script);
+    return r.exitCode === 0 ? undefined : r.stderr.trim().slice(0, 400);
+  },
+  handles: readHandles,
+};
+
 /**
  * The agent's security programmer: keeps what it last programmed per namespace and applies diffs.
  * `full` re-reads the namespaces first (start, resync, after errors).
@@ -323,7 +344,10 @@ export class SecurityProgrammer {
   /** nft processes run to program (diagnostics, tests). */
   applies = 0;
 
-  constructor(private readonly options: SgDeriveOptions) {}
+  constructor(
+    private readonly options: SgDeriveOptions,
+    private readonly backend: SgBackend = nftBackend,
+  ) {}
 
   async apply(entries: Iterable<Entry>, namespaces: Iterable<string>, full: boolean): Promise<string[]> {
     const desired = deriveSecurity(entries, this.options);
@@ -334,15 +358,15 @@ export class SecurityProgrammer {
       const want = desired.get(ns) ?? emptySg();
       let have = this.programmed.get(ns);
       if (full || !have) {
-        have = await readSg(ns);
+        have = await this.backend.read(ns);
         this.programmed.set(ns, have);
       }
       const script = sgScript(want, have);
       if (!script) continue;
       this.applies++;
-      const r = await nftIn(ns, ['-f', '-'], script);
-      if (r.exitCode !== 0) {
-        errors.push(`nft (security groups, ${ns}): ${r.stderr.trim().slice(0, 400)}`);
+      const failed = await this.backend.run(ns, script);
+      if (failed !== undefined) {
+        errors.push(`nft (security groups, ${ns}): ${failed}`);
         this.programmed.delete(ns);
         continue;
       }
@@ -352,12 +376,13 @@ export class SecurityProgrammer {
         rules: new Map(want.rules),
         guard: new Map(want.guard),
         handles: addedRules
-          ? await readHandles(ns)
+          ? await this.backend.handles(ns)
           : new Map([...have.handles].filter(([c]) => want.rules.has(c))),
         exists: have.exists || want.rules.size > 0,
         guardExists: have.guardExists || want.guard.size > 0,
       };
       this.programmed.set(ns, next);
+      this.backend.applied?.(ns, next);
     }
     return errors;
   }

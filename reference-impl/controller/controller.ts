@@ -29,7 +29,7 @@ import {
 } from '../protocol/messages.ts';
 import { credentialProves } from '../protocol/secret.ts';
 import { TRACE_ENABLED, trace } from '../protocol/trace.ts';
-import { FLUSH_HOLD_MS, type Sabotage, sabotaged } from '../sabotage.ts';
+import { droppedAtScale, FLUSH_HOLD_MS, type Sabotage, sabotaged } from '../sabotage.ts';
 
 const FULL_PATH_SABOTAGES: readonly Sabotage[] = [
   'flush-on-restart',
@@ -441,6 +441,8 @@ export class Controller {
       // withheld from agents for a while after start, so they flush it and rebuild it later.
       if (sabotaged('flush-on-restart') && this.withholding(session))
         entries = entries.filter((e) => e.kind !== 'mac' && e.kind !== 'flood');
+      // TEST-ONLY `scale-drop-port` sabotage: one VM in a hundred never reaches any agent.
+      if (sabotaged('scale-drop-port')) entries = entries.filter((e) => !droppedAtScale(e));
       const next = new Map<string, string>();
       const byKey = new Map<string, Entry>();
       for (const e of entries) {
@@ -471,6 +473,7 @@ export class Controller {
     const set: Entry[] = [];
     const del: string[] = [];
     for (const [key, entry] of changes) {
+      if (entry && droppedAtScale(entry)) continue;
       if (!entry) {
         if (session.sent.delete(key)) del.push(key);
         continue;

@@ -1,0 +1,65 @@
+/**
+ * The scale tier at CI size (docs/scale.md): 1,000 ports on 50 simulated hypervisors plus two real
+ * ones. SCALE-1: every port acknowledged by every relevant hypervisor, percentiles reported, and the
+ * real hypervisors' VMs answer pings (the data plane, sampled). SCALE-2: membership churn at 20/s
+ * propagates with p95 ≤ T_sg (500 ms). SCALE-3: programmed set elements grow linearly with members.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { cleanupPrefix } from '../../reference-impl/agent/fixtures/underlay.ts';
+import { linearFit, runScale, type ScaleResult, scale1Verdict, scale3Verdict } from './run.ts';
+
+const PREFIX = `oscl${process.pid % 1000}-`;
+const T_SG_MS = 500;
+
+describe('scale tier (1k ports, 50 simulated + 2 real hypervisors)', () => {
+  let result: ScaleResult;
+
+  afterAll(() => cleanupPrefix(PREFIX));
+
+  it('SCALE-1: every port is programmed on every relevant hypervisor, p50/p95/p99 reported', async () => {
+    result = await runScale({
+      ports: 1000,
+      hypervisors: 50,
+      spread: 10,
+      churn: { changes: 100, perSecond: 20 },
+      real: { prefix: PREFIX, count: 2 },
+      settleMs: 60_000,
+    });
+    const verdict = scale1Verdict(result);
+    expect(verdict.ok, verdict.message).toBe(true);
+    expect(result.ports.ready).toBe(1000);
+    for (const p of [result.ports.p50, result.ports.p95, result.ports.p99])
+      expect(Number.isFinite(p)).toBe(true);
+    expect(result.ports.p50).toBeLessThanOrEqual(result.ports.p95);
+    expect(result.ports.p95).toBeLessThanOrEqual(result.ports.p99);
+    // Independently of acknowledgements: the real hypervisors forward between their VMs.
+    expect(result.sampledPings.length).toBe(1);
+    for (const s of result.sampledPings) expect(s.ms, `${s.vm} answered a ping`).toBeDefined();
+  }, 120_000);
+
+  it('SCALE-2: membership churn at 20/s propagates to every relevant hypervisor, p95 ≤ T_sg', () => {
+    const churn = result.churn;
+    expect(churn).toBeDefined();
+    expect(churn?.ready).toBe(churn?.count);
+    expect(churn?.p95).toBeLessThanOrEqual(T_SG_MS);
+  });
+
+  it('SCALE-3: set elements and controller CPU grow linearly with the members', () => {
+    const verdict = scale3Verdict(result);
+    expect(verdict.ok, verdict.message).toBe(true);
+    const xs = result.growth.map((g) => g.ports);
+    // Elements: one per member per hypervisor hosting its domain (and one guard entry per local VM).
+    expect(
+      linearFit(
+        xs,
+        result.growth.map((g) => g.elements),
+      ).r2,
+    ).toBeGreaterThan(0.95);
+    expect(
+      linearFit(
+        xs,
+        result.growth.map((g) => g.controllerCpuS),
+      ).r2,
+    ).toBeGreaterThan(0.9);
+  });
+});
