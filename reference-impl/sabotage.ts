@@ -33,6 +33,9 @@
  * | `sg-no-intra-subnet`        | agent      | bridged (same-subnet) traffic bypasses the security rules        |
  * | `sg-ignore-external`        | agent      | traffic from/to addresses outside the domain's subnets is never filtered |
  * | `sg-egress-only`            | agent      | rules enforced only on the source VM's hypervisor (no ingress check) |
+ * | `gw-wrong-tunnel-key`       | controller | a gateway's logical switch gets tunnel_key VNI + 1 (GW-2) |
+ * | `gw-no-remote-macs`         | controller | no Ucast_Macs_Remote rows written to gateways (GW-3) |
+ * | `gw-no-local-type2`         | controller | MACs learned by a gateway are not exported as type-2 (GW-4) |
  */
 export const SABOTAGES = [
   'no-arp-suppress',
@@ -60,6 +63,9 @@ export const SABOTAGES = [
   'sg-no-intra-subnet',
   'sg-ignore-external',
   'sg-egress-only',
+  'gw-wrong-tunnel-key',
+  'gw-no-remote-macs',
+  'gw-no-local-type2',
 ] as const;
 export type Sabotage = (typeof SABOTAGES)[number];
 /** A switch as written in OTWIN_SABOTAGE: its name, or `name=value`. */
