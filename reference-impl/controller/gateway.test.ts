@@ -193,7 +193,8 @@ describe.skipIf(missing !== undefined)('GatewaySync against a real hardware_vtep
       vtep: '10.0.5.2',
       routeTarget: '65000:1601',
     });
-    const entries = world.entriesFor('hv2');
+    // Wherever vm1 is now (GW-3 moves it): a zone z1 hypervisor hosting the VNI.
+    const entries = world.entriesFor(world.vports.get('vm1')?.hypervisor ?? 'hv1');
     expect(entries).toContainEqual(expect.objectContaining({ kind: 'mac', mac: BM_MAC, vtep: '10.0.5.2' }));
     expect(entries).toContainEqual({ kind: 'flood', vni: VNI, vtep: '10.0.5.2' });
   });
