@@ -7,106 +7,37 @@
  * `ovsdb-client query` inside the gateway node. OTWIN_SABOTAGE for the controllers comes from
  * OTWIN_GW_SABOTAGE (tests/sabotage/gw.test.ts runs this file under each gw-* switch).
  */
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getRuntime } from '../harness/runtime/index.ts';
-import type { DeployedLab, Runtime } from '../harness/runtime/runtime.ts';
-import { loadTopology } from '../harness/topology/load.ts';
-import type { Topology } from '../harness/topology/types.ts';
 import { otwinEnv } from '../harness/util/env.ts';
 import { pollUntil, waitFor } from '../harness/util/poll.ts';
 import { logicalSwitchName } from './controller/gateway.ts';
-import { DirectoryClient, labTokenReader } from './directory/client.ts';
-import type { OvsdbOperationResult, OvsdbRow } from './ovsdb/types.ts';
+import { BARE_METAL as BM, deployGwLab, type GwLab, GW_VNI as VNI } from './lab-gw.ts';
 import { setMembers, uuidOf } from './ovsdb/types.ts';
 
-const REPO = join(import.meta.dirname, '..');
 const NAME = otwinEnv('GW_LAB') ?? 'otwin-gw-test';
 const SABOTAGE = otwinEnv('GW_SABOTAGE') ?? '';
-const VNI = 1601;
-const BM = { ip: '198.51.100.50', mac: '02:00:16:00:00:50' };
 const VMS = [
   { id: 'vm1', hv: 'hv1', ip: '198.51.100.11', mac: '02:00:16:00:00:01', vtep: '10.0.1.2' },
   { id: 'vm3', hv: 'hv3', ip: '198.51.100.13', mac: '02:00:16:00:00:03', vtep: '10.0.3.2' },
 ];
 
-function labFile(): string {
-  let text = readFileSync(join(REPO, 'labs', 'gw.clab.yml'), 'utf8')
-    .replaceAll('otwin-gw', NAME)
-    .replaceAll('- ..:/srv', `- ${REPO}:/srv`)
-    .replaceAll('- default/', `- ${join(REPO, 'labs', 'default')}/`)
-    .replaceAll('- gw/', `- ${join(REPO, 'labs', 'gw')}/`)
-    .replaceAll('- gw:/opt', `- ${join(REPO, 'labs', 'gw')}:/opt`);
-  if (SABOTAGE)
-    text = text.replaceAll(
-      '&& exec node bin/run-ts.js reference-impl/bin/controller.ts',
-      `&& exec env OTWIN_SABOTAGE=${SABOTAGE} node bin/run-ts.js reference-impl/bin/controller.ts`,
-    );
-  const file = join(tmpdir(), `${NAME}.clab.yml`);
-  writeFileSync(file, text);
-  return file;
-}
-
 describe('OVSDB hardware VTEP gateway on labs/gw.clab.yml', () => {
-  let topo: Topology;
-  let runtime: Runtime;
-  let lab: DeployedLab;
-  const root = join(REPO, 'labs', `clab-${NAME}`);
-  const client = new DirectoryClient({
-    url: `unix:${join(root, 'directory', 'api.sock')}`,
-    token: labTokenReader(join(root, 'secrets', 'directory.token')),
-    timeoutMs: 10_000,
-  });
-  /** Rows of a hardware_vtep table, as the gateway's own ovsdb-server returns them (JSON). */
-  const select = async (table: string): Promise<Map<string, OvsdbRow>> => {
-    const query = JSON.stringify(['hardware_vtep', { op: 'select', table, where: [] }]);
-    const r = await lab
-      .node('gw1')
-      .exec(['ovsdb-client', 'query', 'unix:/var/lib/openvswitch/db.sock', query]);
-    if (r.exitCode !== 0) throw new Error(`ovsdb-client query ${table}: ${r.stderr.trim()}`);
-    const [result] = JSON.parse(r.stdout) as OvsdbOperationResult[];
-    return new Map((result?.rows ?? []).map((row) => [uuidOf(row._uuid) ?? '', row]));
-  };
+  let gw: GwLab;
+  const select = (table: string) => gw.select(table);
   const ping = async (node: string, netns: string | undefined, ip: string) => {
     const argv = ['ping', '-n', '-q', '-c', '1', '-W', '1', ip];
-    return (await lab.node(node).exec(netns ? ['ip', 'netns', 'exec', netns, ...argv] : argv)).exitCode === 0;
+    return (
+      (await gw.lab.node(node).exec(netns ? ['ip', 'netns', 'exec', netns, ...argv] : argv)).exitCode === 0
+    );
   };
   const vmNetns = (vm: (typeof VMS)[number]) => `${NAME}-${vm.hv}-vm-${vm.id}`;
 
   beforeAll(async () => {
-    topo = await loadTopology(labFile());
-    runtime = await getRuntime('netns');
-    await runtime.destroy(topo).catch(() => {});
-    rmSync(join(root, 'directory'), { recursive: true, force: true });
-    lab = await runtime.deploy(topo, { reconfigure: true });
-    await waitFor(
-      () => client.healthy(),
-      (ok) => ok,
-      { timeoutMs: 60_000, what: 'directory up' },
-    );
-    await client.create('zones', { id: 'z1', name: 'zone 1' });
-    await client.create('zones', { id: 'z2', name: 'zone 2' });
-    for (const n of [1, 2, 3, 4])
-      await client.create('hypervisors', {
-        id: `hv${n}`,
-        name: `hv${n}`,
-        zone: n <= 2 ? 'z1' : 'z2',
-        vtep: `10.0.${n}.2`,
-      });
-    await client.create('tenants', { id: 'tg', name: 'gw tenant' });
-    await client.create('domains', { id: 'dg', tenant: 'tg', name: 'main' });
-    await client.create('subnets', {
-      id: 'sg',
-      domain: 'dg',
-      name: 'gw-net',
-      vni: VNI,
-      prefix: '198.51.100.0/26',
-      gateway: '198.51.100.1',
-    });
+    gw = await deployGwLab(NAME, SABOTAGE);
     for (const vm of VMS)
-      await client.create('vports', {
+      await gw.client.create('vports', {
         id: vm.id,
         subnet: 'sg',
         hypervisor: vm.hv,
@@ -114,23 +45,15 @@ describe('OVSDB hardware VTEP gateway on labs/gw.clab.yml', () => {
         mac: vm.mac,
         ip: vm.ip,
       });
-    await client.create('gateways', { id: 'gw1', name: 'gw1', zone: 'z1', ovsdb: 'tcp:172.20.64.40:6640' });
-    await client.create('gatewayBindings', {
-      id: 'gw1-eth2-0',
-      gateway: 'gw1',
-      port: 'eth2',
-      vlan: 0,
-      subnet: 'sg',
-    });
   }, 300_000);
 
   afterAll(async () => {
-    if (runtime && topo && !otwinEnv('GW_KEEP')) await runtime.destroy(topo);
+    if (gw && !otwinEnv('GW_KEEP')) await gw.destroy();
   }, 120_000);
 
   it('GW-1: zone z1 controller registers gw1 with its tunnel IP', async () => {
     // Node folders sit next to the topology file (the copy in the temp folder).
-    const log = () => readFileSync(join(tmpdir(), `clab-${NAME}`, 'c1', 'cmd.log'), 'utf8');
+    const log = () => readFileSync(join(gw.nodeDir, 'c1', 'cmd.log'), 'utf8');
     await waitFor(
       log,
       (text) => /gateway gw1: registered, physical switch gw1 tunnel IP 10\.0\.5\.2/.test(text),
@@ -207,7 +130,8 @@ describe('OVSDB hardware VTEP gateway on labs/gw.clab.yml', () => {
     // controller imports: both zones' hypervisors hold it at the gateway's tunnel IP.
     for (const hv of ['hv1', 'hv3']) {
       const fdb = await pollUntil(
-        () => lab.node(hv).exec(['ip', 'netns', 'exec', `${NAME}-${hv}-d-dg`, 'bridge', '-j', 'fdb', 'show']),
+        () =>
+          gw.lab.node(hv).exec(['ip', 'netns', 'exec', `${NAME}-${hv}-d-dg`, 'bridge', '-j', 'fdb', 'show']),
         (r) =>
           (JSON.parse(r.stdout || '[]') as { mac: string; dst?: string }[]).some(
             (e) => e.mac === BM.mac && e.dst === '10.0.5.2',
