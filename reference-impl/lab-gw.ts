@@ -13,6 +13,7 @@ import { loadTopology } from '../harness/topology/load.ts';
 import type { Topology } from '../harness/topology/types.ts';
 import { waitFor } from '../harness/util/poll.ts';
 import { DirectoryClient, labTokenReader } from './directory/client.ts';
+import { createTwoZones } from './lab-2az.ts';
 import type { OvsdbOperationResult, OvsdbRow } from './ovsdb/types.ts';
 import { uuidOf } from './ovsdb/types.ts';
 
@@ -69,15 +70,7 @@ export async function deployGwLab(name: string, sabotage = ''): Promise<GwLab> {
     (ok) => ok,
     { timeoutMs: 60_000, what: 'directory up' },
   );
-  await client.create('zones', { id: 'z1', name: 'zone 1' });
-  await client.create('zones', { id: 'z2', name: 'zone 2' });
-  for (const n of [1, 2, 3, 4])
-    await client.create('hypervisors', {
-      id: `hv${n}`,
-      name: `hv${n}`,
-      zone: n <= 2 ? 'z1' : 'z2',
-      vtep: `10.0.${n}.2`,
-    });
+  await createTwoZones(client);
   await client.create('tenants', { id: 'tg', name: 'gw tenant' });
   await client.create('domains', { id: 'dg', tenant: 'tg', name: 'main' });
   await client.create('subnets', {
