@@ -29,7 +29,7 @@ export interface GwLab {
   runtime: Runtime;
   lab: DeployedLab;
   client: DirectoryClient;
-  /** Node folders (next to the topology copy): `<nodeDir>/gw1/ovs/db.sock` is the gateway's OVSDB. */
+  /** Node folders (next to the topology copy; removed by `destroy`): `<nodeDir>/gw1/ovs/db.sock` is the gateway's OVSDB. */
   nodeDir: string;
   /** Rows of a hardware_vtep table as the gateway's ovsdb-server returns them (JSON, by uuid). */
   select(table: string): Promise<Map<string, OvsdbRow>>;
@@ -105,6 +105,12 @@ export async function deployGwLab(name: string, sabotage = ''): Promise<GwLab> {
       const [result] = JSON.parse(r.stdout) as OvsdbOperationResult[];
       return new Map((result?.rows ?? []).map((row) => [uuidOf(row._uuid) ?? '', row]));
     },
-    destroy: () => runtime.destroy(topo),
+    async destroy() {
+      await runtime.destroy(topo);
+      // The lab's folders: node folders next to the copy, the roles' files under labs/.
+      rmSync(join(tmpdir(), `clab-${name}`), { recursive: true, force: true });
+      rmSync(root, { recursive: true, force: true });
+      rmSync(join(tmpdir(), `${name}.clab.yml`), { force: true });
+    },
   };
 }
