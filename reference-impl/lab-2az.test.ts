@@ -15,7 +15,7 @@ import { run } from '../harness/util/exec.ts';
 import { waitFor } from '../harness/util/poll.ts';
 import { shq } from '../harness/util/shell.ts';
 import { DirectoryClient, DirectoryUnavailableError } from './directory/client.ts';
-import { deployLab2az, LAB_2AZ_NAME, lab2azFile, lab2azFiles } from './lab-2az.ts';
+import { createTwoZones, deployLab2az, LAB_2AZ_NAME, lab2azFile, lab2azFiles } from './lab-2az.ts';
 
 // A renamed copy per process (OTWIN_2AZ_LAB=<name> to choose it): namespaces are host-wide, so a
 // benchmark or another checkout deploying the shipped otf-2az at the same time must not meet this one.
@@ -92,15 +92,7 @@ describe('reference implementation: two-zone lab', () => {
 
   beforeAll(async () => {
     ({ topo, runtime, lab, tap } = await deployLab2az(LAB, FILES, client));
-    await client.create('zones', { id: 'z1', name: 'zone 1' });
-    await client.create('zones', { id: 'z2', name: 'zone 2' });
-    for (const n of [1, 2, 3, 4])
-      await client.create('hypervisors', {
-        id: `hv${n}`,
-        name: `hv${n}`,
-        zone: n <= 2 ? 'z1' : 'z2',
-        vtep: `10.0.${n}.2`,
-      });
+    await createTwoZones(client);
     await client.create('tenants', { id: 'ta', name: 'tenant a' });
     await client.create('tenants', { id: 'tb', name: 'tenant b' });
     await client.create('domains', { id: 'da', tenant: 'ta', name: 'main' });

@@ -77,3 +77,16 @@ export async function deployLab2az(
   await tap.waitEstablished(30_000);
   return { topo, runtime, lab, tap };
 }
+
+/** Zones z1 (hv1, hv2) and z2 (hv3, hv4), each hypervisor's VTEP 10.0.<n>.2: the two-zone labs' layout. */
+export async function createTwoZones(client: DirectoryClient): Promise<void> {
+  await client.create('zones', { id: 'z1', name: 'zone 1' });
+  await client.create('zones', { id: 'z2', name: 'zone 2' });
+  for (const n of [1, 2, 3, 4])
+    await client.create('hypervisors', {
+      id: `hv${n}`,
+      name: `hv${n}`,
+      zone: n <= 2 ? 'z1' : 'z2',
+      vtep: `10.0.${n}.2`,
+    });
+}

@@ -8,7 +8,7 @@ import { pollUntil } from '../harness/util/poll.ts';
 import { SG_TABLE } from './agent/security.ts';
 import { secgroupIds } from './controller/security.ts';
 import { DirectoryClient } from './directory/client.ts';
-import { deployLab2az, lab2azFile, lab2azFiles } from './lab-2az.ts';
+import { createTwoZones, deployLab2az, lab2azFile, lab2azFiles } from './lab-2az.ts';
 import { formatIPv4 } from './protocol/addr.ts';
 
 const NAME = otwinEnv('SG_LAB') ?? 'otwin-h3-sg';
@@ -66,15 +66,7 @@ describe('security groups on the two-zone reference lab', () => {
 
   beforeAll(async () => {
     ({ topo, runtime, lab, tap } = await deployLab2az(LAB, FILES, client));
-    await client.create('zones', { id: 'z1', name: 'zone 1' });
-    await client.create('zones', { id: 'z2', name: 'zone 2' });
-    for (const n of [1, 2, 3, 4])
-      await client.create('hypervisors', {
-        id: `hv${n}`,
-        name: `hv${n}`,
-        zone: n <= 2 ? 'z1' : 'z2',
-        vtep: `10.0.${n}.2`,
-      });
+    await createTwoZones(client);
     await client.create('tenants', { id: 'ta', name: 'a' });
     await client.create('domains', { id: 'da', tenant: 'ta', name: 'main' });
     await client.create('subnets', {

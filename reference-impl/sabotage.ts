@@ -39,6 +39,9 @@
  * | `nat-translate-internal`    | agent      | a VM's traffic to its own tenant is translated to its floating IP |
  * | `nat-central=<address>`     | agent      | outside-bound traffic of every other hypervisor is tunnelled (VXLAN 4790) to the hypervisor with that underlay address, which translates and sends it on: a central NAT node |
  * | `scale-drop-port`           | controller | every 100th VM (by MAC) is never pushed to any agent             |
+ * | `gw-wrong-tunnel-key`       | controller | a gateway's logical switch gets tunnel_key VNI + 1 (GW-2) |
+ * | `gw-no-remote-macs`         | controller | no Ucast_Macs_Remote rows written to gateways (GW-3) |
+ * | `gw-no-local-type2`         | controller | MACs learned by a gateway are not exported as type-2 (GW-4) |
  */
 export const SABOTAGES = [
   'no-arp-suppress',
@@ -72,6 +75,9 @@ export const SABOTAGES = [
   'nat-translate-internal',
   'nat-central',
   'scale-drop-port',
+  'gw-wrong-tunnel-key',
+  'gw-no-remote-macs',
+  'gw-no-local-type2',
 ] as const;
 export type Sabotage = (typeof SABOTAGES)[number];
 /** A switch as written in OTWIN_SABOTAGE: its name, or `name=value`. */

@@ -73,6 +73,8 @@ function snapshot(hvVtep: (i: number) => string, extraVports: Snapshot['objects'
       securityRules: [],
       floatingIps: [],
       redirectionTargets: [],
+      gateways: [],
+      gatewayBindings: [],
     },
   };
 }

@@ -90,6 +90,8 @@ function snapshot(securityMode: 'stateful' | 'stateless'): Snapshot {
       ],
       floatingIps: [],
       redirectionTargets: [],
+      gateways: [],
+      gatewayBindings: [],
     },
   };
 }

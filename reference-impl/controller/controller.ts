@@ -40,6 +40,7 @@ const FULL_PATH_SABOTAGES: readonly Sabotage[] = [
 
 import type { DuplicateMacPolicy, FrozenMac } from './duplicate-mac.ts';
 import type { EvpnTransport } from './evpn.ts';
+import { GatewaySync } from './gateway.ts';
 import { World } from './world.ts';
 
 export interface ControllerOptions {
@@ -84,6 +85,8 @@ export class Controller {
   private readonly watcher: DirectoryWatcher;
   private server: Server | undefined;
   private readonly sessions = new Set<AgentSession>();
+  /** OVSDB sessions to this zone's hardware VTEPs (directory collection `gateways`), by gateway id. */
+  private readonly gateways = new Map<string, GatewaySync>();
   private worldReady = false;
   private scheduled = false;
   private readyTimer: NodeJS.Timeout | undefined;
@@ -218,6 +221,8 @@ export class Controller {
       clearInterval(s.heartbeat);
       s.socket.destroy();
     }
+    for (const g of this.gateways.values()) g.stop();
+    this.gateways.clear();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     await this.options.evpn.stop();
   }
@@ -231,6 +236,7 @@ export class Controller {
       worldReady: this.worldReady,
       evpn: this.options.evpn.status(),
       alarms: [...this.alarms.values()],
+      gateways: [...this.gateways.values()].map((g) => g.status()),
       agents: [...this.sessions].map((s) => ({
         agent: s.hello?.agent,
         hypervisor: s.hypervisorId,
@@ -409,6 +415,7 @@ export class Controller {
       if (set.length || remove.length) this.options.evpn.patchOriginations(set, remove);
     }
     if (dirty.all || dirty.vports.size) this.options.evpn.setUnicastRoutes(this.world.floatingRoutes());
+    this.syncGateways();
     if (!this.options.evpn.ready() && !sabotaged('flush-on-restart')) {
       // Agents wait for BGP; what changed meanwhile reaches them with the full sync.
       this.world.markAllDirty();
@@ -466,6 +473,29 @@ export class Controller {
       this.sendUpdate(session, hv, set, del);
     }
     this.stats.lastRecomputeMs = performance.now() - started;
+  }
+
+  /** Starts (or stops) a session per gateway of this zone and asks each to bring its database in line. */
+  private syncGateways(): void {
+    for (const [id, sync] of this.gateways) {
+      const g = this.world.gateways.get(id);
+      if (g && g.zone === this.options.zone && sync.ovsdb === g.ovsdb) continue;
+      sync.stop();
+      this.gateways.delete(id);
+      this.world.gatewayState.delete(id);
+    }
+    for (const g of this.world.gateways.values()) {
+      if (g.zone !== this.options.zone || this.gateways.has(g.id)) continue;
+      const sync = new GatewaySync({
+        gateway: g,
+        world: this.world,
+        onWorldChange: () => this.schedule(),
+        log: (line) => this.log(line),
+      });
+      this.gateways.set(g.id, sync);
+      sync.start();
+    }
+    for (const sync of this.gateways.values()) sync.requestSync();
   }
 
   /** Sends the entries of `changes` (key → entry now, or undefined = gone) that differ from what the agent has. */

@@ -12,6 +12,8 @@ import type {
   Change,
   Domain,
   FloatingIp,
+  Gateway,
+  GatewayBinding,
   Hypervisor,
   SecurityGroup,
   SecurityRule,
@@ -55,7 +57,8 @@ export interface OriginatedType2 {
   kind: 'type2';
   vni: number;
   mac: string;
-  ip: string;
+  /** Absent for a MAC-only route (a host behind a gateway, known by its MAC alone). */
+  ip: string | undefined;
   vtep: string;
   seq: number;
   routeTarget: string;
@@ -73,7 +76,7 @@ export interface OriginatedType3 {
 export type Origination = OriginatedType2 | OriginatedType3;
 
 export function originationKey(o: Origination): string {
-  return o.kind === 'type2' ? `2/${o.vni}/${o.mac}/${o.ip}` : `3/${o.vni}/${o.vtep}`;
+  return o.kind === 'type2' ? `2/${o.vni}/${o.mac}/${o.ip ?? ''}` : `3/${o.vni}/${o.vtep}`;
 }
 
 /** Learned routes in key order: ties between equal routes are broken the same way everywhere. */
@@ -88,6 +91,14 @@ export class World {
   readonly securityGroups = new Map<string, SecurityGroup>();
   readonly securityRules = new Map<string, SecurityRule>();
   readonly floatingIps = new Map<string, FloatingIp>();
+  readonly gateways = new Map<string, Gateway>();
+  readonly gatewayBindings = new Map<string, GatewayBinding>();
+  /**
+   * What the controller read from its zone's gateways over OVSDB (controller-side runtime state, like
+   * observedMacs): per gateway id, the tunnel IP of its Physical_Switch (its registration, GW-1) and
+   * the MACs it learned on its ports (Ucast_Macs_Local, `vni/mac` keys).
+   */
+  readonly gatewayState = new Map<string, { tunnelIp: string; macs: Set<string> }>();
   /** Groups a vport's route was first announced with (the `sg-drop-membership-update` sabotage only). */
   private readonly firstGroups = new Map<string, number[]>();
   /** BGP-learned, keyed by the speaker's route key. */
@@ -268,6 +279,10 @@ export class World {
     for (const r of snapshot.objects.securityRules ?? []) this.securityRules.set(r.id, r);
     this.floatingIps.clear();
     for (const f of snapshot.objects.floatingIps ?? []) this.floatingIps.set(f.id, f);
+    this.gateways.clear();
+    this.gatewayBindings.clear();
+    for (const g of snapshot.objects.gateways ?? []) this.gateways.set(g.id, g);
+    for (const b of snapshot.objects.gatewayBindings ?? []) this.gatewayBindings.set(b.id, b);
     for (const v of snapshot.objects.vports) {
       this.vports.set(v.id, v);
       const before = previousVports.get(v.id);
@@ -315,6 +330,16 @@ export class World {
         this.dirty.all = true;
         if (del) this.floatingIps.delete(change.id);
         else this.floatingIps.set(change.id, o as FloatingIp);
+        break;
+      case 'gateways':
+        this.dirty.all = true;
+        if (del) this.gateways.delete(change.id);
+        else this.gateways.set(change.id, o as Gateway);
+        break;
+      case 'gatewayBindings':
+        this.dirty.all = true;
+        if (del) this.gatewayBindings.delete(change.id);
+        else this.gatewayBindings.set(change.id, o as GatewayBinding);
         break;
       case 'vports': {
         const current = this.vports.get(change.id);
@@ -503,6 +528,36 @@ export class World {
         drop();
     }
     return changed;
+  }
+
+  /** What a gateway's OVSDB says now (undefined: the session is gone; its state is kept until it returns). */
+  setGatewayState(gatewayId: string, state: { tunnelIp: string; macs: Set<string> }): void {
+    const cur = this.gatewayState.get(gatewayId);
+    if (
+      cur &&
+      cur.tunnelIp === state.tunnelIp &&
+      cur.macs.size === state.macs.size &&
+      [...state.macs].every((m) => cur.macs.has(m))
+    )
+      return;
+    this.gatewayState.set(gatewayId, state);
+    this.dirty.all = true;
+  }
+
+  /** This zone's gateways whose tunnel IP is known, with the VNIs bound on them. */
+  ownGateways(): { gateway: Gateway; tunnelIp: string; macs: Set<string>; vnis: Set<number> }[] {
+    const out: { gateway: Gateway; tunnelIp: string; macs: Set<string>; vnis: Set<number> }[] = [];
+    for (const g of this.gateways.values()) {
+      const state = this.gatewayState.get(g.id);
+      if (g.zone !== this.zone || !state) continue;
+      const vnis = new Set<number>();
+      for (const b of this.gatewayBindings.values()) {
+        const s = b.gateway === g.id ? this.subnets.get(b.subnet) : undefined;
+        if (s) vnis.add(s.vni);
+      }
+      out.push({ gateway: g, tunnelIp: state.tunnelIp, macs: state.macs, vnis });
+    }
+    return out;
   }
 
   /** Number of learned routes currently kept as stale (their originator is gone). */
@@ -696,6 +751,14 @@ export class World {
       });
       if (live) liveMacs.add(key);
     }
+    // Hosts behind this zone's gateways: MAC-only entries at the gateway's tunnel IP (GW-4).
+    for (const gw of this.ownGateways())
+      for (const mkey of gw.macs) {
+        const [vni, mac] = [Number(mkey.slice(0, mkey.indexOf('/'))), mkey.slice(mkey.indexOf('/') + 1)];
+        if (!vnis.has(vni) || !gw.vnis.has(vni) || macs.has(mkey)) continue;
+        macs.set(mkey, { kind: 'mac', vni, mac, ip: undefined, vtep: gw.tunnelIp, seq: 0, groups: [] });
+        liveMacs.add(mkey);
+      }
     // An address whose MAC changed (ARP-3) is briefly claimed by the withdrawn old route and the new
     // one: the proxy ARP table follows the live route, the withdrawn one keeps only its MAC.
     const liveIps = new Set<string>();
@@ -715,6 +778,8 @@ export class World {
       if (!s || !f.routeTargets.includes(s.routeTarget) || this.isOwnZoneVtep(f.vtep)) continue;
       floods.add(`${f.vni}/${f.vtep}`);
     }
+    for (const gw of this.ownGateways())
+      for (const vni of gw.vnis) if (vnis.has(vni)) floods.add(`${vni}/${gw.tunnelIp}`);
     // TEST-ONLY `flood-all-vteps` sabotage (reference-impl/sabotage.ts): every known VTEP in every flood list.
     if (sabotaged('flood-all-vteps')) {
       const known = [
@@ -980,6 +1045,27 @@ export class World {
       if (!cur || cur.id < v.id) type2.set(key, { id: v.id, o });
     }
     for (const { o } of type2.values()) out.push(o);
+    // This zone's gateways: a type-3 per bound VNI, a MAC-only type-2 per host MAC they learned (GW-4).
+    for (const gw of this.ownGateways())
+      for (const vni of gw.vnis) {
+        const subnet = [...this.subnets.values()].find((s) => s.vni === vni);
+        if (!subnet) continue;
+        out.push({ kind: 'type3', vni, vtep: gw.tunnelIp, routeTarget: subnet.routeTarget });
+        for (const mkey of gw.macs) {
+          if (!mkey.startsWith(`${vni}/`)) continue;
+          const mac = mkey.slice(mkey.indexOf('/') + 1);
+          if (sabotaged('gw-no-local-type2')) continue;
+          out.push({
+            kind: 'type2',
+            vni,
+            mac,
+            ip: undefined,
+            vtep: gw.tunnelIp,
+            seq: 0,
+            routeTarget: subnet.routeTarget,
+          });
+        }
+      }
     return out;
   }
 }

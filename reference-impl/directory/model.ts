@@ -62,6 +62,8 @@ export const COLLECTIONS = [
   'securityRules',
   'floatingIps',
   'redirectionTargets',
+  'gateways',
+  'gatewayBindings',
 ] as const;
 export type CollectionName = (typeof COLLECTIONS)[number];
 
@@ -380,6 +382,71 @@ export const SPECS: Record<CollectionName, CollectionSpec> = {
     ],
     uniques: [{ fields: ['domain', 'name'], what: 'a redirection target of this name in this domain' }],
   },
+  gateways: {
+    name: 'gateways',
+    singular: 'gateway',
+    description:
+      'An OVSDB hardware VTEP (hardware_vtep schema, RFC 7047) managed by the controllers of its zone: its physical switch, and the OVSDB address they connect to.',
+    fields: [
+      {
+        ...nameField('gateway'),
+        unique: true,
+        description: 'Name of its Physical_Switch row in the hardware_vtep database.',
+      },
+      {
+        name: 'zone',
+        type: 'id',
+        ref: 'zones',
+        required: true,
+        description: 'Zone id (whose controllers manage it).',
+      },
+      {
+        name: 'ovsdb',
+        type: 'string',
+        required: true,
+        max: 255,
+        description: 'OVSDB address of the gateway, tcp:HOST:PORT (or unix:PATH).',
+      },
+      descriptionField,
+    ],
+  },
+  gatewayBindings: {
+    name: 'gatewayBindings',
+    singular: 'gatewayBinding',
+    description:
+      'A physical port + VLAN of a gateway bound to a subnet (the logical switch whose tunnel key is its VNI).',
+    fields: [
+      {
+        name: 'gateway',
+        type: 'id',
+        ref: 'gateways',
+        required: true,
+        mutable: false,
+        description: 'Gateway id.',
+      },
+      {
+        name: 'port',
+        type: 'name',
+        required: true,
+        mutable: false,
+        description: 'Physical_Port name on the gateway.',
+      },
+      {
+        name: 'vlan',
+        type: 'integer',
+        required: true,
+        mutable: false,
+        min: 0,
+        max: 4095,
+        description: 'VLAN id on the port (0: the emulator binds the whole port, see docs/gateways.md).',
+      },
+      { name: 'subnet', type: 'id', ref: 'subnets', required: true, description: 'Subnet id.' },
+      descriptionField,
+    ],
+    uniques: [
+      { fields: ['gateway', 'port', 'vlan'], what: 'a binding of this port and VLAN on this gateway' },
+    ],
+  },
 };
 
 /** Order in which collections depend on each other (a snapshot is applied in this order). */
@@ -394,6 +461,8 @@ export const DEPENDENCY_ORDER: CollectionName[] = [
   'securityRules',
   'floatingIps',
   'redirectionTargets',
+  'gateways',
+  'gatewayBindings',
 ];
 
 /** Objects as the API returns them. */
@@ -479,6 +548,22 @@ export interface ObjectsByCollection {
   securityRules: SecurityRule;
   floatingIps: FloatingIp;
   redirectionTargets: Base & Record<string, unknown>;
+  gateways: Gateway;
+  gatewayBindings: GatewayBinding;
+}
+
+export interface Gateway extends Base {
+  name: string;
+  zone: string;
+  ovsdb: string;
+  description: string;
+}
+export interface GatewayBinding extends Base {
+  gateway: string;
+  port: string;
+  vlan: number;
+  subnet: string;
+  description: string;
 }
 
 export type AnyObject = Base & Record<string, unknown>;

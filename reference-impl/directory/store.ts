@@ -26,7 +26,7 @@ import {
 } from './model.ts';
 import { ApiError, fieldError, validateBody } from './validate.ts';
 
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 
 function columnType(field: FieldSpec): string {
   return field.type === 'integer' ? 'INTEGER' : 'TEXT';
@@ -103,7 +103,8 @@ export class DirectoryStore {
     }
     const tx = this.db.transaction(() => {
       for (const name of DEPENDENCY_ORDER) for (const stmt of ddl(SPECS[name])) this.db.exec(stmt);
-      if (version === 1) this.migrateFrom1();
+      // Every step checks the columns first: a database of any earlier schema gets what it lacks.
+      if (version >= 1 && version < SCHEMA_VERSION) this.migrateColumns();
       this.db.exec(`CREATE TABLE IF NOT EXISTS changes (
         revision INTEGER PRIMARY KEY AUTOINCREMENT,
         at TEXT NOT NULL, op TEXT NOT NULL, collection TEXT NOT NULL, id TEXT NOT NULL,
@@ -119,10 +120,10 @@ export class DirectoryStore {
   }
 
   /**
-   * Schema 2 added hypervisors.securityMode, securityGroups.domain and .sgid: existing groups get
-   * ids in creation order.
+   * Schema 2 added hypervisors.securityMode, vports.attachment, securityGroups.domain and .sgid
+   * (existing groups get ids in creation order); schema 3 domains.outboundNat.
    */
-  private migrateFrom1(): void {
+  private migrateColumns(): void {
     const hvColumns = new Set(
       (this.db.prepare('PRAGMA table_info("hypervisors")').all() as Array<{ name: string }>).map(
         (c) => c.name,

@@ -1,0 +1,80 @@
+/**
+ * Sabotage of the controller's gateway side (reference-impl/controller/gateway.ts, world.ts): each
+ * TEST-ONLY switch must make the GW test that proves its ID FAIL with an assertion (not break), while
+ * the tests of the other IDs still pass. The GW tests run in a child vitest process (the switches are
+ * read from OTWIN_SABOTAGE when the module loads) against a real hardware_vtep ovsdb-server
+ * (reference-impl/controller/gateway.test.ts); the same switches set on c1 of labs/gw.clab.yml
+ * (OTWIN_GW_SABOTAGE for reference-impl/lab-gw.test.ts) fail GW-2, GW-3 and GW-4 end to end.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { vtepServerMissing } from '../../reference-impl/ovsdb/fixtures/vtep-server.ts';
+import { REPO } from './fixtures/private-lab.ts';
+
+interface VitestJson {
+  testResults: { assertionResults: { title: string; status: string; failureMessages: string[] }[] }[];
+}
+
+/** This environment without the parent vitest's own variables (a child would take itself for a worker). */
+function childEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(
+    Object.entries(process.env).filter(
+      ([k]) => !k.startsWith('VITEST') && k !== 'NODE_OPTIONS' && k !== 'TEST',
+    ),
+  );
+}
+
+async function gatewayTestsUnder(
+  sabotage: string,
+): Promise<Map<string, { status: string; failure: string }>> {
+  const dir = mkdtempSync(join(tmpdir(), 'otwin-gw-sabotage-'));
+  const out = join(dir, 'result.json');
+  try {
+    // A config of its own: the project's would write the child's results over reports/.
+    const config = join(dir, 'vitest.config.mjs');
+    writeFileSync(
+      config,
+      `export default { test: { root: ${JSON.stringify(REPO)}, include: ['reference-impl/controller/gateway.test.ts'], pool: 'forks', reporters: [['json', { outputFile: ${JSON.stringify(out)} }]] } };\n`,
+    );
+    const child = await promisify(execFile)('npx', ['vitest', 'run', '--config', config], {
+      cwd: REPO,
+      env: { ...childEnv(), OTWIN_SABOTAGE: sabotage },
+      timeout: 120_000,
+    }).catch((err: { stdout?: string; stderr?: string }) => err); // failing tests exit non-zero: the JSON says which
+    if (!existsSync(out))
+      throw new Error(`child vitest wrote no results: ${JSON.stringify(child).slice(0, 2000)}`);
+    const json = JSON.parse(readFileSync(out, 'utf8')) as VitestJson;
+    const results = json.testResults.flatMap((f) => f.assertionResults);
+    return new Map(
+      results.map((r) => [
+        /^(GW-\d)/.exec(r.title)?.[1] ?? r.title,
+        { status: r.status, failure: r.failureMessages.join('\n') },
+      ]),
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const CASES: { sabotage: string; fails: string; passes: string[] }[] = [
+  { sabotage: 'gw-wrong-tunnel-key', fails: 'GW-2', passes: ['GW-1', 'GW-3/GW-5', 'GW-4'] },
+  { sabotage: 'gw-no-remote-macs', fails: 'GW-3/GW-5', passes: ['GW-1', 'GW-2', 'GW-4'] },
+  { sabotage: 'gw-no-local-type2', fails: 'GW-4', passes: ['GW-1', 'GW-2', 'GW-3/GW-5'] },
+];
+
+describe.skipIf(vtepServerMissing() !== undefined)('sabotage of the OVSDB gateway controller', () => {
+  for (const c of CASES)
+    it(`${c.sabotage} fails ${c.fails} (an assertion, not a break), the others pass`, async () => {
+      const results = await gatewayTestsUnder(c.sabotage);
+      const key = (id: string) => [...results.keys()].find((k) => k === id || k.startsWith(id)) ?? id;
+      const failed = results.get(key(c.fails.split('/')[0] as string));
+      expect(failed?.status, JSON.stringify([...results])).toBe('failed');
+      expect(failed?.failure).not.toMatch(/ECONNREFUSED|session closed|TypeError/);
+      for (const id of c.passes)
+        expect(results.get(key(id.split('/')[0] as string))?.status, id).toBe('passed');
+    }, 150_000);
+});
