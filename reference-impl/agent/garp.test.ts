@@ -81,7 +81,15 @@ describe('World: observed MAC of a vport', () => {
     expect(own).toMatchObject({ mac: '02:00:00:00:00:11', observedMac: '02:00:00:00:ee:11' });
     const remote = world.entriesFor('hv2').filter((e) => e.kind === 'mac');
     expect(remote).toEqual([
-      { kind: 'mac', vni: 100, mac: '02:00:00:00:ee:11', ip: '192.0.2.11', vtep: '10.0.1.2', seq: 0, groups: [] },
+      {
+        kind: 'mac',
+        vni: 100,
+        mac: '02:00:00:00:ee:11',
+        ip: '192.0.2.11',
+        vtep: '10.0.1.2',
+        seq: 0,
+        groups: [],
+      },
     ]);
     const type2 = world.originations().filter((o) => o.kind === 'type2' && o.ip === '192.0.2.11');
     expect(type2.map((o) => (o.kind === 'type2' ? o.mac : ''))).toEqual(['02:00:00:00:ee:11']);
