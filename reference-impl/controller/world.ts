@@ -298,49 +298,15 @@ export class World {
     this.revision = change.revision;
     const o = change.object as unknown;
     const del = change.op === 'delete';
+    const whole = this.recomputedWhole(change.collection);
+    if (whole) {
+      // Topology, policy, floating IPs and gateways change rarely: every agent's entries are recomputed.
+      this.dirty.all = true;
+      if (del) whole.delete(change.id);
+      else whole.set(change.id, o);
+      return;
+    }
     switch (change.collection) {
-      case 'hypervisors':
-        this.dirty.all = true;
-        if (del) this.hypervisors.delete(change.id);
-        else this.hypervisors.set(change.id, o as Hypervisor);
-        break;
-      case 'domains':
-        this.dirty.all = true;
-        if (del) this.domains.delete(change.id);
-        else this.domains.set(change.id, o as Domain);
-        break;
-      case 'subnets':
-        this.dirty.all = true;
-        if (del) this.subnets.delete(change.id);
-        else this.subnets.set(change.id, o as Subnet);
-        break;
-      case 'securityGroups':
-        // Policy changes are rare: every agent's rule entries are recomputed.
-        this.dirty.all = true;
-        if (del) this.securityGroups.delete(change.id);
-        else this.securityGroups.set(change.id, o as SecurityGroup);
-        break;
-      case 'securityRules':
-        this.dirty.all = true;
-        if (del) this.securityRules.delete(change.id);
-        else this.securityRules.set(change.id, o as SecurityRule);
-        break;
-      case 'floatingIps':
-        // A (re)assignment changes one agent's entries and one /32 announcement: rare, recomputed whole.
-        this.dirty.all = true;
-        if (del) this.floatingIps.delete(change.id);
-        else this.floatingIps.set(change.id, o as FloatingIp);
-        break;
-      case 'gateways':
-        this.dirty.all = true;
-        if (del) this.gateways.delete(change.id);
-        else this.gateways.set(change.id, o as Gateway);
-        break;
-      case 'gatewayBindings':
-        this.dirty.all = true;
-        if (del) this.gatewayBindings.delete(change.id);
-        else this.gatewayBindings.set(change.id, o as GatewayBinding);
-        break;
       case 'vports': {
         const current = this.vports.get(change.id);
         const next = o as Vport;
@@ -378,6 +344,21 @@ export class World {
       default:
         break;
     }
+  }
+
+  /** The table of a collection whose every change recomputes all entries (undefined for vports). */
+  private recomputedWhole(collection: Change['collection']): Map<string, unknown> | undefined {
+    const tables: Partial<Record<Change['collection'], Map<string, unknown>>> = {
+      hypervisors: this.hypervisors,
+      domains: this.domains,
+      subnets: this.subnets,
+      securityGroups: this.securityGroups,
+      securityRules: this.securityRules,
+      floatingIps: this.floatingIps,
+      gateways: this.gateways,
+      gatewayBindings: this.gatewayBindings,
+    };
+    return tables[collection];
   }
 
   /** The MAC a vport is reached at: the one its VM announced, else the provisioned one. */
