@@ -8,6 +8,7 @@
 import { sabotaged, wireVni } from '../sabotage.ts';
 import {
   bridgeName,
+  type DomainNs,
   emptyDomainNs,
   type KernelModel,
   PORT_ALIAS_PREFIX,
@@ -89,19 +90,22 @@ function vxlanPortSettings(vni: number): string {
   return `link set dev ${vxlanName(vni)} neigh_suppress ${sabotaged('no-arp-suppress') ? 'off' : 'on'} learning off`;
 }
 
+/** The command lines of one domain namespace, and those its subnets need in the hypervisor's. */
+interface DomainLines {
+  name: string;
+  want: DomainNs;
+  have: DomainNs;
+  /** `ip -batch` lines in the domain namespace. */
+  ipl: string[];
+  /** `bridge -batch` lines in the domain namespace. */
+  brl: string[];
+  /** `ip -batch` lines in the hypervisor namespace (VXLAN devices are created there). */
+  hvLines: string[];
+}
+
 export function plan(desired: KernelModel, actual: KernelModel, extras: ActualExtras = noExtras()): Step[] {
   const steps: Step[] = [];
   const hvLines: string[] = extras.hvLeftovers.map((dev) => `link del ${dev}`);
-  const domainIp = new Map<string, string[]>();
-  const domainBridge = new Map<string, string[]>();
-  const lines = (map: Map<string, string[]>, ns: string) => {
-    let list = map.get(ns);
-    if (!list) {
-      list = [];
-      map.set(ns, list);
-    }
-    return list;
-  };
 
   // 1. Namespaces to create.
   for (const name of desired.domains.keys()) {
@@ -112,127 +116,173 @@ export function plan(desired: KernelModel, actual: KernelModel, extras: ActualEx
   }
 
   // 2. Per domain namespace: subnets, ports, neighbours, fdb.
-  const vmLines = new Map<string, string[]>();
+  const domainLines: DomainLines[] = [];
+  /** VM namespaces whose eth0 is (re)created by this plan. */
+  const newPorts = new Set<string>();
   for (const [name, want] of desired.domains) {
-    const have = actual.domains.get(name) ?? emptyDomainNs(name);
-    const ipl = lines(domainIp, name);
-    const brl = lines(domainBridge, name);
-    const broken = extras.brokenSubnets.get(name) ?? new Set<number>();
-    const removedVnis = new Set<number>();
-
-    // Ports of subnets being removed go first (a bridge with ports can be deleted, but be tidy).
-    for (const [ifname, port] of have.ports) {
-      if (!want.ports.has(ifname)) ipl.push(`link del ${ifname}`);
-      else if (want.ports.get(ifname)?.vni !== port.vni) ipl.push(`link del ${ifname}`);
-    }
-    for (const vni of have.subnets.keys()) {
-      if (!want.subnets.has(vni)) {
-        ipl.push(`link del ${vxlanName(vni)}`, `link del ${bridgeName(vni)}`);
-        removedVnis.add(vni);
-      }
-    }
-    for (const [vni, dev] of want.subnets) {
-      const cur = have.subnets.get(vni);
-      if (!cur) {
-        hvLines.push(...createVxlanLines(name, dev));
-        ipl.push(...bridgeLines(dev), ...enslaveVxlanLines(dev, true));
-        brl.push(vxlanPortSettings(vni));
-        continue;
-      }
-      if (cur.local !== dev.local) {
-        // The underlay address changed: the VXLAN device must be recreated in the hypervisor ns.
-        ipl.push(`link del ${vxlanName(vni)}`);
-        hvLines.push(...createVxlanLines(name, dev));
-        ipl.push(...enslaveVxlanLines(dev, true));
-        brl.push(vxlanPortSettings(vni));
-      } else if (broken.has(vni)) {
-        ipl.push(...enslaveVxlanLines(dev, false), `link set ${bridgeName(vni)} up`);
-        brl.push(vxlanPortSettings(vni));
-      }
-      if (cur.gatewayMac !== dev.gatewayMac)
-        ipl.push(`link set ${bridgeName(vni)} address ${dev.gatewayMac}`);
-      // `df` is changeable on an existing device (iproute2 6.1, this kernel): devices created before
-      // the agent set it are updated in place, nothing is recreated.
-      if (cur.local === dev.local && cur.df !== dev.df)
-        ipl.push(`link set ${vxlanName(vni)} type vxlan df ${dev.df ? 'set' : 'unset'}`);
-      if (cur.mtu !== dev.mtu)
-        ipl.push(`link set ${vxlanName(vni)} mtu ${dev.mtu}`, `link set ${bridgeName(vni)} mtu ${dev.mtu}`);
-      if (cur.gateway !== dev.gateway) {
-        if (cur.gateway) ipl.push(`addr del ${cur.gateway} dev ${bridgeName(vni)}`);
-        ipl.push(`addr add ${dev.gateway} dev ${bridgeName(vni)}`);
-      }
-    }
-
-    // VM ports.
-    const brokenPorts = extras.brokenPorts.get(name) ?? new Set<string>();
-    for (const [ifname, port] of want.ports) {
-      const cur = have.ports.get(ifname);
-      const vmMissingPort = extras.vmsWithoutPort.has(port.vmNs);
-      const dev = want.subnets.get(port.vni);
-      const mtu = dev?.mtu ?? 1450;
-      if (!cur || cur.vni !== port.vni || vmMissingPort) {
-        if (cur && vmMissingPort) ipl.push(`link del ${ifname}`);
-        ipl.push(
-          `link add ${ifname} mtu ${mtu} type veth peer name eth0 netns ${port.vmNs}`,
-          `link set ${ifname} alias ${PORT_ALIAS_PREFIX}${port.vportId}`,
-          `link set ${ifname} master ${bridgeName(port.vni)}`,
-          `link set ${ifname} up`,
-        );
-        // The VM side must be (re)configured: its eth0 is new.
-        lines(vmLines, port.vmNs).push('__port_new__');
-      } else if (brokenPorts.has(ifname)) {
-        ipl.push(`link set ${ifname} master ${bridgeName(port.vni)}`, `link set ${ifname} up`);
-      }
-    }
-
-    // Neighbours (ARP suppression answers from these) and fdb.
-    for (const [key, n] of have.neighs) {
-      const devVni = Number(n.dev.slice(2));
-      if (!want.neighs.has(key) && !removedVnis.has(devVni)) ipl.push(`neigh del ${n.ip} dev ${n.dev}`);
-    }
-    for (const [key, n] of want.neighs) {
-      const cur = have.neighs.get(key);
-      if (!cur || cur.mac !== n.mac)
-        ipl.push(`neigh replace ${n.ip} lladdr ${n.mac} dev ${n.dev} nud permanent`);
-    }
-    for (const [key, m] of have.remoteMacs) {
-      if (!want.remoteMacs.has(key) && !removedVnis.has(m.vni)) {
-        brl.push(
-          `fdb del ${m.mac} dev ${vxlanName(m.vni)} master`,
-          `fdb del ${m.mac} dev ${vxlanName(m.vni)} self`,
-        );
-      }
-    }
-    for (const [key, m] of want.remoteMacs) {
-      const cur = have.remoteMacs.get(key);
-      if (!cur || cur.vtep !== m.vtep) {
-        brl.push(
-          `fdb replace ${m.mac} dev ${vxlanName(m.vni)} master static`,
-          `fdb replace ${m.mac} dev ${vxlanName(m.vni)} dst ${m.vtep} self static`,
-        );
-      }
-    }
-    for (const [key, m] of have.localMacs) {
-      if (!want.localMacs.has(key) && want.ports.has(m.port))
-        brl.push(`fdb del ${m.mac} dev ${m.port} master`);
-    }
-    for (const [key, m] of want.localMacs) {
-      if (!have.localMacs.has(key)) brl.push(`fdb replace ${m.mac} dev ${m.port} master static`);
-    }
-    for (const [key, f] of have.floods) {
-      if (!want.floods.has(key) && !removedVnis.has(f.vni))
-        brl.push(`fdb del 00:00:00:00:00:00 dev ${vxlanName(f.vni)} dst ${f.vtep} self`);
-    }
-    for (const [key, f] of want.floods) {
-      if (!have.floods.has(key))
-        brl.push(`fdb append 00:00:00:00:00:00 dev ${vxlanName(f.vni)} dst ${f.vtep} self permanent`);
-    }
+    const d: DomainLines = {
+      name,
+      want,
+      have: actual.domains.get(name) ?? emptyDomainNs(name),
+      ipl: [],
+      brl: [],
+      hvLines,
+    };
+    const removedVnis = planSubnets(d, extras.brokenSubnets.get(name) ?? new Set<number>());
+    planPorts(d, extras, newPorts);
+    planTables(d, removedVnis);
+    domainLines.push(d);
   }
 
   // 3. VM namespaces: interface, address, default route.
+  const vmLines = planVms(desired, actual, newPorts);
+
+  if (hvLines.length) steps.push({ kind: 'ip', ns: undefined, lines: hvLines });
+  for (const { name, ipl, brl } of domainLines) {
+    if (ipl.length) steps.push({ kind: 'ip', ns: name, lines: ipl });
+    if (brl.length) steps.push({ kind: 'bridge', ns: name, lines: brl });
+  }
+  for (const [name, out] of vmLines) if (out.length) steps.push({ kind: 'ip', ns: name, lines: out });
+
+  // 4. Removals: VM namespaces, then domain namespaces (their devices first, for tidiness).
+  for (const name of actual.vms.keys())
+    if (!desired.vms.has(name)) steps.push({ kind: 'netns-del', ns: name });
+  for (const [name, have] of actual.domains) {
+    if (desired.domains.has(name)) continue;
+    const del = [...have.ports.keys()].map((p) => `link del ${p}`);
+    for (const vni of have.subnets.keys())
+      del.push(`link del ${vxlanName(vni)}`, `link del ${bridgeName(vni)}`);
+    if (del.length) steps.push({ kind: 'ip', ns: name, lines: del });
+    steps.push({ kind: 'netns-del', ns: name });
+  }
+  return steps;
+}
+
+/** Subnets (bridge + VXLAN device) of one domain; returns the VNIs whose devices are deleted. */
+function planSubnets(d: DomainLines, broken: Set<number>): Set<number> {
+  const { name, want, have, ipl, brl, hvLines } = d;
+  const removedVnis = new Set<number>();
+  // Ports of subnets being removed go first (a bridge with ports can be deleted, but be tidy).
+  for (const [ifname, port] of have.ports) {
+    if (!want.ports.has(ifname)) ipl.push(`link del ${ifname}`);
+    else if (want.ports.get(ifname)?.vni !== port.vni) ipl.push(`link del ${ifname}`);
+  }
+  for (const vni of have.subnets.keys()) {
+    if (!want.subnets.has(vni)) {
+      ipl.push(`link del ${vxlanName(vni)}`, `link del ${bridgeName(vni)}`);
+      removedVnis.add(vni);
+    }
+  }
+  for (const [vni, dev] of want.subnets) {
+    const cur = have.subnets.get(vni);
+    if (!cur) {
+      hvLines.push(...createVxlanLines(name, dev));
+      ipl.push(...bridgeLines(dev), ...enslaveVxlanLines(dev, true));
+      brl.push(vxlanPortSettings(vni));
+      continue;
+    }
+    if (cur.local !== dev.local) {
+      // The underlay address changed: the VXLAN device must be recreated in the hypervisor ns.
+      ipl.push(`link del ${vxlanName(vni)}`);
+      hvLines.push(...createVxlanLines(name, dev));
+      ipl.push(...enslaveVxlanLines(dev, true));
+      brl.push(vxlanPortSettings(vni));
+    } else if (broken.has(vni)) {
+      ipl.push(...enslaveVxlanLines(dev, false), `link set ${bridgeName(vni)} up`);
+      brl.push(vxlanPortSettings(vni));
+    }
+    if (cur.gatewayMac !== dev.gatewayMac) ipl.push(`link set ${bridgeName(vni)} address ${dev.gatewayMac}`);
+    // `df` is changeable on an existing device (iproute2 6.1, this kernel): devices created before
+    // the agent set it are updated in place, nothing is recreated.
+    if (cur.local === dev.local && cur.df !== dev.df)
+      ipl.push(`link set ${vxlanName(vni)} type vxlan df ${dev.df ? 'set' : 'unset'}`);
+    if (cur.mtu !== dev.mtu)
+      ipl.push(`link set ${vxlanName(vni)} mtu ${dev.mtu}`, `link set ${bridgeName(vni)} mtu ${dev.mtu}`);
+    if (cur.gateway !== dev.gateway) {
+      if (cur.gateway) ipl.push(`addr del ${cur.gateway} dev ${bridgeName(vni)}`);
+      ipl.push(`addr add ${dev.gateway} dev ${bridgeName(vni)}`);
+    }
+  }
+
+  return removedVnis;
+}
+
+/** VM ports (veth into the VM namespace, enslaved to the subnet's bridge). */
+function planPorts(d: DomainLines, extras: ActualExtras, newPorts: Set<string>): void {
+  const { name, want, have, ipl } = d;
+  const brokenPorts = extras.brokenPorts.get(name) ?? new Set<string>();
+  for (const [ifname, port] of want.ports) {
+    const cur = have.ports.get(ifname);
+    const vmMissingPort = extras.vmsWithoutPort.has(port.vmNs);
+    const dev = want.subnets.get(port.vni);
+    const mtu = dev?.mtu ?? 1450;
+    if (!cur || cur.vni !== port.vni || vmMissingPort) {
+      if (cur && vmMissingPort) ipl.push(`link del ${ifname}`);
+      ipl.push(
+        `link add ${ifname} mtu ${mtu} type veth peer name eth0 netns ${port.vmNs}`,
+        `link set ${ifname} alias ${PORT_ALIAS_PREFIX}${port.vportId}`,
+        `link set ${ifname} master ${bridgeName(port.vni)}`,
+        `link set ${ifname} up`,
+      );
+      // The VM side must be (re)configured: its eth0 is new.
+      newPorts.add(port.vmNs);
+    } else if (brokenPorts.has(ifname)) {
+      ipl.push(`link set ${ifname} master ${bridgeName(port.vni)}`, `link set ${ifname} up`);
+    }
+  }
+}
+
+/** Neighbours (ARP suppression answers from these), remote and local MACs, flood lists. */
+function planTables(d: DomainLines, removedVnis: Set<number>): void {
+  const { want, have, ipl, brl } = d;
+  for (const [key, n] of have.neighs) {
+    const devVni = Number(n.dev.slice(2));
+    if (!want.neighs.has(key) && !removedVnis.has(devVni)) ipl.push(`neigh del ${n.ip} dev ${n.dev}`);
+  }
+  for (const [key, n] of want.neighs) {
+    const cur = have.neighs.get(key);
+    if (!cur || cur.mac !== n.mac)
+      ipl.push(`neigh replace ${n.ip} lladdr ${n.mac} dev ${n.dev} nud permanent`);
+  }
+  for (const [key, m] of have.remoteMacs) {
+    if (!want.remoteMacs.has(key) && !removedVnis.has(m.vni)) {
+      brl.push(
+        `fdb del ${m.mac} dev ${vxlanName(m.vni)} master`,
+        `fdb del ${m.mac} dev ${vxlanName(m.vni)} self`,
+      );
+    }
+  }
+  for (const [key, m] of want.remoteMacs) {
+    const cur = have.remoteMacs.get(key);
+    if (!cur || cur.vtep !== m.vtep) {
+      brl.push(
+        `fdb replace ${m.mac} dev ${vxlanName(m.vni)} master static`,
+        `fdb replace ${m.mac} dev ${vxlanName(m.vni)} dst ${m.vtep} self static`,
+      );
+    }
+  }
+  for (const [key, m] of have.localMacs) {
+    if (!want.localMacs.has(key) && want.ports.has(m.port)) brl.push(`fdb del ${m.mac} dev ${m.port} master`);
+  }
+  for (const [key, m] of want.localMacs) {
+    if (!have.localMacs.has(key)) brl.push(`fdb replace ${m.mac} dev ${m.port} master static`);
+  }
+  for (const [key, f] of have.floods) {
+    if (!want.floods.has(key) && !removedVnis.has(f.vni))
+      brl.push(`fdb del 00:00:00:00:00:00 dev ${vxlanName(f.vni)} dst ${f.vtep} self`);
+  }
+  for (const [key, f] of want.floods) {
+    if (!have.floods.has(key))
+      brl.push(`fdb append 00:00:00:00:00:00 dev ${vxlanName(f.vni)} dst ${f.vtep} self permanent`);
+  }
+}
+
+/** Each VM namespace's eth0: address, MAC, MTU, default route (all of it when its port is new). */
+function planVms(desired: KernelModel, actual: KernelModel, newPorts: Set<string>): Map<string, string[]> {
+  const vmLines = new Map<string, string[]>();
   for (const [name, vm] of desired.vms) {
     const cur = actual.vms.get(name);
-    const fresh = !cur || (vmLines.get(name)?.includes('__port_new__') ?? false);
+    const fresh = !cur || newPorts.has(name);
     const out: string[] = [];
     if (fresh) {
       out.push(
@@ -253,30 +303,7 @@ export function plan(desired: KernelModel, actual: KernelModel, extras: ActualEx
     vmLines.set(name, out);
   }
 
-  if (hvLines.length) steps.push({ kind: 'ip', ns: undefined, lines: hvLines });
-  for (const name of desired.domains.keys()) {
-    const ipl = domainIp.get(name) ?? [];
-    const brl = domainBridge.get(name) ?? [];
-    if (ipl.length) steps.push({ kind: 'ip', ns: name, lines: ipl });
-    if (brl.length) steps.push({ kind: 'bridge', ns: name, lines: brl });
-  }
-  for (const [name, out] of vmLines) {
-    const real = out.filter((l) => l !== '__port_new__');
-    if (real.length) steps.push({ kind: 'ip', ns: name, lines: real });
-  }
-
-  // 4. Removals: VM namespaces, then domain namespaces (their devices first, for tidiness).
-  for (const name of actual.vms.keys())
-    if (!desired.vms.has(name)) steps.push({ kind: 'netns-del', ns: name });
-  for (const [name, have] of actual.domains) {
-    if (desired.domains.has(name)) continue;
-    const del = [...have.ports.keys()].map((p) => `link del ${p}`);
-    for (const vni of have.subnets.keys())
-      del.push(`link del ${vxlanName(vni)}`, `link del ${bridgeName(vni)}`);
-    if (del.length) steps.push({ kind: 'ip', ns: name, lines: del });
-    steps.push({ kind: 'netns-del', ns: name });
-  }
-  return steps;
+  return vmLines;
 }
 
 /** Number of commands in a plan (0 = the kernel already matches). */
