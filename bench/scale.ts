@@ -11,7 +11,7 @@
  * scale_controller_rss_mb_per_1k_ports, scale_churn_p95_ms (and p50/p99, rate), scale_growth_r2_rss.
  */
 import { parseArgs } from 'node:util';
-import { linearFit, runScale, scale3Verdict } from '../harness/scale/run.ts';
+import { linearFit, runScale, scale3Verdict } from '../reference-impl/scale/run.ts';
 
 const label = (n: number) => (n % 1000 === 0 ? `${n / 1000}k` : String(n));
 

@@ -15,7 +15,7 @@ describe('sabotage sg-cartesian → SCALE-3 fails', () => {
   it('rules + elements per port grow with the members', async () => {
     process.env.OTWIN_SABOTAGE = 'sg-cartesian';
     vi.resetModules();
-    const { runScale, scale3Verdict } = await import('../../harness/scale/run.ts');
+    const { runScale, scale3Verdict } = await import('../../reference-impl/scale/run.ts');
     const result = await runScale({
       ports: 100,
       hypervisors: 10,

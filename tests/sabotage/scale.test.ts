@@ -4,7 +4,7 @@
  * `sg-drop-membership-update` a VM's new groups never reach the other hypervisors of its domain.
  */
 import { describe, expect, it } from 'vitest';
-import { runScale, scale1Verdict } from '../../harness/scale/run.ts';
+import { runScale, scale1Verdict } from '../../reference-impl/scale/run.ts';
 
 describe('sabotage scale-drop-port → SCALE-1 fails', () => {
   it('names the ports no relevant hypervisor acknowledged', async () => {

@@ -5,7 +5,7 @@
  * propagates with p95 ≤ T_sg (500 ms). SCALE-3: programmed set elements grow linearly with members.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { cleanupPrefix } from '../../reference-impl/agent/fixtures/underlay.ts';
+import { cleanupPrefix } from '../agent/fixtures/underlay.ts';
 import { linearFit, runScale, type ScaleResult, scale1Verdict, scale3Verdict } from './run.ts';
 
 const PREFIX = `oscl${process.pid % 1000}-`;

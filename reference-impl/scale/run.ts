@@ -14,14 +14,14 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { Agent } from '../../reference-impl/agent/agent.ts';
-import { createUnderlay, ping, type UnderlayFixture } from '../../reference-impl/agent/fixtures/underlay.ts';
-import { vmNsName } from '../../reference-impl/agent/model.ts';
-import { SimulatedHypervisors } from '../../reference-impl/agent/simulated.ts';
-import { DirectoryClient } from '../../reference-impl/directory/client.ts';
-import { REPO_ROOT } from '../scenario/suite/launch.ts';
-import { percentile } from '../util/percentile.ts';
-import { pollUntil } from '../util/poll.ts';
+import { REPO_ROOT } from '../../harness/scenario/suite/launch.ts';
+import { percentile } from '../../harness/util/percentile.ts';
+import { pollUntil } from '../../harness/util/poll.ts';
+import { Agent } from '../agent/agent.ts';
+import { createUnderlay, ping, type UnderlayFixture } from '../agent/fixtures/underlay.ts';
+import { vmNsName } from '../agent/model.ts';
+import { SimulatedHypervisors } from '../agent/simulated.ts';
+import { DirectoryClient } from '../directory/client.ts';
 
 export const PORTS_PER_DOMAIN = 100;
 
