@@ -715,21 +715,9 @@ export class World {
       const key = `${m.vni}/${m.mac}`;
       const live = !this.withdrawals.has(mkey);
       const cur = macs.get(key);
-      const curLive = liveMacs.has(key);
-      const replace = !cur || (live && !curLive) || (live === curLive && m.seq > cur.seq);
-      if (!replace) {
-        if (cur.ip === undefined && m.ip && live === curLive) cur.ip = m.ip;
-        continue;
-      }
-      macs.set(key, {
-        kind: 'mac',
-        vni: m.vni,
-        mac: m.mac,
-        ip: m.ip ?? cur?.ip,
-        vtep: m.vtep,
-        seq: m.seq,
-        groups: m.groups ?? [],
-      });
+      const next = preferLearned(cur, liveMacs.has(key), m, live);
+      if (!next) continue;
+      macs.set(key, next);
       if (live) liveMacs.add(key);
     }
     // Hosts behind this zone's gateways: MAC-only entries at the gateway's tunnel IP (GW-4).
@@ -917,19 +905,9 @@ export class World {
       if (!m || m.vni !== vni || m.mac !== mac) continue;
       if (!m.routeTargets.includes(subnet.routeTarget) || this.isOwnZoneVtep(m.vtep)) continue;
       const live = !this.withdrawals.has(lk);
-      if (cur && !((live && !curLive) || (live === curLive && m.seq > cur.seq))) {
-        if (cur.ip === undefined && m.ip && live === curLive) cur.ip = m.ip;
-        continue;
-      }
-      cur = {
-        kind: 'mac',
-        vni: m.vni,
-        mac: m.mac,
-        ip: m.ip ?? cur?.ip,
-        vtep: m.vtep,
-        seq: m.seq,
-        groups: m.groups ?? [],
-      };
+      const next = preferLearned(cur, curLive, m, live);
+      if (!next) continue;
+      cur = next;
       if (live) curLive = true;
     }
     if (!cur) return undefined;
@@ -1049,4 +1027,31 @@ export class World {
       }
     return out;
   }
+}
+
+/**
+ * One MAC's choice among learned routes, the same in the full and the incremental derivation: a
+ * live route beats a withdrawn one kept stale, then the higher mobility sequence (RFC 7432 §15).
+ * Returns the entry that replaces `cur`, or undefined when `cur` stays (it then takes the route's
+ * IP if it had none).
+ */
+function preferLearned(
+  cur: MacEntry | undefined,
+  curLive: boolean,
+  m: LearnedMac,
+  live: boolean,
+): MacEntry | undefined {
+  if (cur && !((live && !curLive) || (live === curLive && m.seq > cur.seq))) {
+    if (cur.ip === undefined && m.ip && live === curLive) cur.ip = m.ip;
+    return undefined;
+  }
+  return {
+    kind: 'mac',
+    vni: m.vni,
+    mac: m.mac,
+    ip: m.ip ?? cur?.ip,
+    vtep: m.vtep,
+    seq: m.seq,
+    groups: m.groups ?? [],
+  };
 }
