@@ -1,5 +1,5 @@
 /**
- * `otwin report [--single-file]`: the Allure HTML report of the last run in reports/html, generated
+ * `otwin report [--single-file] [--reports <dir>]`: the Allure HTML report of the last run in <dir>/html, generated
  * offline with allure-commandline (the machine's Java), analytics off. The previous report's history
  * is carried into the results first so trends show.
  */
@@ -48,17 +48,24 @@ export async function generateReport(
 export async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { 'single-file': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      'single-file': { type: 'boolean' },
+      reports: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
   });
   if (values.help) {
     console.log(
-      'usage: otwin report [--single-file]\n\n  Writes reports/html/index.html from reports/allure-results (offline; serve the folder over http, or use --single-file to open it from disk).',
+      'usage: otwin report [--single-file] [--reports <dir>]\n\n  Writes <dir>/html/index.html from <dir>/allure-results (default dir: reports; offline; serve the folder over http, or use --single-file to open it from disk).',
     );
     return 0;
   }
-  const index = await generateReport({ singleFile: values['single-file'] ?? false });
+  const index = await generateReport({
+    singleFile: values['single-file'] ?? false,
+    ...(values.reports ? { reportsDir: values.reports } : {}),
+  });
   console.log(
-    `report: ${index}${values['single-file'] ? '' : ' (serve reports/html over http, or use --single-file to open it from disk)'}`,
+    `report: ${index}${values['single-file'] ? '' : ' (serve its folder over http, or use --single-file to open it from disk)'}`,
   );
   return 0;
 }

@@ -44,7 +44,7 @@ const USAGE = `usage: otwin run [scenario files or folders...] [--lab <file>] [-
   --keep     leave the labs deployed afterwards (also after Ctrl-C)
   --reuse    run on a lab left deployed by an earlier run as it is (otherwise it is redeployed)
   --reports  the folder for results, JUnit and run records (default: reports; give concurrent runs their own)
-  --report   also generate the Allure HTML report (reports/html/index.html), as \`otwin report\`
+  --report   also generate the Allure HTML report (<reports>/html/index.html), as \`otwin report\`
   Results: reports/allure-results, reports/junit.xml, reports/runs/*.json`;
 
 /** Loads and validates every file; all problems of all files at once. */
@@ -116,7 +116,10 @@ export async function main(argv: string[]): Promise<number> {
   });
   if (values.report || defaultRun) {
     try {
-      const index = await generateReport({ quiet: true });
+      const index = await generateReport({
+        quiet: true,
+        ...(values.reports ? { reportsDir: values.reports } : {}),
+      });
       console.log(`Allure report: ${index}`);
     } catch (err) {
       // The run's verdicts stand without the HTML; say why it is missing.
