@@ -2,15 +2,34 @@
  * `npm run bench -- scenario`: wall time of the default suite end to end — deploy the default lab,
  * run the default suite (scenarios/{vx,l2,l3,arp,evpn,az,sg,nat} on the reference implementation, as
  * `otwin run` with no arguments), destroy the lab, generate the Allure report.
- * Ends with `BENCH default_suite_s <value> s`.
+ * Prints the scenario time of every pack (from the run records) and ends with
+ * `BENCH pack_<pack>_s` lines and `BENCH default_suite_s <value> s`.
  */
 
+import { readFileSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import { generateReport } from '../harness/cli/commands/report.ts';
 import { defaultScenarioRoots } from '../harness/cli/commands/run.ts';
 import { getRuntime } from '../harness/runtime/index.ts';
 import { collectScenarioFiles, loadScenario } from '../harness/scenario/parse.ts';
+import type { RunRecord } from '../harness/scenario/record.ts';
 import { exitCodeOf, launch, renderSummary } from '../harness/scenario/suite/launch.ts';
 import { loadTopology } from '../harness/topology/load.ts';
+
+/** Seconds spent in each pack (the scenario file's folder), from the run records' start and finish. */
+function secondsPerPack(recordFiles: string[]): Map<string, { scenarios: number; seconds: number }> {
+  const packs = new Map<string, { scenarios: number; seconds: number }>();
+  for (const file of recordFiles) {
+    const record = JSON.parse(readFileSync(file, 'utf8')) as RunRecord;
+    if (!record.finishedAt) continue;
+    const pack = basename(dirname(record.scenario.file));
+    const entry = packs.get(pack) ?? { scenarios: 0, seconds: 0 };
+    entry.scenarios += 1;
+    entry.seconds += (Date.parse(record.finishedAt) - Date.parse(record.startedAt)) / 1000;
+    packs.set(pack, entry);
+  }
+  return packs;
+}
 
 export async function main(_argv: string[]): Promise<void> {
   const files = collectScenarioFiles(defaultScenarioRoots());
@@ -38,7 +57,12 @@ export async function main(_argv: string[]): Promise<void> {
   console.log(
     `deploy + run + destroy: ${((runDone - start) / 1000).toFixed(1)} s; report: ${((end - runDone) / 1000).toFixed(1)} s`,
   );
+  const packs = secondsPerPack(result.summary.records);
+  for (const [pack, { scenarios: n, seconds }] of [...packs].sort((a, b) => b[1].seconds - a[1].seconds))
+    console.log(`pack ${pack}: ${n} scenario(s), ${seconds.toFixed(1)} s of scenario time`);
+  console.log('(scenario time excludes deploying and destroying labs, which the total includes)');
   for (const w of result.summary.lossWindows)
     console.log(`BENCH loss_window_ms ${Math.round(w.ms)} ms  # ${w.name}`);
+  for (const [pack, { seconds }] of packs) console.log(`BENCH pack_${pack}_s ${seconds.toFixed(1)} s`);
   console.log(`BENCH default_suite_s ${((end - start) / 1000).toFixed(1)} s`);
 }
