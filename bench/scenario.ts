@@ -6,13 +6,12 @@
  * `BENCH pack_<pack>_s` lines and `BENCH default_suite_s <value> s`.
  */
 
-import { readFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { generateReport } from '../harness/cli/commands/report.ts';
 import { defaultScenarioRoots } from '../harness/cli/commands/run.ts';
 import { getRuntime } from '../harness/runtime/index.ts';
 import { collectScenarioFiles, loadScenario } from '../harness/scenario/parse.ts';
-import type { RunRecord } from '../harness/scenario/record.ts';
+import { readRecord } from '../harness/scenario/record.ts';
 import { exitCodeOf, launch, renderSummary } from '../harness/scenario/suite/launch.ts';
 import { loadTopology } from '../harness/topology/load.ts';
 
@@ -20,7 +19,7 @@ import { loadTopology } from '../harness/topology/load.ts';
 function secondsPerPack(recordFiles: string[]): Map<string, { scenarios: number; seconds: number }> {
   const packs = new Map<string, { scenarios: number; seconds: number }>();
   for (const file of recordFiles) {
-    const record = JSON.parse(readFileSync(file, 'utf8')) as RunRecord;
+    const record = readRecord(file);
     if (!record.finishedAt) continue;
     const pack = basename(dirname(record.scenario.file));
     const entry = packs.get(pack) ?? { scenarios: 0, seconds: 0 };
