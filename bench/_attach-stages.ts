@@ -26,6 +26,10 @@ export interface AttachTiming {
   tApi: number;
   /** First echo reply per probe hypervisor, ms after t0. */
   tReach: number[];
+  /** The hypervisor of each `tReach` probe, when not `hvs` in order (sg: the db VMs' hypervisors). */
+  reachHvs?: string[];
+  /** The last row's name (default: reachable from every hypervisor). */
+  doneLabel?: string;
 }
 
 export function readTraces(labDir: string, nodes: string[], since: number): TraceLine[] {
@@ -105,13 +109,13 @@ export function stageTable(traces: TraceLine[], attaches: AttachTiming[], hvs: s
       programmed(zoneOf(hv) === own ? '6 same-zone agent' : '7 other-zone agent')(hv);
     }
     for (const [i, t] of a.tReach.entries()) {
-      const hv = hvs[i] as string;
+      const hv = (a.reachHvs ?? hvs)[i] as string;
       add(
         `8 first reply at ${hv === a.hv ? 'hosting' : zoneOf(hv) === own ? 'same-zone' : 'other-zone'} probe`,
         t,
       );
     }
-    add('9 reachable from every hypervisor', Math.max(...a.tReach));
+    add(`9 ${a.doneLabel ?? 'reachable from every hypervisor'}`, Math.max(...a.tReach));
   }
   const rows = [...stages].sort(([x], [y]) => x.localeCompare(y));
   const out = [

@@ -10,6 +10,10 @@
  * Then `members` address-only members join app (driver.setBulkMembers) and hv2's datapath (db's
  * ingress must know every app member) is counted.
  *
+ * With a lab whose reference roles run with OTWIN_REF_TRACE=1 (`&& exec env OTWIN_REF_TRACE=1 node`
+ * in their `cmd:`), it also prints where the time goes, joins and leaves apart: API → own
+ * controller → agents → BGP → other zone → enforced (bench/_attach-stages.ts).
+ *
  * BENCH lines: sg_propagation_p50_ms|p95|p99 (ms from the API call), sg_elements_per_member (hv2's
  * membership elements / app members at `members`). Target (issue 13): p95 ≤ 200 ms on 2 cores.
  */
@@ -19,10 +23,13 @@ import type { Vm } from '../harness/scenario/intent.ts';
 import { REPO_ROOT } from '../harness/scenario/suite/launch.ts';
 import type { ProbeTarget } from '../harness/traffic/types.ts';
 import { waitFor } from '../harness/util/poll.ts';
-import { percentile } from './_attach-stages.ts';
+import { type AttachTiming, percentile, readTraces, stageTable } from './_attach-stages.ts';
 import { deployForBench } from './_deploy.ts';
 
 const now = () => performance.now();
+const HVS = ['hv1', 'hv2', 'hv3', 'hv4'];
+/** Nodes whose reference roles write trace lines when the lab starts them with OTWIN_REF_TRACE=1. */
+const TRACED_NODES = ['directory', 'c1', 'c2', ...HVS];
 /** One connection attempt: an unanswered one this long counts as blocked (a handshake here takes a few ms). */
 const ATTEMPT_MS = 100;
 
@@ -66,6 +73,7 @@ export async function main(argv: string[]): Promise<void> {
     );
     // The lab is up when a member of app reaches both db VMs: the first client joins, untimed.
     const times: number[] = [];
+    const timings: Array<AttachTiming & { join: boolean }> = [];
     const timeOne = async (vm: Vm, join: boolean): Promise<number> => {
       vm.groups = join ? ['app'] : [];
       const called = now();
@@ -73,6 +81,7 @@ export async function main(argv: string[]): Promise<void> {
         { apply: false, attach: [], detach: [], move: [], setGroups: [{ vm: vm.name, groups: vm.groups }] },
         ctx,
       );
+      const tApi = now() - called;
       const from = target(vm);
       const seen = await Promise.all(
         dbs.map(async (d) => {
@@ -88,6 +97,16 @@ export async function main(argv: string[]): Promise<void> {
           }
         }),
       );
+      timings.push({
+        join,
+        mac: vm.mac ?? '',
+        hv: vm.hypervisor,
+        t0: performance.timeOrigin + called,
+        tApi,
+        tReach: seen.map((t) => t - called),
+        reachHvs: dbs.map((d) => d.hypervisor),
+        doneLabel: `${join ? 'join' : 'leave'} enforced toward every db VM`,
+      });
       return Math.max(...seen) - called;
     };
     // Start-up: the first join waits (up to 30 s per db VM) for the lab to converge; not counted.
@@ -96,10 +115,23 @@ export async function main(argv: string[]): Promise<void> {
     console.log(
       `${changes} membership changes over ${clients.length} clients on ${new Set(clients.map((c) => c.hypervisor)).size} hypervisors ...`,
     );
+    timings.length = 0;
     for (let i = 0; i < changes; i++) {
       const vm = clients[Math.floor(i / 2) % clients.length]!;
       times.push(await timeOne(vm, i % 2 === 0));
     }
+    // Where the time goes, when the lab's roles were started with OTWIN_REF_TRACE=1 (else no lines).
+    const traces = readTraces(topo.labDir, TRACED_NODES, (timings[0]?.t0 ?? 0) - 1000);
+    if (traces.length)
+      for (const join of [true, false]) {
+        console.log(`stages of the ${join ? 'joins' : 'leaves'}:`);
+        for (const line of stageTable(
+          traces,
+          timings.filter((t) => t.join === join),
+          HVS,
+        ))
+          console.log(line);
+      }
     await probes.unlisten(listeners);
     const sorted = [...times].sort((a, b) => a - b);
     const p = (q: number) => percentile(sorted, q).toFixed(1);

@@ -8,7 +8,7 @@ import { otwinEnv } from '../harness/util/env.ts';
 import { HarnessError } from '../harness/util/errors.ts';
 import { DirectoryClient } from './directory/client.ts';
 import { DirectoryServer } from './directory/server.ts';
-import { createOrConfirm, labConventions, nsPrefixFor } from './driver.ts';
+import { createOrConfirm, isMembershipOnly, labConventions, nsPrefixFor } from './driver.ts';
 
 const repo = join(import.meta.dirname, '..');
 
@@ -124,5 +124,25 @@ describe('reference driver: security groups as directory objects', () => {
     expect(() =>
       bulkMemberVports(intent, { group: 'web', count: 5, subnet: 's' }, 'sg.t.web', 'bulk'),
     ).toThrow(/room for 4, 5 asked/);
+  });
+});
+
+describe('reference driver: membership-only changes', () => {
+  const none = { apply: false, attach: [], detach: [], move: [], setGroups: [] };
+  it('takes only setGroups as membership-only (one PATCH per VM, no re-confirmation of the objects)', () => {
+    expect(isMembershipOnly({ ...none, setGroups: [{ vm: 'x', groups: ['app'] }] })).toBe(true);
+    expect(isMembershipOnly(none)).toBe(false);
+    expect(isMembershipOnly({ ...none, apply: true, setGroups: [{ vm: 'x', groups: [] }] })).toBe(false);
+    expect(isMembershipOnly({ ...none, attach: ['y'], setGroups: [{ vm: 'x', groups: [] }] })).toBe(false);
+    expect(
+      isMembershipOnly({ ...none, move: [{ vm: 'y', to: 'hv2' }], setGroups: [{ vm: 'x', groups: [] }] }),
+    ).toBe(false);
+    expect(
+      isMembershipOnly({
+        ...none,
+        setFloatingIps: [{ ip: '198.18.0.5', vm: null }],
+        setGroups: [{ vm: 'x', groups: [] }],
+      }),
+    ).toBe(false);
   });
 });

@@ -168,6 +168,43 @@ export class ReferenceDriver implements ImplementationDriver {
     const client = this.directory(ctx.lab);
     await this.sweepStale(ctx);
     const intent = ctx.intent;
+    // A membership change (setGroups only) needs one PATCH per VM: re-confirming every zone,
+    // hypervisor, subnet, group and rule first (some 30 requests and a process per hypervisor) is
+    // not the implementation's time, yet it delayed the PATCH that starts it.
+    if (!isMembershipOnly(change)) await this.provisionObjects(client, change, ctx);
+    const groupId = groupIds(intent);
+    const groupsOf = (vm: Vm) => vm.groups.map((g) => groupId.get(g) ?? slug(g));
+    for (const { vm: name } of change.setGroups) {
+      const vm = intent.vms.find((v) => v.name === name);
+      if (vm?.attached) await client.patch('vports', slug(vm.name), { securityGroups: groupsOf(vm) });
+    }
+    // The directory has accepted the change: budgets count from here. Pinning the VMs for the traffic
+    // engine below waits for the implementation, and that wait is the implementation's time.
+    ctx.accepted();
+    // Release holders of namespaces that are going away (detached, or moved off a hypervisor), so the
+    // agent's deletion really frees them and a later re-attach is pinned afresh.
+    for (const key of [...this.holders.keys()]) {
+      const [hv, name] = key.split('/') as [string, string];
+      const vm = intent.vms.find((v) => v.name === name);
+      if (!vm?.attached || vm.hypervisor !== hv) this.release(key);
+    }
+    // Pin every attached VM's namespace with a holder process so the traffic engine can setns into it.
+    // In the background: waiting for the agent to create a namespace is the implementation's time, so
+    // it runs inside the budget of the traffic check that needs the VM (ready()), and a BGP or table
+    // expectation does not wait for it at all.
+    const lab = ctx.lab;
+    const pinning = Promise.all(intent.vms.filter((v) => v.attached).map((vm) => this.pin(lab, vm)));
+    this.pinning = pinning.then(() => undefined);
+    this.pinning.catch(() => undefined);
+  }
+
+  /** Every directory object of the intent, created or confirmed; attaches, detaches and moves. */
+  private async provisionObjects(
+    client: DirectoryClient,
+    change: IntentChange,
+    ctx: DriverContext,
+  ): Promise<void> {
+    const intent = ctx.intent;
     const index = new IntentIndex(intent);
     const hvZone = new Map<string, string>();
     for (const z of intent.zones) for (const hv of z.hypervisors) hvZone.set(hv, slug(z.name));
@@ -239,28 +276,6 @@ export class ReferenceDriver implements ImplementationDriver {
       });
     }
     for (const m of change.move) await client.patch('vports', slug(m.vm), { hypervisor: slug(m.to) });
-    for (const { vm: name } of change.setGroups) {
-      const vm = intent.vms.find((v) => v.name === name);
-      if (vm?.attached) await client.patch('vports', slug(vm.name), { securityGroups: groupsOf(vm) });
-    }
-    // The directory has accepted the change: budgets count from here. Pinning the VMs for the traffic
-    // engine below waits for the implementation, and that wait is the implementation's time.
-    ctx.accepted();
-    // Release holders of namespaces that are going away (detached, or moved off a hypervisor), so the
-    // agent's deletion really frees them and a later re-attach is pinned afresh.
-    for (const key of [...this.holders.keys()]) {
-      const [hv, name] = key.split('/') as [string, string];
-      const vm = intent.vms.find((v) => v.name === name);
-      if (!vm?.attached || vm.hypervisor !== hv) this.release(key);
-    }
-    // Pin every attached VM's namespace with a holder process so the traffic engine can setns into it.
-    // In the background: waiting for the agent to create a namespace is the implementation's time, so
-    // it runs inside the budget of the traffic check that needs the VM (ready()), and a BGP or table
-    // expectation does not wait for it at all.
-    const lab = ctx.lab;
-    const pinning = Promise.all(intent.vms.filter((v) => v.attached).map((vm) => this.pin(lab, vm)));
-    this.pinning = pinning.then(() => undefined);
-    this.pinning.catch(() => undefined);
   }
 
   /** The directory's floating IPs follow the intent: mapped to their VM while it is attached, else to none. */
@@ -687,4 +702,16 @@ export async function createOrConfirm(
 /** The driver module's factory (package.json `otwin.drivers`). */
 export function createDriver(): ImplementationDriver {
   return new ReferenceDriver();
+}
+
+/** A change that only sets VMs' groups: nothing but their vports' `securityGroups` changes. */
+export function isMembershipOnly(change: IntentChange): boolean {
+  return (
+    !change.apply &&
+    change.setGroups.length > 0 &&
+    !change.attach.length &&
+    !change.detach.length &&
+    !change.move.length &&
+    !change.setFloatingIps?.length
+  );
 }
