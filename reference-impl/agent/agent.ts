@@ -29,6 +29,9 @@ import { SecurityProgrammer, type SgBackend, type SgMode } from './security.ts';
 
 /** Namespaces read per audit (besides the hypervisor namespace's devices and unknown namespaces). */
 export const AUDIT_SLICE = 4;
+/** Backoff of the retry after a failed pass: first retry soon, then no more than one pass per 5 s. */
+const RETRY_MIN_MS = 200;
+const RETRY_MAX_MS = 5000;
 
 export interface ControllerAddress {
   host: string;
@@ -235,10 +238,14 @@ export class Agent {
   private running = false;
   private again = false;
   private auditTimer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryMs = RETRY_MIN_MS;
   private programmedOnce = false;
   readonly stats = {
     reconciles: 0,
     fullReads: 0,
+    /** Passes run by the retry timer after a failed pass (no controller message needed). */
+    retries: 0,
     audits: 0,
     commands: 0,
     lastPlanSize: 0,
@@ -369,6 +376,8 @@ export class Agent {
   stop(): void {
     this.garp?.stop();
     clearInterval(this.auditTimer);
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
     for (const link of this.links) link.stop();
   }
 
@@ -469,6 +478,19 @@ export class Agent {
     })();
   }
 
+  /** Schedules a pass after a failed one, backing off to RETRY_MAX_MS while it keeps failing. */
+  private retryLater(): void {
+    if (this.retryTimer) return;
+    const delay = this.retryMs;
+    this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.stats.retries++;
+      this.schedule();
+    }, delay);
+    this.retryTimer.unref();
+  }
+
   /** Resolves when no reconcile is running or pending. */
   idle(): Promise<void> {
     if (!this.running) return Promise.resolve();
@@ -542,7 +564,11 @@ export class Agent {
       );
       this.needFullRead = true;
       this.cache = undefined;
+      // Retry on a timer: waiting for the next controller update could leave a VM without its
+      // security rules (default allow) for as long as the lab stays quiet.
+      this.retryLater();
     } else {
+      this.retryMs = RETRY_MIN_MS;
       // The desired model is derived afresh on every pass and never changed afterwards: it is the
       // kernel's state now, no copy needed.
       this.cache = {
