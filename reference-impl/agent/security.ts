@@ -32,6 +32,8 @@ export const SG_TABLE = 'otwin_sg';
 export const SG_GUARD_TABLE = 'otwin_sg_guard';
 export const SG_RULES_CHAIN = 'sg_rules';
 const STATEFUL_COMMENT = 'stateful';
+/** Router namespaces programmed at once (each is its own nft processes). */
+const NS_CONCURRENCY = 4;
 const DENY_COMMENT = 'default-deny';
 
 export type SgMode = 'stateful' | 'stateless';
@@ -257,8 +259,21 @@ export function sgScript(want: SgState, have: ActualSg): string {
 
 interface NftJson {
   nftables?: Array<{
-    set?: { name: string; elem?: Array<string | { concat?: string[] } | { elem?: { val: unknown } }> };
-    rule?: { chain: string; handle: number; comment?: string; expr?: unknown[] };
+    table?: { family: string; name: string };
+    set?: {
+      family?: string;
+      table?: string;
+      name: string;
+      elem?: Array<string | { concat?: string[] } | { elem?: { val: unknown } }>;
+    };
+    rule?: {
+      family?: string;
+      table?: string;
+      chain: string;
+      handle: number;
+      comment?: string;
+      expr?: unknown[];
+    };
   }>;
 }
 
@@ -273,32 +288,45 @@ function elemText(e: unknown): string[] {
 const nftIn = (ns: string, args: string[], input?: string) =>
   run('ip', ['netns', 'exec', ns, 'nft', ...args], input === undefined ? {} : { input });
 
-/** What a namespace holds (one `nft -j` per table; only on full reads, never per change). */
+/** Counts the nft processes the agent's security programming starts (tests: counts, not timings). */
+export const nftProcesses = { count: 0 };
+
+const nftCounted = (ns: string, args: string[], input?: string) => {
+  nftProcesses.count++;
+  return nftIn(ns, args, input);
+};
+
+/**
+ * What a namespace holds: ONE `nft -j list ruleset` for both tables (only on full reads, never per
+ * change). It was one process per table; on a busy machine each costs a few hundred ms, and the first
+ * programming of every router namespace paid for both.
+ */
 export async function readSg(ns: string): Promise<ActualSg> {
   const actual: ActualSg = { ...emptySg(), handles: new Map(), exists: false, guardExists: false };
-  const table = await nftIn(ns, ['-j', '-a', 'list', 'table', 'inet', SG_TABLE]);
-  if (table.exitCode === 0) {
-    actual.exists = true;
-    for (const item of (JSON.parse(table.stdout || '{}') as NftJson).nftables ?? []) {
-      if (item.set && /^g\d+$/.test(item.set.name))
-        actual.sets.set(Number(item.set.name.slice(1)), new Set((item.set.elem ?? []).flatMap(elemText)));
-      if (item.rule?.chain === SG_RULES_CHAIN) {
-        // A rule without our comment is foreign: delete it (its text is unknown, so it never matches).
-        const comment = item.rule.comment ?? `foreign:${item.rule.handle}`;
-        actual.rules.set(comment, '');
-        actual.handles.set(comment, item.rule.handle);
-      }
+  const listed = await nftCounted(ns, ['-j', '-a', 'list', 'ruleset']);
+  if (listed.exitCode !== 0)
+    throw new Error(`nft list ruleset in ${ns}: ${listed.stderr.trim().slice(0, 300)}`);
+  const ours = (family: string | undefined, table: string | undefined) =>
+    (family === 'inet' && table === SG_TABLE) || (family === 'bridge' && table === SG_GUARD_TABLE);
+  for (const item of (JSON.parse(listed.stdout || '{}') as NftJson).nftables ?? []) {
+    if (item.table?.family === 'inet' && item.table.name === SG_TABLE) actual.exists = true;
+    if (item.table?.family === 'bridge' && item.table.name === SG_GUARD_TABLE) actual.guardExists = true;
+    const set = item.set;
+    if (set && ours(set.family, set.table)) {
+      if (set.family === 'inet' && /^g\d+$/.test(set.name))
+        actual.sets.set(Number(set.name.slice(1)), new Set((set.elem ?? []).flatMap(elemText)));
+      if (set.family === 'bridge' && set.name === 'bound')
+        for (const e of set.elem ?? []) {
+          const [port, ip] = elemText(e);
+          if (port && ip) actual.guard.set(port, ip);
+        }
     }
-  }
-  const guard = await nftIn(ns, ['-j', 'list', 'table', 'bridge', SG_GUARD_TABLE]);
-  if (guard.exitCode === 0) {
-    actual.guardExists = true;
-    for (const item of (JSON.parse(guard.stdout || '{}') as NftJson).nftables ?? []) {
-      if (item.set?.name !== 'bound') continue;
-      for (const e of item.set.elem ?? []) {
-        const [port, ip] = elemText(e);
-        if (port && ip) actual.guard.set(port, ip);
-      }
+    const rule = item.rule;
+    if (rule?.family === 'inet' && rule.table === SG_TABLE && rule.chain === SG_RULES_CHAIN) {
+      // A rule without our comment is foreign: delete it (its text is unknown, so it never matches).
+      const comment = rule.comment ?? `foreign:${rule.handle}`;
+      actual.rules.set(comment, '');
+      actual.handles.set(comment, rule.handle);
     }
   }
   return actual;
@@ -306,7 +334,7 @@ export async function readSg(ns: string): Promise<ActualSg> {
 
 /** Rule handles of the rules chain (after rules were added: rare, never for a membership change). */
 async function readHandles(ns: string): Promise<Map<string, number>> {
-  const r = await nftIn(ns, ['-j', '-a', 'list', 'chain', 'inet', SG_TABLE, SG_RULES_CHAIN]);
+  const r = await nftCounted(ns, ['-j', '-a', 'list', 'chain', 'inet', SG_TABLE, SG_RULES_CHAIN]);
   const out = new Map<string, number>();
   if (r.exitCode !== 0) return out;
   for (const item of (JSON.parse(r.stdout || '{}') as NftJson).nftables ?? [])
@@ -329,7 +357,7 @@ export interface SgBackend {
 export const nftBackend: SgBackend = {
   read: readSg,
   run: async (ns, script) => {
-    const r = await nftIn(ns, ['-f', '-'], script);
+    const r = await nftCounted(ns, ['-f', '-'], script);
     return r.exitCode === 0 ? undefined : r.stderr.trim().slice(0, 400);
   },
   handles: readHandles,
@@ -354,7 +382,7 @@ export class SecurityProgrammer {
     const errors: string[] = [];
     const present = new Set(namespaces);
     for (const ns of this.programmed.keys()) if (!present.has(ns)) this.programmed.delete(ns);
-    for (const ns of present) {
+    const one = async (ns: string) => {
       const want = desired.get(ns) ?? emptySg();
       let have = this.programmed.get(ns);
       if (full || !have) {
@@ -362,13 +390,13 @@ export class SecurityProgrammer {
         this.programmed.set(ns, have);
       }
       const script = sgScript(want, have);
-      if (!script) continue;
+      if (!script) return;
       this.applies++;
       const failed = await this.backend.run(ns, script);
       if (failed !== undefined) {
         errors.push(`nft (security groups, ${ns}): ${failed}`);
         this.programmed.delete(ns);
-        continue;
+        return;
       }
       const addedRules = [...want.rules.keys()].some((c) => !have.rules.has(c));
       const next: ActualSg = {
@@ -383,7 +411,14 @@ export class SecurityProgrammer {
       };
       this.programmed.set(ns, next);
       this.backend.applied?.(ns, next);
-    }
+    };
+    // Namespaces are independent: a few at a time, so a hypervisor with many routing domains does
+    // not program them one process after another (its first programming and every full read).
+    const queue = [...present];
+    const worker = async () => {
+      for (let ns = queue.shift(); ns !== undefined; ns = queue.shift()) await one(ns);
+    };
+    await Promise.all(Array.from({ length: Math.min(NS_CONCURRENCY, queue.length) }, worker));
     return errors;
   }
 }
