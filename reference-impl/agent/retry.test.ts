@@ -9,30 +9,17 @@ import { describe, expect, it } from 'vitest';
 import { waitFor } from '../../harness/util/poll.ts';
 import type { Entry } from '../protocol/messages.ts';
 import { Agent } from './agent.ts';
+import { sgDomainEntries } from './fixtures/sg-entries.ts';
 import { MemoryDatapath, MemorySgBackend } from './simulated.ts';
 
 const APP = 8_000_001;
 const DB = 8_000_002;
 const entries: Entry[] = [
-  { kind: 'domain', id: 'da', tenant: 'ta' },
-  {
-    kind: 'subnet',
-    id: 'a',
+  ...sgDomainEntries({
     domain: 'da',
-    vni: 5001,
-    prefix: '192.0.2.0/26',
-    gateway: '192.0.2.1',
-    gatewayMac: '02:0a:00:00:13:89',
-  },
-  {
-    kind: 'rule',
-    id: 'r1',
-    domain: 'da',
-    from: { kind: 'group', sgid: APP },
-    to: { kind: 'group', sgid: DB },
-    proto: 'tcp',
-    ports: [3306, 3306],
-  },
+    subnets: [{ id: 'a', vni: 5001, prefix: '192.0.2.0/26', gateway: '192.0.2.1' }],
+    rule: { id: 'r1', from: APP, to: DB, port: 3306 },
+  }),
   {
     kind: 'vport',
     id: 'd1',

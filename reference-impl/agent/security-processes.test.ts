@@ -9,6 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run, runOk } from '../../harness/util/exec.ts';
 import type { Entry } from '../protocol/messages.ts';
+import { sgDomainEntries } from './fixtures/sg-entries.ts';
 import { domainNsName } from './model.ts';
 import { nftProcesses, SecurityProgrammer } from './security.ts';
 
@@ -23,25 +24,11 @@ function domainEntries(i: number): Entry[] {
   const vni = 7000 + i;
   const net = `10.${70 + i}.0`;
   return [
-    { kind: 'domain', id: `d${i}`, tenant: 't' },
-    {
-      kind: 'subnet',
-      id: `s${i}`,
+    ...sgDomainEntries({
       domain: `d${i}`,
-      vni,
-      prefix: `${net}.0/24`,
-      gateway: `${net}.1`,
-      gatewayMac: '02:0a:00:00:00:01',
-    },
-    {
-      kind: 'rule',
-      id: `r${i}`,
-      domain: `d${i}`,
-      from: { kind: 'group', sgid: APP },
-      to: { kind: 'group', sgid: DB },
-      proto: 'tcp',
-      ports: [3306, 3306],
-    },
+      subnets: [{ id: `s${i}`, vni, prefix: `${net}.0/24`, gateway: `${net}.1` }],
+      rule: { id: `r${i}`, from: APP, to: DB, port: 3306 },
+    }),
     ...Array.from(
       { length: VMS_PER_DOMAIN },
       (_, v): Entry => ({

@@ -9,40 +9,21 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Entry } from '../protocol/messages.ts';
+import { sgDomainEntries } from './fixtures/sg-entries.ts';
 import { type ActualSg, deriveSecurity, type SgMode, sgScript } from './security.ts';
 
 const APP = 8_000_001;
 const DB = 8_000_002;
 const X = '198.51.100.72';
 const base: Entry[] = [
-  { kind: 'domain', id: 'sg3', tenant: 'sg3' },
-  {
-    kind: 'subnet',
-    id: 'app',
+  ...sgDomainEntries({
     domain: 'sg3',
-    vni: 8302,
-    prefix: '198.51.100.64/26',
-    gateway: '198.51.100.65',
-    gatewayMac: '02:0a:00:00:20:6e',
-  },
-  {
-    kind: 'subnet',
-    id: 'db',
-    domain: 'sg3',
-    vni: 8303,
-    prefix: '198.51.100.128/26',
-    gateway: '198.51.100.129',
-    gatewayMac: '02:0a:00:00:20:6f',
-  },
-  {
-    kind: 'rule',
-    id: 'app-db',
-    domain: 'sg3',
-    from: { kind: 'group', sgid: APP },
-    to: { kind: 'group', sgid: DB },
-    proto: 'tcp',
-    ports: [3306, 3306],
-  },
+    subnets: [
+      { id: 'app', vni: 8302, prefix: '198.51.100.64/26', gateway: '198.51.100.65' },
+      { id: 'db', vni: 8303, prefix: '198.51.100.128/26', gateway: '198.51.100.129' },
+    ],
+    rule: { id: 'app-db', from: APP, to: DB, port: 3306 },
+  }),
   // db on this hypervisor (hv2 in SG-3); sg3-x is remote (hv1), learned through BGP as a mac entry.
   {
     kind: 'vport',
