@@ -4,6 +4,7 @@
  */
 import { readdirSync } from 'node:fs';
 import { run } from '../../harness/util/exec.ts';
+import { TRACE_ENABLED, trace } from '../protocol/trace.ts';
 import {
   type AgentNaming,
   type DomainNs,
@@ -97,6 +98,13 @@ export interface KernelOptions extends AgentNaming {
  * takes about as long (it is CPU-bound either way) but leaves the CPU to everything else.
  */
 export const READ_CONCURRENCY = 4;
+
+/** One kernel write and its wall time (OTWIN_REF_TRACE=1): where an agent's pass spends its time. */
+function traceCommand(hypervisor: string, step: Step, ms: number): void {
+  const what =
+    step.kind === 'ip' || step.kind === 'bridge' ? `${step.kind} lines=${step.lines.length}` : step.kind;
+  trace(`agent:${hypervisor}`, 'cmd', `${what} ns=${step.ns ?? '-'} ms=${ms.toFixed(1)}`);
+}
 
 interface ReadRequest {
   tool: 'ip' | 'bridge';
@@ -442,7 +450,9 @@ export class Kernel {
   private async addVmNamespace(step: Step, errors: string[], deferred: Step[]): Promise<void> {
     if (step.kind !== 'netns-add') return;
     this.commands++;
+    const started = TRACE_ENABLED ? performance.now() : 0;
     const add = await run('ip', ['netns', 'add', step.ns]);
+    if (TRACE_ENABLED) traceCommand(this.options.hypervisor, step, performance.now() - started);
     if (add.exitCode === 0) deferred.push(step);
     else await this.runStep(step, errors);
   }
@@ -463,6 +473,12 @@ export class Kernel {
   }
 
   private async runStep(step: Step, errors: string[]): Promise<void> {
+    const started = TRACE_ENABLED ? performance.now() : 0;
+    await this.runStepUntraced(step, errors);
+    if (TRACE_ENABLED) traceCommand(this.options.hypervisor, step, performance.now() - started);
+  }
+
+  private async runStepUntraced(step: Step, errors: string[]): Promise<void> {
     switch (step.kind) {
       case 'netns-add': {
         // One process start: create the namespace, bring lo up and set its sysctls.
