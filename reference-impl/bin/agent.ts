@@ -8,8 +8,12 @@
  * --sg-mode stateful|stateless: security-group enforcement (default stateful; stateless = the ACL-only
  *   hypervisor switch profile, see reference-impl/agent/security.ts).
  * --hv-netns <name> programs a named namespace instead of the current one (fixtures).
+ * --nice <n>: the agent's scheduling priority, inherited by every `ip`/`bridge`/`nft` it starts (default
+ *   -10, what ovs-ctl gives ovs-vswitchd): an attach is a chain of short processes, each of which waits
+ *   for the CPU behind every busy loop of a loaded host; 0 leaves the priority alone.
  * The agent never cleans up on exit: the datapath keeps forwarding while it is down.
  */
+import { setPriority } from 'node:os';
 import { parseArgs } from 'node:util';
 import { run } from '../../harness/util/exec.ts';
 import { Agent } from '../agent/agent.ts';
@@ -32,6 +36,7 @@ const { values } = parseArgs({
     'secret-file': { type: 'string' },
     'init-secrets': { type: 'boolean', default: false },
     'sg-mode': { type: 'string', default: 'stateful' },
+    nice: { type: 'string', default: '-10' },
   },
 });
 const fail = (message: string): never => {
@@ -43,6 +48,19 @@ if (!values.vtep) fail('--vtep <underlay IPv4> is required');
 if (!(values.controller as string[]).length) fail('at least one --controller host:port is required');
 if (values['sg-mode'] !== 'stateful' && values['sg-mode'] !== 'stateless')
   fail(`--sg-mode must be stateful or stateless, not ${values['sg-mode']}`);
+const nice = Number(values.nice);
+if (!Number.isInteger(nice) || nice < -20 || nice > 19)
+  fail(`--nice must be an integer from -20 to 19, not ${values.nice}`);
+if (nice !== 0) {
+  try {
+    setPriority(nice);
+  } catch (err) {
+    // Not permitted (no CAP_SYS_NICE): the agent works, only slower on a loaded host.
+    console.log(
+      `agent ${values.hypervisor}: priority ${nice} not set (${(err as Error).message}); running at the default`,
+    );
+  }
+}
 const agentSecret = roleSecret('agent', values, 'secret');
 let mtu = values.mtu ? Number(values.mtu) : 0;
 if (!mtu) {
