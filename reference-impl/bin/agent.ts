@@ -14,11 +14,10 @@
  *   host; 0 leaves the priority alone.
  * The agent never cleans up on exit: the datapath keeps forwarding while it is down.
  */
-import { existsSync, writeFileSync } from 'node:fs';
-import { setPriority } from 'node:os';
 import { parseArgs } from 'node:util';
 import { run } from '../../harness/util/exec.ts';
 import { Agent } from '../agent/agent.ts';
+import { raisePriority } from '../agent/priority.ts';
 import { flushDatapath } from '../agent/sabotage-flush.ts';
 import type { SgMode } from '../agent/security.ts';
 import { sabotaged } from '../sabotage.ts';
@@ -41,30 +40,6 @@ const { values } = parseArgs({
     nice: { type: 'string', default: '-10' },
   },
 });
-/**
- * Sets this process's nice value and, where the kernel groups scheduling by session (autogroup, on by
- * default: every lab node is its own session), the session's: a nice value alone only orders the
- * processes of one session, so among the sessions of a loaded host the agent's `ip` chain would
- * still get one share in N. Returns what could not be set (no CAP_SYS_NICE, say).
- */
-function raisePriority(value: number): string[] {
-  const problems: string[] = [];
-  try {
-    setPriority(value);
-  } catch (err) {
-    problems.push(`nice ${value} not set (${(err as Error).message})`);
-  }
-  const autogroup = '/proc/self/autogroup';
-  if (existsSync(autogroup)) {
-    try {
-      writeFileSync(autogroup, String(value));
-    } catch (err) {
-      problems.push(`session (autogroup) nice ${value} not set (${(err as Error).message})`);
-    }
-  }
-  return problems;
-}
-
 const fail = (message: string): never => {
   console.error(`agent: ${message}`);
   process.exit(2);
