@@ -403,13 +403,12 @@ export class Kernel {
    * not depend on each other run concurrently instead of one after the other (the order the planner
    * emits is a valid sequential order; this only overlaps what it does not constrain):
    *   1. namespace creations, all at once;
-   *   2. the hypervisor namespace's batch (VXLAN devices created there and moved into domains), and
-   *      beside it and the next stage each new VM namespace's sysctls (one process: nothing before
-   *      its eth0 address needs them, and `all.disable_ipv6` also sets the default, so eth0 has IPv6
-   *      off whichever comes first);
+   *   2. the hypervisor namespace's batch (VXLAN devices created there and moved into domains);
    *   3. each domain's `ip` batch, domains in parallel; its `bridge` batch starts with it when the
    *      `ip` batch only touches neighbours (the fdb lines then name devices that already exist),
-   *      else right after it;
+   *      else right after it; and beside them each new VM namespace's sysctls (one process: nothing
+   *      before its eth0 address needs them, and `all.disable_ipv6` also sets the default, so eth0
+   *      has IPv6 off whichever comes first);
    *   4. VM namespaces' batches (their eth0 is created by step 3; a new namespace's `lo` is brought
    *      up by the same batch), beside the bridge batches;
    *   5. from the first namespace removal on: strictly in the planner's order.
@@ -438,11 +437,6 @@ export class Kernel {
         ? { ...s, lines: ['link set lo up', ...s.lines] }
         : s,
     );
-    const setups = main.flatMap((s) =>
-      s.kind === 'netns-add' && created.includes(s.ns)
-        ? [this.setUpNamespace(s, !withLo.has(s.ns), errors)]
-        : [],
-    );
     for (const s of main) if (s.kind === 'ip' && s.ns === undefined) await this.runStep(s, errors);
     const domainIp = main.filter((s) => s.kind === 'ip' && s.ns !== undefined && !isVm(s));
     const bridges = main.filter((s) => s.kind === 'bridge');
@@ -454,7 +448,14 @@ export class Kernel {
       if (neighOnly) early.push(this.runStep(b, errors));
       else late.push(b);
     }
-    await Promise.all([...domainIp.map((s) => this.runStep(s, errors)), ...early]);
+    const domains = [...domainIp.map((s) => this.runStep(s, errors)), ...early];
+    // Started after the domain batches (which the VM batches wait for), beside them.
+    const setups = main.flatMap((s) =>
+      s.kind === 'netns-add' && created.includes(s.ns)
+        ? [this.setUpNamespace(s, !withLo.has(s.ns), errors)]
+        : [],
+    );
+    await Promise.all(domains);
     await Promise.all([...[...late, ...vmSteps].map((s) => this.runStep(s, errors)), ...setups]);
     for (const s of rest) await this.runStep(s, errors);
     return errors;
@@ -475,6 +476,7 @@ export class Kernel {
   private async setUpNamespace(step: Step, withLo: boolean, errors: string[]): Promise<void> {
     if (step.kind !== 'netns-add') return;
     this.commands++;
+    const started = TRACE_ENABLED ? performance.now() : 0;
     const sysctls = step.sysctls.map(([k, v]) => `${k}=${v}`);
     const setup = withLo
       ? await run('ip', [
@@ -486,6 +488,12 @@ export class Kernel {
           `ip link set lo up && sysctl -qw ${sysctls.join(' ')}`,
         ])
       : await run('ip', ['netns', 'exec', step.ns, 'sysctl', '-qw', ...sysctls]);
+    if (TRACE_ENABLED)
+      trace(
+        `agent:${this.options.hypervisor}`,
+        'cmd',
+        `vm-setup ns=${step.ns} ms=${(performance.now() - started).toFixed(1)}`,
+      );
     if (setup.exitCode !== 0) errors.push(`setup ${step.ns}: ${setup.stderr.trim()}`);
   }
 
