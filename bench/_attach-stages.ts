@@ -55,13 +55,19 @@ export function stageTable(traces: TraceLine[], attaches: AttachTiming[], hvs: s
   const controllerOf = (zone: number) => `controller:c${zone}`;
   // agent seq → when the programming run that acknowledged it ended
   const appliedAt = new Map<string, number>();
+  // agent seq → wall time of that pass's kernel writes (the `kernel=` of its `applied` line)
+  const kernelMs = new Map<string, number>();
   // mac → trace lines naming it
   const byMac = new Map<string, TraceLine[]>();
   const macRe = /\b([0-9a-f]{2}(?::[0-9a-f]{2}){5})\b/g;
   for (const l of traces) {
     if (l.event === 'applied') {
       for (const s of /seqs=(\S*)/.exec(l.detail)?.[1]?.split(',') ?? [])
-        if (s && !appliedAt.has(`${l.role}/${s}`)) appliedAt.set(`${l.role}/${s}`, l.t);
+        if (s && !appliedAt.has(`${l.role}/${s}`)) {
+          appliedAt.set(`${l.role}/${s}`, l.t);
+          const ms = /kernel=([\d.]+)/.exec(l.detail)?.[1];
+          if (ms !== undefined) kernelMs.set(`${l.role}/${s}`, Number(ms));
+        }
       continue;
     }
     for (const m of l.detail.matchAll(macRe)) {
@@ -94,6 +100,7 @@ export function stageTable(traces: TraceLine[], attaches: AttachTiming[], hvs: s
       const done = seq ? appliedAt.get(`agent:${hv}/${seq}`) : undefined;
       add(`${where}: update received`, rel(recv));
       add(`${where}: programmed`, done === undefined ? undefined : done - a.t0);
+      add(`${where}: kernel writes of that pass (ms)`, seq ? kernelMs.get(`agent:${hv}/${seq}`) : undefined);
     };
     programmed('3 hosting agent')(a.hv);
     add(

@@ -529,6 +529,7 @@ export class Agent {
     const cache = this.cache as { model: KernelModel; extras: ActualExtras };
     const steps = kernelChanged ? plan(desired, cache.model, cache.extras) : [];
     const size = planSize(steps);
+    const tPlanned = performance.now();
     let errors: string[] = [];
     if (size) {
       this.applyStarts++;
@@ -539,6 +540,7 @@ export class Agent {
         this.applying = false;
       }
     }
+    const tKernel = performance.now();
     // Security groups after the namespaces exist; in the same pass, so a VM is filtered as it appears.
     errors = [
       ...errors,
@@ -548,6 +550,7 @@ export class Agent {
         full || errors.length > 0,
       )),
     ];
+    const tSecurity = performance.now();
     // Floating IPs and PNAT (docs/nat.md): uplinks into router namespaces that exist by now. A
     // simulated hypervisor (options.datapath) has no namespaces to translate in.
     if (!this.options.datapath)
@@ -585,7 +588,7 @@ export class Agent {
       trace(
         `agent:${this.options.hypervisor}`,
         'applied',
-        `seqs=${acks.map((a) => a.seq).join(',')} full=${full} size=${size} ms=${(performance.now() - started).toFixed(1)} errors=${errors.length}`,
+        `seqs=${acks.map((a) => a.seq).join(',')} full=${full} size=${size} ms=${(performance.now() - started).toFixed(1)} errors=${errors.length} plan=${(tPlanned - started).toFixed(1)} kernel=${(tKernel - tPlanned).toFixed(1)} sg=${(tSecurity - tKernel).toFixed(1)} nat=${(performance.now() - tSecurity).toFixed(1)}`,
       );
     if (size)
       this.log(

@@ -113,6 +113,34 @@ describe('agent datapath on namespace fixtures', () => {
     expect(await ping(vm('hv1', 'va1'), '10.1.1.12', { count: 2 })).toBe(true);
   });
 
+  it('sets a new VM namespace up: lo up, IPv6 off on every device including eth0', async () => {
+    for (const [hv, vport] of [
+      ['hv1', 'va1'],
+      ['hv2', 'va3'],
+    ] as const) {
+      const ns = vm(hv, vport);
+      const links = JSON.parse(await runOk('ip', ['-n', ns, '-j', 'addr', 'show'])) as Array<{
+        ifname: string;
+        flags: string[];
+        addr_info?: Array<{ family: string }>;
+      }>;
+      expect(links.find((l) => l.ifname === 'lo')?.flags, `${ns} lo`).toContain('UP');
+      for (const l of links)
+        expect(l.addr_info?.filter((a) => a.family === 'inet6') ?? [], `${ns} ${l.ifname} inet6`).toEqual([]);
+      const sysctl = await runOk('ip', [
+        'netns',
+        'exec',
+        ns,
+        'sysctl',
+        '-n',
+        'net.ipv6.conf.all.disable_ipv6',
+        'net.ipv6.conf.default.disable_ipv6',
+        'net.ipv6.conf.eth0.disable_ipv6',
+      ]);
+      expect(sysctl.split('\n').map((l) => l.trim())).toEqual(['1', '1', '1']);
+    }
+  });
+
   it('routes between subnets of a domain on the ingress hypervisor', async () => {
     expect(await ping(vm('hv1', 'va1'), '10.1.2.13', { count: 2 })).toBe(true);
     expect(await ping(vm('hv1', 'va1'), '10.1.1.1')).toBe(true);

@@ -4,6 +4,7 @@
  */
 import { readdirSync } from 'node:fs';
 import { run } from '../../harness/util/exec.ts';
+import { TRACE_ENABLED, trace } from '../protocol/trace.ts';
 import {
   type AgentNaming,
   type DomainNs,
@@ -97,6 +98,13 @@ export interface KernelOptions extends AgentNaming {
  * takes about as long (it is CPU-bound either way) but leaves the CPU to everything else.
  */
 export const READ_CONCURRENCY = 4;
+
+/** One kernel write and its wall time (OTWIN_REF_TRACE=1): where an agent's pass spends its time. */
+function traceCommand(hypervisor: string, step: Step, ms: number): void {
+  const what =
+    step.kind === 'ip' || step.kind === 'bridge' ? `${step.kind} lines=${step.lines.length}` : step.kind;
+  trace(`agent:${hypervisor}`, 'cmd', `${what} ns=${step.ns ?? '-'} ms=${ms.toFixed(1)}`);
+}
 
 interface ReadRequest {
   tool: 'ip' | 'bridge';
@@ -390,15 +398,19 @@ export class Kernel {
   /**
    * Runs a plan; returns the error lines (empty = everything applied).
    *
-   * Every step is one process start (~5-20 ms on a busy machine), so steps that do not depend on each
-   * other run concurrently instead of one after the other (the order the planner emits is a valid
-   * sequential order; this only overlaps what it does not constrain):
-   *   1. namespace creations, all at once (a VM namespace's `lo` and sysctls wait for step 4);
+   * Every step is one process start, and on a loaded 2-core host a process start waits ~50-100 ms for
+   * the CPU: what an attach costs is the number of process starts one after another, so steps that do
+   * not depend on each other run concurrently instead of one after the other (the order the planner
+   * emits is a valid sequential order; this only overlaps what it does not constrain):
+   *   1. namespace creations, all at once;
    *   2. the hypervisor namespace's batch (VXLAN devices created there and moved into domains);
    *   3. each domain's `ip` batch, domains in parallel; its `bridge` batch starts with it when the
    *      `ip` batch only touches neighbours (the fdb lines then name devices that already exist),
-   *      else right after it;
-   *   4. VM namespaces' batches (their eth0 is created by step 3) and setup, beside the bridge batches;
+   *      else right after it; and beside them each new VM namespace's sysctls (one process: nothing
+   *      before its eth0 address needs them, and `all.disable_ipv6` also sets the default, so eth0
+   *      has IPv6 off whichever comes first);
+   *   4. VM namespaces' batches (their eth0 is created by step 3; a new namespace's `lo` is brought
+   *      up by the same batch), beside the bridge batches;
    *   5. from the first namespace removal on: strictly in the planner's order.
    */
   async apply(steps: Step[]): Promise<string[]> {
@@ -407,20 +419,27 @@ export class Kernel {
     const main = firstRemoval < 0 ? steps : steps.slice(0, firstRemoval);
     const rest = firstRemoval < 0 ? [] : steps.slice(firstRemoval);
     const isVm = (s: Step) => s.kind === 'ip' && s.ns !== undefined && s.ns.startsWith(this.vmPrefix);
-    // A new VM namespace is one `ip netns add` on the critical path; its `lo` and sysctls are set
-    // beside the last stage (nothing before needs them).
-    const deferred: Step[] = [];
+    const vmIp = main.filter(isVm);
+    const created: string[] = [];
     await Promise.all(
       main
         .filter((s) => s.kind === 'netns-add')
         .map((s) =>
-          s.ns.startsWith(this.vmPrefix) ? this.addVmNamespace(s, errors, deferred) : this.runStep(s, errors),
+          s.ns.startsWith(this.vmPrefix) ? this.addVmNamespace(s, errors, created) : this.runStep(s, errors),
         ),
+    );
+    // A new VM namespace's `lo` comes up in its own batch when the plan has one (it has when its eth0
+    // is new), else in its setup process.
+    const vmBatch = new Map(vmIp.map((s) => [s.ns, s]));
+    const withLo = new Set(created.filter((ns) => vmBatch.has(ns)));
+    const vmSteps = vmIp.map((s) =>
+      s.kind === 'ip' && s.ns !== undefined && withLo.has(s.ns)
+        ? { ...s, lines: ['link set lo up', ...s.lines] }
+        : s,
     );
     for (const s of main) if (s.kind === 'ip' && s.ns === undefined) await this.runStep(s, errors);
     const domainIp = main.filter((s) => s.kind === 'ip' && s.ns !== undefined && !isVm(s));
     const bridges = main.filter((s) => s.kind === 'bridge');
-    const vmIp = main.filter(isVm);
     const late: Step[] = [];
     const early: Promise<void>[] = [];
     for (const b of bridges) {
@@ -429,40 +448,62 @@ export class Kernel {
       if (neighOnly) early.push(this.runStep(b, errors));
       else late.push(b);
     }
-    await Promise.all([...domainIp.map((s) => this.runStep(s, errors)), ...early]);
-    await Promise.all([
-      ...[...late, ...vmIp].map((s) => this.runStep(s, errors)),
-      ...deferred.map((s) => this.setUpNamespace(s, errors)),
-    ]);
+    const domains = [...domainIp.map((s) => this.runStep(s, errors)), ...early];
+    // Started after the domain batches (which the VM batches wait for), beside them.
+    const setups = main.flatMap((s) =>
+      s.kind === 'netns-add' && created.includes(s.ns)
+        ? [this.setUpNamespace(s, !withLo.has(s.ns), errors)]
+        : [],
+    );
+    await Promise.all(domains);
+    await Promise.all([...[...late, ...vmSteps].map((s) => this.runStep(s, errors)), ...setups]);
     for (const s of rest) await this.runStep(s, errors);
     return errors;
   }
 
-  /** Creates a VM namespace; its setup joins `deferred`. An existing name takes the full step. */
-  private async addVmNamespace(step: Step, errors: string[], deferred: Step[]): Promise<void> {
+  /** Creates a VM namespace and names it in `created`. An existing name takes the full step. */
+  private async addVmNamespace(step: Step, errors: string[], created: string[]): Promise<void> {
     if (step.kind !== 'netns-add') return;
     this.commands++;
+    const started = TRACE_ENABLED ? performance.now() : 0;
     const add = await run('ip', ['netns', 'add', step.ns]);
-    if (add.exitCode === 0) deferred.push(step);
+    if (TRACE_ENABLED) traceCommand(this.options.hypervisor, step, performance.now() - started);
+    if (add.exitCode === 0) created.push(step.ns);
     else await this.runStep(step, errors);
   }
 
-  private async setUpNamespace(step: Step, errors: string[]): Promise<void> {
+  /** A new VM namespace's sysctls (and `lo` when no batch of the plan brings it up): one process. */
+  private async setUpNamespace(step: Step, withLo: boolean, errors: string[]): Promise<void> {
     if (step.kind !== 'netns-add') return;
     this.commands++;
-    const sysctls = step.sysctls.map(([k, v]) => `${k}=${v}`).join(' ');
-    const setup = await run('ip', [
-      'netns',
-      'exec',
-      step.ns,
-      'sh',
-      '-c',
-      `ip link set lo up && sysctl -qw ${sysctls}`,
-    ]);
+    const started = TRACE_ENABLED ? performance.now() : 0;
+    const sysctls = step.sysctls.map(([k, v]) => `${k}=${v}`);
+    const setup = withLo
+      ? await run('ip', [
+          'netns',
+          'exec',
+          step.ns,
+          'sh',
+          '-c',
+          `ip link set lo up && sysctl -qw ${sysctls.join(' ')}`,
+        ])
+      : await run('ip', ['netns', 'exec', step.ns, 'sysctl', '-qw', ...sysctls]);
+    if (TRACE_ENABLED)
+      trace(
+        `agent:${this.options.hypervisor}`,
+        'cmd',
+        `vm-setup ns=${step.ns} ms=${(performance.now() - started).toFixed(1)}`,
+      );
     if (setup.exitCode !== 0) errors.push(`setup ${step.ns}: ${setup.stderr.trim()}`);
   }
 
   private async runStep(step: Step, errors: string[]): Promise<void> {
+    const started = TRACE_ENABLED ? performance.now() : 0;
+    await this.runStepUntraced(step, errors);
+    if (TRACE_ENABLED) traceCommand(this.options.hypervisor, step, performance.now() - started);
+  }
+
+  private async runStepUntraced(step: Step, errors: string[]): Promise<void> {
     switch (step.kind) {
       case 'netns-add': {
         // One process start: create the namespace, bring lo up and set its sysctls.

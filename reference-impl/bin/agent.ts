@@ -8,11 +8,16 @@
  * --sg-mode stateful|stateless: security-group enforcement (default stateful; stateless = the ACL-only
  *   hypervisor switch profile, see reference-impl/agent/security.ts).
  * --hv-netns <name> programs a named namespace instead of the current one (fixtures).
+ * --nice <n>: the agent's scheduling priority (and its session's, see raisePriority), inherited by
+ *   every `ip`/`bridge`/`nft` it starts (default -10, what ovs-ctl gives ovs-vswitchd): an attach is a
+ *   chain of short processes, each of which waits for the CPU behind every busy session of a loaded
+ *   host; 0 leaves the priority alone.
  * The agent never cleans up on exit: the datapath keeps forwarding while it is down.
  */
 import { parseArgs } from 'node:util';
 import { run } from '../../harness/util/exec.ts';
 import { Agent } from '../agent/agent.ts';
+import { raisePriority } from '../agent/priority.ts';
 import { flushDatapath } from '../agent/sabotage-flush.ts';
 import type { SgMode } from '../agent/security.ts';
 import { sabotaged } from '../sabotage.ts';
@@ -32,6 +37,7 @@ const { values } = parseArgs({
     'secret-file': { type: 'string' },
     'init-secrets': { type: 'boolean', default: false },
     'sg-mode': { type: 'string', default: 'stateful' },
+    nice: { type: 'string', default: '-10' },
   },
 });
 const fail = (message: string): never => {
@@ -43,6 +49,13 @@ if (!values.vtep) fail('--vtep <underlay IPv4> is required');
 if (!(values.controller as string[]).length) fail('at least one --controller host:port is required');
 if (values['sg-mode'] !== 'stateful' && values['sg-mode'] !== 'stateless')
   fail(`--sg-mode must be stateful or stateless, not ${values['sg-mode']}`);
+const nice = Number(values.nice);
+if (!Number.isInteger(nice) || nice < -20 || nice > 19)
+  fail(`--nice must be an integer from -20 to 19, not ${values.nice}`);
+if (nice !== 0) {
+  for (const problem of raisePriority(nice))
+    console.log(`agent ${values.hypervisor}: ${problem}; running at the default priority`);
+}
 const agentSecret = roleSecret('agent', values, 'secret');
 let mtu = values.mtu ? Number(values.mtu) : 0;
 if (!mtu) {
