@@ -10,8 +10,11 @@
  *
  * Only packets routed by this router namespace are marked: a VM's packet is routed by its own
  * (ingress) hypervisor, so the steering happens there and nowhere else; what the appliance sends on
- * leaves its own hypervisor's router namespace by the main table. Only `l3` redirections are
- * programmed (an `l2` bump in the wire is not implemented; its entries are ignored).
+ * leaves its own hypervisor's router namespace by the main table.
+ *
+ * An `l2` redirection (a bump in the wire inside one subnet) is bridged, not routed: `table bridge
+ * otwin_redirect` (prerouting, before the bridge's fdb lookup) rewrites the destination MAC of the
+ * matching frames (and of their replies) to the appliance's, unless the appliance sent them.
  */
 import { createHash } from 'node:crypto';
 import { run } from '../../harness/util/exec.ts';
@@ -29,11 +32,11 @@ export interface DomainRedirects {
   redirects: RedirectEntry[];
 }
 
-/** Desired redirections per router namespace (l3 ones, sorted by id: marks follow that order). */
+/** Desired redirections per router namespace (sorted by id: marks follow that order). */
 export function deriveRedirects(entries: Iterable<Entry>, naming: AgentNaming): Map<string, DomainRedirects> {
   const out = new Map<string, DomainRedirects>();
   for (const e of entries) {
-    if (e.kind !== 'redirect' || e.mode !== 'l3') continue;
+    if (e.kind !== 'redirect') continue;
     const ns = domainNsName(naming, e.domain);
     const d = out.get(ns) ?? { ns, redirects: [] };
     d.redirects.push(e);
@@ -70,8 +73,18 @@ export function redirectScript(d: DomainRedirects): {
   const ipLines: string[] = [];
   const macs = [...new Set(d.redirects.map((r) => r.applianceMac.toLowerCase()))].sort();
   for (const mac of macs) rules.push(`    ether saddr ${mac} return`);
+  const bridged: string[] = [];
+  for (const mac of macs) bridged.push(`    ether saddr ${mac} return`);
   d.redirects.forEach((r, i) => {
     const mark = REDIRECT_MARK_BASE + i;
+    if (r.mode === 'l2') {
+      // A bump in the wire: the bridge hands the frame to the appliance (destination MAC rewritten).
+      const steer = (reverse: boolean) =>
+        `    ether type ip ${[match(r, reverse), `ether daddr set ${r.applianceMac.toLowerCase()}`].filter(Boolean).join(' ')}`;
+      bridged.push(steer(false));
+      if (!sabotaged('svc-asymmetric')) bridged.push(steer(true));
+      return;
+    }
     const marking = (reverse: boolean) =>
       `    ${[match(r, reverse), `meta mark set ${mark}`].filter(Boolean).join(' ')}`;
     rules.push(marking(false));
@@ -87,7 +100,17 @@ export function redirectScript(d: DomainRedirects): {
     ...rules,
     '  }',
   ];
-  const comment = `otwin redirect ${createHash('sha256').update(body.join('\n')).digest('hex').slice(0, 16)}`;
+  // Bridged (same-subnet) redirections: the bridge family's prerouting, before the fdb lookup.
+  const bridgeBody = [
+    '  chain pre {',
+    '    type filter hook prerouting priority filter; policy accept;',
+    ...bridged,
+    '  }',
+  ];
+  const comment = `otwin redirect ${createHash('sha256')
+    .update([...body, ...bridgeBody].join('\n'))
+    .digest('hex')
+    .slice(0, 16)}`;
   const script = [
     `table ip ${REDIRECT_TABLE}`,
     `delete table ip ${REDIRECT_TABLE}`,
@@ -95,9 +118,15 @@ export function redirectScript(d: DomainRedirects): {
     `  comment "${comment}"`,
     ...body,
     '}',
+    `table bridge ${REDIRECT_TABLE}`,
+    `delete table bridge ${REDIRECT_TABLE}`,
+    `table bridge ${REDIRECT_TABLE} {`,
+    ...bridgeBody,
+    '}',
     '',
   ].join('\n');
-  return { script, comment, ipLines, marks: d.redirects.map((_, i) => REDIRECT_MARK_BASE + i) };
+  const marks = d.redirects.flatMap((r, i) => (r.mode === 'l3' ? [REDIRECT_MARK_BASE + i] : []));
+  return { script, comment, ipLines, marks };
 }
 
 interface RuleJson {
@@ -177,6 +206,7 @@ export class RedirectProgrammer {
   /** Removes the redirect table, rules and routing tables of a namespace. */
   private async clear(ns: string): Promise<string[]> {
     await run('ip', ['netns', 'exec', ns, 'nft', 'delete', 'table', 'ip', REDIRECT_TABLE]);
+    await run('ip', ['netns', 'exec', ns, 'nft', 'delete', 'table', 'bridge', REDIRECT_TABLE]);
     const lines: string[] = [];
     for (const mark of await this.rules(ns))
       lines.push(`rule del fwmark ${mark} priority ${REDIRECT_RULE_PRIORITY}`, `route flush table ${mark}`);

@@ -1,7 +1,7 @@
 /**
  * Service chaining (SVC-1, SVC-3, SVC-4): each file of scenarios/svc FAILS (not breaks) under a switch
  * of reference-impl/sabotage.ts, on two private labs whose switches do not touch each other's checks:
- *   svc-a  agents svc-bypass (nothing is steered: chained traffic goes straight to B) → SVC-1;
+ *   svc-a  agents svc-bypass (nothing is steered: chained traffic goes straight to B) → SVC-1, SVC-2;
  *   svc-b  agents svc-asymmetric (replies are not steered back through the appliance) → SVC-4, and
  *          svc-ignore-ports (a chain's port match is ignored: tcp/22 crosses the appliance) → SVC-3.
  */
@@ -19,10 +19,16 @@ describe('sabotaged service chaining, lab svc-a: the appliance is bypassed', () 
       step: /every A → B flow crosses the appliance before B/,
       message: /a request reached svc1-b without crossing the appliance svc1-fw \(bypass/,
     },
+    {
+      id: 'SVC-2',
+      step: /every A → B flow inside the subnet crosses the appliance/,
+      message: /a request reached svc2-b without crossing the appliance svc2-fw \(bypass/,
+    },
   ];
   beforeAll(async () => {
     run = await runSabotaged('svc-a', Object.fromEntries(AGENTS.map((hv) => [hv, ['svc-bypass' as const]])), [
       suiteFile('scenarios/svc/svc-1-l3-redirect.yml'),
+      suiteFile('scenarios/svc/svc-2-l2-insertion.yml'),
     ]);
   }, 900_000);
   afterAll(() => run?.lab.remove());

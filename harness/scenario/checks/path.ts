@@ -76,13 +76,15 @@ function flowsAt(packets: DecodedPacket[], src: string, dst: string): Seen {
 
 /** The appliance's own software: forwarding on, and counters of what it forwards for this flow. */
 async function prepareAppliance(ctx: ScenarioContext, vm: string, src: string, dst: string): Promise<void> {
-  const node = ctx.endpoint(vm).node;
+  const { node, iface } = ctx.endpoint(vm);
+  // No ICMP redirects: an appliance inside the subnet (SVC-2) forwards out of the port it received on.
   await node.exec([
     'sysctl',
     '-qw',
     'net.ipv4.ip_forward=1',
     'net.ipv4.conf.all.send_redirects=0',
     'net.ipv4.conf.default.send_redirects=0',
+    `net.ipv4.conf.${iface}.send_redirects=0`,
   ]);
   const script = [
     `table inet ${APPLIANCE_TABLE}`,
@@ -119,7 +121,7 @@ async function applianceCounters(ctx: ScenarioContext, vm: string): Promise<Reco
  * One direction of one flow: every packet that reached the leg's end was seen at each hop of the path,
  * with a higher TTL at each earlier hop (in order); a watched appliance off the path saw none.
  */
-function legProblems(
+export function legProblems(
   leg: { what: 'request' | 'reply'; hops: string[]; from: string; to: string },
   flow: number,
   at: (name: string) => Seen,
