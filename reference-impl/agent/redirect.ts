@@ -21,6 +21,7 @@ import { run } from '../../harness/util/exec.ts';
 import type { Entry, RedirectEntry } from '../protocol/messages.ts';
 import { sabotaged } from '../sabotage.ts';
 import { type AgentNaming, bridgeName, domainNsName } from './model.ts';
+import type { NftTableJson } from './nat.ts';
 
 export const REDIRECT_TABLE = 'otwin_redirect';
 /** First fwmark (and routing table id) of the redirections; one per redirection of a domain. */
@@ -132,9 +133,6 @@ export function redirectScript(d: DomainRedirects): {
 interface RuleJson {
   priority?: number;
   fwmark?: string;
-}
-interface NftTableJson {
-  nftables?: Array<{ table?: { name: string; comment?: string } }>;
 }
 
 export class RedirectProgrammer {

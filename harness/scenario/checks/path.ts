@@ -11,7 +11,6 @@
  * and counts what it forwards in an nftables table of its own (`inet otwin_appliance`), whose counters
  * are attached with every capture.
  */
-import { readFileSync } from 'node:fs';
 import { Oracle } from '../../oracle/index.ts';
 import type { Attachment } from '../../report/reporter.ts';
 import { runMatrix } from '../../traffic/index.ts';
@@ -20,6 +19,7 @@ import type { ScenarioContext } from '../context.ts';
 import { endpoint, knownVm } from '../refs.ts';
 import type { CheckBase, ProbeSpec } from '../types.ts';
 import { durationOr, type Obj, parseProbe, probeText, strs } from '../values.ts';
+import { attachPcap } from './sniff.ts';
 import { attemptFor } from './timing.ts';
 import type { CheckDefinition, CheckResult } from './types.ts';
 
@@ -155,14 +155,6 @@ export function legProblems(
     if (!leg.hops.includes(vm) && at(vm)[leg.what].get(flow)?.size)
       problems.push(`flow ${flow}: the ${leg.what} crossed ${vm}, which is not on its path (${expected})`);
   return problems;
-}
-
-function attachPcap(attachments: Attachment[], name: string, file: string): void {
-  try {
-    attachments.push({ name, content: readFileSync(file), type: 'application/vnd.tcpdump.pcap' });
-  } catch {
-    // nothing captured, no file
-  }
 }
 
 export const path: CheckDefinition<PathCheck> = {
