@@ -36,6 +36,7 @@ import { HarnessError } from '../harness/util/errors.ts';
 import { pollUntil, waitFor } from '../harness/util/poll.ts';
 import { shq } from '../harness/util/shell.ts';
 import { DirectoryApiError, DirectoryClient, labTokenReader } from './directory/client.ts';
+import { redirectionObjects } from './driver-chains.ts';
 import {
   type BulkMembers,
   bulkHypervisor,
@@ -120,6 +121,7 @@ export class ReferenceDriver implements ImplementationDriver {
     'security-groups',
     'floating-ips',
     'pnat',
+    'service-chains',
   ]);
   /** How the hypervisors enforce security rules (the directory's hypervisor `securityMode`). */
   protected readonly securityMode: 'stateful' | 'stateless' = 'stateful';
@@ -270,6 +272,7 @@ export class ReferenceDriver implements ImplementationDriver {
     }
     // Floating IPs after the vports they map to; a detached VM's floating IP is unassigned first.
     await this.syncFloatingIps(client, intent, change);
+    await this.syncRedirections(client, intent, change);
     for (const name of change.detach) {
       await client.delete('vports', slug(name)).catch((err) => {
         if (!(err instanceof DirectoryApiError && err.status === 404)) throw err;
@@ -312,6 +315,39 @@ export class ReferenceDriver implements ImplementationDriver {
       }
     }
   }
+
+  /**
+   * The directory's redirection targets follow the intent's service chains (docs/service-chaining.md):
+   * created or patched to their appliance's vport (null while it is detached, before its vport goes).
+   */
+  private async syncRedirections(
+    client: DirectoryClient,
+    intent: Intent,
+    change: IntentChange,
+  ): Promise<void> {
+    const detached = new Set(change.detach);
+    const attached = (name: string) =>
+      intent.vms.some((v) => v.name === name && v.attached && !detached.has(name));
+    const wanted = redirectionObjects(intent, attached);
+    for (const r of wanted) {
+      const existing = await client.get('redirectionTargets', r.id).catch((err) => {
+        if (err instanceof DirectoryApiError && err.status === 404) return undefined;
+        throw err;
+      });
+      this.redirections.add(r.id);
+      if (!existing) await client.create('redirectionTargets', { ...r });
+      else if (existing.vport !== r.vport) await client.patch('redirectionTargets', r.id, { vport: r.vport });
+    }
+    const ids = new Set(wanted.map((r) => r.id));
+    for (const id of [...this.redirections])
+      if (!ids.has(id)) {
+        await client.delete('redirectionTargets', id).catch(() => {});
+        this.redirections.delete(id);
+      }
+  }
+
+  /** Redirection targets this driver created (deleted at teardown, before the vports they reference). */
+  private readonly redirections = new Set<string>();
 
   /** Floating IPs this driver touched (deleted at teardown, before the vports they reference). */
   private readonly floating = new Set<string>();
@@ -462,6 +498,10 @@ export class ReferenceDriver implements ImplementationDriver {
     for (const id of [...this.floating]) {
       await client.delete('floatingIps', id).catch(() => {});
       this.floating.delete(id);
+    }
+    for (const id of [...this.redirections]) {
+      await client.delete('redirectionTargets', id).catch(() => {});
+      this.redirections.delete(id);
     }
     for (const vm of ctx.intent.vms) await client.delete('vports', slug(vm.name)).catch(() => {});
     for (const v of await client.list('vports').catch(() => []))

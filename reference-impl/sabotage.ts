@@ -38,6 +38,9 @@
  * | `fip-stale-route`           | controller | a floating IP's /32 is never withdrawn or moved once announced    |
  * | `nat-translate-internal`    | agent      | a VM's traffic to its own tenant is translated to its floating IP |
  * | `nat-central=<address>`     | agent      | outside-bound traffic of every other hypervisor is tunnelled (VXLAN 4790) to the hypervisor with that underlay address, which translates and sends it on: a central NAT node |
+ * | `svc-bypass`                | agent      | service chains are never steered: chained traffic bypasses the appliance |
+ * | `svc-asymmetric`            | agent      | only the request of a chained flow is steered; replies return directly |
+ * | `svc-ignore-ports`          | agent      | a chain's port match is ignored: every port goes through the appliance |
  * | `scale-drop-port`           | controller | every 100th VM (by MAC) is never pushed to any agent             |
  * | `gw-wrong-tunnel-key`       | controller | a gateway's logical switch gets tunnel_key VNI + 1 (GW-2) |
  * | `gw-no-remote-macs`         | controller | no Ucast_Macs_Remote rows written to gateways (GW-3) |
@@ -74,6 +77,9 @@ export const SABOTAGES = [
   'fip-stale-route',
   'nat-translate-internal',
   'nat-central',
+  'svc-bypass',
+  'svc-asymmetric',
+  'svc-ignore-ports',
   'scale-drop-port',
   'gw-wrong-tunnel-key',
   'gw-no-remote-macs',

@@ -25,6 +25,7 @@ import { Kernel, type KernelOptions } from './kernel.ts';
 import { deriveDesired, type KernelModel, portName } from './model.ts';
 import { NatProgrammer } from './nat.ts';
 import { type ActualExtras, plan, planSize } from './plan.ts';
+import { RedirectProgrammer } from './redirect.ts';
 import { SecurityProgrammer, type SgBackend, type SgMode } from './security.ts';
 
 /** Namespaces read per audit (besides the hypervisor namespace's devices and unknown namespaces). */
@@ -224,6 +225,7 @@ export class Agent {
   private readonly datapath: Datapath;
   readonly security: SecurityProgrammer;
   readonly nat: NatProgrammer;
+  readonly redirect: RedirectProgrammer;
   readonly links: ControllerLink[];
   /** The entries last programmed (kept while headless). */
   effective = new Map<string, Entry>();
@@ -281,6 +283,7 @@ export class Agent {
       hypervisor: options.hypervisor,
       hvNetns: options.hvNetns,
     });
+    this.redirect = new RedirectProgrammer({ prefix: options.prefix, hypervisor: options.hypervisor });
     this.links = options.controllers.map((c) => new ControllerLink(c, this));
   }
 
@@ -554,7 +557,12 @@ export class Agent {
     // Floating IPs and PNAT (docs/nat.md): uplinks into router namespaces that exist by now. A
     // simulated hypervisor (options.datapath) has no namespaces to translate in.
     if (!this.options.datapath)
-      errors = [...errors, ...(await this.nat.apply(this.effective.values(), desired.domains.keys(), full))];
+      errors = [
+        ...errors,
+        ...(await this.nat.apply(this.effective.values(), desired.domains.keys(), full)),
+        // Service chaining (docs/service-chaining.md): policy routes into the same router namespaces.
+        ...(await this.redirect.apply(this.effective.values(), desired.domains.keys(), full)),
+      ];
     this.stats.reconciles++;
     this.stats.lastPlanSize = size;
     this.stats.lastErrors = errors;

@@ -170,7 +170,8 @@ interface RouteJson {
   gateway?: string;
   dev?: string;
 }
-interface NftTableJson {
+/** `nft -j list table` output: the table's comment names the hash of its script. */
+export interface NftTableJson {
   nftables?: Array<{ table?: { name: string; comment?: string } }>;
 }
 

@@ -444,6 +444,7 @@ export class Controller {
       let entries = this.world.entriesFor(hv);
       // Rule entries are protocol 1.2: an older agent keeps programming reachability without them.
       if ((session.hello.minor ?? 0) < 2) entries = entries.filter((e) => e.kind !== 'rule');
+      if ((session.hello.minor ?? 0) < 4) entries = entries.filter((e) => e.kind !== 'redirect');
       // TEST-ONLY `flush-on-restart` sabotage (reference-impl/sabotage.ts): remote reachability is
       // withheld from agents for a while after start, so they flush it and rebuild it later.
       if (sabotaged('flush-on-restart') && this.withholding(session))

@@ -15,13 +15,14 @@ import type {
   Gateway,
   GatewayBinding,
   Hypervisor,
+  RedirectionTarget,
   SecurityGroup,
   SecurityRule,
   Snapshot,
   Subnet,
   Vport,
 } from '../directory/model.ts';
-import type { Entry, MacEntry } from '../protocol/messages.ts';
+import type { Entry, MacEntry, RedirectEntry } from '../protocol/messages.ts';
 import { sabotaged } from '../sabotage.ts';
 import {
   DuplicateMacDetector,
@@ -91,6 +92,7 @@ export class World {
   readonly securityGroups = new Map<string, SecurityGroup>();
   readonly securityRules = new Map<string, SecurityRule>();
   readonly floatingIps = new Map<string, FloatingIp>();
+  readonly redirectionTargets = new Map<string, RedirectionTarget>();
   readonly gateways = new Map<string, Gateway>();
   readonly gatewayBindings = new Map<string, GatewayBinding>();
   /**
@@ -279,6 +281,8 @@ export class World {
     for (const r of snapshot.objects.securityRules ?? []) this.securityRules.set(r.id, r);
     this.floatingIps.clear();
     for (const f of snapshot.objects.floatingIps ?? []) this.floatingIps.set(f.id, f);
+    this.redirectionTargets.clear();
+    for (const r of snapshot.objects.redirectionTargets ?? []) this.redirectionTargets.set(r.id, r);
     this.gateways.clear();
     this.gatewayBindings.clear();
     for (const g of snapshot.objects.gateways ?? []) this.gateways.set(g.id, g);
@@ -355,6 +359,7 @@ export class World {
       securityGroups: this.securityGroups,
       securityRules: this.securityRules,
       floatingIps: this.floatingIps,
+      redirectionTargets: this.redirectionTargets,
       gateways: this.gateways,
       gatewayBindings: this.gatewayBindings,
     };
@@ -657,6 +662,7 @@ export class World {
             hv.securityMode === 'stateless',
           ),
         );
+        entries.push(...this.redirectEntriesFor(d.id));
       }
     }
     for (const s of this.subnets.values()) {
@@ -762,6 +768,38 @@ export class World {
       if (vtep !== hv.vtep) entries.push({ kind: 'flood', vni: Number(vni), vtep });
     }
     return entries;
+  }
+
+  /**
+   * The redirections of a domain (1.4), sorted by id: those whose appliance vport exists, so an
+   * agent steers only to an address the domain has. A detached appliance keeps its redirection (the
+   * chained traffic is dropped, as the intent says for an unavailable appliance).
+   */
+  private redirectEntriesFor(domainId: string): RedirectEntry[] {
+    const out: RedirectEntry[] = [];
+    for (const r of [...this.redirectionTargets.values()].sort((a, b) => (a.id < b.id ? -1 : 1))) {
+      if (r.domain !== domainId || !r.vport) continue;
+      const v = this.vports.get(r.vport);
+      const s = v ? this.subnets.get(v.subnet) : undefined;
+      if (!v || !s) continue;
+      const proto = r.protocol ?? 'any';
+      out.push({
+        kind: 'redirect',
+        id: r.id,
+        domain: r.domain,
+        mode: r.mode,
+        applianceIp: v.ip,
+        applianceMac: this.effectiveMac(v),
+        applianceVni: s.vni,
+        ...(r.sourcePrefix ? { from: r.sourcePrefix } : {}),
+        ...(r.destinationPrefix ? { to: r.destinationPrefix } : {}),
+        proto,
+        ...(r.portMin != null && (proto === 'tcp' || proto === 'udp')
+          ? { ports: [r.portMin, r.portMax ?? r.portMin] as [number, number] }
+          : {}),
+      });
+    }
+    return out;
   }
 
   /** The entry of a vport on its own hypervisor. */

@@ -360,7 +360,8 @@ export const SPECS: Record<CollectionName, CollectionSpec> = {
   redirectionTargets: {
     name: 'redirectionTargets',
     singular: 'redirectionTarget',
-    description: 'A service-chaining target (an appliance vport) in a domain (schema only in this release).',
+    description:
+      'A service-chaining target: traffic of the domain matching sourcePrefix → destinationPrefix (protocol, destination ports) is steered through the appliance vport by the ingress hypervisor, and its replies back through it (docs/service-chaining.md).',
     fields: [
       {
         name: 'domain',
@@ -379,6 +380,41 @@ export const SPECS: Record<CollectionName, CollectionSpec> = {
         description: 'Steering: l2 (frame redirect) or l3 (policy route).',
       },
       { name: 'vport', type: 'id', ref: 'vports', nullable: true, description: 'Appliance vport id.' },
+      {
+        name: 'sourcePrefix',
+        type: 'cidr4',
+        nullable: true,
+        description: 'Redirected traffic comes from this prefix (null: any source of the domain).',
+      },
+      {
+        name: 'destinationPrefix',
+        type: 'cidr4',
+        nullable: true,
+        description: 'Redirected traffic goes to this prefix (null: any destination of the domain).',
+      },
+      {
+        name: 'protocol',
+        type: 'enum',
+        values: ['any', 'tcp', 'udp', 'icmp'],
+        defaultValue: 'any',
+        description: 'IP protocol of the redirected traffic.',
+      },
+      {
+        name: 'portMin',
+        type: 'integer',
+        min: 1,
+        max: 65535,
+        nullable: true,
+        description: 'First destination port (tcp/udp; null: every port).',
+      },
+      {
+        name: 'portMax',
+        type: 'integer',
+        min: 1,
+        max: 65535,
+        nullable: true,
+        description: 'Last destination port (tcp/udp).',
+      },
     ],
     uniques: [{ fields: ['domain', 'name'], what: 'a redirection target of this name in this domain' }],
   },
@@ -493,6 +529,18 @@ export interface Domain extends Base {
   /** Absent in snapshots written before the field existed (= none). */
   outboundNat?: 'none' | 'pnat';
 }
+export interface RedirectionTarget extends Base {
+  domain: string;
+  name: string;
+  mode: 'l2' | 'l3';
+  vport: string | null;
+  /** Absent in snapshots written before the match fields existed (= any). */
+  sourcePrefix?: string | null;
+  destinationPrefix?: string | null;
+  protocol?: 'any' | 'tcp' | 'udp' | 'icmp';
+  portMin?: number | null;
+  portMax?: number | null;
+}
 export interface FloatingIp extends Base {
   tenant: string;
   address: string;
@@ -547,7 +595,7 @@ export interface ObjectsByCollection {
   securityGroups: SecurityGroup;
   securityRules: SecurityRule;
   floatingIps: FloatingIp;
-  redirectionTargets: Base & Record<string, unknown>;
+  redirectionTargets: RedirectionTarget;
   gateways: Gateway;
   gatewayBindings: GatewayBinding;
 }

@@ -26,7 +26,7 @@ import {
 } from './model.ts';
 import { ApiError, fieldError, validateBody } from './validate.ts';
 
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
 
 function columnType(field: FieldSpec): string {
   return field.type === 'integer' ? 'INTEGER' : 'TEXT';
@@ -121,7 +121,8 @@ export class DirectoryStore {
 
   /**
    * Schema 2 added hypervisors.securityMode, vports.attachment, securityGroups.domain and .sgid
-   * (existing groups get ids in creation order); schema 3 domains.outboundNat.
+   * (existing groups get ids in creation order); schema 3 domains.outboundNat; schema 4 the match
+   * fields of redirectionTargets (sourcePrefix, destinationPrefix, protocol, portMin, portMax).
    */
   private migrateColumns(): void {
     const hvColumns = new Set(
@@ -139,6 +140,20 @@ export class DirectoryStore {
     );
     if (!domainColumns.has('outboundNat'))
       this.db.exec(`ALTER TABLE "domains" ADD COLUMN "outboundNat" TEXT DEFAULT 'none'`);
+    const redirectColumns = new Set(
+      (this.db.prepare('PRAGMA table_info("redirectionTargets")').all() as Array<{ name: string }>).map(
+        (c) => c.name,
+      ),
+    );
+    for (const [column, type] of [
+      ['sourcePrefix', 'TEXT'],
+      ['destinationPrefix', 'TEXT'],
+      ['protocol', "TEXT DEFAULT 'any'"],
+      ['portMin', 'INTEGER'],
+      ['portMax', 'INTEGER'],
+    ] as const)
+      if (!redirectColumns.has(column))
+        this.db.exec(`ALTER TABLE "redirectionTargets" ADD COLUMN "${column}" ${type}`);
     if (!hvColumns.has('securityMode'))
       this.db.exec(`ALTER TABLE "hypervisors" ADD COLUMN "securityMode" TEXT DEFAULT 'stateful'`);
     const columns = new Set(

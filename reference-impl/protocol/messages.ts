@@ -36,12 +36,14 @@
  * 1.3 adds NAT (docs/nat.md): the optional `pnat` of a domain entry (VMs of the domain without a
  * floating IP reach the outside as their hypervisor's address) and the optional `floatingIp` of a
  * vport entry (translated 1:1 on this hypervisor). Older agents ignore both (no outside path).
+ * 1.4 adds service chaining (docs/service-chaining.md): the `redirect` entry kind (traffic of a
+ * routing domain steered through an appliance VM), sent only to agents that said minor >= 4.
  */
 
 export const PROTOCOL_VERSION = 1;
 export const SUPPORTED_VERSIONS = [1] as const;
 /** Minor version of protocol 1 this code speaks (see above). */
-export const PROTOCOL_MINOR = 3;
+export const PROTOCOL_MINOR = 4;
 
 export interface DomainEntry {
   kind: 'domain';
@@ -121,7 +123,34 @@ export interface FloodEntry {
   vtep: string;
 }
 
-export type Entry = DomainEntry | SubnetEntry | VportEntry | MacEntry | FloodEntry | RuleEntry;
+/**
+ * (1.4) A redirection of a routing domain: traffic from `from` to `to` (absent = any address) on
+ * `proto` (and destination ports `ports` for tcp/udp) is steered by the hypervisor where it enters
+ * (l3: policy routing) to the appliance VM at `applianceIp`/`applianceMac` in subnet `applianceVni`,
+ * and its replies (the reverse tuple) through the same appliance.
+ */
+export interface RedirectEntry {
+  kind: 'redirect';
+  id: string;
+  domain: string;
+  mode: 'l2' | 'l3';
+  applianceIp: string;
+  applianceMac: string;
+  applianceVni: number;
+  from?: string;
+  to?: string;
+  proto: 'any' | 'tcp' | 'udp' | 'icmp';
+  ports?: [number, number];
+}
+
+export type Entry =
+  | DomainEntry
+  | SubnetEntry
+  | VportEntry
+  | MacEntry
+  | FloodEntry
+  | RuleEntry
+  | RedirectEntry;
 
 export function entryKey(entry: Entry): string {
   switch (entry.kind) {
@@ -137,6 +166,8 @@ export function entryKey(entry: Entry): string {
       return `flood/${entry.vni}/${entry.vtep}`;
     case 'rule':
       return `rule/${entry.id}`;
+    case 'redirect':
+      return `redirect/${entry.id}`;
   }
 }
 

@@ -11,6 +11,7 @@ import { gateway } from './gateway.ts';
 import { matrix } from './matrix.ts';
 import { nat } from './nat.ts';
 import { packet } from './packet.ts';
+import { path } from './path.ts';
 import { reach } from './reach.ts';
 import { secgroups } from './secgroups.ts';
 import { sgDatapath } from './sg-datapath.ts';
@@ -34,6 +35,7 @@ export const CHECK_KINDS = [
   forwarding,
   alarm,
   nat,
+  path,
 ] as const;
 
 type CheckOf<D> = D extends CheckDefinition<infer C> ? C : never;

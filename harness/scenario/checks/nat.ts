@@ -8,7 +8,6 @@
  * sources, and each probe's reply must come back (the probe's verdict). Expected values come from
  * the oracle (`natSource`) and the lab (the hypervisor's address), never from the implementation.
  */
-import { readFileSync } from 'node:fs';
 import { Oracle, type ProbeSpec as OracleProbe } from '../../oracle/index.ts';
 import type { Attachment } from '../../report/reporter.ts';
 import { runMatrix } from '../../traffic/index.ts';
@@ -17,6 +16,7 @@ import type { ScenarioContext } from '../context.ts';
 import { endpoint, vmOrNode } from '../refs.ts';
 import type { CheckBase, ProbeSpec } from '../types.ts';
 import { durationOr, type Obj, parseProbe, probeText, strs } from '../values.ts';
+import { attachPcap } from './sniff.ts';
 import { attemptFor } from './timing.ts';
 import type { CheckDefinition, CheckResult } from './types.ts';
 
@@ -98,14 +98,6 @@ export function receiverFilter(proto: ProbeSpec['proto'], first: number, last: n
  */
 export function pathFilter(proto: ProbeSpec['proto'], first: number, last: number): string {
   return `(${proto} and dst portrange ${first}-${last}) or (udp dst port 4789 and udp[52:2] >= ${first} and udp[52:2] <= ${last})`;
-}
-
-function attachPcap(attachments: Attachment[], name: string, file: string): void {
-  try {
-    attachments.push({ name, content: readFileSync(file), type: 'application/vnd.tcpdump.pcap' });
-  } catch {
-    // nothing captured, no file
-  }
 }
 
 export const nat: CheckDefinition<NatCheck> = {

@@ -83,6 +83,15 @@ export async function buildStimulus(
   };
 }
 
+/** Attaches a capture file, when the capture wrote one (nothing captured, no file). */
+export function attachPcap(attachments: Attachment[], name: string, file: string): void {
+  try {
+    attachments.push({ name, content: readFileSync(file), type: 'application/vnd.tcpdump.pcap' });
+  } catch {
+    // nothing captured, no file
+  }
+}
+
 export interface PointResult {
   point: CapturePoint;
   packets: DecodedPacket[];
@@ -162,15 +171,7 @@ export async function sniffWhileSending(
     const packets = await r.sniff.packets;
     results.push({ point: r.point, packets, pcap: r.pcap });
     ctx.record.artifact(`${r.point.node}:${r.point.iface} pcap`, r.pcap);
-    try {
-      attachments.push({
-        name: `${r.point.node}:${r.point.iface}.pcap`,
-        content: readFileSync(r.pcap),
-        type: 'application/vnd.tcpdump.pcap',
-      });
-    } catch {
-      // no packets, no file
-    }
+    attachPcap(attachments, `${r.point.node}:${r.point.iface}.pcap`, r.pcap);
   }
   return { results, attachments };
 }
