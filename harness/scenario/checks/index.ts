@@ -16,6 +16,7 @@ import { secgroups } from './secgroups.ts';
 import { sgDatapath } from './sg-datapath.ts';
 import { table } from './table.ts';
 import type { CheckDefinition, CheckShape } from './types.ts';
+import { vtep } from './vtep.ts';
 import { vxlan } from './vxlan.ts';
 
 export type { CheckDefinition, CheckResult } from './types.ts';
@@ -34,6 +35,7 @@ export const CHECK_KINDS = [
   forwarding,
   alarm,
   nat,
+  vtep,
 ] as const;
 
 type CheckOf<D> = D extends CheckDefinition<infer C> ? C : never;
