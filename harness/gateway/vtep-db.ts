@@ -6,7 +6,6 @@
  */
 import type { LabNode } from '../runtime/runtime.ts';
 import { HarnessError } from '../util/errors.ts';
-import { shq } from '../util/shell.ts';
 
 /** What a gateway's vtep DB holds, decoded (names, not row uuids). */
 export interface VtepTables {
@@ -129,22 +128,42 @@ export function ovsdbTcpPort(target: string): number | undefined {
 
 /**
  * GW-6's stimulus: the gateway's ovsdb-server drops every client session (`ovsdb-server/reconnect`,
- * as a flapping management link would). With `tamper`, while the controller is away the database
- * drifts: the first remote MAC row is deleted and a stray one added, so only a real resync (not a
- * session that merely comes back) restores the rows. Returns what was done, for the report.
+ * as a flapping management link would). With `tamper`, its TCP listeners are taken away first so no
+ * controller can come back while the database drifts (the first remote MAC row deleted, a stray one
+ * added), then restored: only a real resync (not a session that merely comes back) restores the rows.
+ * Returns what was done, for the report.
  */
 export async function dropOvsdbSessions(node: LabNode, runDir: string, tamper: boolean): Promise<string> {
-  const ctl = `env OVS_RUNDIR=${shq(runDir)} ovs-appctl -t ovsdb-server ovsdb-server/reconnect`;
-  const drop = await node.exec(['sh', '-c', ctl]);
-  if (drop.exitCode !== 0)
-    throw new HarnessError(
-      `${node.name}: ovsdb-server/reconnect failed: ${(drop.stderr || drop.stdout).trim()}`,
-    );
-  if (!tamper) return `${node.name}: OVSDB sessions dropped`;
+  const appctl = async (...args: string[]) => {
+    const r = await node.exec(['env', `OVS_RUNDIR=${runDir}`, 'ovs-appctl', '-t', 'ovsdb-server', ...args]);
+    if (r.exitCode !== 0)
+      throw new HarnessError(`${node.name}: ovs-appctl ${args.join(' ')}: ${(r.stderr || r.stdout).trim()}`);
+    return r.stdout;
+  };
+  if (!tamper) {
+    await appctl('ovsdb-server/reconnect');
+    return `${node.name}: OVSDB sessions dropped`;
+  }
+  // list-remotes prints one configured remote per line (it has no JSON form).
+  const listeners = (await appctl('ovsdb-server/list-remotes'))
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith('ptcp:') || l.startsWith('pssl:'));
+  for (const remote of listeners) await appctl('ovsdb-server/remove-remote', remote);
+  try {
+    await appctl('ovsdb-server/reconnect');
+    return `${node.name}: OVSDB sessions dropped (listeners ${listeners.join(', ')} away meanwhile); ${await tamperWith(node, runDir)}`;
+  } finally {
+    for (const remote of listeners) await appctl('ovsdb-server/add-remote', remote);
+  }
+}
+
+/** Deletes the first remote MAC row and adds a stray one (at 10.255.255.254), in one transaction. */
+async function tamperWith(node: LabNode, runDir: string): Promise<string> {
   const rows = await selectAll(node, runDir);
   const victim = rows.get('Ucast_Macs_Remote')?.[0];
   const ls = victim?.logical_switch ?? rows.get('Logical_Switch')?.[0]?._uuid;
-  if (!ls) return `${node.name}: OVSDB sessions dropped (no logical switch to tamper with)`;
+  if (!ls) return 'no logical switch to tamper with';
   const ops: unknown[] = [
     {
       op: 'insert',
@@ -169,5 +188,5 @@ export async function dropOvsdbSessions(node: LabNode, runDir: string, tamper: b
   const error = results.find((x) => x?.error)?.error;
   if (r.exitCode !== 0 || error)
     throw new HarnessError(`${node.name}: tampering with the vtep DB failed: ${error ?? r.stderr.trim()}`);
-  return `${node.name}: OVSDB sessions dropped; meanwhile remote MAC ${victim ? str(victim.MAC) : '(none)'} deleted and stray 02:00:ee:ee:ee:ee at 10.255.255.254 added`;
+  return `meanwhile remote MAC ${victim ? str(victim.MAC) : '(none)'} deleted and stray 02:00:ee:ee:ee:ee at 10.255.255.254 added`;
 }
