@@ -22,7 +22,8 @@
  *   drops the chained traffic.
  * - A VM whose hypervisor (or own node) is down reaches nothing and is reached by nothing.
  * - A bare-metal host behind a hardware gateway is a member of the subnet its port + VLAN is bound
- *   to, in no security group; a down gateway cuts it off like a down hypervisor.
+ *   to, in no security group; it reaches that subnet only (an L2 gateway: no routing, floating IP or
+ *   PNAT for it); a down gateway cuts it off like a down hypervisor.
  */
 import {
   type Intent,
@@ -165,6 +166,16 @@ export class Oracle {
       overridden: false,
     });
 
+    const bareMetal = [from, to].find((n) => this.idx.bareMetal.has(n));
+    if (bareMetal) {
+      const other = srcVm && dstVm ? this.idx.subnetOf(srcVm).name !== this.idx.subnetOf(dstVm).name : true;
+      if (other)
+        return make(
+          'drop',
+          `${bareMetal} sits behind an L2 hardware gateway: it reaches its own subnet only (no routing, floating IP or PNAT for it)`,
+          dstVm?.ip ?? dstExt?.ip ?? '',
+        );
+    }
     if (srcVm && dstVm) return this.vmToVm(srcVm, dstVm, probe, make);
     if (srcVm && dstExt) {
       const unavailable = this.unavailable(srcVm);

@@ -115,13 +115,13 @@ describe('vtep check and gateway intent', () => {
     );
   });
 
-  it('the oracle: a bare-metal host reaches its bound subnet only, and nothing when its gateway is down', () => {
+  it('the oracle: a bare-metal host reaches its bound subnet only (not routed), nothing when its gateway is down', () => {
     const { s } = checkOf(scenario(EXPECT));
     const oracle = new Oracle(s.intent);
     const icmp = { proto: 'icmp' as const, port: undefined };
     expect(oracle.cell('bm1', 'a', icmp).verdict).toBe('reach');
     expect(oracle.cell('b', 'bm1', icmp).verdict).toBe('reach');
-    expect(oracle.cell('bm1', 'c', icmp).verdict).toBe('drop');
+    expect(oracle.cell('bm1', 'c', icmp).reason).toMatch(/bm1 sits behind an L2 hardware gateway/);
     expect(new Oracle(s.intent, new Set(['gw1'])).cell('a', 'bm1', icmp).reason).toMatch(/gw1 .* is down/);
     expect(oracle.matrix().map((c) => `${c.from}>${c.to}`)).toContain('bm1>a');
   });
