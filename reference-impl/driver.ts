@@ -12,6 +12,7 @@
  */
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
+import { ovsdbTcpPort, ovsRunDir, readVtepTables, type VtepTables } from '../harness/gateway/vtep-db.ts';
 import {
   type ForwardingEntry,
   forwardingTableScript,
@@ -28,7 +29,7 @@ import type {
   ImplementationDriver,
   IntentChange,
 } from '../harness/scenario/drivers/driver.ts';
-import { type Intent, IntentIndex, type Vm } from '../harness/scenario/intent.ts';
+import { type Gateway, type Intent, IntentIndex, type Vm } from '../harness/scenario/intent.ts';
 import type { Scenario } from '../harness/scenario/types.ts';
 import type { Topology } from '../harness/topology/types.ts';
 import { otwinEnv } from '../harness/util/env.ts';
@@ -102,7 +103,15 @@ export function labConventions(topology: Topology): LabConventions {
 }
 
 /** Directory objects a scenario creates and its teardown removes (innermost last). */
-const CREATED_COLLECTIONS = ['tenants', 'domains', 'subnets', 'securityGroups', 'securityRules'] as const;
+const CREATED_COLLECTIONS = [
+  'tenants',
+  'domains',
+  'subnets',
+  'securityGroups',
+  'securityRules',
+  'gateways',
+  'gatewayBindings',
+] as const;
 type CreatedCollection = (typeof CREATED_COLLECTIONS)[number];
 
 /** The directory id of a floating IP. */
@@ -250,6 +259,7 @@ export class ReferenceDriver implements ImplementationDriver {
         ...(s.routeTarget ? { routeTarget: s.routeTarget } : {}),
       });
     }
+    await this.provisionGateways(client, ctx);
     const security = securityObjects(intent);
     for (const g of security.groups) await this.upsert(client, 'securityGroups', { ...g });
     for (const r of security.rules) await this.upsert(client, 'securityRules', { ...r });
@@ -279,6 +289,49 @@ export class ReferenceDriver implements ImplementationDriver {
       });
     }
     for (const m of change.move) await client.patch('vports', slug(m.vm), { hypervisor: slug(m.to) });
+  }
+
+  /**
+   * The intent's hardware gateways and their port + VLAN bindings (docs/gateways.md): the gateway is
+   * managed by its zone's controllers over OVSDB at the intent's target or the node's `otwin.ovsdb`
+   * label; the binding's subnet VNI becomes the logical switch's tunnel key.
+   */
+  private async provisionGateways(client: DirectoryClient, ctx: DriverContext): Promise<void> {
+    for (const g of ctx.intent.gateways) {
+      const ovsdb = g.ovsdb ?? this.ovsdbTarget(ctx.lab, g.name);
+      if (!ovsdb)
+        throw new HarnessError(
+          `gateway ${g.name}: no OVSDB target (give intent.gateways[].ovsdb or the node label otwin.ovsdb)`,
+        );
+      await this.upsert(client, 'gateways', {
+        id: slug(g.name),
+        name: g.name,
+        zone: slug(g.zone ?? ctx.intent.zones[0]?.name ?? 'z1'),
+        ovsdb,
+      });
+      for (const b of g.bindings)
+        await this.upsert(client, 'gatewayBindings', {
+          id: slug(`${g.name}-${b.port}-${b.vlan}`),
+          gateway: slug(g.name),
+          port: b.port,
+          vlan: b.vlan,
+          subnet: slug(b.subnet),
+        });
+    }
+  }
+
+  private ovsdbTarget(lab: DeployedLab, node: string): string | undefined {
+    return lab.topology.nodes.find((n) => n.name === node)?.labels['otwin.ovsdb'];
+  }
+
+  /** The gateway node's hardware_vtep DB, read in the node (harness/gateway/vtep-db.ts). */
+  async gatewayTables(gateway: Gateway, ctx: DriverContext): Promise<VtepTables> {
+    const target = gateway.ovsdb ?? this.ovsdbTarget(ctx.lab, gateway.name) ?? '';
+    const port = ovsdbTcpPort(target);
+    if (port === undefined)
+      throw new HarnessError(`gateway ${gateway.name}: OVSDB target '${target}' is not tcp:HOST:PORT`);
+    const env = ctx.lab.topology.nodes.find((n) => n.name === gateway.name)?.env;
+    return readVtepTables(ctx.lab.node(gateway.name), ovsRunDir(env), port);
   }
 
   /** The directory's floating IPs follow the intent: mapped to their VM while it is attached, else to none. */

@@ -45,6 +45,8 @@
  * | `gw-wrong-tunnel-key`       | controller | a gateway's logical switch gets tunnel_key VNI + 1 (GW-2) |
  * | `gw-no-remote-macs`         | controller | no Ucast_Macs_Remote rows written to gateways (GW-3) |
  * | `gw-no-local-type2`         | controller | MACs learned by a gateway are not exported as type-2 (GW-4) |
+ * | `gw-no-session`             | controller | no OVSDB session to any gateway: none is managed (GW-1) |
+ * | `gw-no-resync`              | controller | after a dropped session the old mirror is kept, not the monitor's initial rows (GW-6) |
  */
 export const SABOTAGES = [
   'no-arp-suppress',
@@ -84,6 +86,8 @@ export const SABOTAGES = [
   'gw-wrong-tunnel-key',
   'gw-no-remote-macs',
   'gw-no-local-type2',
+  'gw-no-session',
+  'gw-no-resync',
 ] as const;
 export type Sabotage = (typeof SABOTAGES)[number];
 /** A switch as written in OTWIN_SABOTAGE: its name, or `name=value`. */

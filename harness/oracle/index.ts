@@ -21,6 +21,9 @@
  *   its replies come back through the same appliances in reverse order. An unavailable appliance
  *   drops the chained traffic.
  * - A VM whose hypervisor (or own node) is down reaches nothing and is reached by nothing.
+ * - A bare-metal host behind a hardware gateway is a member of the subnet its port + VLAN is bound
+ *   to, in no security group; it reaches that subnet only (an L2 gateway: no routing, floating IP or
+ *   PNAT for it); a down gateway cuts it off like a down hypervisor.
  */
 import {
   type Intent,
@@ -44,7 +47,7 @@ export interface ProbeSpec {
 
 export interface Endpoint {
   name: string;
-  kind: 'vm' | 'external';
+  kind: 'vm' | 'bare-metal' | 'external';
   ip: string;
 }
 
@@ -95,6 +98,12 @@ export function probeKey(p: ProbeSpec): string {
 export function endpoints(intent: Intent, among?: string[]): Endpoint[] {
   const all: Array<Endpoint & { attached: boolean }> = [
     ...intent.vms.map((vm) => ({ name: vm.name, kind: 'vm' as const, ip: vm.ip, attached: vm.attached })),
+    ...intent.bareMetal.map((host) => ({
+      name: host.name,
+      kind: 'bare-metal' as const,
+      ip: host.ip,
+      attached: true,
+    })),
     ...intent.externals.map((ext) => ({
       name: ext.name,
       kind: 'external' as const,
@@ -133,8 +142,9 @@ export class Oracle {
 
   /** The expected verdict of one connection attempt from `from` to `to`. */
   cell(from: string, to: string, probe: ProbeSpec): ExpectedCell {
-    const srcVm = this.idx.vms.get(from);
-    const dstVm = this.idx.vms.get(to);
+    // A bare-metal host behind a gateway is a member of the subnet bound at its port + VLAN (GW-2).
+    const srcVm = this.idx.vms.get(from) ?? this.idx.bareMetalAsVm(from);
+    const dstVm = this.idx.vms.get(to) ?? this.idx.bareMetalAsVm(to);
     const srcExt = this.idx.externals.get(from);
     const dstExt = this.idx.externals.get(to);
     const make = (
@@ -156,6 +166,16 @@ export class Oracle {
       overridden: false,
     });
 
+    const bareMetal = [from, to].find((n) => this.idx.bareMetal.has(n));
+    if (bareMetal) {
+      const other = srcVm && dstVm ? this.idx.subnetOf(srcVm).name !== this.idx.subnetOf(dstVm).name : true;
+      if (other)
+        return make(
+          'drop',
+          `${bareMetal} sits behind an L2 hardware gateway: it reaches its own subnet only (no routing, floating IP or PNAT for it)`,
+          dstVm?.ip ?? dstExt?.ip ?? '',
+        );
+    }
     if (srcVm && dstVm) return this.vmToVm(srcVm, dstVm, probe, make);
     if (srcVm && dstExt) {
       const unavailable = this.unavailable(srcVm);

@@ -216,7 +216,7 @@ export class ScenarioContext {
     return node;
   }
 
-  /** A VM, an outside host or a lab node, as a traffic endpoint. */
+  /** A VM, a bare-metal host behind a gateway, an outside host or a lab node, as a traffic endpoint. */
   endpoint(name: string): ResolvedEndpoint {
     const idx = new IntentIndex(this.intent);
     const vm = idx.vms.get(name);
@@ -229,6 +229,11 @@ export class ScenarioContext {
         iface: loc.iface,
         address: loc.ip,
       };
+    }
+    const host = idx.bareMetal.get(name);
+    if (host) {
+      const node = this.node(host.node);
+      return { name, target: { name, netnsPath: node.netnsPath }, node, iface: host.iface, address: host.ip };
     }
     const ext = idx.externals.get(name);
     if (ext) {

@@ -81,6 +81,39 @@ export interface External {
   iface: string;
 }
 
+/** A physical port + VLAN of a hardware gateway bound to a subnet (its logical switch, VNI = tunnel key). */
+export interface GatewayBinding {
+  port: string;
+  /** 0: the whole port, untagged (this kernel has no 802.1Q devices to tag with). */
+  vlan: number;
+  subnet: string;
+}
+
+/** A hardware VTEP gateway (OVSDB hardware_vtep) joining the overlay; `name` is its lab node. */
+export interface Gateway {
+  name: string;
+  /** The zone whose controllers manage it. */
+  zone: string | undefined;
+  /** Its physical switch's tunnel IP, as the gateway registers it (GW-1). */
+  tunnelIp: string;
+  /** Its OVSDB target (`tcp:HOST:PORT`); default: the node's `otwin.ovsdb` label. */
+  ovsdb: string | undefined;
+  bindings: GatewayBinding[];
+}
+
+/** A bare-metal host behind a gateway's port + VLAN: a member of the subnet bound there. */
+export interface BareMetalHost {
+  name: string;
+  gateway: string;
+  port: string;
+  vlan: number;
+  ip: string;
+  mac: string | undefined;
+  /** Lab node that is the host; defaults to its name. */
+  node: string;
+  iface: string;
+}
+
 export interface ServiceChain {
   name: string;
   /** VM or group name (or `any`). */
@@ -112,6 +145,8 @@ export interface Intent {
   externals: External[];
   serviceChains: ServiceChain[];
   zones: Zone[];
+  gateways: Gateway[];
+  bareMetal: BareMetalHost[];
 }
 
 export function emptyIntent(): Intent {
@@ -126,6 +161,8 @@ export function emptyIntent(): Intent {
     externals: [],
     serviceChains: [],
     zones: [],
+    gateways: [],
+    bareMetal: [],
   };
 }
 
@@ -136,6 +173,8 @@ export class IntentIndex {
   readonly domains = new Map<string, Domain>();
   readonly groups = new Map<string, SecurityGroup>();
   readonly externals = new Map<string, External>();
+  readonly gateways = new Map<string, Gateway>();
+  readonly bareMetal = new Map<string, BareMetalHost>();
 
   constructor(readonly intent: Intent) {
     for (const vm of intent.vms) this.vms.set(vm.name, vm);
@@ -143,6 +182,37 @@ export class IntentIndex {
     for (const domain of intent.domains) this.domains.set(domain.name, domain);
     for (const group of intent.groups) this.groups.set(group.name, group);
     for (const ext of intent.externals) this.externals.set(ext.name, ext);
+    for (const gw of intent.gateways) this.gateways.set(gw.name, gw);
+    for (const host of intent.bareMetal) this.bareMetal.set(host.name, host);
+  }
+
+  /** The subnet bound at a bare-metal host's gateway port + VLAN (undefined: nothing bound there). */
+  bareMetalSubnet(host: BareMetalHost): string | undefined {
+    return this.gateways.get(host.gateway)?.bindings.find((b) => b.port === host.port && b.vlan === host.vlan)
+      ?.subnet;
+  }
+
+  /**
+   * A bare-metal host seen as a member of its subnet, for reachability: its "hypervisor" is the
+   * gateway (down gateway, unreachable host), and it belongs to no security group (the gateway
+   * enforces none). Undefined for an unknown name or a host whose port + VLAN binds nothing.
+   */
+  bareMetalAsVm(name: string): Vm | undefined {
+    const host = this.bareMetal.get(name);
+    const subnet = host && this.bareMetalSubnet(host);
+    if (!host || !subnet) return undefined;
+    return {
+      name: host.name,
+      subnet,
+      hypervisor: host.gateway,
+      ip: host.ip,
+      mac: host.mac,
+      groups: [],
+      node: host.node,
+      iface: host.iface,
+      port: host.port,
+      attached: true,
+    };
   }
 
   vm(name: string): Vm {

@@ -318,6 +318,27 @@ function buildIntent(i: Obj): Intent {
       hypervisors: (x.hypervisors as string[] | undefined) ?? [],
       controllers: (x.controllers as string[] | undefined) ?? [],
     })),
+    gateways: list('gateways').map((x) => ({
+      name: String(x.name),
+      zone: x.zone as string | undefined,
+      tunnelIp: String(x.tunnelIp),
+      ovsdb: x.ovsdb as string | undefined,
+      bindings: ((x.bindings as Obj[] | undefined) ?? []).map((b) => ({
+        port: String(b.port),
+        vlan: (b.vlan as number | undefined) ?? 0,
+        subnet: String(b.subnet),
+      })),
+    })),
+    bareMetal: list('bareMetal').map((x) => ({
+      name: String(x.name),
+      gateway: String(x.gateway),
+      port: String(x.port),
+      vlan: (x.vlan as number | undefined) ?? 0,
+      ip: String(x.ip),
+      mac: x.mac as string | undefined,
+      node: (x.node as string | undefined) ?? String(x.name),
+      iface: (x.iface as string | undefined) ?? 'eth1',
+    })),
   };
 }
 

@@ -57,6 +57,14 @@ export interface StepRefs {
   vmsWithMac: Set<string>;
   groups: Set<string>;
   endpoints: Set<string>;
+  /** The intent's hardware gateways (their lab node names). */
+  gateways: Set<string>;
+}
+
+/** A gateway of the intent (`intent.gateways`). */
+export function knownGateway(ctx: StepRefs, path: Path, name: unknown): void {
+  if (typeof name === 'string' && !ctx.gateways.has(name))
+    ctx.refs.unknown(path, 'gateway', name, ctx.gateways);
 }
 
 /** A VM or external host (`*` too, where allowed). */

@@ -423,6 +423,60 @@ export const BASE_SCHEMA: Schema = {
             },
           },
         },
+        gateways: {
+          description:
+            'Hardware VTEP gateways (OVSDB hardware_vtep): `name` is the lab node; each binding maps a physical port + VLAN to a subnet (the logical switch whose tunnel key is its VNI).',
+          type: 'array',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['name', 'tunnelIp', 'bindings'],
+            properties: {
+              name: { $ref: '#/definitions/name' },
+              zone: { $ref: '#/definitions/name', description: 'The zone whose controllers manage it.' },
+              tunnelIp: { $ref: '#/definitions/ipv4', description: "Its physical switch's tunnel IP." },
+              ovsdb: {
+                type: 'string',
+                pattern: '^(tcp:[^:]+:[0-9]+|unix:.+)$',
+                description: "OVSDB target; default: the node's `otwin.ovsdb` label.",
+              },
+              bindings: {
+                type: 'array',
+                minItems: 1,
+                items: {
+                  type: 'object',
+                  additionalProperties: false,
+                  required: ['port', 'subnet'],
+                  properties: {
+                    port: { type: 'string', minLength: 1 },
+                    vlan: { type: 'integer', minimum: 0, maximum: 4094 },
+                    subnet: { $ref: '#/definitions/name' },
+                  },
+                },
+              },
+            },
+          },
+        },
+        bareMetal: {
+          description:
+            "Bare-metal hosts behind a gateway's port + VLAN: members of the subnet bound there (no security groups).",
+          type: 'array',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['name', 'gateway', 'port', 'ip'],
+            properties: {
+              name: { $ref: '#/definitions/name' },
+              gateway: { $ref: '#/definitions/name' },
+              port: { type: 'string', minLength: 1 },
+              vlan: { type: 'integer', minimum: 0, maximum: 4094 },
+              ip: { $ref: '#/definitions/ipv4' },
+              mac: { $ref: '#/definitions/mac' },
+              node: { $ref: '#/definitions/name', description: 'Lab node that is the host (default: name).' },
+              iface: { type: 'string' },
+            },
+          },
+        },
       },
     },
     step: {

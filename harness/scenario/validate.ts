@@ -61,7 +61,9 @@ export function checkReferences(doc: Obj, lab: LabInventory): SchemaIssue[] {
     'external host',
     endpointKinds,
   );
-  const endpoints = new Set([...vms, ...externals]);
+  const bareMetalList = arr(intent.bareMetal);
+  const bareMetal = uniqueNames(refs, bareMetalList, [...ip, 'bareMetal'], 'bare-metal host', endpointKinds);
+  const endpoints = new Set([...vms, ...externals, ...bareMetal]);
 
   arr(intent.domains).forEach((d, i) => {
     if (typeof d.tenant === 'string' && !tenants.has(d.tenant)) {
@@ -141,6 +143,7 @@ export function checkReferences(doc: Obj, lab: LabInventory): SchemaIssue[] {
   arr(intent.externals).forEach((e, i) => {
     if (e.node !== undefined) refs.node([...ip, 'externals', i, 'node'], e.node);
   });
+  checkGateways(refs, intent, ip, { subnets, zones, cidrOf });
   arr(intent.serviceChains).forEach((c, i) => {
     const at = [...ip, 'serviceChains', i];
     for (const key of ['from', 'to'] as const) {
@@ -166,7 +169,8 @@ export function checkReferences(doc: Obj, lab: LabInventory): SchemaIssue[] {
   const vmsWithMac = new Set(
     vmsList.filter((v) => typeof v.mac === 'string' && typeof v.name === 'string').map((v) => String(v.name)),
   );
-  const ctx: StepRefs = { refs, vms, vmsWithMac, groups, endpoints, subnets };
+  const gatewayNames = new Set(strs(arr(intent.gateways).map((g) => g.name)));
+  const ctx: StepRefs = { refs, vms, vmsWithMac, groups, endpoints, subnets, gateways: gatewayNames };
   arr(doc.timeline).forEach((step, i) => {
     checkStep(ctx, step, ['timeline', i]);
   });
@@ -388,4 +392,54 @@ function checkCheck(ctx: StepRefs, check: Obj, path: Path): void {
   if (!kind) return;
   checkBudget(ctx, check, kind, path);
   checkKind(kind)?.references?.(ctx, check[kind] as Obj, [...path, kind]);
+}
+
+/** Gateways and the bare-metal hosts behind them: nodes, subnets, zones, one binding per port + VLAN. */
+function checkGateways(
+  refs: Refs,
+  intent: Obj,
+  ip: Path,
+  known: { subnets: Set<string>; zones: Set<string>; cidrOf: Map<string, string> },
+): void {
+  const gateways = uniqueNames(refs, arr(intent.gateways), [...ip, 'gateways'], 'gateway');
+  const boundAt = new Map<string, string>();
+  arr(intent.gateways).forEach((g, i) => {
+    const at = [...ip, 'gateways', i];
+    refs.node([...at, 'name'], g.name);
+    if (typeof g.zone === 'string' && known.zones.size > 0 && !known.zones.has(g.zone))
+      refs.unknown([...at, 'zone'], 'zone', g.zone, known.zones);
+    arr(g.bindings).forEach((b, j) => {
+      const bat = [...at, 'bindings', j];
+      if (typeof b.subnet === 'string' && !known.subnets.has(b.subnet))
+        refs.unknown([...bat, 'subnet'], 'subnet', b.subnet, known.subnets);
+      const key = `${String(g.name)}/${String(b.port)}/${Number(b.vlan ?? 0)}`;
+      if (boundAt.has(key))
+        refs.error(
+          bat,
+          `port ${String(b.port)} VLAN ${Number(b.vlan ?? 0)} of gateway '${String(g.name)}' is already bound to subnet '${boundAt.get(key)}'`,
+          'one subnet per port + VLAN',
+        );
+      boundAt.set(key, String(b.subnet));
+    });
+  });
+  arr(intent.bareMetal).forEach((h, i) => {
+    const at = [...ip, 'bareMetal', i];
+    if (typeof h.gateway === 'string' && !gateways.has(h.gateway)) {
+      refs.unknown([...at, 'gateway'], 'gateway', h.gateway, gateways);
+      return;
+    }
+    refs.node([...at, 'node'], h.node ?? h.name);
+    const subnet = boundAt.get(`${String(h.gateway)}/${String(h.port)}/${Number(h.vlan ?? 0)}`);
+    if (!subnet) {
+      refs.error(
+        [...at, 'port'],
+        `port ${String(h.port)} VLAN ${Number(h.vlan ?? 0)} of gateway '${String(h.gateway)}' is bound to no subnet`,
+        "add a binding to the gateway's `bindings`",
+      );
+      return;
+    }
+    const cidr = known.cidrOf.get(subnet);
+    if (typeof h.ip === 'string' && cidr && isIpv4(h.ip) && !inCidr(h.ip, cidr))
+      refs.error([...at, 'ip'], `${h.ip} is outside subnet '${subnet}' (${cidr}) bound at its port`);
+  });
 }

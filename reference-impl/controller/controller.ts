@@ -486,7 +486,7 @@ export class Controller {
       this.world.gatewayState.delete(id);
     }
     for (const g of this.world.gateways.values()) {
-      if (g.zone !== this.options.zone || this.gateways.has(g.id)) continue;
+      if (g.zone !== this.options.zone || this.gateways.has(g.id) || sabotaged('gw-no-session')) continue;
       const sync = new GatewaySync({
         gateway: g,
         world: this.world,

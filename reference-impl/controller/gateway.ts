@@ -369,12 +369,14 @@ export class GatewaySync {
         client.close();
         return;
       }
-      this.tables.clear();
+      // gw-no-resync: after a drop the pre-drop mirror is kept, so what changed meanwhile is never seen.
+      const resync = !(sabotaged('gw-no-resync') && this.stats.connects > 0);
+      if (resync) this.tables.clear();
       const requests = Object.fromEntries(Object.entries(MONITORED).map(([t, columns]) => [t, { columns }]));
       this.client = client;
       const initial = await client.monitor(DB, 'otwin', requests, (u) => this.apply(u));
       this.stats.connects++;
-      this.apply(initial);
+      if (resync) this.apply(initial);
       log(`gateway ${gateway.name}: OVSDB session to ${gateway.ovsdb} up (resync)`);
     } catch (err) {
       this.stats.lastError = err instanceof Error ? err.message : String(err);

@@ -5,15 +5,24 @@
  * read from OTWIN_SABOTAGE when the module loads) against a real hardware_vtep ovsdb-server
  * (reference-impl/controller/gateway.test.ts); the same switches set on c1 of labs/gw.clab.yml
  * (OTWIN_GW_SABOTAGE for reference-impl/lab-gw.test.ts) fail GW-2, GW-3 and GW-4 end to end.
+ *
+ * The GW pack (scenarios/gw) on private copies of labs/gw.clab.yml, c1 sabotaged (the gateway is in
+ * zone z1), three labs whose switches do not touch each other's checks:
+ *   gwa  gw-wrong-tunnel-key + gw-no-remote-macs → GW-2 (tunnel key 1602), GW-3 (rows missing);
+ *   gwb  gw-no-local-type2 + gw-no-resync       → GW-4 (no type-2), GW-6 (stray and missing rows);
+ *   gwc  gw-no-session                          → GW-1 (no controller session).
  */
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { vtepServerMissing } from '../../reference-impl/ovsdb/fixtures/vtep-server.ts';
+import type { SabotageSetting } from '../../reference-impl/sabotage.ts';
+import { type ExpectedFailure, expectFailed } from './expect-failed.ts';
 import { REPO } from './fixtures/private-lab.ts';
+import { runSabotaged, type SabotageRun, suiteFile } from './run.ts';
 
 interface VitestJson {
   testResults: { assertionResults: { title: string; status: string; failureMessages: string[] }[] }[];
@@ -78,3 +87,70 @@ describe.skipIf(vtepServerMissing() !== undefined)('sabotage of the OVSDB gatewa
         expect(results.get(key(id.split('/')[0] as string))?.status, id).toBe('passed');
     }, 150_000);
 });
+
+const GW_LAB = join(REPO, 'labs', 'gw.clab.yml');
+const GW_PACK: Array<{
+  tag: string;
+  switches: SabotageSetting[];
+  files: string[];
+  cases: ExpectedFailure[];
+}> = [
+  {
+    tag: 'gwa',
+    switches: ['gw-wrong-tunnel-key', 'gw-no-remote-macs'],
+    files: ['scenarios/gw/gw-2-binding.yml', 'scenarios/gw/gw-3-remote-macs.yml'],
+    cases: [
+      {
+        id: 'GW-2',
+        step: /eth2 VLAN 0 → logical switch with tunnel key 1601/,
+        message:
+          /bindings: port eth2 VLAN 0 → logical switch \S+ with tunnel key 1602, not subnet gw-sg's VNI 1601/,
+      },
+      {
+        id: 'GW-3',
+        step: /the VMs' MACs at their hypervisors' VTEPs/,
+        message: /remote-macs: missing 1601\/02:00:16:00:00:01 \(gw-vm1 at hv1 10\.0\.1\.2\)/,
+      },
+    ],
+  },
+  {
+    tag: 'gwb',
+    switches: ['gw-no-local-type2', 'gw-no-resync'],
+    files: ['scenarios/gw/gw-4-local-macs.yml', 'scenarios/gw/gw-6-resync.yml'],
+    cases: [
+      {
+        id: 'GW-4',
+        step: /bm1's MAC exported as a type-2 route/,
+        message: /expected 1 type-2 route matching .*02:00:16:00:00:50.*, found 0/,
+      },
+      {
+        id: 'GW-6',
+        step: /resynced within 10 s/,
+        message:
+          /remote-macs: (missing 1601\/02:00:16:00:00:0[13]|extra 1601\/02:00:ee:ee:ee:ee at 10\.255\.255\.254)/,
+      },
+    ],
+  },
+  {
+    tag: 'gwc',
+    switches: ['gw-no-session'],
+    files: ['scenarios/gw/gw-1-registration.yml'],
+    cases: [
+      {
+        id: 'GW-1',
+        step: /gw1 registered with tunnel IP 10\.0\.5\.2/,
+        message: /registration: no controller has an OVSDB session to the gateway/,
+      },
+    ],
+  },
+];
+
+for (const lab of GW_PACK)
+  describe(`sabotaged GW pack, lab ${lab.tag}: c1 ${lab.switches.join(', ')}`, () => {
+    let run: SabotageRun;
+    beforeAll(async () => {
+      run = await runSabotaged(lab.tag, { c1: lab.switches }, lab.files.map(suiteFile), {}, {}, GW_LAB);
+    }, 600_000);
+    afterAll(() => run?.lab.remove());
+    for (const c of lab.cases) it(`fails ${c.id} (${c.step.source})`, () => expectFailed(run, c));
+  });

@@ -39,8 +39,9 @@ export async function runSabotaged(
   files: string[],
   faults: Record<string, string[]> = {},
   edits: Record<string, (text: string) => string> = {},
+  labFile?: string,
 ): Promise<SabotageRun> {
-  const lab = privateLab(tag, sabotage, faults, edits);
+  const lab = privateLab(tag, sabotage, faults, edits, labFile);
   const reportsDir = join(lab.dir, 'reports');
   const result = await launch({
     files,

@@ -17,6 +17,7 @@ import { secgroups } from './secgroups.ts';
 import { sgDatapath } from './sg-datapath.ts';
 import { table } from './table.ts';
 import type { CheckDefinition, CheckShape } from './types.ts';
+import { vtep } from './vtep.ts';
 import { vxlan } from './vxlan.ts';
 
 export type { CheckDefinition, CheckResult } from './types.ts';
@@ -36,6 +37,7 @@ export const CHECK_KINDS = [
   alarm,
   nat,
   path,
+  vtep,
 ] as const;
 
 type CheckOf<D> = D extends CheckDefinition<infer C> ? C : never;

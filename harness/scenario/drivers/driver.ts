@@ -3,9 +3,10 @@
  * and finds its parts. One driver per implementation, in a module named by package.json `otwin.drivers`
  * (./index.ts) that exports `createDriver()`. Everything else in the engine is implementation-neutral.
  */
+import type { VtepTables } from '../../gateway/vtep-db.ts';
 import type { ForwardingEntry } from '../../kernel/fdb.ts';
 import type { DeployedLab, LabNode } from '../../runtime/runtime.ts';
-import type { Intent, Vm } from '../intent.ts';
+import type { Gateway, Intent, Vm } from '../intent.ts';
 import type { BulkMembers, Scenario } from '../types.ts';
 
 /** What an implementation can do; a scenario needing more is skipped with the reason. */
@@ -91,6 +92,12 @@ export interface ImplementationDriver {
    * own lab is read. Without it, `forwarding` expectations are skipped with the reason.
    */
   forwardingEntries?(node: LabNode, ctx: DriverContext): Promise<ForwardingEntry[]>;
+  /**
+   * A hardware gateway's vtep DB as the implementation manages it (optional; `vtep` expectations are
+   * skipped with the reason without it): registration, logical switches, bindings, remote and local
+   * MACs, manager sessions. harness/gateway/vtep-db.ts reads an OVSDB hardware_vtep node.
+   */
+  gatewayTables?(gateway: Gateway, ctx: DriverContext): Promise<VtepTables>;
   /** Logs worth attaching when an expectation on this node fails. */
   logs(node: LabNode): Promise<Array<{ name: string; content: string }>>;
   /** Group name -> the implementation's numeric id for it (as carried in secgroup communities). */
@@ -131,6 +138,7 @@ export interface SecurityDatapathCounts {
   excerpt?: string;
 }
 
+export type { VtepTables } from '../../gateway/vtep-db.ts';
 export type { ForwardingEntry } from '../../kernel/fdb.ts';
 
 /** What a module listed in package.json `otwin.drivers` exports. */

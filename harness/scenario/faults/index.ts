@@ -8,6 +8,7 @@ import { bgpAnnounce } from './bgp-announce.ts';
 import { bgpClear } from './bgp-clear.ts';
 import { linkDown, linkFlap, linkUp } from './link.ts';
 import { nodeKill, nodePause, nodeRestart, nodeResume } from './node.ts';
+import { ovsdbSessionDrop } from './ovsdb-session-drop.ts';
 import { packetLoss } from './packet-loss.ts';
 import { partition } from './partition.ts';
 import { processKill, processPause, processRestart } from './process.ts';
@@ -30,6 +31,7 @@ export const FAULT_KINDS = [
   bgpClear,
   packetLoss,
   bgpAnnounce,
+  ovsdbSessionDrop,
 ] as const;
 
 type FaultOf<D> = D extends FaultDefinition<infer F> ? F : never;
