@@ -21,6 +21,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { raiseNeighbourTables } from '../harness/kernel/neigh.ts';
 import { getRuntime } from '../harness/runtime/index.ts';
@@ -181,7 +182,8 @@ export async function main(argv: string[]): Promise<void> {
   if (!Number.isInteger(hogs) || hogs < 0) throw new Error(`--hogs ${values.hogs}: give an integer ≥ 0`);
   const labName = values['lab-name'] as string;
   const NS = `${labName}-`;
-  const topo = await loadTopology(lab2azFile(labName, { traced: true }));
+  const labFile = lab2azFile(labName, { traced: true });
+  const topo = await loadTopology(labFile);
   const files = lab2azFiles(labName);
   const runtime = await getRuntime('netns');
   await runtime.destroy(topo).catch(() => {});
@@ -210,7 +212,9 @@ export async function main(argv: string[]): Promise<void> {
       await probes.stop();
       neighbours.restore();
       if (!values.keep) {
-        await runtime.destroy(topo);
+        await runtime.destroy(topo, { cleanup: true });
+        rmSync(files.root, { recursive: true, force: true });
+        rmSync(dirname(labFile), { recursive: true, force: true });
         const list = await run('ip', ['-j', 'netns', 'list']);
         for (const { name } of JSON.parse(list.stdout || '[]') as Array<{ name: string }>)
           if (name.startsWith(NS)) await run('ip', ['netns', 'delete', name]);

@@ -93,12 +93,20 @@ describe('otwin run interrupted by Ctrl-C', () => {
     try {
       // 25 s in, and at least once the lab's namespaces exist (on a busy machine the run may still be
       // starting at 25 s, and an interruption with nothing deployed would prove little).
+      let output = '';
+      run.all?.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+      });
       await sleep(25_000);
+      // A run that ended on its own (an error) would never make namespaces: stop waiting and show why.
       await waitFor(
-        async () => ours(await netnsList()),
-        (list) => list.length > 0,
+        async () => ({ list: ours(await netnsList()), ended: run.exitCode !== null }),
+        ({ list, ended }) => list.length > 0 || ended,
         { timeoutMs: 90_000, intervalMs: 200, what: `namespaces of lab ${lab.name}` },
-      );
+      ).catch((err: unknown) => {
+        throw new Error(`${err instanceof Error ? err.message : String(err)}; the run printed:\n${output}`);
+      });
+      expect(run.exitCode, `the run ended before its lab existed:\n${output}`).toBeNull();
       // What the run has made by now: its namespaces (by inode) and the PID namespaces of its nodes.
       const labNetns = ours(await netnsList());
       const netInodes = new Set(
