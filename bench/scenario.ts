@@ -15,16 +15,26 @@ import { readRecord } from '../harness/scenario/record.ts';
 import { exitCodeOf, launch, renderSummary } from '../harness/scenario/suite/launch.ts';
 import { loadTopology } from '../harness/topology/load.ts';
 
-/** Seconds spent in each pack (the scenario file's folder), from the run records' start and finish. */
-function secondsPerPack(recordFiles: string[]): Map<string, { scenarios: number; seconds: number }> {
+/**
+ * Seconds spent in each pack (the scenario file's folder). The suite runs scenarios one after another
+ * and a record's `startedAt` can be earlier than its scenario's first step (records are created when
+ * the suite is collected), so each scenario is charged from the previous one's finish to its own.
+ */
+export function secondsPerPack(recordFiles: string[]): Map<string, { scenarios: number; seconds: number }> {
+  const records = recordFiles
+    .map((file) => readRecord(file))
+    .filter((r) => r.finishedAt !== undefined)
+    .sort((a, b) => Date.parse(a.finishedAt!) - Date.parse(b.finishedAt!));
   const packs = new Map<string, { scenarios: number; seconds: number }>();
-  for (const file of recordFiles) {
-    const record = readRecord(file);
-    if (!record.finishedAt) continue;
+  let previousEnd = 0;
+  for (const record of records) {
+    const end = Date.parse(record.finishedAt!);
+    const start = Math.max(Date.parse(record.startedAt), previousEnd);
+    previousEnd = end;
     const pack = basename(dirname(record.scenario.file));
     const entry = packs.get(pack) ?? { scenarios: 0, seconds: 0 };
     entry.scenarios += 1;
-    entry.seconds += (Date.parse(record.finishedAt) - Date.parse(record.startedAt)) / 1000;
+    entry.seconds += (end - start) / 1000;
     packs.set(pack, entry);
   }
   return packs;
