@@ -32,6 +32,7 @@ import type {
 import { type Gateway, type Intent, IntentIndex, type Vm } from '../harness/scenario/intent.ts';
 import type { Scenario } from '../harness/scenario/types.ts';
 import type { Topology } from '../harness/topology/types.ts';
+import { forEachConcurrent } from '../harness/util/concurrent.ts';
 import { otwinEnv } from '../harness/util/env.ts';
 import { HarnessError } from '../harness/util/errors.ts';
 import { pollUntil, waitFor } from '../harness/util/poll.ts';
@@ -62,6 +63,8 @@ export function nsPrefixFor(labName: string): string {
 }
 
 const REPO_ROOT = resolve(import.meta.dirname, '..');
+/** Directory calls in flight while adding or removing bulk members: round trips overlap, the server is not flooded. */
+const BULK_CALLS_IN_FLIGHT = 8;
 
 /** The value of `--flag value` in a node's `cmd:`. */
 function flagOf(cmd: string | undefined, flag: string): string | undefined {
@@ -456,9 +459,11 @@ export class ReferenceDriver implements ImplementationDriver {
       v.name.startsWith(`bulk-${slug(bulk.group)}-`),
     );
     const keep = new Set(wanted.map((v) => v.id));
-    for (const v of existing) if (!keep.has(v.id)) await client.delete('vports', v.id);
+    const stale = existing.filter((v) => !keep.has(v.id));
+    await forEachConcurrent(stale, BULK_CALLS_IN_FLIGHT, (v) => client.delete('vports', v.id));
     const have = new Set(existing.map((v) => v.id));
-    for (const v of wanted) if (!have.has(v.id)) await client.create('vports', v);
+    const missing = wanted.filter((v) => !have.has(v.id));
+    await forEachConcurrent(missing, BULK_CALLS_IN_FLIGHT, (v) => client.create('vports', v));
     ctx.accepted();
   }
 

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BgpTap, EvpnMacIp } from '../harness/bgp/index.ts';
 import type { DeployedLab, Runtime } from '../harness/runtime/runtime.ts';
 import type { Topology } from '../harness/topology/types.ts';
+import { forEachConcurrent } from '../harness/util/concurrent.ts';
 import { otwinEnv } from '../harness/util/env.ts';
 import { run } from '../harness/util/exec.ts';
 import { pollUntil } from '../harness/util/poll.ts';
@@ -187,23 +188,19 @@ describe('security groups on the two-zone reference lab', () => {
 
   it(`holds ${MEMBERS} bulk members as set elements (one per member) and still changes membership fast`, async () => {
     const started = performance.now();
-    let next = 0;
-    const createBulk = async () => {
-      for (let i = next++; i < MEMBERS; i = next++) {
-        const a = (10 << 24) + (64 << 16) + 256 + i; // 10.64.1.0 upward
-        await client.create('vports', {
-          id: `b${i}`,
-          subnet: 'a2',
-          hypervisor: 'hv2',
-          name: `bulk-web-${i}`,
-          attachment: 'none',
-          mac: `02:b0:00:00:${((i >> 8) & 0xff).toString(16).padStart(2, '0')}:${(i & 0xff).toString(16).padStart(2, '0')}`,
-          ip: formatIPv4(a >>> 0),
-          securityGroups: ['web'],
-        });
-      }
-    };
-    await Promise.all(Array.from({ length: CREATES_IN_FLIGHT }, createBulk));
+    await forEachConcurrent([...Array(MEMBERS).keys()], CREATES_IN_FLIGHT, (i) => {
+      const a = (10 << 24) + (64 << 16) + 256 + i; // 10.64.1.0 upward
+      return client.create('vports', {
+        id: `b${i}`,
+        subnet: 'a2',
+        hypervisor: 'hv2',
+        name: `bulk-web-${i}`,
+        attachment: 'none',
+        mac: `02:b0:00:00:${((i >> 8) & 0xff).toString(16).padStart(2, '0')}:${(i & 0xff).toString(16).padStart(2, '0')}`,
+        ip: formatIPv4(a >>> 0),
+        securityGroups: ['web'],
+      });
+    });
     const created = performance.now() - started;
     const counts: Record<string, number> = {};
     for (const hv of ['hv1', 'hv3']) {
