@@ -32,7 +32,6 @@ import type {
 import { type Gateway, type Intent, IntentIndex, type Vm } from '../harness/scenario/intent.ts';
 import type { Scenario } from '../harness/scenario/types.ts';
 import type { Topology } from '../harness/topology/types.ts';
-import { forEachConcurrent } from '../harness/util/concurrent.ts';
 import { otwinEnv } from '../harness/util/env.ts';
 import { HarnessError } from '../harness/util/errors.ts';
 import { pollUntil, waitFor } from '../harness/util/poll.ts';
@@ -63,8 +62,11 @@ export function nsPrefixFor(labName: string): string {
 }
 
 const REPO_ROOT = resolve(import.meta.dirname, '..');
-/** Directory calls in flight while adding or removing bulk members: round trips overlap, the server is not flooded. */
-const BULK_CALLS_IN_FLIGHT = 8;
+/** Bulk members per directory batch: one commit each, and an answer well inside the client's timeout under load. */
+const BULK_BATCH = 500;
+/** `xs` in consecutive parts of at most `size`. */
+const chunked = <T>(xs: readonly T[], size: number): T[][] =>
+  Array.from({ length: Math.ceil(xs.length / size) }, (_, i) => xs.slice(i * size, (i + 1) * size));
 
 /** The value of `--flag value` in a node's `cmd:`. */
 function flagOf(cmd: string | undefined, flag: string): string | undefined {
@@ -460,10 +462,12 @@ export class ReferenceDriver implements ImplementationDriver {
     );
     const keep = new Set(wanted.map((v) => v.id));
     const stale = existing.filter((v) => !keep.has(v.id));
-    await forEachConcurrent(stale, BULK_CALLS_IN_FLIGHT, (v) => client.delete('vports', v.id));
+    for (const part of chunked(stale, BULK_BATCH))
+      await client.batch(part.map((v) => ({ op: 'delete', collection: 'vports', id: v.id })));
     const have = new Set(existing.map((v) => v.id));
     const missing = wanted.filter((v) => !have.has(v.id));
-    await forEachConcurrent(missing, BULK_CALLS_IN_FLIGHT, (v) => client.create('vports', v));
+    for (const part of chunked(missing, BULK_BATCH))
+      await client.batch(part.map((body) => ({ op: 'create', collection: 'vports', body })));
     ctx.accepted();
   }
 
@@ -562,8 +566,9 @@ export class ReferenceDriver implements ImplementationDriver {
       this.redirections.delete(id);
     }
     for (const vm of ctx.intent.vms) await client.delete('vports', slug(vm.name)).catch(() => {});
-    for (const v of await client.list('vports').catch(() => []))
-      if (v.name.startsWith('bulk-')) await client.delete('vports', v.id).catch(() => {});
+    const bulk = (await client.list('vports').catch(() => [])).filter((v) => v.name.startsWith('bulk-'));
+    for (const part of chunked(bulk, BULK_BATCH))
+      await client.batch(part.map((v) => ({ op: 'delete', collection: 'vports', id: v.id }))).catch(() => {});
     for (const key of [...this.holders.keys()]) this.release(key);
     // Wait until the agents removed the VM namespaces: a later scenario reusing a VM name on the same
     // hypervisor must not pin the old namespace before the agent deleted it.

@@ -5,7 +5,16 @@
  */
 import { Agent, request as httpRequest } from 'node:http';
 import { readSecretFile } from '../protocol/secret.ts';
-import type { Alarm, AnyObject, Change, CollectionName, ObjectsByCollection, Snapshot } from './model.ts';
+import type {
+  Alarm,
+  AnyObject,
+  BatchOperation,
+  BatchResult,
+  Change,
+  CollectionName,
+  ObjectsByCollection,
+  Snapshot,
+} from './model.ts';
 
 export class DirectoryApiError extends Error {
   constructor(
@@ -185,6 +194,19 @@ export class DirectoryClient {
 
   delete<K extends CollectionName>(collection: K, id: string): Promise<AnyObject> {
     return this.request('DELETE', `/v1/${collection}/${encodeURIComponent(id)}`);
+  }
+
+  /** Creates, updates and deletes in one transaction, all or none (POST /v1/batch). */
+  async batch(operations: BatchOperation[]): Promise<BatchResult[]> {
+    // One commit for all, but each operation is still validated: the answer takes longer than one call's.
+    const timeoutMs = this.timeoutMs + 20 * operations.length;
+    const { results } = await this.request<{ results: BatchResult[] }>(
+      'POST',
+      '/v1/batch',
+      { operations },
+      { timeoutMs },
+    );
+    return results;
   }
 
   /** Raises (or updates) an alarm (PUT /v1/alarms/<id>). */

@@ -86,6 +86,62 @@ describe('directory', () => {
     expect((posted as DirectoryApiError).status).toBe(405);
   });
 
+  it('applies a batch in one transaction: all operations or none, changes in order', async () => {
+    await seed(client);
+    const before = (await client.changes(0, 0)).revision;
+    const vport = (i: number) => ({
+      id: `b${i}`,
+      subnet: 's1',
+      hypervisor: 'hv1',
+      name: `bulk-${i}`,
+      attachment: 'none',
+      mac: `02:b0:00:00:00:${i.toString(16).padStart(2, '0')}`,
+      ip: `10.1.1.${100 + i}`,
+    });
+    const results = await client.batch([
+      ...[0, 1, 2].map((i) => ({ op: 'create' as const, collection: 'vports' as const, body: vport(i) })),
+      { op: 'update', collection: 'vports', id: 'b1', body: { name: 'renamed' } },
+      { op: 'delete', collection: 'vports', id: 'b2' },
+    ]);
+    expect(results.map((r) => `${r.op} ${r.id}`)).toEqual([
+      'create b0',
+      'create b1',
+      'create b2',
+      'update b1',
+      'delete b2',
+    ]);
+    expect(results.map((r) => r.revision)).toEqual([1, 2, 3, 4, 5].map((n) => before + n));
+    const changes = (await client.changes(before, 0)).changes;
+    expect(changes.map((c) => `${c.op} ${c.id}`)).toEqual([
+      'create b0',
+      'create b1',
+      'create b2',
+      'update b1',
+      'delete b2',
+    ]);
+
+    // The fourth operation conflicts (b0's MAC): nothing of the batch is stored, no change is emitted.
+    const conflict = await expectApiError(
+      client.batch([
+        { op: 'create', collection: 'vports', body: vport(3) },
+        { op: 'delete', collection: 'vports', id: 'b1' },
+        { op: 'create', collection: 'vports', body: vport(4) },
+        { op: 'create', collection: 'vports', body: { ...vport(5), mac: vport(0).mac } },
+      ]),
+    );
+    expect(conflict.status).toBe(409);
+    expect(conflict.message).toMatch(/operation 3 \(create vports\)/);
+    expect(conflict.field).toBe('/operations/3/mac');
+    expect((await client.list('vports')).map((v) => v.id).sort()).toEqual(['b0', 'b1']);
+    expect((await client.changes(before + 5, 0)).changes).toEqual([]);
+
+    const envelope = await expectApiError(
+      client.batch([{ op: 'move', collection: 'vports', id: 'b0' } as never]),
+    );
+    expect(envelope.status).toBe(422);
+    expect(envelope.field).toBe('/operations/0/op');
+  });
+
   it('serves an OpenAPI 3 document without authentication', async () => {
     const response = await fetch(`${client.url}/openapi.json`);
     expect(response.status).toBe(200);

@@ -628,6 +628,22 @@ export interface Change {
   at: string;
 }
 
+/** One operation of `POST /v1/batch`. */
+export type BatchOperation =
+  | { op: 'create'; collection: CollectionName; body: Record<string, unknown> }
+  | { op: 'update'; collection: CollectionName; id: string; body: Record<string, unknown> }
+  | { op: 'delete'; collection: CollectionName; id: string };
+
+export interface BatchResult {
+  op: BatchOperation['op'];
+  collection: CollectionName;
+  id: string;
+  revision: number;
+}
+
+/** Operations per batch: one request body stays under the server's 1 MiB limit for typical objects. */
+export const MAX_BATCH_OPERATIONS = 2000;
+
 export interface Snapshot {
   revision: number;
   objects: { [K in CollectionName]: ObjectsByCollection[K][] };

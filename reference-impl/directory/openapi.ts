@@ -1,5 +1,5 @@
 /** The OpenAPI 3.0 document of the directory, generated from the collection specs. */
-import { COLLECTIONS, type FieldSpec, SPECS } from './model.ts';
+import { COLLECTIONS, type FieldSpec, MAX_BATCH_OPERATIONS, SPECS } from './model.ts';
 
 type Schema = Record<string, unknown>;
 
@@ -231,6 +231,15 @@ export function openApiDocument(): Schema {
           },
         },
         ...errors([400, 401, 410]),
+      },
+    },
+  };
+  paths['/v1/batch'] = {
+    post: {
+      summary: `Up to ${MAX_BATCH_OPERATIONS} creates, updates and deletes in one transaction, all or none: {"operations": [{"op": "create", "collection", "body"} | {"op": "update", "collection", "id", "body"} | {"op": "delete", "collection", "id"}]}. Changes appear on /v1/changes in order; an error names the failing operation's index.`,
+      responses: {
+        '200': { description: '{"results": [{op, collection, id, revision}]}' },
+        ...errors([400, 401, 404, 409, 415, 422]),
       },
     },
   };

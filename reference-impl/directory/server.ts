@@ -14,7 +14,7 @@ import { secretsEqual } from '../protocol/secret.ts';
 import { type Alarm, COLLECTIONS, type CollectionName, ID_PATTERN } from './model.ts';
 import { openApiDocument } from './openapi.ts';
 import { DirectoryStore } from './store.ts';
-import { ApiError } from './validate.ts';
+import { ApiError, validateBatch } from './validate.ts';
 
 export interface DirectoryServerOptions {
   dbPath: string;
@@ -247,6 +247,16 @@ export class DirectoryServer {
     if (collection === 'changes' && parts.length === 2 && method === 'GET')
       return this.changes(url, req, res);
     if (collection === 'alarms' && extra === undefined) return this.alarm(method, id, req, res);
+    if (collection === 'batch' && parts.length === 2) {
+      if (method !== 'POST')
+        throw new ApiError(405, 'method_not_allowed', `${method} is not allowed on /v1/batch`, {
+          hint: 'use POST',
+        });
+      const results = this.store.batch(validateBatch(await this.readBody(req)));
+      const last = results[results.length - 1];
+      this.log(`batch of ${results.length} operation(s) up to rev ${last?.revision ?? this.store.revision}`);
+      return this.send(res, 200, { results });
+    }
     if (!collection || extra !== undefined) {
       throw new ApiError(404, 'not_found', `no route ${method} ${url.pathname}`, {
         hint: 'see /openapi.json',

@@ -13,6 +13,8 @@ import Database from 'better-sqlite3';
 import { broadcastOf, cidrContains, cidrsOverlap, parseCidr4, parseIPv4 } from '../protocol/addr.ts';
 import {
   type AnyObject,
+  type BatchOperation,
+  type BatchResult,
   type Change,
   COLLECTIONS,
   type CollectionName,
@@ -277,7 +279,55 @@ export class DirectoryStore {
   }
 
   private emit(change: Change): void {
-    this.events.emit('change', change);
+    if (this.held) this.held.push(change);
+    else this.events.emit('change', change);
+  }
+
+  /** Changes of a batch in progress: emitted only once the batch's transaction committed. */
+  private held: Change[] | undefined;
+
+  /**
+   * Several creates, updates and deletes in one transaction (one commit, so one fsync instead of one per
+   * object): all of them or none. Changes are emitted in order after the commit. An operation that
+   * fails names its index, and its field pointers are prefixed with `/operations/<index>`.
+   */
+  batch(operations: BatchOperation[]): BatchResult[] {
+    const held: Change[] = [];
+    this.held = held;
+    let results: BatchResult[];
+    try {
+      results = this.db.transaction(() => operations.map((op, index) => this.applyOperation(op, index)))();
+    } finally {
+      this.held = undefined;
+    }
+    for (const change of held) this.events.emit('change', change);
+    return results;
+  }
+
+  private applyOperation(op: BatchOperation, index: number): BatchResult {
+    try {
+      const { object, revision } =
+        op.op === 'create'
+          ? this.create(op.collection, op.body)
+          : op.op === 'update'
+            ? this.patch(op.collection, op.id, op.body)
+            : this.delete(op.collection, op.id);
+      return { op: op.op, collection: op.collection, id: String(object.id), revision };
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      throw new ApiError(
+        err.status,
+        err.code,
+        `operation ${index} (${op.op} ${op.collection}): ${err.message}`,
+        {
+          details: err.details.map((d) => ({
+            ...d,
+            field: `/operations/${index}${d.field === '/' ? '' : d.field}`,
+          })),
+          ...(err.hint ? { hint: err.hint } : {}),
+        },
+      );
+    }
   }
 
   create(collection: CollectionName, body: unknown): { object: AnyObject; revision: number } {

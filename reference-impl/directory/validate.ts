@@ -4,7 +4,15 @@
  */
 
 import { formatIPv4, isUnicastMac, maskOf, normalizeMac, parseCidr4, parseIPv4 } from '../protocol/addr.ts';
-import { type CollectionSpec, type FieldSpec, ID_PATTERN } from './model.ts';
+import {
+  type BatchOperation,
+  COLLECTIONS,
+  type CollectionName,
+  type CollectionSpec,
+  type FieldSpec,
+  ID_PATTERN,
+  MAX_BATCH_OPERATIONS,
+} from './model.ts';
 
 export interface FieldError {
   /** JSON pointer into the request body, e.g. `/vni`. */
@@ -234,4 +242,47 @@ export function validateBody(
     );
   }
   return out;
+}
+
+/**
+ * The body of `POST /v1/batch`: `{"operations": [{op, collection, id?, body?}, ...]}`. Checks the
+ * envelope only; each body is validated like the single call it stands for.
+ */
+export function validateBatch(body: unknown): BatchOperation[] {
+  const hint =
+    'send {"operations": [{"op": "create", "collection": "vports", "body": {...}}, ...]} (see /openapi.json)';
+  const operations = (body as { operations?: unknown } | null)?.operations;
+  if (typeof body !== 'object' || body === null || !Array.isArray(operations))
+    throw fieldError('/operations', 'must be an array of operations', hint);
+  if (operations.length === 0 || operations.length > MAX_BATCH_OPERATIONS)
+    throw fieldError(
+      '/operations',
+      `holds ${operations.length} operations; a batch holds 1..${MAX_BATCH_OPERATIONS}`,
+      `split the work into batches of at most ${MAX_BATCH_OPERATIONS}`,
+    );
+  return operations.map((raw, index): BatchOperation => {
+    const at = `/operations/${index}`;
+    const op = raw as { op?: unknown; collection?: unknown; id?: unknown; body?: unknown } | null;
+    if (typeof op !== 'object' || op === null) throw fieldError(at, 'must be an object', hint);
+    if (op.op !== 'create' && op.op !== 'update' && op.op !== 'delete')
+      throw fieldError(`${at}/op`, 'must be "create", "update" or "delete"', 'choose one of the three');
+    if (typeof op.collection !== 'string' || !(COLLECTIONS as readonly string[]).includes(op.collection))
+      throw fieldError(
+        `${at}/collection`,
+        `no collection named ${JSON.stringify(op.collection)}`,
+        `collections: ${COLLECTIONS.join(', ')}`,
+      );
+    const collection = op.collection as CollectionName;
+    const objectBody = () => {
+      if (typeof op.body !== 'object' || op.body === null || Array.isArray(op.body))
+        throw fieldError(`${at}/body`, 'must be the object, as for the single call', hint);
+      return op.body as Record<string, unknown>;
+    };
+    if (op.op === 'create') return { op: 'create', collection, body: objectBody() };
+    if (typeof op.id !== 'string' || !ID_PATTERN.test(op.id))
+      throw fieldError(`${at}/id`, 'must be the id of an existing object', `match ${ID_PATTERN.source}`);
+    return op.op === 'update'
+      ? { op: 'update', collection, id: op.id, body: objectBody() }
+      : { op: 'delete', collection, id: op.id };
+  });
 }
