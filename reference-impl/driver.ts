@@ -10,7 +10,7 @@
  * role processes run `reference-impl/bin/<role>.ts`. Without those flags the old defaults apply
  * (`<labDir>/directory/api.sock`, `otf-lab-token`, prefix `otf-<lab name>-`, zone from the intent).
  */
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { ovsdbTcpPort, ovsRunDir, readVtepTables, type VtepTables } from '../harness/gateway/vtep-db.ts';
 import {
@@ -34,7 +34,7 @@ import type { Scenario } from '../harness/scenario/types.ts';
 import type { Topology } from '../harness/topology/types.ts';
 import { otwinEnv } from '../harness/util/env.ts';
 import { HarnessError } from '../harness/util/errors.ts';
-import { pollUntil, waitFor } from '../harness/util/poll.ts';
+import { pollUntil } from '../harness/util/poll.ts';
 import { shq } from '../harness/util/shell.ts';
 import { DirectoryApiError, DirectoryClient, labTokenReader } from './directory/client.ts';
 import { redirectionObjects } from './driver-chains.ts';
@@ -140,8 +140,8 @@ export class ReferenceDriver implements ImplementationDriver {
   /** How the hypervisors enforce security rules (the directory's hypervisor `securityMode`). */
   protected readonly securityMode: 'stateful' | 'stateless' = 'stateful';
   private client: DirectoryClient | undefined;
-  /** Host PIDs of the holder processes that pin each VM namespace (for netnsPath). */
-  private readonly holders = new Map<string, number>();
+  /** VMs (`hypervisor/name`) whose namespace has been seen mounted since they were last provisioned. */
+  private readonly pinned = new Set<string>();
 
   validate(_scenario: Scenario): string[] {
     return [];
@@ -197,15 +197,14 @@ export class ReferenceDriver implements ImplementationDriver {
     // The directory has accepted the change: budgets count from here. Pinning the VMs for the traffic
     // engine below waits for the implementation, and that wait is the implementation's time.
     ctx.accepted();
-    // Release holders of namespaces that are going away (detached, or moved off a hypervisor), so the
-    // agent's deletion really frees them and a later re-attach is pinned afresh.
-    for (const key of [...this.holders.keys()]) {
+    // Forget namespaces that are going away (detached, or moved off a hypervisor): a later re-attach
+    // waits for its new namespace afresh.
+    for (const key of [...this.pinned]) {
       const [hv, name] = key.split('/') as [string, string];
       const vm = intent.vms.find((v) => v.name === name);
       if (!vm?.attached || vm.hypervisor !== hv) this.release(key);
     }
-    // Pin every attached VM's namespace with a holder process so the traffic engine can setns into it.
-    // In the background: waiting for the agent to create a namespace is the implementation's time, so
+    // Wait for every attached VM's namespace so the traffic engine can setns into it. In the background: waiting for the agent to create a namespace is the implementation's time, so
     // it runs inside the budget of the traffic check that needs the VM (ready()), and a BGP or table
     // expectation does not wait for it at all.
     const lab = ctx.lab;
@@ -504,12 +503,7 @@ export class ReferenceDriver implements ImplementationDriver {
   }
 
   private release(key: string): void {
-    const pid = this.holders.get(key);
-    this.holders.delete(key);
-    if (pid === undefined) return;
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {}
+    this.pinned.delete(key);
   }
 
   private macFor(name: string): string {
@@ -523,35 +517,39 @@ export class ReferenceDriver implements ImplementationDriver {
     return `${prefix}${slug(vm.hypervisor)}-vm-${slug(vm.name)}`;
   }
 
-  /** Starts `sleep` inside the VM namespace (inside the hypervisor node) and finds its host PID. */
+  /**
+   * Waits until the agent has mounted the VM's namespace. Where the hypervisor node runs on this host,
+   * its mount namespace is read through /proc/<pid>/root (a stat every 10 ms, no process started, and
+   * nothing holds the namespace: the agent's deletion frees it); elsewhere one shell in the node waits.
+   */
   private async pin(lab: DeployedLab, vm: Vm): Promise<void> {
     const key = `${vm.hypervisor}/${vm.name}`;
-    if (this.holders.has(key)) return;
+    if (this.pinned.has(key)) return;
     const node = lab.node(vm.hypervisor);
     const ns = this.vmNs(lab, vm);
-    // The agent creates the file first and mounts the namespace on it next: only an nsfs inode counts.
-    // One shell in the node waits for it (every 20 ms, no process entering the node per look: this
-    // wait runs inside the budget of the traffic check that needs the VM) and starts the holder.
-    const found = await node.exec(
-      [
-        'sh',
-        '-c',
-        `i=0; while [ "$(stat -f -L -c %T /run/netns/${ns} 2>/dev/null)" != nsfs ]; do ` +
-          `i=$((i+1)); [ $i -ge 1500 ] && exit 1; sleep 0.02; done; ` +
-          `ip netns exec ${ns} setsid sleep infinity </dev/null >/dev/null 2>&1 & stat -L -c %i /run/netns/${ns}`,
-      ],
-      { timeoutMs: 60_000 },
-    );
-    const inode = found.stdout.trim();
-    if (found.exitCode !== 0 || !inode) {
-      throw new HarnessError(`VM ${vm.name}: namespace ${ns} did not appear on ${vm.hypervisor} within 30 s`);
+    const what = `VM ${vm.name}: namespace ${ns} on ${vm.hypervisor}`;
+    const hostPath = pathInNode(node, `/run/netns/${ns}`);
+    if (hostPath) {
+      // The agent creates the file first and mounts the namespace on it next: only an nsfs inode counts.
+      const r = await pollUntil(() => isNamespaceFile(hostPath), Boolean, {
+        timeoutMs: 30_000,
+        intervalMs: 10,
+        what,
+      });
+      if (!r.ok) throw new HarnessError(`${what} did not appear within 30 s`);
+    } else {
+      const found = await node.exec(
+        [
+          'sh',
+          '-c',
+          `i=0; while [ "$(stat -f -L -c %T /run/netns/${ns} 2>/dev/null)" != nsfs ]; do ` +
+            `i=$((i+1)); [ $i -ge 1500 ] && exit 1; sleep 0.02; done`,
+        ],
+        { timeoutMs: 60_000 },
+      );
+      if (found.exitCode !== 0) throw new HarnessError(`${what} did not appear within 30 s`);
     }
-    const pid = await waitFor(
-      () => holderPid(`net:[${inode}]`),
-      (found) => found !== undefined,
-      { timeoutMs: 5_000, intervalMs: 20, what: `the process pinning ${ns} on ${vm.hypervisor}` },
-    );
-    this.holders.set(key, pid!);
+    this.pinned.add(key);
   }
 
   async teardown(ctx: DriverContext): Promise<void> {
@@ -569,7 +567,7 @@ export class ReferenceDriver implements ImplementationDriver {
     const bulk = (await client.list('vports').catch(() => [])).filter((v) => v.name.startsWith('bulk-'));
     for (const part of chunked(bulk, BULK_BATCH))
       await client.batch(part.map((v) => ({ op: 'delete', collection: 'vports', id: v.id }))).catch(() => {});
-    for (const key of [...this.holders.keys()]) this.release(key);
+    this.pinned.clear();
     // Wait until the agents removed the VM namespaces: a later scenario reusing a VM name on the same
     // hypervisor must not pin the old namespace before the agent deleted it.
     const deadline = Date.now() + 10_000;
@@ -597,14 +595,15 @@ export class ReferenceDriver implements ImplementationDriver {
   locate(vm: Vm, ctx: DriverContext): EndpointLocation {
     const hv = ctx.lab.node(vm.hypervisor);
     const ns = this.vmNs(ctx.lab, vm);
-    const pid = this.holders.get(`${vm.hypervisor}/${vm.name}`);
     const node: LabNode = {
       name: `${vm.hypervisor}/${vm.name}`,
       kind: 'vm',
       image: 'reference-vm',
-      netnsPath: pid ? `/proc/${pid}/ns/net` : hv.netnsPath,
+      // The namespace's mount inside the hypervisor node, opened from this host: a probe enters
+      // whatever namespace the agent has mounted there now (after a re-attach, the new one).
+      netnsPath: pathInNode(hv, `/run/netns/${ns}`) ?? hv.netnsPath,
       netnsName: undefined,
-      pid: pid ?? hv.pid,
+      pid: hv.pid,
       mgmtIPv4: undefined,
       mgmtIPv6: undefined,
       exec: (argv, options) => hv.exec(['ip', 'netns', 'exec', ns, ...argv], options),
@@ -731,21 +730,21 @@ export class ReferenceDriver implements ImplementationDriver {
 export type { Intent };
 
 /** Host PID of the `sleep infinity` whose network namespace is `netns` (`net:[inode]`), if running yet. */
-function holderPid(netns: string): number | undefined {
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      // The sleep itself: `ip netns exec` and `setsid` (which forks when it leads a process group) pass
-      // through this namespace too, then exit.
-      if (
-        readlinkSync(`/proc/${entry}/ns/net`) === netns &&
-        readFileSync(`/proc/${entry}/cmdline`, 'utf8') === 'sleep\0infinity\0'
-      ) {
-        return Number(entry);
-      }
-    } catch {}
+/** `path` inside `node`'s mount namespace as this host sees it (/proc/<pid>/root), when the node runs here. */
+function pathInNode(node: LabNode, path: string): string | undefined {
+  if (node.pid === undefined) return undefined;
+  const root = `/proc/${node.pid}/root`;
+  return existsSync(root) ? `${root}${path}` : undefined;
+}
+
+/** Every network namespace inode lives on the one nsfs superblock: same device as our own. */
+const NSFS_DEVICE = statSync('/proc/self/ns/net').dev;
+function isNamespaceFile(path: string): boolean {
+  try {
+    return statSync(path).dev === NSFS_DEVICE;
+  } catch {
+    return false;
   }
-  return undefined;
 }
 
 /** Established IPv4 TCP connections in a node, from its /proc/net/tcp: `ip:port` on each side. */
@@ -766,11 +765,20 @@ async function establishedTcp(node: LabNode): Promise<Array<{ local: string; rem
 
 /** Waits (without failing) until `path` no longer exists inside `node`, or the shared deadline passes. */
 async function untilGone(node: LabNode, path: string, deadline: number): Promise<void> {
-  await pollUntil(
-    () => node.exec(['test', '-e', path]),
-    (r) => r.exitCode !== 0,
-    { timeoutMs: Math.max(0, deadline - Date.now()), intervalMs: 100, what: `${path} removed` },
-  );
+  const hostPath = pathInNode(node, path);
+  const options = { timeoutMs: Math.max(0, deadline - Date.now()), what: `${path} removed` };
+  if (hostPath)
+    await pollUntil(
+      () => existsSync(hostPath),
+      (exists) => !exists,
+      { ...options, intervalMs: 20 },
+    );
+  else
+    await pollUntil(
+      () => node.exec(['test', '-e', path]),
+      (r) => r.exitCode !== 0,
+      { ...options, intervalMs: 100 },
+    );
 }
 
 /**
