@@ -714,11 +714,19 @@ export class ReferenceDriver implements ImplementationDriver {
     if (r.exitCode !== 0) throw new HarnessError(`${node.name}: cannot restart its role: ${r.stderr.trim()}`);
   }
 
+  /** Underlay addresses by node instance (`<init pid>/<name>`): the lab sets them once at deploy. */
+  private readonly vteps = new Map<string, string>();
+
   async vtepAddress(node: LabNode): Promise<string | undefined> {
+    const key = `${node.pid}/${node.name}`;
+    const known = this.vteps.get(key);
+    if (known) return known;
     const r = await node.exec(['ip', '-j', '-4', 'addr', 'show', 'dev', 'eth1']);
     if (r.exitCode !== 0) return undefined;
     const links = JSON.parse(r.stdout || '[]') as Array<{ addr_info?: Array<{ local: string }> }>;
-    return links[0]?.addr_info?.[0]?.local;
+    const address = links[0]?.addr_info?.[0]?.local;
+    if (address && node.pid !== undefined) this.vteps.set(key, address);
+    return address;
   }
 
   async logs(node: LabNode): Promise<Array<{ name: string; content: string }>> {
