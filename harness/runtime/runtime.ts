@@ -32,6 +32,12 @@ export interface ExecOptions {
   env?: Record<string, string>;
 }
 
+/** A host command line (and extra environment) that runs something inside a node. */
+export interface InteractiveCommand {
+  argv: string[];
+  env?: Record<string, string>;
+}
+
 /** One running node of a deployed lab. */
 export interface LabNode {
   name: string;
@@ -50,6 +56,12 @@ export interface LabNode {
   mgmtIPv6: string | undefined;
   /** Runs argv inside the node (network + mount + UTS namespace), like `docker exec`. */
   exec(argv: readonly string[], options?: ExecOptions): Promise<ExecResult>;
+  /**
+   * The host command that runs argv inside the node with stdin/stdout attached and kept open
+   * (`docker exec -i`, nsenter): how the exec traffic transport starts a probe server in the node.
+   * Absent when the runtime cannot (the exec transport then names the node).
+   */
+  interactive?(argv: readonly string[]): InteractiveCommand;
 }
 
 /** containerlab's `inspect --format json` entry (see shared/containerlab/inspect-sample.json). */

@@ -222,6 +222,8 @@ export class ScenarioContext {
     const vm = idx.vms.get(name);
     if (vm) {
       const loc = this.driver.locate(vm, this.driverContext());
+      // A VM is its own node for a transport that starts a probe server per node (exec).
+      this.trafficServer?.useNodes([loc.node]);
       return {
         name,
         target: { name, netnsPath: loc.node.netnsPath },

@@ -7,6 +7,7 @@
  * failed expectation does not stop the timeline, a broken step (or an unmet precondition) does.
  */
 
+import { ProbeError } from '../traffic/channel.ts';
 import { HarnessError } from '../util/errors.ts';
 import { catalogueEntry } from './catalogue.ts';
 import { ExpectationError, type ScenarioContext, SkipError } from './context.ts';
@@ -165,8 +166,17 @@ async function asPrecondition(step: ExpectStep | WaitUntilStep, run: () => Promi
   }
 }
 
+/** What the traffic transport cannot do here is a skip naming the transport, not a broken harness. */
+function transportSkip(err: unknown): unknown {
+  return err instanceof ProbeError && err.kind === 'unsupported-transport' ? new SkipError(err.message) : err;
+}
+
 export async function runUnit(unit: Unit, ctx: ScenarioContext): Promise<void> {
-  for (const step of unit.before) await runStep(step, ctx);
+  try {
+    for (const step of unit.before) await runStep(step, ctx);
+  } catch (err) {
+    throw transportSkip(err);
+  }
   const main = unit.main;
   try {
     if (main.kind === 'check') {
@@ -175,7 +185,8 @@ export async function runUnit(unit: Unit, ctx: ScenarioContext): Promise<void> {
     } else if (main.kind !== 'none') {
       await runStep(main.step, ctx);
     }
-  } catch (err) {
+  } catch (caught) {
+    const err = transportSkip(caught);
     // The verdict is the expectation's; cleanup still runs (a broken cleanup is only logged then).
     if (err instanceof ExpectationError || err instanceof SkipError)
       await runAfter(unit, ctx).catch((e: unknown) => ctx.reporter.log(String(e)));

@@ -1,7 +1,8 @@
 /**
- * Traffic engine: one long-lived scapy probe server, reachability matrices, captures, masked packet
+ * Traffic engine: long-lived scapy probe servers (reached through a transport: netns or exec), reachability matrices, captures, masked packet
  * expectations and loss-window streams. See docs/traffic.md.
  */
+export type { ChannelOptions } from './channel.ts';
 export { comparePackets, diffLayers, parseMasks } from './expect.ts';
 export {
   allPairs,
@@ -34,4 +35,12 @@ export {
   type StreamReport,
   startStream,
 } from './stream.ts';
+export {
+  type ExecNode,
+  type ProbeRoute,
+  type ProbeTransport,
+  resolveTransportName,
+  TRANSPORT_NAMES,
+  type TransportName,
+} from './transport.ts';
 export type * from './types.ts';

@@ -1,13 +1,24 @@
 /**
- * The typed client of the probe server (harness/traffic/probe_server/, a Python package): one long-lived
- * /usr/bin/python3 per run, driven through python-shell in JSON mode. Requests carry ids and run concurrently in the server.
+ * The typed client of the probe server (harness/traffic/probe_server/, a Python package): long-lived
+ * /usr/bin/python3 processes spoken to in JSON lines, reached through a transport (transport.ts): one
+ * local server entering namespaces (netns), or one server inside each node (exec). Requests carry ids
+ * and run concurrently in the server.
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PythonShell } from 'python-shell';
-import { HarnessError } from '../util/errors.ts';
 import { run } from '../util/exec.ts';
+import { type ChannelOptions, type ProbeChannel, ProbeError } from './channel.ts';
 import { comparePackets } from './expect.ts';
+import { writePcap } from './pcap.ts';
+import {
+  type ExecNode,
+  type ProbeRoute,
+  type ProbeTransport,
+  resolveTransportName,
+  type TransportName,
+} from './transport.ts';
+import { ExecTransport } from './transport-exec.ts';
+import { NetnsTransport } from './transport-netns.ts';
 import type {
   ArpRequest,
   ArpResult,
@@ -36,39 +47,16 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const PROBE_SERVER_SCRIPT = join(here, 'probe_server');
 export const DEFAULT_PYTHON = '/usr/bin/python3';
 
-export type ProbeErrorKind =
-  | 'unknown-namespace'
-  | 'missing-scapy'
-  | 'missing-python'
-  | 'bad-request'
-  | 'crashed'
-  | 'stopped'
-  | 'internal';
+export { ProbeError, type ProbeErrorKind } from './channel.ts';
 
-/** A probe that could not run. `kind` says why; crashes carry the server's stderr. */
-export class ProbeError extends HarnessError {
-  readonly kind: ProbeErrorKind;
-  readonly stderr: string | undefined;
-  constructor(kind: ProbeErrorKind, message: string, stderr?: string) {
-    super(message);
-    this.name = 'ProbeError';
-    this.kind = kind;
-    this.stderr = stderr;
-  }
-}
-
-export interface ProbeServerOptions {
-  /** Interpreter; Debian's scapy lives under /usr/bin/python3 only. */
+export interface ProbeServerOptions extends ChannelOptions {
+  /** Interpreter; Debian's scapy lives under /usr/bin/python3 only (also the one run inside nodes). */
   pythonPath?: string;
   pythonOptions?: string[];
-  /** Fail start() when scapy cannot be imported (default true). */
-  requireScapy?: boolean;
-  /** Restart automatically once after a crash (default true). */
-  restartOnCrash?: boolean;
-  /** Start timeout (default 10 s). */
-  startTimeoutMs?: number;
   /** Import scapy in the background right after start (default true). */
   prewarmScapy?: boolean;
+  /** How nodes are reached (default: --transport / $OTWIN_TRANSPORT, else netns). See transport.ts. */
+  transport?: TransportName;
 }
 
 export interface ServerStats {
@@ -78,44 +66,6 @@ export interface ServerStats {
   captures: number;
   streams: number;
   scapyLoaded: boolean;
-}
-
-interface Pending {
-  resolve(value: unknown): void;
-  reject(err: Error): void;
-  op: string;
-}
-
-interface Hello {
-  event: 'hello';
-  pid: number;
-  python: string;
-  scapy: boolean;
-}
-
-interface ReplyLine {
-  id: number;
-  ok: boolean;
-  result?: unknown;
-  kind?: ProbeErrorKind;
-  error?: string;
-}
-
-interface EventLine {
-  event: string;
-  ref?: unknown;
-  line?: string;
-}
-
-type ServerLine = ReplyLine | EventLine;
-
-/** Lines that are not JSON are kept, never thrown (python-shell would crash Node on them). */
-function parseLine(line: string): ServerLine {
-  try {
-    return JSON.parse(line) as ServerLine;
-  } catch {
-    return { event: 'non-json', line };
-  }
 }
 
 /** The first echo reply of a reachability watch (`atMs`: wall clock, ms since the epoch). */
@@ -133,255 +83,88 @@ export interface ReachWatch {
   wait(): Promise<ReachResult>;
 }
 
-const STDERR_KEEP = 64 * 1024;
-
 export class ProbeServer {
-  private shell: PythonShell | undefined;
-  private readonly pending = new Map<number, Pending>();
-  private readonly readyWaiters = new Map<number, () => void>();
-  private nextId = 1;
-  private stopping = false;
-  private dead: ProbeError | undefined;
-  private restarts = 0;
-  private stderrText = '';
-  private readonly options: Required<ProbeServerOptions>;
-  /** stderr of the instance that crashed (kept across the restart). */
-  crashLog: string | undefined;
-  pid: number | undefined;
-  /** Seconds the last start took (until the server said hello). */
-  startSeconds = 0;
-  /** Non-JSON lines the server printed on stdout (should stay empty). */
-  readonly strayLines: string[] = [];
+  /** Which channel serves each listener handle (handles are the server's, so per channel). */
+  private readonly listenerChannels = new Map<string, ProbeChannel>();
 
-  private constructor(options: ProbeServerOptions) {
-    this.options = {
-      pythonPath: options.pythonPath ?? DEFAULT_PYTHON,
-      pythonOptions: options.pythonOptions ?? ['-u'],
-      requireScapy: options.requireScapy ?? true,
-      restartOnCrash: options.restartOnCrash ?? true,
-      startTimeoutMs: options.startTimeoutMs ?? 10_000,
-      prewarmScapy: options.prewarmScapy ?? true,
-    };
-  }
+  private constructor(readonly transport: ProbeTransport) {}
 
   static async start(options: ProbeServerOptions = {}): Promise<ProbeServer> {
-    const server = new ProbeServer(options);
-    await server.launch();
-    return server;
+    const local = {
+      ...options,
+      pythonPath: options.pythonPath ?? DEFAULT_PYTHON,
+      pythonOptions: options.pythonOptions ?? ['-u'],
+      script: PROBE_SERVER_SCRIPT,
+      prewarmScapy: options.prewarmScapy ?? true,
+    };
+    const name = options.transport ?? resolveTransportName();
+    const transport = name === 'exec' ? new ExecTransport(local) : new NetnsTransport(local);
+    await transport.start();
+    return new ProbeServer(transport);
+  }
+
+  /** The transport's name, for skip reasons ("not over the exec transport"). */
+  get transportName(): TransportName {
+    return this.transport.name;
+  }
+
+  /** Lab nodes the exec transport may start servers in (the netns transport ignores them). */
+  useNodes(nodes: Iterable<ExecNode>): void {
+    this.transport.useNodes(nodes);
+  }
+
+  private get home(): ProbeChannel {
+    return this.transport.home;
   }
 
   get restartCount(): number {
-    return this.restarts;
+    return this.home.restartCount;
   }
 
-  /** Everything the current instance wrote to stderr (tail). */
+  get crashLog(): string | undefined {
+    return this.home.crashLog;
+  }
+
+  get pid(): number | undefined {
+    return this.home.pid;
+  }
+
+  get startSeconds(): number {
+    return this.home.startSeconds;
+  }
+
+  get strayLines(): string[] {
+    return this.home.strayLines;
+  }
+
+  /** Everything the local server wrote to stderr (tail). */
   get stderr(): string {
-    return this.stderrText;
-  }
-
-  private launch(): Promise<void> {
-    const started = performance.now();
-    this.stderrText = '';
-    const shell = new PythonShell(PROBE_SERVER_SCRIPT, {
-      mode: 'json',
-      parser: parseLine,
-      stderrParser: (line: string) => line,
-      pythonPath: this.options.pythonPath,
-      pythonOptions: this.options.pythonOptions,
-      env: { ...process.env, OTWIN_PREWARM_SCAPY: this.options.prewarmScapy ? '1' : '0' },
-    });
-    this.shell = shell;
-    this.pid = shell.childProcess.pid;
-    // Writing to a dead child's stdin must not become an uncaught EPIPE.
-    shell.stdin?.on('error', () => {});
-    return new Promise<void>((resolve, reject) => {
-      let settled = false;
-      const timer = setTimeout(() => {
-        fail(
-          new ProbeError('internal', `probe server did not start within ${this.options.startTimeoutMs} ms`),
-        );
-        shell.kill('SIGKILL');
-      }, this.options.startTimeoutMs);
-      const fail = (err: ProbeError) => {
-        if (settled) return;
-        settled = true;
-        if (this.shell === shell) this.shell = undefined;
-        clearTimeout(timer);
-        reject(err);
-      };
-      shell.on('message', (msg: ServerLine) => {
-        if ('event' in msg && msg.event === 'hello') {
-          const hello = msg as unknown as Hello;
-          if (settled) return;
-          if (!hello.scapy && this.options.requireScapy) {
-            // Reject only once the child is gone, so no process outlives the failed start.
-            settled = true;
-            clearTimeout(timer);
-            this.shell = undefined;
-            shell.once('close', () =>
-              reject(
-                new ProbeError(
-                  'missing-scapy',
-                  `${this.options.pythonPath} cannot import scapy: install the Debian package python3-scapy (apt-get install python3-scapy)`,
-                ),
-              ),
-            );
-            this.shutdownShell(shell);
-            return;
-          }
-          settled = true;
-          clearTimeout(timer);
-          this.startSeconds = (performance.now() - started) / 1000;
-          resolve();
-          return;
-        }
-        this.onMessage(msg);
-      });
-      shell.on('stderr', (line: string) => {
-        this.stderrText = `${this.stderrText}${line}\n`.slice(-STDERR_KEEP);
-      });
-      shell.on('pythonError', () => {
-        // Reported through 'close' with the exit code and the kept stderr.
-      });
-      shell.on('error', (err: NodeJS.ErrnoException) => {
-        if (err.code === 'ENOENT') {
-          fail(
-            new ProbeError(
-              'missing-python',
-              `cannot run the probe server: ${this.options.pythonPath} not found (install python3 and python3-scapy)`,
-            ),
-          );
-        } else {
-          fail(new ProbeError('internal', `probe server process error: ${err.message}`));
-        }
-      });
-      shell.on('close', () => {
-        clearTimeout(timer);
-        const code = shell.exitCode;
-        const signal = shell.exitSignal;
-        if (!settled) {
-          fail(
-            new ProbeError(
-              'crashed',
-              `probe server exited during start (code ${code}, signal ${signal}): ${this.stderrText.trim().slice(-2000)}`,
-              this.stderrText,
-            ),
-          );
-          return;
-        }
-        if (this.shell === shell) this.onExit(code, signal);
-      });
-    });
-  }
-
-  private shutdownShell(shell: PythonShell): void {
-    shell.stdin?.end();
-  }
-
-  private onMessage(msg: ServerLine): void {
-    if ('id' in msg && typeof msg.id === 'number') {
-      const pending = this.pending.get(msg.id);
-      if (!pending) return;
-      this.pending.delete(msg.id);
-      if (msg.ok) pending.resolve(msg.result);
-      else pending.reject(new ProbeError(msg.kind ?? 'internal', `${pending.op}: ${msg.error}`));
-      return;
-    }
-    if ('event' in msg) {
-      if (msg.event === 'non-json') this.strayLines.push(String(msg.line));
-      else if (msg.event === 'sniff-ready') {
-        const ref = Number(msg.ref);
-        this.readyWaiters.get(ref)?.();
-        this.readyWaiters.delete(ref);
-      }
-    }
-  }
-
-  private onExit(code: number | null, signal: string | null): void {
-    this.shell = undefined;
-    this.pid = undefined;
-    if (this.stopping) return;
-    const stderr = this.stderrText;
-    this.crashLog = stderr;
-    const err = new ProbeError(
-      'crashed',
-      `probe server crashed (exit code ${code}, signal ${signal})${stderr.trim() ? `; stderr: ${stderr.trim().slice(-2000)}` : ''}`,
-      stderr,
-    );
-    for (const [id, pending] of this.pending) {
-      this.pending.delete(id);
-      pending.reject(new ProbeError('crashed', `${pending.op}: ${err.message}`, stderr));
-    }
-    this.readyWaiters.clear();
-    if (this.options.restartOnCrash && this.restarts === 0) {
-      this.restarts += 1;
-      this.restarting = this.launch().catch((startErr: unknown) => {
-        this.dead = startErr instanceof ProbeError ? startErr : err;
-      });
-    } else {
-      this.dead = new ProbeError(
-        'crashed',
-        `${err.message} (after ${this.restarts} restart${this.restarts === 1 ? '' : 's'}; not restarting again)`,
-        stderr,
-      );
-    }
-  }
-
-  private restarting: Promise<void> | undefined;
-
-  /** Sends one request; resolves with its result or rejects with a ProbeError. */
-  async request<T>(
-    op: string,
-    payload: Record<string, unknown> = {},
-    onId?: (id: number) => void,
-  ): Promise<T> {
-    if (this.restarting) {
-      await this.restarting;
-      this.restarting = undefined;
-    }
-    if (this.stopping) throw new ProbeError('stopped', `${op}: the probe server was stopped`);
-    if (this.dead) throw this.dead;
-    const shell = this.shell;
-    if (!shell) throw new ProbeError('crashed', `${op}: the probe server is not running`);
-    const id = this.nextId++;
-    onId?.(id);
-    return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, op });
-      shell.send({ ...payload, id, op });
-    });
-  }
-
-  /** Stops the server: closes every listener, capture, stream and namespace thread, waits for exit. */
-  async stop(): Promise<void> {
-    if (this.restarting) await this.restarting.catch(() => {});
-    this.stopping = true;
-    const shell = this.shell;
-    if (!shell) return;
-    const closed = new Promise<void>((resolve) => {
-      if (shell.terminated) resolve();
-      else shell.once('close', () => resolve());
-    });
-    const id = this.nextId++;
-    shell.send({ id, op: 'shutdown' });
-    shell.stdin?.end();
-    const timer = setTimeout(() => shell.kill('SIGKILL'), 5_000);
-    await closed;
-    clearTimeout(timer);
-    // Node closes the child's handles asynchronously after 'exit': let that happen before returning.
-    await new Promise<void>((resolve) => setTimeout(resolve, 5));
-    for (const [pid, pending] of this.pending) {
-      this.pending.delete(pid);
-      pending.reject(new ProbeError('stopped', `${pending.op}: the probe server was stopped`));
-    }
-    shell.removeAllListeners();
-    shell.stdout?.removeAllListeners();
-    shell.stderr?.removeAllListeners();
-    this.shell = undefined;
-    this.pid = undefined;
+    return this.home.stderr;
   }
 
   get running(): boolean {
-    return this.shell !== undefined && !this.stopping;
+    return this.home.running;
+  }
+
+  /** Sends one request to the local server (ops that need no namespace). */
+  request<T>(op: string, payload: Record<string, unknown> = {}): Promise<T> {
+    return this.home.request<T>(op, payload);
+  }
+
+  /** The server that reaches `target`, and how it names the target's namespace. */
+  route(target: ProbeTarget): Promise<ProbeRoute> {
+    return this.transport.route(target);
+  }
+
+  /** Sends one request about `target` (its `ns` field set for the serving channel). */
+  private async requestIn<T>(target: ProbeTarget, op: string, payload: Record<string, unknown>): Promise<T> {
+    const { channel, ns } = await this.route(target);
+    return channel.request<T>(op, { ...payload, ns });
+  }
+
+  /** Stops every server: they close every listener, capture, stream and namespace thread. */
+  async stop(): Promise<void> {
+    await this.transport.stop();
   }
 
   // ------------------------------------------------------------------------------------------------
@@ -398,24 +181,25 @@ export class ProbeServer {
     intervalMs?: number;
     timeoutMs?: number;
   }): Promise<ReachWatch> {
-    const started = await this.request<{ watch: number; armedAtMs: number }>('reach_start', {
-      ns: req.from.netnsPath,
+    const { channel, ns } = await this.route(req.from);
+    const started = await channel.request<{ watch: number; armedAtMs: number }>('reach_start', {
+      ns,
       to: req.to,
       intervalMs: req.intervalMs ?? 5,
       timeoutMs: req.timeoutMs ?? 20_000,
     });
     return {
       armedAtMs: started.armedAtMs,
-      wait: () => this.request<ReachResult>('reach_wait', { watch: started.watch }),
+      wait: () => channel.request<ReachResult>('reach_wait', { watch: started.watch }),
     };
   }
 
   icmp(probe: IcmpProbe): Promise<ProbeResult> {
-    return this.request<ProbeResult>('icmp', probeFields(probe));
+    return this.requestIn<ProbeResult>(probe.from, 'icmp', probeFields(probe));
   }
 
   tcp(probe: TcpProbe): Promise<ProbeResult> {
-    return this.request<ProbeResult>('tcp', {
+    return this.requestIn<ProbeResult>(probe.from, 'tcp', {
       ...probeFields(probe),
       port: probe.port,
       ...(probe.sport !== undefined ? { sport: probe.sport } : {}),
@@ -423,7 +207,7 @@ export class ProbeServer {
   }
 
   udp(probe: UdpProbe): Promise<ProbeResult> {
-    return this.request<ProbeResult>('udp', {
+    return this.requestIn<ProbeResult>(probe.from, 'udp', {
       ...probeFields(probe),
       port: probe.port,
       ...(probe.sport !== undefined ? { sport: probe.sport } : {}),
@@ -431,23 +215,36 @@ export class ProbeServer {
   }
 
   /** Opens a TCP accept-and-close listener or a UDP echo responder on all addresses of the target. */
-  listen(spec: ListenSpec): Promise<ListenerHandle> {
-    return this.request<ListenerHandle>('listen', {
-      ns: spec.target.netnsPath,
+  async listen(spec: ListenSpec): Promise<ListenerHandle> {
+    const { channel, ns } = await this.route(spec.target);
+    const handle = await channel.request<ListenerHandle>('listen', {
+      ns,
       proto: spec.proto,
       port: spec.port,
     });
+    // Each server numbers its own handles: the public id names the serving channel too.
+    const id = channel === this.home ? handle.id : `${spec.target.netnsPath}#${handle.id}`;
+    this.listenerChannels.set(id, channel);
+    return { ...handle, id };
   }
 
   async unlisten(handles: ListenerHandle | ListenerHandle[]): Promise<void> {
     const list = Array.isArray(handles) ? handles : [handles];
-    if (list.length === 0 || !this.running) return;
-    await this.request('unlisten', { ids: list.map((h) => h.id) });
+    const byChannel = new Map<ProbeChannel, string[]>();
+    for (const h of list) {
+      const channel = this.listenerChannels.get(h.id) ?? this.home;
+      this.listenerChannels.delete(h.id);
+      byChannel.set(channel, [...(byChannel.get(channel) ?? []), h.id.replace(/^.*#/, '')]);
+    }
+    await Promise.all(
+      [...byChannel].map(([channel, ids]) =>
+        channel.running ? channel.request('unlisten', { ids }) : Promise.resolve(),
+      ),
+    );
   }
 
   async arp(req: ArpRequest): Promise<ArpResult> {
-    const result = await this.request<ArpResult>('arp', {
-      ns: req.from.netnsPath,
+    const result = await this.requestIn<ArpResult>(req.from, 'arp', {
       iface: req.iface,
       ip: req.ip,
       senderIp: req.senderIp,
@@ -470,15 +267,14 @@ export class ProbeServer {
   }
 
   interfaces(target: ProbeTarget): Promise<InterfaceInfo[]> {
-    return this.request<{ interfaces: InterfaceInfo[] }>('interfaces', { ns: target.netnsPath }).then(
+    return this.requestIn<{ interfaces: InterfaceInfo[] }>(target, 'interfaces', {}).then(
       (r) => r.interfaces,
     );
   }
 
   /** Sends a crafted frame (on `iface`, Ether first; Ether.src defaults to the interface MAC) or L3 packet. */
   send(req: SendRequest): Promise<{ sent: number; bytes: number }> {
-    return this.request('send', {
-      ns: req.target.netnsPath,
+    return this.requestIn(req.target, 'send', {
       iface: req.iface,
       packet: req.packet,
       count: req.count ?? 1,
@@ -488,7 +284,7 @@ export class ProbeServer {
 
   /** Builds a description and returns it decoded with every default and checksum computed. */
   build(packet: PacketDescription): Promise<{ layers: DecodedLayer[]; hex: string }> {
-    return this.request('build', { packet });
+    return this.home.request('build', { packet });
   }
 
   /** Sniffs until `count` packets or `timeoutMs`; resolves with the decoded packets. */
@@ -506,21 +302,27 @@ export class ProbeServer {
     const readyP = new Promise<void>((resolve) => {
       ready = resolve;
     });
-    const packets = this.request<{ packets: DecodedPacket[] }>(
-      'sniff',
-      {
-        ns: req.target.netnsPath,
-        iface: req.iface,
-        filter: req.filter,
-        count: req.count ?? 0,
-        timeoutMs: req.timeoutMs,
-        pcapPath: req.pcapPath,
-        readyEvent: true,
-      },
-      (id) => {
-        this.readyWaiters.set(id, ready);
-      },
-    ).then((r) => r.packets);
+    const { channel, ns } = await this.route(req.target);
+    // A server inside a node writes files there: the harness writes the pcap from the frames instead.
+    const localPcap = this.transport.sharesFiles ? undefined : req.pcapPath;
+    const packets = channel
+      .request<{ packets: DecodedPacket[] }>(
+        'sniff',
+        {
+          ns,
+          iface: req.iface,
+          filter: req.filter,
+          count: req.count ?? 0,
+          timeoutMs: req.timeoutMs,
+          pcapPath: localPcap === undefined ? req.pcapPath : undefined,
+          readyEvent: true,
+        },
+        ready,
+      )
+      .then((r) => {
+        if (localPcap !== undefined) writePcap(localPcap, r.packets);
+        return r.packets;
+      });
     // Whichever comes first: ready, or the request failing.
     await Promise.race([readyP, packets.then(() => undefined)]);
     return { packets };
@@ -528,8 +330,14 @@ export class ProbeServer {
 
   /** Captures to a pcap file until stop() (or `durationMs`). */
   async capture(req: CaptureRequest): Promise<RunningCapture> {
-    const { id } = await this.request<{ id: string }>('capture_start', {
-      ns: req.target.netnsPath,
+    if (!this.transport.sharesFiles)
+      throw new ProbeError(
+        'unsupported-transport',
+        `capture to ${req.path}: the ${this.transport.name} transport's servers cannot write files the harness reads; use sniff with pcapPath`,
+      );
+    const { channel, ns } = await this.route(req.target);
+    const { id } = await channel.request<{ id: string }>('capture_start', {
+      ns,
       iface: req.iface,
       filter: req.filter,
       pcapPath: req.path,
@@ -539,7 +347,7 @@ export class ProbeServer {
     return {
       path: req.path,
       stop: () => {
-        result ??= this.request<{ packets: number }>('capture_stop', { capture: id }).then((r) => ({
+        result ??= channel.request<{ packets: number }>('capture_stop', { capture: id }).then((r) => ({
           path: req.path,
           packets: r.packets,
         }));
@@ -568,25 +376,24 @@ export class ProbeServer {
     });
   }
 
+  /** The local server's counters (with the exec transport, the servers in nodes are not counted). */
   stats(): Promise<ServerStats> {
-    return this.request<ServerStats>('stats');
+    return this.home.request<ServerStats>('stats');
   }
 
   /** Drops the server's threads and listeners for these namespaces (before deleting them). */
   async release(targets: ProbeTarget[]): Promise<void> {
-    if (!this.running) return;
-    await this.request('release', { paths: targets.map((t) => t.netnsPath) });
+    await this.transport.release(targets);
   }
 
-  /** Test hook: makes the server exit abruptly. */
+  /** Test hook: makes the local server exit abruptly. */
   async crashForTest(): Promise<void> {
-    await this.request('crash').catch(() => undefined);
+    await this.home.crashForTest();
   }
 }
 
 function probeFields(probe: IcmpProbe): Record<string, unknown> {
   return {
-    ns: probe.from.netnsPath,
     to: probe.to,
     timeoutMs: probe.timeoutMs ?? 1000,
     mode: probe.mode ?? 'single',

@@ -3,6 +3,7 @@
  * and records each arrival's sequence number and CLOCK_MONOTONIC time at the receiver; the longest
  * gap between consecutive arrivals is the blackout window.
  */
+import { ProbeError } from './channel.ts';
 import type { ProbeServer } from './server.ts';
 import type { ProbeTarget } from './types.ts';
 
@@ -65,9 +66,17 @@ export function monoNowMs(): number {
 export async function startStream(server: ProbeServer, options: StreamOptions): Promise<RunningStream> {
   const proto = options.proto ?? 'udp';
   const ratePps = options.ratePps ?? 1000;
-  const started = await server.request<{ id: string; startMonoMs: number }>('stream_start', {
-    ns: options.from.netnsPath,
-    toNs: options.to.netnsPath,
+  const sender = await server.route(options.from);
+  // A UDP stream's receiver socket lives in the same server as its sender (one clock stamps both ends).
+  const receiver = proto === 'udp' ? await server.route(options.to) : sender;
+  if (receiver.channel !== sender.channel)
+    throw new ProbeError(
+      'unsupported-transport',
+      `UDP stream ${options.from.name} -> ${options.to.name}: the ${server.transportName} transport runs one server per node, and a UDP stream needs sender and receiver in one (use proto icmp)`,
+    );
+  const started = await sender.channel.request<{ id: string; startMonoMs: number }>('stream_start', {
+    ns: sender.ns,
+    toNs: receiver.ns,
     to: options.address,
     proto,
     ratePps,
@@ -79,7 +88,7 @@ export async function startStream(server: ProbeServer, options: StreamOptions): 
     id: started.id,
     startMonoMs: started.startMonoMs,
     stop: () => {
-      report ??= server
+      report ??= sender.channel
         .request<Omit<StreamReport, 'lossMs'>>('stream_stop', { stream: started.id })
         .then((r) => ({ ...r, lossMs: (r.lost / r.ratePps) * 1000 }));
       return report;

@@ -15,6 +15,7 @@ import { getDriver } from '../../scenario/drivers/index.ts';
 import { collectScenarioFiles, loadScenario, ScenarioError } from '../../scenario/parse.ts';
 import { exitCodeOf, launch, REPO_ROOT, renderSummary } from '../../scenario/suite/launch.ts';
 import type { Scenario } from '../../scenario/types.ts';
+import { resolveTransportName } from '../../traffic/transport.ts';
 import { UserError } from '../../util/errors.ts';
 import { installInterruptHandlers } from '../../util/interrupt.ts';
 import { generateReport } from './report.ts';
@@ -32,7 +33,7 @@ export function defaultScenarioRoots(): string[] {
 
 export const summary = 'run scenarios (default: scenarios/) and write Allure results, JUnit and run records';
 
-const USAGE = `usage: otwin run [scenario files or folders...] [--lab <file>] [--tags a,b] [--keep] [--reuse] [--report] [--runtime netns|containerlab] [--implementation <name>]
+const USAGE = `usage: otwin run [scenario files or folders...] [--lab <file>] [--tags a,b] [--keep] [--reuse] [--report] [--runtime netns|containerlab] [--transport netns|exec] [--implementation <name>]
 
   With no files, runs the default suite — scenarios/{${DEFAULT_SUITES.join(',')}} on the reference
   implementation, one deployment of labs/default.clab.yml — and writes the HTML report (--report).
@@ -41,6 +42,9 @@ const USAGE = `usage: otwin run [scenario files or folders...] [--lab <file>] [-
   --implementation  run every scenario against this implementation (a name in package.json
              otwin.drivers) instead of the one it names; the report and run records show this name
   --tags     only scenarios carrying one of these tags
+  --transport  how the traffic engine reaches nodes: netns (default; enters their namespaces from
+             this machine) or exec (a probe server started in each node through the runtime's exec;
+             docs/scale-out.md). Also $OTWIN_TRANSPORT
   --keep     leave the labs deployed afterwards (also after Ctrl-C)
   --reuse    run on a lab left deployed by an earlier run as it is (otherwise it is redeployed)
   --reports  the folder for results, JUnit and run records (default: reports; give concurrent runs their own)
@@ -85,6 +89,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const runtime = resolveRuntimeName(values.runtime);
+  const transport = resolveTransportName(values.transport);
   const defaultRun = positionals.length === 0;
   const files = collectScenarioFiles(defaultRun ? defaultScenarioRoots() : positionals);
   if (files.length === 0)
@@ -102,7 +107,9 @@ export async function main(argv: string[]): Promise<number> {
     });
   }
   for (const s of selected) await getDriver(s.implementation);
-  console.log(`otwin run: ${selected.length} scenario(s) on the ${runtime} runtime`);
+  console.log(
+    `otwin run: ${selected.length} scenario(s) on the ${runtime} runtime${transport === 'netns' ? '' : ` (${transport} traffic transport)`}`,
+  );
   installInterruptHandlers();
   const result = await launch({
     files: selected.map((s) => s.file),
@@ -111,6 +118,7 @@ export async function main(argv: string[]): Promise<number> {
     keep: values.keep ?? false,
     reuse: values.reuse ?? false,
     runtime,
+    transport,
     ...(values.reports ? { reportsDir: values.reports } : {}),
     implementation: [...new Set(selected.map((s) => s.implementation))].join(','),
   });
@@ -143,6 +151,7 @@ function parse(argv: string[]) {
       report: { type: 'boolean' },
       reports: { type: 'string' },
       runtime: { type: 'string', short: 'r' },
+      transport: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });

@@ -21,6 +21,7 @@ import type {
   DestroyOptions,
   ExecOptions,
   InspectEntry,
+  InteractiveCommand,
   LabNode,
   Runtime,
 } from '../runtime.ts';
@@ -162,6 +163,10 @@ export class ContainerlabRuntime implements Runtime {
       pid,
       mgmtIPv4: addressOnly(entry.ipv4_address),
       mgmtIPv6: addressOnly(entry.ipv6_address),
+      interactive: (argv: readonly string[]): InteractiveCommand => ({
+        argv: [docker, 'exec', '-i', container, ...argv],
+        ...(env ? { env } : {}),
+      }),
       exec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
         const args = ['exec'];
         if (options.input !== undefined) args.push('-i');

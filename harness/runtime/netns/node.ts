@@ -12,7 +12,7 @@ import { isAlive, pidNamespaceOf, procStartTime } from '../../kernel/procs.ts';
 import { HarnessError } from '../../util/errors.ts';
 import { type ExecResult, run } from '../../util/exec.ts';
 import { shq } from '../../util/shell.ts';
-import type { ExecOptions, LabNode } from '../runtime.ts';
+import type { ExecOptions, InteractiveCommand, LabNode } from '../runtime.ts';
 import type { NodeState } from './state.ts';
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -220,6 +220,10 @@ export class NetnsNode implements LabNode {
       '-i',
       ...Object.entries(environment).map(([k, v]) => `${k}=${v}`),
     ];
+  }
+
+  interactive(argv: readonly string[]): InteractiveCommand {
+    return { argv: [...this.enterArgv(), ...argv] };
   }
 
   async exec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {

@@ -25,6 +25,7 @@ import {
   writeExecutor,
 } from '../../report/extras.ts';
 import type { RuntimeName } from '../../runtime/runtime.ts';
+import type { TransportName } from '../../traffic/transport.ts';
 import {
   type Cleanup,
   interruptHandlersInstalled,
@@ -44,6 +45,8 @@ export interface LaunchOptions {
   /** Run on a lab left deployed by an earlier run instead of redeploying it. */
   reuse?: boolean;
   runtime: RuntimeName;
+  /** How the traffic engine reaches nodes (default netns). */
+  transport?: TransportName;
   replay?: string | undefined;
   /** Reports folder (default <repo>/reports). */
   reportsDir?: string;
@@ -92,6 +95,7 @@ export async function launch(options: LaunchOptions): Promise<LaunchResult> {
     keep: options.keep ?? false,
     reuse: options.reuse ?? false,
     runtime: options.runtime,
+    transport: options.transport ?? 'netns',
     runsDir: join(reportsDir, 'runs'),
     artifactsDir: join(reportsDir, 'artifacts'),
     replay: options.replay,

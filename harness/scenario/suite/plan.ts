@@ -1,6 +1,7 @@
 /** The run plan the CLI hands to the vitest worker (JSON file named by $OTWIN_PLAN). */
 import { readFileSync } from 'node:fs';
 import type { RuntimeName } from '../../runtime/runtime.ts';
+import type { TransportName } from '../../traffic/transport.ts';
 
 export interface RunPlan {
   runId: string;
@@ -14,6 +15,8 @@ export interface RunPlan {
   /** Run on a lab left deployed by an earlier run instead of redeploying it (`--reuse`). */
   reuse: boolean;
   runtime: RuntimeName;
+  /** How the traffic engine reaches nodes (`--transport`; absent in older plans: netns). */
+  transport?: TransportName;
   runsDir: string;
   artifactsDir: string;
   /** Re-execute this run record's timeline (seed, step start times, chaos schedules). */

@@ -241,6 +241,7 @@ for (const entry of scenarios()) {
           driver,
           reporter: new AllureStepReporter(log),
           runtime: plan.runtime,
+          transport: plan.transport ?? 'netns',
           artifactsDir: plan.artifactsDir,
           replay: entry.replay,
           record,

@@ -8,7 +8,7 @@ import { getRuntime } from '../../runtime/index.ts';
 import type { DeployedLab, LabNode, Runtime, RuntimeName } from '../../runtime/runtime.ts';
 import { loadTopology } from '../../topology/load.ts';
 import type { Topology } from '../../topology/types.ts';
-import { ProbeServer } from '../../traffic/index.ts';
+import { ProbeServer, type TransportName } from '../../traffic/index.ts';
 import { HarnessError } from '../../util/errors.ts';
 import { vtyshRouteSource } from '../checks/routes-vtysh.ts';
 import { type ReplayPlan, type RouteSource, ScenarioContext } from '../context.ts';
@@ -97,8 +97,8 @@ export class LabPool {
 let probeServer: Promise<ProbeServer | undefined> | undefined;
 
 /** One probe server per worker; undefined (and checks that need it break) when it cannot start. */
-export function traffic(): Promise<ProbeServer | undefined> {
-  probeServer ??= ProbeServer.start().catch(() => undefined);
+export function traffic(transport: TransportName = 'netns'): Promise<ProbeServer | undefined> {
+  probeServer ??= ProbeServer.start({ transport }).catch(() => undefined);
   return probeServer;
 }
 
@@ -162,6 +162,7 @@ export interface ContextInput {
   driver: ImplementationDriver;
   reporter: StepReporter;
   runtime: RuntimeName;
+  transport: TransportName;
   artifactsDir: string;
   replay: ReplayPlan | undefined;
   record: RecordBuilder;
@@ -182,11 +183,13 @@ export function createRecord(
 
 export async function createContext(input: ContextInput): Promise<ScenarioContext> {
   const record = input.record;
+  const server = await traffic(input.transport);
+  server?.useNodes(input.lab.nodes.values());
   return new ScenarioContext({
     scenario: input.scenario,
     lab: input.lab,
     driver: input.driver,
-    traffic: await traffic(),
+    traffic: server,
     reporter: input.reporter,
     record,
     runtime: input.runtime,

@@ -13,15 +13,24 @@ from .common import CLONE_NEWNET, ProbeFailure, SIOCGIFADDR, SIOCGIFHWADDR
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
+# The namespace the server itself runs in (the exec transport starts one server inside each node).
+OWN = "self"
+
+
+def stat_path(path):
+    return "/proc/self/ns/net" if path == OWN else path
+
+
 class Namespace:
     """A worker thread living in one network namespace, used to create sockets there."""
 
     def __init__(self, path):
         self.path = path
-        st = os.stat(path)
+        st = os.stat(stat_path(path))
         self.ident = (st.st_dev, st.st_ino)
         self.executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="ns")
-        self.executor.submit(self._enter).result()
+        if path != OWN:
+            self.executor.submit(self._enter).result()
         self.icmp = None  # shared ICMP dispatcher, created on first use
 
     def _enter(self):
@@ -56,7 +65,7 @@ class Namespaces:
         if not isinstance(path, str) or not path:
             raise ProbeFailure("bad-request", "missing netns path")
         try:
-            st = os.stat(path)
+            st = os.stat(stat_path(path))
         except OSError as exc:
             raise ProbeFailure("unknown-namespace", "network namespace %s does not exist (%s)" % (path, exc.strerror))
         ns = self.by_path.get(path)

@@ -1,0 +1,128 @@
+/**
+ * The exec transport: one probe server inside each node, started through the runtime's exec with
+ * stdin/stdout attached, and spoken to over them. The server's package travels in its argv (deflated,
+ * base64), so the node needs python3 and scapy but no copy of the project; requests name the server's
+ * own namespace ("self"), never a path on the harness's machine.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { deflateSync } from 'node:zlib';
+import { type ChannelOptions, ProbeChannel, ProbeError } from './channel.ts';
+import type { ExecNode, ProbeRoute, ProbeTransport } from './transport.ts';
+import { type LocalServerOptions, localChannel } from './transport-netns.ts';
+import type { ProbeTarget } from './types.ts';
+
+/** The namespace a server was started in, as the probe server names it. */
+export const OWN_NAMESPACE = 'self';
+
+// Unpacks the package to a temporary folder, imports it (every module is imported up front), removes
+// the folder and serves: nothing is left in the node when the server exits.
+const BOOTSTRAP = `import base64,json,os,shutil,sys,tempfile,zlib
+files=json.loads(zlib.decompress(base64.b64decode(sys.argv[1])))
+os.environ["OTWIN_PREWARM_SCAPY"]=sys.argv[2]
+d=tempfile.mkdtemp(prefix="otwin-probe-")
+os.mkdir(os.path.join(d,"probe_server"))
+for name,text in files.items():
+    with open(os.path.join(d,"probe_server",name),"w") as f: f.write(text)
+sys.path.insert(0,d)
+import probe_server.loop as loop
+shutil.rmtree(d,ignore_errors=True)
+sys.path.remove(d)
+loop.run()`;
+
+/** The probe server's modules, deflated and base64-encoded for an argv. */
+export function packServer(script: string): string {
+  const files: Record<string, string> = {};
+  for (const name of readdirSync(script).sort()) {
+    if (name.endsWith('.py')) files[name] = readFileSync(join(script, name), 'utf8');
+  }
+  return deflateSync(JSON.stringify(files), { level: 9 }).toString('base64');
+}
+
+export class ExecTransport implements ProbeTransport {
+  readonly name = 'exec' as const;
+  // The servers write pcaps inside their nodes: sniffs return frames and the harness writes the files.
+  readonly sharesFiles = false;
+  readonly home: ProbeChannel;
+  private readonly nodes = new Map<string, ExecNode>();
+  private readonly channels = new Map<string, Promise<ProbeChannel>>();
+  private readonly bundle: string;
+  private readonly channelOptions: ChannelOptions;
+  private stopped = false;
+
+  constructor(private readonly options: LocalServerOptions) {
+    this.home = localChannel(options);
+    this.bundle = packServer(options.script);
+    // Under load a node's exec (nsenter, docker exec) plus python's start-up takes longer than a local start.
+    this.channelOptions = { ...options, startTimeoutMs: Math.max(options.startTimeoutMs ?? 0, 30_000) };
+  }
+
+  start(): Promise<void> {
+    return this.home.launch();
+  }
+
+  useNodes(nodes: Iterable<ExecNode>): void {
+    for (const node of nodes) this.nodes.set(node.netnsPath, node);
+  }
+
+  route(target: ProbeTarget): Promise<ProbeRoute> {
+    if (this.stopped) return Promise.reject(new ProbeError('stopped', 'the probe server was stopped'));
+    let channel = this.channels.get(target.netnsPath);
+    if (!channel) {
+      channel = this.open(target);
+      this.channels.set(target.netnsPath, channel);
+      channel.catch(() => this.channels.delete(target.netnsPath));
+    }
+    return channel.then((c) => ({ channel: c, ns: OWN_NAMESPACE }));
+  }
+
+  private async open(target: ProbeTarget): Promise<ProbeChannel> {
+    const node = this.nodes.get(target.netnsPath);
+    if (!node)
+      throw new ProbeError(
+        'unsupported-transport',
+        `exec transport: no lab node is known for ${target.name} (${target.netnsPath}), so no probe server can be started in it`,
+      );
+    if (!node.interactive)
+      throw new ProbeError(
+        'unsupported-transport',
+        `exec transport: the runtime of node ${node.name} cannot exec with stdin/stdout attached`,
+      );
+    const command = node.interactive([
+      this.options.pythonPath,
+      '-u',
+      '-c',
+      BOOTSTRAP,
+      this.bundle,
+      this.options.prewarmScapy ? '1' : '0',
+    ]);
+    const channel = new ProbeChannel(
+      {
+        argv: command.argv,
+        ...(command.env ? { env: { ...process.env, ...command.env } } : {}),
+        describe: `${this.options.pythonPath} in node ${node.name} (exec transport)`,
+      },
+      this.channelOptions,
+    );
+    await channel.launch();
+    return channel;
+  }
+
+  async release(targets: readonly ProbeTarget[]): Promise<void> {
+    await Promise.all(
+      targets.map(async (target) => {
+        const channel = this.channels.get(target.netnsPath);
+        this.channels.delete(target.netnsPath);
+        await (await channel?.catch(() => undefined))?.stop();
+      }),
+    );
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    const channels = [...this.channels.values()];
+    this.channels.clear();
+    await Promise.all(channels.map(async (c) => (await c.catch(() => undefined))?.stop()));
+    await this.home.stop();
+  }
+}
