@@ -20,7 +20,7 @@ import {
   parseForwardingTables,
 } from '../harness/kernel/fdb.ts';
 import { nodeProcesses } from '../harness/kernel/procs.ts';
-import { nestedInteractive } from '../harness/runtime/nested.ts';
+import { nestedIn } from '../harness/runtime/nested.ts';
 import type { DeployedLab, LabNode } from '../harness/runtime/runtime.ts';
 import type {
   Capability,
@@ -608,7 +608,7 @@ export class ReferenceDriver implements ImplementationDriver {
       mgmtIPv4: undefined,
       mgmtIPv6: undefined,
       exec: (argv, options) => hv.exec(['ip', 'netns', 'exec', ns, ...argv], options),
-      ...nestedInteractive(hv, ns),
+      ...nestedIn(hv, ns),
     };
     return { node, iface: 'eth0', ip: vm.ip, mac: vm.mac ?? this.macFor(vm.name) };
   }

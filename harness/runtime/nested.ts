@@ -4,8 +4,13 @@
  */
 import type { LabNode } from './runtime.ts';
 
-/** The `interactive` member of a LabNode for namespace `ns` inside `host` (none if the host has none). */
-export function nestedInteractive(host: LabNode, ns: string): Pick<LabNode, 'interactive'> {
+/** The `interactive` and `within` members of a LabNode for namespace `ns` inside `host`. */
+export function nestedIn(host: LabNode, ns: string): Pick<LabNode, 'interactive' | 'within'> {
   const enter = host.interactive?.bind(host);
-  return enter ? { interactive: (argv) => enter(['ip', 'netns', 'exec', ns, ...argv]) } : {};
+  return {
+    within: { node: host, netnsPath: `/run/netns/${ns}` },
+    ...(enter
+      ? { interactive: (argv: readonly string[]) => enter(['ip', 'netns', 'exec', ns, ...argv]) }
+      : {}),
+  };
 }

@@ -62,6 +62,11 @@ export interface LabNode {
    * Absent when the runtime cannot (the exec transport then names the node).
    */
   interactive?(argv: readonly string[]): InteractiveCommand;
+  /**
+   * For a namespace inside another node (a VM on a hypervisor): that node, and the path its own
+   * processes open the namespace at. The exec traffic transport serves it from that node's server.
+   */
+  within?: { node: LabNode; netnsPath: string };
 }
 
 /** containerlab's `inspect --format json` entry (see shared/containerlab/inspect-sample.json). */

@@ -162,6 +162,16 @@ export class ProbeServer {
     return channel.request<T>(op, { ...payload, ns });
   }
 
+  /**
+   * Starts (exec) and warms the servers that reach `targets`, scapy imported: call before arming
+   * several sniffers together, so that none waits on another's start-up and times out early.
+   */
+  async prepare(targets: readonly ProbeTarget[]): Promise<void> {
+    const channels = new Set<ProbeChannel>();
+    for (const route of await Promise.all(targets.map((t) => this.route(t)))) channels.add(route.channel);
+    await Promise.all([...channels].map((c) => c.request('warm')));
+  }
+
   /** Stops every server: they close every listener, capture, stream and namespace thread. */
   async stop(): Promise<void> {
     await this.transport.stop();

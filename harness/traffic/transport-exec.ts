@@ -61,28 +61,50 @@ export class ExecTransport implements ProbeTransport {
     return this.home.launch();
   }
 
+  /**
+   * Registers nodes; the servers of top-level nodes start right away in the background, so that a
+   * check's budget does not pay for their start-up (a failed start is reported by the first route).
+   */
   useNodes(nodes: Iterable<ExecNode>): void {
-    for (const node of nodes) this.nodes.set(node.netnsPath, node);
+    for (const node of nodes) {
+      const known = this.nodes.get(node.netnsPath);
+      // A VM not yet pinned to its own namespace shows its hypervisor's path: keep the hypervisor.
+      if (node.within && known && !known.within) continue;
+      const fresh = known === undefined;
+      this.nodes.set(node.netnsPath, node);
+      if (fresh && !node.within && !this.stopped) this.channel(node).catch(() => undefined);
+    }
   }
 
   route(target: ProbeTarget): Promise<ProbeRoute> {
     if (this.stopped) return Promise.reject(new ProbeError('stopped', 'the probe server was stopped'));
-    let channel = this.channels.get(target.netnsPath);
-    if (!channel) {
-      channel = this.open(target);
-      this.channels.set(target.netnsPath, channel);
-      channel.catch(() => this.channels.delete(target.netnsPath));
-    }
-    return channel.then((c) => ({ channel: c, ns: OWN_NAMESPACE }));
-  }
-
-  private async open(target: ProbeTarget): Promise<ProbeChannel> {
     const node = this.nodes.get(target.netnsPath);
     if (!node)
-      throw new ProbeError(
-        'unsupported-transport',
-        `exec transport: no lab node is known for ${target.name} (${target.netnsPath}), so no probe server can be started in it`,
+      return Promise.reject(
+        new ProbeError(
+          'unsupported-transport',
+          `exec transport: no lab node is known for ${target.name} (${target.netnsPath}), so no probe server can be started in it`,
+        ),
       );
+    // A VM's namespace is opened by its hypervisor's server: one server per lab node, started early.
+    if (node.within) {
+      const { node: host, netnsPath } = node.within;
+      return this.channel(host).then((c) => ({ channel: c, ns: netnsPath }));
+    }
+    return this.channel(node).then((c) => ({ channel: c, ns: OWN_NAMESPACE }));
+  }
+
+  private channel(node: ExecNode): Promise<ProbeChannel> {
+    let channel = this.channels.get(node.netnsPath);
+    if (!channel) {
+      channel = this.open(node);
+      this.channels.set(node.netnsPath, channel);
+      channel.catch(() => this.channels.delete(node.netnsPath));
+    }
+    return channel;
+  }
+
+  private async open(node: ExecNode): Promise<ProbeChannel> {
     if (!node.interactive)
       throw new ProbeError(
         'unsupported-transport',
@@ -94,7 +116,9 @@ export class ExecTransport implements ProbeTransport {
       '-c',
       BOOTSTRAP,
       this.bundle,
-      this.options.prewarmScapy ? '1' : '0',
+      // Dozens of servers importing scapy at once would starve a busy machine: probes need none, and
+      // sniffing checks warm the servers they use (ProbeServer.prepare).
+      '0',
     ]);
     const channel = new ProbeChannel(
       {
@@ -111,6 +135,12 @@ export class ExecTransport implements ProbeTransport {
   async release(targets: readonly ProbeTarget[]): Promise<void> {
     await Promise.all(
       targets.map(async (target) => {
+        const within = this.nodes.get(target.netnsPath)?.within;
+        if (within) {
+          const host = await this.channels.get(within.node.netnsPath)?.catch(() => undefined);
+          if (host?.running) await host.request('release', { paths: [within.netnsPath] });
+          return;
+        }
         const channel = this.channels.get(target.netnsPath);
         this.channels.delete(target.netnsPath);
         await (await channel?.catch(() => undefined))?.stop();

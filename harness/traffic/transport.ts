@@ -17,6 +17,8 @@ export interface ExecNode {
   netnsPath: string;
   /** The host command that runs `argv` inside the node with stdin/stdout attached; absent: the runtime cannot. */
   interactive?(argv: readonly string[]): { argv: string[]; env?: Record<string, string> };
+  /** A namespace inside another node: served by that node's server, which opens it at `netnsPath`. */
+  within?: { node: ExecNode; netnsPath: string };
 }
 
 /** Where a request about a target goes, and the namespace field that server understands for it. */

@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { nodeProcesses } from '../../harness/kernel/procs.ts';
-import { nestedInteractive } from '../../harness/runtime/nested.ts';
+import { nestedIn } from '../../harness/runtime/nested.ts';
 import type { DeployedLab, LabNode } from '../../harness/runtime/runtime.ts';
 import type {
   Capability,
@@ -302,7 +302,7 @@ export class OvnDriver implements ImplementationDriver {
       mgmtIPv4: undefined,
       mgmtIPv6: undefined,
       exec: (argv, options) => hv.exec(['ip', 'netns', 'exec', ns, ...argv], options),
-      ...nestedInteractive(hv, ns),
+      ...nestedIn(hv, ns),
     };
     return { node, iface: VM_IFACE, ip: vm.ip, mac: this.macOf(vm) };
   }

@@ -170,6 +170,11 @@ export const nat: CheckDefinition<NatCheck> = {
     const receiver = ctx.endpoint(check.to);
     const last = base + check.from.length - 1;
     const pcap = ctx.artifactPath(`nat-${check.to}.pcap`);
+    await ctx.traffic.prepare([
+      receiver.target,
+      ...[...check.via, ...check.quiet].map((p) => ctx.endpoint(p.node).target),
+      ...check.from.map((f) => ctx.endpoint(f).target),
+    ]);
     const sniff = await ctx.traffic.startSniff({
       target: receiver.target,
       iface: receiver.iface,

@@ -228,6 +228,7 @@ export const path: CheckDefinition<PathCheck> = {
     for (const vm of watch) await prepareAppliance(ctx, vm, src.address, dstAddress);
     const port = check.probe.port ?? 7300;
     const filter = `${check.probe.proto} and host ${src.address} and host ${dstAddress} and port ${port}`;
+    await ctx.traffic.prepare([check.from, ...watch, check.to].map((name) => ctx.endpoint(name).target));
     const points = await Promise.all(
       [check.from, ...watch, check.to].map(async (name) => {
         const ep = ctx.endpoint(name);

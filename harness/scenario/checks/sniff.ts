@@ -145,6 +145,10 @@ export async function sniffWhileSending(
     waitMs,
   );
   if (notReady) return { results: [], attachments: [], notReady };
+  await ctx.traffic.prepare([
+    ...points.map((p) => ctx.endpoint(p.node).target),
+    ctx.endpoint(send.from).target,
+  ]);
   const running = await Promise.all(
     points.map(async (point) => {
       const pcap = ctx.artifactPath(`${point.node}-${point.iface}.pcap`);

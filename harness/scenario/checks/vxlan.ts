@@ -113,6 +113,7 @@ async function sniffAround<T>(
   durationMs: number,
   act: () => Promise<T>,
 ): Promise<{ value: T; packets: DecodedPacket[][]; attachments: Attachment[] }> {
+  await ctx.traffic.prepare(points.map((p) => ctx.endpoint(p.node).target));
   const running = await Promise.all(
     points.map(async (p) => {
       const pcap = ctx.artifactPath(`${p.label}.pcap`);

@@ -21,6 +21,12 @@ async def op_ping(req):
     return {"pong": True, "monoMs": round(mono_ms(), 3)}
 
 
+async def op_warm(req):
+    """Returns once scapy is imported: sniffers armed together then become ready together."""
+    await asyncio.get_running_loop().run_in_executor(None, scapy)
+    return {"scapyLoaded": scapy_loaded()}
+
+
 async def op_stats(req):
     return {
         "threads": threading.active_count(),
@@ -51,7 +57,7 @@ async def op_crash(req):
 
 
 OPS = {
-    "ping": op_ping, "stats": op_stats, "tcp": op_tcp, "udp": op_udp, "icmp": op_icmp,
+    "ping": op_ping, "warm": op_warm, "stats": op_stats, "tcp": op_tcp, "udp": op_udp, "icmp": op_icmp,
     "listen": op_listen, "unlisten": op_unlisten, "build": op_build, "interfaces": op_interfaces,
     "send": op_send, "sniff": op_sniff, "capture_start": op_capture_start, "capture_stop": op_capture_stop,
     "arp": op_arp, "stream_start": op_stream_start, "stream_stop": op_stream_stop, "release": op_release,
