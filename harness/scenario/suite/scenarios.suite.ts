@@ -34,6 +34,7 @@ const log = (line: string) => {
   else console.log(`[otwin] ${line}`);
 };
 const labs = new LabPool(plan.runtime, log, { reuse: plan.reuse, signal: interruptSignal });
+if (plan.transport === 'exec') log('traffic: exec transport (one probe server started inside each node)');
 
 // Ctrl-C (handed over by the CLI as SIGTERM): undo what this run did, then end by the same signal
 // (vitest replaces process.exit in its workers).
