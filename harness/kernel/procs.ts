@@ -136,7 +136,8 @@ function netInode(path: string): string | undefined {
   }
 }
 
-const HARNESS_HELPERS = /speaker-process\.ts|traffic\/probe_server/;
+// The exec traffic transport's servers carry `otwin-probe-server` (harness/traffic/transport-exec.ts).
+const HARNESS_HELPERS = /speaker-process\.ts|traffic\/probe_server|otwin-probe-server/;
 
 /**
  * Every live process in a lab node's network namespace except the node's own holder/init process.

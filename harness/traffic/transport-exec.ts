@@ -12,6 +12,12 @@ import type { ExecNode, ProbeRoute, ProbeTransport } from './transport.ts';
 import { type LocalServerOptions, localChannel } from './transport-netns.ts';
 import type { ProbeTarget } from './types.ts';
 
+/**
+ * The last argument of every server the exec transport starts: it names the process in `ps` and lets
+ * harness/kernel/procs.ts tell it from the node's own software (a node-kill must not kill it).
+ */
+export const EXEC_SERVER_MARK = 'otwin-probe-server';
+
 /** The namespace a server was started in, as the probe server names it. */
 export const OWN_NAMESPACE = 'self';
 
@@ -119,6 +125,7 @@ export class ExecTransport implements ProbeTransport {
       // Dozens of servers importing scapy at once would starve a busy machine: probes need none, and
       // sniffing checks warm the servers they use (ProbeServer.prepare).
       '0',
+      EXEC_SERVER_MARK,
     ]);
     const channel = new ProbeChannel(
       {
