@@ -22,6 +22,7 @@ intent:
   serviceChains:
     - { name: http, from: a, to: web, proto: tcp, ports: ["80-80", "8080-8081"], via: [fw], mode: l3 }
     - { name: all, from: any, to: a, via: [fw], mode: l2 }
+    - { name: guarded, from: a, to: b2, via: [b1], standby: [fw], mode: l3 }
 timeline:
   - provision: all
 `,
@@ -38,13 +39,14 @@ describe('redirection targets from service chains', () => {
       name: 'http-0',
       mode: 'l3',
       vport: 'fw',
+      standbyVport: null,
       sourcePrefix: '10.99.1.11/32',
       destinationPrefix: '10.99.1.12/32',
       protocol: 'tcp',
       portMin: 80,
       portMax: 80,
     });
-    expect(targets.at(-1)).toMatchObject({
+    expect(targets.at(-2)).toMatchObject({
       mode: 'l2',
       sourcePrefix: null,
       destinationPrefix: '10.99.1.11/32',
@@ -53,7 +55,19 @@ describe('redirection targets from service chains', () => {
     });
   });
 
+  it('a chain with a standby names it as the standby vport (SVC-5)', () => {
+    expect(redirectionObjects(intent, () => true).at(-1)).toMatchObject({
+      name: 'guarded-0',
+      vport: 'b1',
+      standbyVport: 'fw',
+    });
+    expect(redirectionObjects(intent, (vm) => vm !== 'fw').at(-1)).toMatchObject({ standbyVport: null });
+  });
+
   it('a detached appliance leaves its targets without a vport', () => {
-    expect(redirectionObjects(intent, (vm) => vm !== 'fw').every((t) => t.vport === null)).toBe(true);
+    const targets = redirectionObjects(intent, (vm) => vm !== 'fw').filter(
+      (t) => !t.name.startsWith('guarded'),
+    );
+    expect(targets.every((t) => t.vport === null)).toBe(true);
   });
 });

@@ -2,7 +2,8 @@
  * The reference driver's service-chaining side (docs/service-chaining.md): intent service chains as
  * directory redirection targets. A chain's `from`/`to` (a VM, a group or `any`) become source and
  * destination prefixes: one target per (source VM, destination VM, port range), /32 each, or no prefix
- * for `any`. The appliance is the chain's first `via` VM (the reference steers to one appliance).
+ * for `any`. The appliance is the chain's first `via` VM (the reference steers to one appliance), its
+ * standby the chain's first `standby` VM (SVC-5).
  */
 import { type Intent, IntentIndex } from '../harness/scenario/intent.ts';
 import { domainIdOf, slug } from './driver-security.ts';
@@ -13,6 +14,7 @@ export interface DirectoryRedirection {
   name: string;
   mode: 'l2' | 'l3';
   vport: string | null;
+  standbyVport: string | null;
   sourcePrefix: string | null;
   destinationPrefix: string | null;
   protocol: 'any' | 'tcp' | 'udp' | 'icmp';
@@ -38,6 +40,7 @@ export function redirectionObjects(
   for (const chain of intent.serviceChains) {
     const appliance = index.vms.get(chain.via[0] ?? '');
     if (!appliance) continue;
+    const standby = index.vms.get(chain.standby[0] ?? '');
     const domain = index.domainOf(appliance);
     const ranges: Array<[number, number] | undefined> =
       chain.ports.length && (chain.proto === 'tcp' || chain.proto === 'udp') ? chain.ports : [undefined];
@@ -52,6 +55,7 @@ export function redirectionObjects(
             name,
             mode: chain.mode,
             vport: attached(appliance.name) ? slug(appliance.name) : null,
+            standbyVport: standby && attached(standby.name) ? slug(standby.name) : null,
             sourcePrefix: src,
             destinationPrefix: dst,
             protocol: chain.proto,

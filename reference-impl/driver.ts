@@ -394,7 +394,8 @@ export class ReferenceDriver implements ImplementationDriver {
       });
       this.redirections.add(r.id);
       if (!existing) await client.create('redirectionTargets', { ...r });
-      else if (existing.vport !== r.vport) await client.patch('redirectionTargets', r.id, { vport: r.vport });
+      else if (existing.vport !== r.vport || (existing.standbyVport ?? null) !== r.standbyVport)
+        await client.patch('redirectionTargets', r.id, { vport: r.vport, standbyVport: r.standbyVport });
     }
     const ids = new Set(wanted.map((r) => r.id));
     for (const id of [...this.redirections])

@@ -41,6 +41,7 @@
  * | `svc-bypass`                | agent      | service chains are never steered: chained traffic bypasses the appliance |
  * | `svc-asymmetric`            | agent      | only the request of a chained flow is steered; replies return directly |
  * | `svc-ignore-ports`          | agent      | a chain's port match is ignored: every port goes through the appliance |
+ * | `svc-no-failover`           | agent      | a dead appliance is never reported: its redirections never move to the standby (SVC-5) |
  * | `scale-drop-port`           | controller | every 100th VM (by MAC) is never pushed to any agent             |
  * | `gw-wrong-tunnel-key`       | controller | a gateway's logical switch gets tunnel_key VNI + 1 (GW-2) |
  * | `gw-no-remote-macs`         | controller | no Ucast_Macs_Remote rows written to gateways (GW-3) |
@@ -82,6 +83,7 @@ export const SABOTAGES = [
   'svc-bypass',
   'svc-asymmetric',
   'svc-ignore-ports',
+  'svc-no-failover',
   'scale-drop-port',
   'gw-wrong-tunnel-key',
   'gw-no-remote-macs',

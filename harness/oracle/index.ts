@@ -264,17 +264,35 @@ export class Oracle {
     if (!sg.allowed) return make('drop', `${how}; ${sg.reason}`, dst.ip);
     const chain = this.chainFor(src, dst, probe);
     if (chain) {
-      for (const appliance of chain.via) {
-        const vm = this.idx.vms.get(appliance);
-        const unavailable = vm ? this.unavailable(vm) : `appliance ${appliance} unknown`;
-        if (unavailable) return make('drop', `${how}; chain ${chain.name}: ${unavailable}`, dst.ip);
+      const hops: string[] = [];
+      const notes: string[] = [];
+      for (const [i, appliance] of chain.via.entries()) {
+        const unavailable = this.applianceUnavailable(appliance);
+        if (!unavailable) {
+          hops.push(appliance);
+          continue;
+        }
+        // SVC-5: the hop's standby takes over while the active appliance is unavailable.
+        const standby = chain.standby[i];
+        if (standby && !this.applianceUnavailable(standby)) {
+          hops.push(standby);
+          notes.push(`standby ${standby} replaces ${appliance} (${unavailable})`);
+          continue;
+        }
+        return make('drop', `${how}; chain ${chain.name}: ${unavailable}`, dst.ip);
       }
-      return make('reach', `${how}; ${sg.reason}; through chain ${chain.name}`, dst.ip, {
-        path: [src.name, ...chain.via, dst.name],
-        replyPath: [dst.name, ...[...chain.via].reverse(), src.name],
+      const through = [`through chain ${chain.name}`, ...notes].join('; ');
+      return make('reach', `${how}; ${sg.reason}; ${through}`, dst.ip, {
+        path: [src.name, ...hops, dst.name],
+        replyPath: [dst.name, ...[...hops].reverse(), src.name],
       });
     }
     return make('reach', `${how}; ${sg.reason}`, dst.ip);
+  }
+
+  private applianceUnavailable(name: string): string | undefined {
+    const vm = this.idx.vms.get(name);
+    return vm ? this.unavailable(vm) : `appliance ${name} unknown`;
   }
 
   private chainFor(src: Vm, dst: Vm, probe: ProbeSpec) {
@@ -284,8 +302,8 @@ export class Oracle {
         vmSelected(c.to, dst) &&
         protoMatches(c.proto, probe) &&
         portMatches(c.ports, probe) &&
-        !c.via.includes(src.name) &&
-        !c.via.includes(dst.name),
+        ![...c.via, ...c.standby].includes(src.name) &&
+        ![...c.via, ...c.standby].includes(dst.name),
     );
   }
 

@@ -208,7 +208,16 @@ describe('oracle: security groups', () => {
     const intent = twoTenants();
     intent.vms.push(vm('fw', 'web', '10.1.0.254', [], 'hv3'));
     intent.serviceChains = [
-      { name: 'c1', from: 'a1', to: 'a3', proto: 'tcp', ports: [[80, 80]], via: ['fw'], mode: 'l3' },
+      {
+        name: 'c1',
+        from: 'a1',
+        to: 'a3',
+        proto: 'tcp',
+        ports: [[80, 80]],
+        via: ['fw'],
+        standby: [],
+        mode: 'l3',
+      },
     ];
     const oracle = new Oracle(intent);
     const chained = oracle.cell('a1', 'a3', tcp(80));
@@ -216,6 +225,29 @@ describe('oracle: security groups', () => {
     expect(chained.replyPath).toEqual(['a3', 'fw', 'a1']);
     expect(oracle.cell('a1', 'a3', tcp(22)).path).toEqual(['a1', 'a3']);
     expect(new Oracle(intent, new Set(['hv3'])).cell('a1', 'a3', tcp(80)).verdict).toBe('drop');
+  });
+
+  it('puts the standby in the path while the active appliance is down, and drops with both down (SVC-5)', () => {
+    const intent = twoTenants();
+    intent.vms.push(vm('fw1', 'web', '10.1.0.253', [], 'hv3'), vm('fw2', 'web', '10.1.0.254', [], 'hv4'));
+    intent.serviceChains = [
+      {
+        name: 'c1',
+        from: 'a1',
+        to: 'a3',
+        proto: 'any',
+        ports: [],
+        via: ['fw1'],
+        standby: ['fw2'],
+        mode: 'l3',
+      },
+    ];
+    expect(new Oracle(intent).cell('a1', 'a3', tcp(80)).path).toEqual(['a1', 'fw1', 'a3']);
+    const failed = new Oracle(intent, new Set(['fw1'])).cell('a1', 'a3', tcp(80));
+    expect(failed.path).toEqual(['a1', 'fw2', 'a3']);
+    expect(failed.replyPath).toEqual(['a3', 'fw2', 'a1']);
+    expect(failed.reason).toMatch(/standby fw2 replaces fw1/);
+    expect(new Oracle(intent, new Set(['fw1', 'fw2'])).cell('a1', 'a3', tcp(80)).verdict).toBe('drop');
   });
 });
 

@@ -123,6 +123,11 @@ export interface ServiceChain {
   ports: Array<[number, number]>;
   /** Appliance VMs in order. */
   via: string[];
+  /**
+   * Standby appliances (SVC-5): `standby[i]` takes over from `via[i]` when that one is unavailable;
+   * empty or shorter than `via` where a hop has no standby.
+   */
+  standby: string[];
   /** `l3` redirect or `l2` bump-in-the-wire. */
   mode: 'l3' | 'l2';
 }

@@ -310,6 +310,7 @@ function buildIntent(i: Obj): Intent {
         proto: (x.proto as Proto | undefined) ?? 'any',
         ports: parsePorts(x.ports),
         via: (x.via as string[] | undefined) ?? [],
+        standby: (x.standby as string[] | undefined) ?? [],
         mode: (x.mode as 'l2' | 'l3' | undefined) ?? 'l3',
       }),
     ),

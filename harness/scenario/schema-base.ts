@@ -397,6 +397,11 @@ export const BASE_SCHEMA: Schema = {
               via: {
                 $ref: '#/definitions/names',
               },
+              standby: {
+                description:
+                  'Standby appliances (SVC-5): standby[i] takes over from via[i] when via[i] is unavailable.',
+                $ref: '#/definitions/names',
+              },
               mode: {
                 enum: ['l3', 'l2'],
               },

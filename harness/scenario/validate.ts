@@ -155,6 +155,9 @@ export function checkReferences(doc: Obj, lab: LabInventory): SchemaIssue[] {
     strs(c.via).forEach((v, j) => {
       if (!vms.has(v)) refs.unknown([...at, 'via', j], 'appliance VM', v, vms);
     });
+    strs(c.standby).forEach((v, j) => {
+      if (!vms.has(v)) refs.unknown([...at, 'standby', j], 'standby appliance VM', v, vms);
+    });
     checkPorts(refs, [...at, 'ports'], c.ports, c.proto);
   });
   zonesList.forEach((z, i) => {

@@ -19,6 +19,7 @@ import {
 import { agentCredential } from '../protocol/secret.ts';
 import { TRACE_ENABLED, trace } from '../protocol/trace.ts';
 import { sabotaged } from '../sabotage.ts';
+import { ApplianceLiveness, localAppliances } from './appliance-liveness.ts';
 import type { Datapath } from './datapath.ts';
 import { type Garp, GarpWatcher } from './garp.ts';
 import { Kernel, type KernelOptions } from './kernel.ts';
@@ -200,17 +201,23 @@ class ControllerLink {
             'recv',
             `seq=${message.seq} ${message.set.map((e) => ('mac' in e ? e.mac : e.kind)).join(',')} del=${message.del.length}`,
           );
-        // A membership change (only the `groups` of known entries differ) touches no kernel object.
+        // A membership change (only the `groups` of known entries differ) touches no kernel object;
+        // nor does a floating IP given to or taken from a vport (NAT-4's move: NAT programmer only).
         const membershipOnly =
           message.del.length === 0 &&
           message.set.every((e) => {
             const old = this.view.entries.get(entryKey(e));
-            return old !== undefined && sameButGroups(old, e);
+            return old !== undefined && sameButGroupsOrFloatingIp(old, e);
           });
+        // Nor does a change of redirections only (SVC-5's failover): the pass skips derive and plan
+        // and goes straight to the programmers (the redirect one replaces a route in place).
+        const redirectsOnly =
+          message.del.every((key) => key.startsWith('redirect/')) &&
+          message.set.every((e) => e.kind === 'redirect');
         for (const key of message.del) this.view.entries.delete(key);
         for (const e of message.set) this.view.entries.set(entryKey(e), e);
         this.view.seq = message.seq;
-        this.agent.viewChanged(this, false, membershipOnly);
+        this.agent.viewChanged(this, false, membershipOnly || redirectsOnly);
         break;
       }
       case 'heartbeat':
@@ -262,6 +269,8 @@ export class Agent {
   private auditing = false;
   /** A background audit read waiting to be diffed (only valid if no apply overlapped it). */
   private auditRead: { model: KernelModel; extras: ActualExtras; applyStarts: number } | undefined;
+  /** Liveness probes of local appliances with a standby (SVC-5; started with `start()`). */
+  private appliances: ApplianceLiveness | undefined;
   /** Gratuitous ARP watcher on the VM ports (started with `start()`, i.e. with controllers). */
   private garp: GarpWatcher | undefined;
   /** MACs local VMs announced for their address, per vport id (re-reported after every sync). */
@@ -292,6 +301,8 @@ export class Agent {
   }
 
   start(): void {
+    if (!this.options.datapath)
+      this.appliances = new ApplianceLiveness((vport, alive) => this.onAppliance(vport, alive));
     if (!this.options.datapath)
       this.garp = new GarpWatcher(
         (g) => this.onGarp(g),
@@ -378,6 +389,7 @@ export class Agent {
 
   stop(): void {
     this.garp?.stop();
+    this.appliances?.stop();
     clearInterval(this.auditTimer);
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
@@ -397,8 +409,9 @@ export class Agent {
     }
   }
 
-  viewChanged(link: ControllerLink, full: boolean, membershipOnly = false): void {
-    if (!membershipOnly) this.kernelDirty = true;
+  /** `kernelUntouched`: only group memberships or redirections changed (no kernel model object). */
+  viewChanged(link: ControllerLink, full: boolean, kernelUntouched = false): void {
+    if (!kernelUntouched) this.kernelDirty = true;
     if (full) {
       this.needFullRead = true;
       // Observations are the agent's: a (re)started controller learns them again from the sync on.
@@ -408,8 +421,19 @@ export class Agent {
         else if ((entry.observedMac ?? entry.mac) !== o.mac)
           link.send({ type: 'observe', vport: id, mac: o.mac, ip: o.ip });
       }
+      // A (re)started controller assumes every appliance alive: tell it which are not.
+      for (const vport of this.appliances?.dead() ?? [])
+        link.send({ type: 'appliance', vport, alive: false });
     }
     this.recompute();
+  }
+
+  /** A local appliance stopped (or resumed) answering its liveness probe (SVC-5): every controller is told. */
+  private onAppliance(vport: string, alive: boolean): void {
+    this.log(
+      `appliance ${vport} ${alive ? 'answers its probe again' : 'stopped answering its probe'}, reporting it`,
+    );
+    for (const link of this.links) link.send({ type: 'appliance', vport, alive });
   }
 
   /**
@@ -556,6 +580,8 @@ export class Agent {
     const tSecurity = performance.now();
     // Floating IPs and PNAT (docs/nat.md): uplinks into router namespaces that exist by now. A
     // simulated hypervisor (options.datapath) has no namespaces to translate in.
+    const redirectChanges = this.redirect.changes;
+    const tNat = performance.now();
     if (!this.options.datapath)
       errors = [
         ...errors,
@@ -563,12 +589,17 @@ export class Agent {
         // Service chaining (docs/service-chaining.md): policy routes into the same router namespaces.
         ...(await this.redirect.apply(this.effective.values(), desired.domains.keys(), full)),
       ];
+    if (this.redirect.changes !== redirectChanges)
+      this.log(
+        `redirections reprogrammed (pass of ${Math.round(performance.now() - started)} ms: full=${full} kernel ${Math.round(tKernel - started)} ms, security ${Math.round(tSecurity - tKernel)} ms, nat+redirect ${Math.round(performance.now() - tNat)} ms)`,
+      );
     this.stats.reconciles++;
     this.stats.lastPlanSize = size;
     this.stats.lastErrors = errors;
     this.stats.commands = this.datapath.commands;
     this.programmedOnce = true;
     this.garp?.watch(desired.domains.keys());
+    this.appliances?.watch(localAppliances(this.effective.values(), this.options));
     if (errors.length) {
       this.log(
         `programming errors (${errors.length}), will re-read the kernel: ${errors.join(' | ').slice(0, 800)}`,
@@ -623,9 +654,13 @@ export class Agent {
 }
 
 /** True when two entries of one key differ in their security `groups` at most. */
-function sameButGroups(a: Entry, b: Entry): boolean {
+/**
+ * Whether two entries differ at most in what no kernel-model object depends on: the `groups` (the
+ * security programmer's) and a vport's `floatingIp` (the NAT programmer's: a floating-IP move, NAT-4).
+ */
+function sameButGroupsOrFloatingIp(a: Entry, b: Entry): boolean {
   if (a.kind !== b.kind || (a.kind !== 'vport' && a.kind !== 'mac')) return false;
-  const { groups: _a, ...restA } = a as Entry & { groups?: number[] };
-  const { groups: _b, ...restB } = b as Entry & { groups?: number[] };
+  const { groups: _a, floatingIp: _fa, ...restA } = a as Entry & { groups?: number[]; floatingIp?: string };
+  const { groups: _b, floatingIp: _fb, ...restB } = b as Entry & { groups?: number[]; floatingIp?: string };
   return JSON.stringify(restA) === JSON.stringify(restB);
 }

@@ -72,7 +72,14 @@ export function redirectScript(d: DomainRedirects): {
 } {
   const rules: string[] = [];
   const ipLines: string[] = [];
-  const macs = [...new Set(d.redirects.map((r) => r.applianceMac.toLowerCase()))].sort();
+  // A standby's MAC too: what the failed or the standby appliance forwards is never steered again.
+  const macs = [
+    ...new Set(
+      d.redirects
+        .flatMap((r) => [r.applianceMac, ...(r.standby ? [r.standby.mac] : [])])
+        .map((m) => m.toLowerCase()),
+    ),
+  ].sort();
   for (const mac of macs) rules.push(`    ether saddr ${mac} return`);
   const bridged: string[] = [];
   for (const mac of macs) bridged.push(`    ether saddr ${mac} return`);
@@ -138,6 +145,10 @@ interface RuleJson {
 export class RedirectProgrammer {
   /** What each router namespace was last programmed with (its script and routing lines). */
   private readonly programmed = new Map<string, string>();
+  /** Router namespaces (re)programmed so far (the agent logs a pass that changed any). */
+  changes = 0;
+  /** Per router namespace, the nft script and policy-rule marks last programmed there. */
+  private readonly programmedParts = new Map<string, { script: string; marks: string }>();
 
   constructor(private readonly options: AgentNaming) {}
 
@@ -153,6 +164,7 @@ export class RedirectProgrammer {
       if (!desired.has(ns)) {
         if (present.has(ns)) errors.push(...(await this.clear(ns)));
         this.programmed.delete(ns);
+        this.programmedParts.delete(ns);
       }
     for (const [ns, d] of desired) {
       const { script, comment, ipLines, marks } = redirectScript(d);
@@ -161,16 +173,18 @@ export class RedirectProgrammer {
       // No clear-then-add: the nft table is replaced atomically and routes are replaced in place, so
       // chained traffic never bypasses the appliance while a full read reprograms.
       const errs: string[] = [];
-      const cur = await run('ip', ['netns', 'exec', ns, 'nft', '-j', 'list', 'table', 'ip', REDIRECT_TABLE]);
+      this.changes++;
+      // An incremental pass trusts what this programmer last wrote: a failover (SVC-5) changes only a
+      // route, so it costs one `ip -batch` and no kernel read. A full pass reads the kernel.
+      const last = full ? undefined : this.programmedParts.get(ns);
       const current =
-        cur.exitCode === 0
-          ? (JSON.parse(cur.stdout) as NftTableJson).nftables?.find((x) => x.table)?.table?.comment
-          : undefined;
+        last !== undefined ? (last.script === script ? comment : undefined) : await this.tableComment(ns);
       if (current !== comment) {
         const nft = await run('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], { input: script });
         if (nft.exitCode !== 0) errs.push(`nft (redirect, ${ns}): ${nft.stderr.trim().slice(0, 300)}`);
       }
-      const have = await this.rules(ns);
+      const have =
+        last !== undefined && last.marks === marks.join(',') ? new Set(marks) : await this.rules(ns);
       const lines = [...ipLines];
       for (const mark of marks)
         if (!have.has(mark))
@@ -183,11 +197,24 @@ export class RedirectProgrammer {
           );
       const ip = await run('ip', ['-n', ns, '-batch', '-'], { input: `${lines.join('\n')}\n` });
       if (ip.exitCode !== 0) errs.push(`redirect routes (${ns}): ${ip.stderr.trim().slice(0, 300)}`);
-      if (errs.length) this.programmed.delete(ns);
-      else this.programmed.set(ns, key);
+      if (errs.length) {
+        this.programmed.delete(ns);
+        this.programmedParts.delete(ns);
+      } else {
+        this.programmed.set(ns, key);
+        this.programmedParts.set(ns, { script, marks: marks.join(',') });
+      }
       errors.push(...errs);
     }
     return errors;
+  }
+
+  /** The comment of the namespace's redirect table as the kernel has it (undefined: no table). */
+  private async tableComment(ns: string): Promise<string | undefined> {
+    const cur = await run('ip', ['netns', 'exec', ns, 'nft', '-j', 'list', 'table', 'ip', REDIRECT_TABLE]);
+    return cur.exitCode === 0
+      ? (JSON.parse(cur.stdout) as NftTableJson).nftables?.find((x) => x.table)?.table?.comment
+      : undefined;
   }
 
   /** The fwmarks of this programmer's policy rules in a namespace (read with `ip -j rule`). */

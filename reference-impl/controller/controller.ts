@@ -365,6 +365,17 @@ export class Controller {
         }
         break;
       }
+      case 'appliance': {
+        // (1.5) SVC-5: an appliance's own hypervisor probes it; redirections fail over to the standby.
+        const hv = this.resolveHypervisor(session);
+        if (hv && this.world.applianceLiveness(hv, message.vport, message.alive)) {
+          this.log(
+            `agent ${session.hello?.agent}: appliance ${message.vport} ${message.alive ? 'answers again' : 'stopped answering'}`,
+          );
+          this.schedule();
+        }
+        break;
+      }
       case 'heartbeat':
         break;
     }

@@ -22,7 +22,7 @@ import type {
   Subnet,
   Vport,
 } from '../directory/model.ts';
-import type { Entry, MacEntry, RedirectEntry } from '../protocol/messages.ts';
+import type { ApplianceAddress, Entry, MacEntry, RedirectEntry } from '../protocol/messages.ts';
 import { sabotaged } from '../sabotage.ts';
 import {
   DuplicateMacDetector,
@@ -115,6 +115,11 @@ export class World {
    * their observations after every sync, so a restarted controller learns them again.
    */
   readonly observedMacs = new Map<string, { mac: string; hypervisor: string }>();
+  /**
+   * Appliance vports their own hypervisor's agent reported as not answering its liveness probe
+   * (agent `appliance`, SVC-5): a redirection whose active appliance is here steers to its standby.
+   */
+  readonly failedAppliances = new Set<string>();
 
   /**
    * What changed since `takeDirty()` was last called, so one attach costs work for that attach only:
@@ -334,6 +339,7 @@ export class World {
         if (del) {
           this.vports.delete(change.id);
           this.observedMacs.delete(change.id);
+          this.failedAppliances.delete(change.id);
           break;
         }
         const before = (change.previous as Vport | undefined) ?? this.vports.get(change.id);
@@ -370,6 +376,20 @@ export class World {
   effectiveMac(v: Vport): string {
     const o = this.observedMacs.get(v.id);
     return o && o.hypervisor === v.hypervisor ? o.mac : v.mac;
+  }
+
+  /**
+   * An appliance's own hypervisor says whether it answers its liveness probe (agent `appliance`,
+   * SVC-5). Accepted only from the vport's hypervisor. Returns true when it changed.
+   */
+  applianceLiveness(hypervisorId: string, vportId: string, alive: boolean): boolean {
+    const v = this.vports.get(vportId);
+    if (!v || v.hypervisor !== hypervisorId) return false;
+    if (this.failedAppliances.has(vportId) === !alive) return false;
+    if (alive) this.failedAppliances.delete(vportId);
+    else this.failedAppliances.add(vportId);
+    this.dirty.all = true;
+    return true;
   }
 
   /**
@@ -779,27 +799,43 @@ export class World {
     const out: RedirectEntry[] = [];
     for (const r of [...this.redirectionTargets.values()].sort((a, b) => (a.id < b.id ? -1 : 1))) {
       if (r.domain !== domainId || !r.vport) continue;
-      const v = this.vports.get(r.vport);
-      const s = v ? this.subnets.get(v.subnet) : undefined;
-      if (!v || !s) continue;
+      const active = this.applianceAddress(r.vport);
+      if (!active) continue;
       const proto = r.protocol ?? 'any';
+      const standby = r.standbyVport ? this.applianceAddress(r.standbyVport) : undefined;
+      // SVC-5: while the active appliance fails its probe and the standby does not, the standby is
+      // steered to (and the failed one stays named, so what it still forwards is not steered again).
+      const failover =
+        standby &&
+        r.standbyVport &&
+        this.failedAppliances.has(r.vport) &&
+        !this.failedAppliances.has(r.standbyVport);
+      const [steer, other] = failover ? [standby, active] : [active, standby];
       out.push({
         kind: 'redirect',
         id: r.id,
         domain: r.domain,
         mode: r.mode,
-        applianceIp: v.ip,
-        applianceMac: this.effectiveMac(v),
-        applianceVni: s.vni,
+        applianceIp: steer.ip,
+        applianceMac: steer.mac,
+        applianceVni: steer.vni,
         ...(r.sourcePrefix ? { from: r.sourcePrefix } : {}),
         ...(r.destinationPrefix ? { to: r.destinationPrefix } : {}),
         proto,
         ...(r.portMin != null && (proto === 'tcp' || proto === 'udp')
           ? { ports: [r.portMin, r.portMax ?? r.portMin] as [number, number] }
           : {}),
+        ...(other ? { standby: other } : {}),
       });
     }
     return out;
+  }
+
+  /** An appliance vport's address, MAC and subnet VNI; undefined while it or its subnet is missing. */
+  private applianceAddress(vportId: string): ApplianceAddress | undefined {
+    const v = this.vports.get(vportId);
+    const s = v ? this.subnets.get(v.subnet) : undefined;
+    return v && s ? { ip: v.ip, mac: this.effectiveMac(v), vni: s.vni } : undefined;
   }
 
   /** The entry of a vport on its own hypervisor. */

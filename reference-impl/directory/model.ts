@@ -381,6 +381,14 @@ export const SPECS: Record<CollectionName, CollectionSpec> = {
       },
       { name: 'vport', type: 'id', ref: 'vports', nullable: true, description: 'Appliance vport id.' },
       {
+        name: 'standbyVport',
+        type: 'id',
+        ref: 'vports',
+        nullable: true,
+        description:
+          'Standby appliance vport id (SVC-5): the ingress hypervisor steers to it while the active appliance fails its liveness probe (null: no standby).',
+      },
+      {
         name: 'sourcePrefix',
         type: 'cidr4',
         nullable: true,
@@ -534,6 +542,8 @@ export interface RedirectionTarget extends Base {
   name: string;
   mode: 'l2' | 'l3';
   vport: string | null;
+  /** Absent in snapshots written before schema 5 (= no standby). */
+  standbyVport?: string | null;
   /** Absent in snapshots written before the match fields existed (= any). */
   sourcePrefix?: string | null;
   destinationPrefix?: string | null;

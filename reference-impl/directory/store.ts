@@ -28,7 +28,7 @@ import {
 } from './model.ts';
 import { ApiError, fieldError, validateBody } from './validate.ts';
 
-const SCHEMA_VERSION = 4;
+const SCHEMA_VERSION = 5;
 
 function columnType(field: FieldSpec): string {
   return field.type === 'integer' ? 'INTEGER' : 'TEXT';
@@ -124,7 +124,8 @@ export class DirectoryStore {
   /**
    * Schema 2 added hypervisors.securityMode, vports.attachment, securityGroups.domain and .sgid
    * (existing groups get ids in creation order); schema 3 domains.outboundNat; schema 4 the match
-   * fields of redirectionTargets (sourcePrefix, destinationPrefix, protocol, portMin, portMax).
+   * fields of redirectionTargets (sourcePrefix, destinationPrefix, protocol, portMin, portMax); schema 5
+   * redirectionTargets.standbyVport.
    */
   private migrateColumns(): void {
     const hvColumns = new Set(
@@ -153,6 +154,7 @@ export class DirectoryStore {
       ['protocol', "TEXT DEFAULT 'any'"],
       ['portMin', 'INTEGER'],
       ['portMax', 'INTEGER'],
+      ['standbyVport', 'TEXT REFERENCES "vports"(id)'],
     ] as const)
       if (!redirectColumns.has(column))
         this.db.exec(`ALTER TABLE "redirectionTargets" ADD COLUMN "${column}" ${type}`);
@@ -563,11 +565,16 @@ export class DirectoryStore {
         }
         break;
       case 'redirectionTargets':
-        if (fields.vport) {
-          const vport = this.get('vports', fields.vport as string);
+        for (const field of ['vport', 'standbyVport'] as const) {
+          if (!fields[field]) continue;
+          const vport = this.get('vports', fields[field] as string);
           const subnet = this.get('subnets', vport.subnet as string);
           if (subnet.domain !== fields.domain)
-            throw fieldError('/vport', 'is in another domain', 'use an appliance vport of the same domain');
+            throw fieldError(
+              `/${field}`,
+              'is in another domain',
+              'use an appliance vport of the same domain',
+            );
         }
         break;
       default:

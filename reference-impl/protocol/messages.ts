@@ -38,12 +38,14 @@
  * vport entry (translated 1:1 on this hypervisor). Older agents ignore both (no outside path).
  * 1.4 adds service chaining (docs/service-chaining.md): the `redirect` entry kind (traffic of a
  * routing domain steered through an appliance VM), sent only to agents that said minor >= 4.
+ * 1.5 adds the optional `standby` of a redirect entry (SVC-5: the agent probes the appliances and
+ * steers to the standby while the active one does not answer); a 1.4 agent ignores it (no failover).
  */
 
 export const PROTOCOL_VERSION = 1;
 export const SUPPORTED_VERSIONS = [1] as const;
 /** Minor version of protocol 1 this code speaks (see above). */
-export const PROTOCOL_MINOR = 4;
+export const PROTOCOL_MINOR = 5;
 
 export interface DomainEntry {
   kind: 'domain';
@@ -141,6 +143,15 @@ export interface RedirectEntry {
   to?: string;
   proto: 'any' | 'tcp' | 'udp' | 'icmp';
   ports?: [number, number];
+  /** (1.5) The standby appliance (SVC-5), steered to while the active one fails its liveness probe. */
+  standby?: ApplianceAddress;
+}
+
+/** Where an appliance VM answers: its address, MAC and subnet VNI. */
+export interface ApplianceAddress {
+  ip: string;
+  mac: string;
+  vni: number;
 }
 
 export type Entry =
@@ -232,6 +243,15 @@ export interface Observe {
   mac: string;
   ip: string;
 }
+/**
+ * (1.5) A local appliance VM of a redirection with a standby answers its liveness probe (`alive`) or
+ * stopped answering it (SVC-5); sent when that changes, and again after every sync.
+ */
+export interface ApplianceLiveness {
+  type: 'appliance';
+  vport: string;
+  alive: boolean;
+}
 export interface Resync {
   type: 'resync';
 }
@@ -241,7 +261,7 @@ export interface Heartbeat {
 }
 
 export type ControllerMessage = Welcome | ErrorMessage | Sync | Update | Heartbeat;
-export type AgentMessage = Hello | Ack | Report | Miss | Observe | Resync | Heartbeat;
+export type AgentMessage = Hello | Ack | Report | Miss | Observe | ApplianceLiveness | Resync | Heartbeat;
 
 /** Splits a byte stream into JSON lines. */
 export class LineDecoder {

@@ -1,9 +1,10 @@
 /**
- * Service chaining (SVC-1, SVC-3, SVC-4): each file of scenarios/svc FAILS (not breaks) under a switch
+ * Service chaining (SVC-1..SVC-5): each file of scenarios/svc FAILS (not breaks) under a switch
  * of reference-impl/sabotage.ts, on two private labs whose switches do not touch each other's checks:
  *   svc-a  agents svc-bypass (nothing is steered: chained traffic goes straight to B) → SVC-1, SVC-2;
  *   svc-b  agents svc-asymmetric (replies are not steered back through the appliance) → SVC-4, and
- *          svc-ignore-ports (a chain's port match is ignored: tcp/22 crosses the appliance) → SVC-3.
+ *          svc-ignore-ports (a chain's port match is ignored: tcp/22 crosses the appliance) → SVC-3;
+ *   svc-c  agents svc-no-failover (a dead appliance is never reported, so the chain stays on it) → SVC-5.
  */
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { type ExpectedFailure, expectFailed } from './expect-failed.ts';
@@ -54,6 +55,26 @@ describe('sabotaged service chaining, lab svc-b: asymmetric return, ports ignore
       'svc-b',
       Object.fromEntries(AGENTS.map((hv) => [hv, ['svc-asymmetric' as const, 'svc-ignore-ports' as const]])),
       [suiteFile('scenarios/svc/svc-3-by-port.yml'), suiteFile('scenarios/svc/svc-4-reply-path.yml')],
+    );
+  }, 900_000);
+  afterAll(() => run?.lab.remove());
+  for (const c of CASES) it(`fails ${c.id} (${c.step.source})`, () => expectFailed(run, c));
+});
+
+describe('sabotaged service chaining, lab svc-c: no failover to the standby appliance', () => {
+  let run: SabotageRun;
+  const CASES: ExpectedFailure[] = [
+    {
+      id: 'SVC-5',
+      step: /stream svc5-a → svc5-b through the chain while the active appliance svc5-fw1 dies/,
+      message: /loss window \d+ ms \(bound 1000 ms\)/,
+    },
+  ];
+  beforeAll(async () => {
+    run = await runSabotaged(
+      'svc-c',
+      Object.fromEntries(AGENTS.map((hv) => [hv, ['svc-no-failover' as const]])),
+      [suiteFile('scenarios/svc/svc-5-failover.yml')],
     );
   }, 900_000);
   afterAll(() => run?.lab.remove());

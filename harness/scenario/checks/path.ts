@@ -219,18 +219,21 @@ export const path: CheckDefinition<PathCheck> = {
     const cell = new Oracle(ctx.intent, ctx.down).cell(check.from, check.to, check.probe);
     const watch = check.watch.length
       ? check.watch
-      : [...new Set(ctx.intent.serviceChains.flatMap((c) => c.via))];
+      : [...new Set(ctx.intent.serviceChains.flatMap((c) => [...c.via, ...c.standby]))];
     const requestHops = cell.path.slice(1, -1);
     const replyHops = cell.replyPath.slice(1, -1);
     const src = ctx.endpoint(check.from);
     const dst = ctx.endpoint(check.to);
     const dstAddress = cell.address || dst.address;
-    for (const vm of watch) await prepareAppliance(ctx, vm, src.address, dstAddress);
+    // A watched VM that a fault took down (SVC-5's failed appliance) has no interface to capture on:
+    // it sees nothing, which is what the path check then holds it to.
+    const live = watch.filter((vm) => !ctx.down.has(vm));
+    for (const vm of live) await prepareAppliance(ctx, vm, src.address, dstAddress);
     const port = check.probe.port ?? 7300;
     const filter = `${check.probe.proto} and host ${src.address} and host ${dstAddress} and port ${port}`;
     await ctx.traffic.prepare([check.from, ...watch, check.to].map((name) => ctx.endpoint(name).target));
     const points = await Promise.all(
-      [check.from, ...watch, check.to].map(async (name) => {
+      [check.from, ...live, check.to].map(async (name) => {
         const ep = ctx.endpoint(name);
         const file = ctx.artifactPath(`path-${name}.pcap`);
         const sniff = await ctx.traffic.startSniff({
@@ -290,7 +293,7 @@ export const path: CheckDefinition<PathCheck> = {
     }
     const counters = ['| appliance | request | reply | forwarded (all) |', '|---|---|---|---|'];
     for (const vm of watch) {
-      const c = await applianceCounters(ctx, vm);
+      const c = ctx.down.has(vm) ? {} : await applianceCounters(ctx, vm);
       counters.push(`| ${vm} | ${c.request ?? '?'} | ${c.reply ?? '?'} | ${c.forwarded ?? '?'} |`);
     }
     attachments.unshift(

@@ -13,6 +13,7 @@ import { packetLoss } from './packet-loss.ts';
 import { partition } from './partition.ts';
 import { processKill, processPause, processRestart } from './process.ts';
 import type { FaultDefinition, FaultShape, Revert } from './types.ts';
+import { vmKill } from './vm.ts';
 
 export type { FaultDefinition, Revert } from './types.ts';
 
@@ -32,6 +33,7 @@ export const FAULT_KINDS = [
   packetLoss,
   bgpAnnounce,
   ovsdbSessionDrop,
+  vmKill,
 ] as const;
 
 type FaultOf<D> = D extends FaultDefinition<infer F> ? F : never;
