@@ -25,19 +25,16 @@ describe('the ovn driver', () => {
     expect(skipReason(vx, driver, new Set(['vxlan', 'bridge']))).toMatch(/'vxlan' checks \(.*Geneve/);
   });
 
-  it('runs its own packs, and skips security groups, which it does not map yet', () => {
+  it('runs its own packs and security groups, and skips floating IPs, which it does not map yet', () => {
     const l3 = loadScenario(resolve(REPO, 'scenarios/ovn/l3-1-direct-routing.yml'));
     expect(skipReason(l3, driver, new Set())).toBeUndefined();
-    const withRules = {
+    const sg1 = loadScenario(resolve(REPO, 'scenarios/ovn/sg-1-rule-table.yml'));
+    expect(skipReason(sg1, driver, new Set(['vxlan', 'bridge']))).toBeUndefined();
+    const withFip = {
       ...l3,
-      intent: {
-        ...l3.intent,
-        rules: [{ from: 'any', to: 'any', proto: 'any' as const, ports: [], domain: undefined }],
-      },
+      intent: { ...l3.intent, floatingIps: [{ ip: '198.18.0.1', vm: l3.intent.vms[0]!.name }] },
     };
-    expect(skipReason(withRules, driver, new Set())).toBe(
-      'implementation ovn does not implement security-groups',
-    );
+    expect(skipReason(withFip, driver, new Set())).toBe('implementation ovn does not implement floating-ips');
   });
 
   it('refuses names the shell or OVS would not take as they are', () => {

@@ -22,6 +22,7 @@ import { type Intent, IntentIndex, parseCidr, type Subnet, type Vm } from '../..
 import type { Scenario } from '../../harness/scenario/types.ts';
 import { HarnessError } from '../../harness/util/errors.ts';
 import { pollUntil } from '../../harness/util/poll.ts';
+import { securityPlan } from './acls.ts';
 import { type OvnNames, ovnNames, SAFE_NAME } from './names.ts';
 
 /** The lab's node script (labs/ovn/ovn-node.sh, bound at /srv in every OVN node). */
@@ -64,8 +65,8 @@ function ovsdbBool(cell: unknown): boolean {
 
 export class OvnDriver implements ImplementationDriver {
   readonly name = 'ovn';
-  /** Switching and routing this round; ACLs, NAT and gateways are not mapped yet (docs/ovn.md). */
-  readonly capabilities: ReadonlySet<Capability> = new Set<Capability>(['l2', 'routing']);
+  /** Switching, routing, security groups (port groups + ACLs, acls.ts); NAT not mapped yet (docs/ovn.md). */
+  readonly capabilities: ReadonlySet<Capability> = new Set<Capability>(['l2', 'routing', 'security-groups']);
   readonly unsupportedChecks: ReadonlyMap<string, string> = new Map([
     [
       'bgp',
@@ -78,6 +79,7 @@ export class OvnDriver implements ImplementationDriver {
   private readonly namespaces = new Map<string, string>();
   private readonly switches = new Set<string>();
   private readonly routers = new Set<string>();
+  private readonly portGroups = new Set<string>();
   private lab: DeployedLab | undefined;
   /** The attached ports last seen up, so that checks after the first do not ask the SB again. */
   private upSince = '';
@@ -136,6 +138,7 @@ export class OvnDriver implements ImplementationDriver {
       cmds.push(...this.gatewayCommands(subnet, lr, ls, n));
     }
     for (const vm of ctx.intent.vms) if (vm.attached) cmds.push(...this.portCommands(vm, n));
+    cmds.push(...this.securityCommands(ctx.intent, n));
     if (cmds.length === 0) return;
     await this.nbctl(
       ctx.lab,
@@ -155,6 +158,27 @@ export class OvnDriver implements ImplementationDriver {
       ['lsp-set-addresses', lsp, 'router'],
       ['lsp-set-options', lsp, `router-port=${lrp}`],
     ];
+  }
+
+  /**
+   * Port groups and ACLs of the whole intent, rewritten in the same transaction as the ports (so a
+   * new port is never up without its ACLs): membership set, the group's ACLs replaced.
+   */
+  private securityCommands(intent: Intent, n: OvnNames): string[][] {
+    const plan = securityPlan(intent, n.portOf);
+    const cmds: string[][] = [];
+    for (const [pg, ports] of plan.portGroups) {
+      if (this.portGroups.has(pg)) cmds.push(['pg-set-ports', pg, ...ports], ['acl-del', pg]);
+      else cmds.push(['pg-add', pg, ...ports]);
+      this.portGroups.add(pg);
+    }
+    for (const pg of [...this.portGroups].filter((pg) => !plan.portGroups.has(pg))) {
+      cmds.push(['pg-del', pg]);
+      this.portGroups.delete(pg);
+    }
+    for (const acl of plan.acls)
+      cmds.push(['acl-add', acl.portGroup, acl.direction, String(acl.priority), acl.match, acl.action]);
+    return cmds;
   }
 
   private portCommands(vm: Vm, n: OvnNames): string[][] {
@@ -220,9 +244,7 @@ export class OvnDriver implements ImplementationDriver {
   async provision(change: IntentChange, ctx: DriverContext): Promise<void> {
     this.lab = ctx.lab;
     this.upSince = '';
-    if (change.move.length > 0 || change.setGroups.length > 0) {
-      throw new HarnessError('the ovn driver does not move VMs or set security groups (yet)');
-    }
+    if (change.move.length > 0) throw new HarnessError('the ovn driver does not move VMs (yet)');
     const idx = new IntentIndex(ctx.intent);
     const n = this.names(ctx.intent);
     const detach = change.apply
@@ -267,6 +289,10 @@ export class OvnDriver implements ImplementationDriver {
       throw new HarnessError(
         `OVN: logical port(s) ${(r.value ?? want).join(', ')} not up in the southbound database within ${PORT_UP_TIMEOUT_MS / 1000} s (ovn-controller running? iface-id set?)`,
       );
+    // A port is up once its own chassis has its flows; the other chassis may still be installing the
+    // change (ACLs and address sets name remote ports): wait until every chassis has caught up with
+    // the northbound configuration (ovn-nbctl(8) `--wait=hv`).
+    await this.nbctl(ctx.lab, [`--timeout=${PORT_UP_TIMEOUT_MS / 1000}`, '--wait=hv', 'sync']);
     this.upSince = want.join(' ');
   }
 
@@ -274,11 +300,13 @@ export class OvnDriver implements ImplementationDriver {
     this.upSince = '';
     for (const vm of [...this.plugged.values()]) await this.unplug(vm, ctx);
     const cmds: string[][] = [
+      ...[...this.portGroups].map((pg) => ['pg-del', pg]),
       ...[...this.routers].map((lr) => ['--if-exists', 'lr-del', lr]),
       ...[...this.switches].map((ls) => ['--if-exists', 'ls-del', ls]),
     ];
     this.routers.clear();
     this.switches.clear();
+    this.portGroups.clear();
     if (cmds.length > 0)
       await this.nbctl(
         ctx.lab,
