@@ -25,6 +25,9 @@ import { pollUntil } from '../../harness/util/poll.ts';
 import { securityPlan } from './acls.ts';
 import { type OvnNames, ovnNames, SAFE_NAME } from './names.ts';
 
+/** The logical switch of the lab's provider network, and its localnet name (ovn-bridge-mappings). */
+const PROVIDER_SWITCH = 'ls-provider';
+const PROVIDER_NETWORK = 'physnet';
 /** The lab's node script (labs/ovn/ovn-node.sh, bound at /srv in every OVN node). */
 const NODE_SCRIPT = '/srv/ovn-node.sh';
 /** The daemons a process fault may name, and the node script's `start` knows. */
@@ -65,8 +68,13 @@ function ovsdbBool(cell: unknown): boolean {
 
 export class OvnDriver implements ImplementationDriver {
   readonly name = 'ovn';
-  /** Switching, routing, security groups (port groups + ACLs, acls.ts); NAT not mapped yet (docs/ovn.md). */
-  readonly capabilities: ReadonlySet<Capability> = new Set<Capability>(['l2', 'routing', 'security-groups']);
+  /** Switching, routing, security groups (port groups + ACLs, acls.ts), floating IPs; no PNAT yet (docs/ovn.md). */
+  readonly capabilities: ReadonlySet<Capability> = new Set<Capability>([
+    'l2',
+    'routing',
+    'security-groups',
+    'floating-ips',
+  ]);
   readonly unsupportedChecks: ReadonlyMap<string, string> = new Map([
     [
       'bgp',
@@ -139,6 +147,7 @@ export class OvnDriver implements ImplementationDriver {
     }
     for (const vm of ctx.intent.vms) if (vm.attached) cmds.push(...this.portCommands(vm, n));
     cmds.push(...this.securityCommands(ctx.intent, n));
+    cmds.push(...this.natCommands(ctx, n));
     if (cmds.length === 0) return;
     await this.nbctl(
       ctx.lab,
@@ -179,6 +188,79 @@ export class OvnDriver implements ImplementationDriver {
     for (const acl of plan.acls)
       cmds.push(['acl-add', acl.portGroup, acl.direction, String(acl.priority), acl.match, acl.action]);
     return cmds;
+  }
+
+  /**
+   * Floating IPs: per routing domain that has any, a gateway port on the provider network (a logical
+   * switch with a localnet port, bridged to every chassis' br-ex), scheduled on the chassis by
+   * priority, and a distributed `dnat_and_snat` per floating IP (logical_port + external_mac, so the
+   * VM's own chassis translates and answers ARP for it: ovn-nb(5) NAT). Rewritten whole each time.
+   */
+  private natCommands(ctx: DriverContext, n: OvnNames): string[][] {
+    const idx = new IntentIndex(ctx.intent);
+    const byDomain = new Map<string, Array<{ ip: string; vm: Vm }>>();
+    for (const fip of ctx.intent.floatingIps) {
+      const vm = idx.vm(fip.vm);
+      const domain = idx.domainOf(vm).name;
+      byDomain.set(domain, [...(byDomain.get(domain) ?? []), { ip: fip.ip, vm }]);
+    }
+    const cmds: string[][] = [];
+    const provider = byDomain.size > 0 ? this.provider(ctx.lab) : undefined;
+    if (provider) {
+      cmds.push(
+        ['--may-exist', 'ls-add', PROVIDER_SWITCH],
+        ['--may-exist', 'lsp-add', PROVIDER_SWITCH, `${PROVIDER_SWITCH}-localnet`],
+        ['lsp-set-type', `${PROVIDER_SWITCH}-localnet`, 'localnet'],
+        ['lsp-set-addresses', `${PROVIDER_SWITCH}-localnet`, 'unknown'],
+        ['lsp-set-options', `${PROVIDER_SWITCH}-localnet`, `network_name=${PROVIDER_NETWORK}`],
+      );
+      this.switches.add(PROVIDER_SWITCH);
+    }
+    const chassis = ctx.lab.topology.nodes.filter((node) => node.labels['otwin.role'] === 'ovn-chassis');
+    ctx.intent.domains.forEach((domain, i) => {
+      const lr = n.routerOf(domain.name);
+      if (!this.routers.has(lr)) return;
+      // Every router's NAT is rewritten, so a floating IP moved or removed leaves nothing behind.
+      cmds.push(['lr-nat-del', lr, 'dnat_and_snat']);
+      const fips = byDomain.get(domain.name) ?? [];
+      if (fips.length === 0 || !provider) return;
+      const lrp = n.routerPortOf(`ext-${domain.name}`);
+      const lsp = `${PROVIDER_SWITCH}-${lr}`;
+      cmds.push(
+        ['--may-exist', 'lrp-add', lr, lrp, macFromName(lrp), `${provider.address(i)}/${provider.len}`],
+        ['--may-exist', 'lsp-add', PROVIDER_SWITCH, lsp],
+        ['lsp-set-type', lsp, 'router'],
+        ['lsp-set-addresses', lsp, 'router'],
+        ['lsp-set-options', lsp, `router-port=${lrp}`, 'nat-addresses=router'],
+        ...chassis.map((c, rank) => ['lrp-set-gateway-chassis', lrp, c.name, String(100 - rank)]),
+        ...fips.map((f) => [
+          'lr-nat-add',
+          lr,
+          'dnat_and_snat',
+          f.ip,
+          f.vm.ip,
+          n.portOf(f.vm.name),
+          macFromName(`fip:${f.ip}`),
+        ]),
+      );
+    });
+    return cmds;
+  }
+
+  /** The lab's provider network (central node label `otwin.ovn.provider`): routers' gateway ports. */
+  private provider(lab: DeployedLab): { len: number; address(i: number): string } {
+    const central = lab.topology.nodes.find((node) => node.labels['otwin.role'] === 'ovn-central');
+    const cidr = central?.labels['otwin.ovn.provider'];
+    if (!cidr)
+      throw new HarnessError(
+        'floating IPs on OVN need a provider network: label the central node otwin.ovn.provider: <cidr> (labs/ovn.clab.yml)',
+      );
+    const { base, len } = parseCidr(cidr);
+    const top = base + 2 ** (32 - len) - 2;
+    return {
+      len,
+      address: (i) => [24, 16, 8, 0].map((shift) => ((top - i) >>> shift) & 255).join('.'),
+    };
   }
 
   private portCommands(vm: Vm, n: OvnNames): string[][] {
