@@ -177,7 +177,10 @@ export class OvnDriver implements ImplementationDriver {
     const plan = securityPlan(intent, n.portOf);
     const cmds: string[][] = [];
     for (const [pg, ports] of plan.portGroups) {
-      if (this.portGroups.has(pg)) cmds.push(['pg-set-ports', pg, ...ports], ['acl-del', pg]);
+      // pg-set-ports takes at least one port: an emptied group is cleared with the generic command.
+      const members =
+        ports.length > 0 ? ['pg-set-ports', pg, ...ports] : ['clear', 'Port_Group', pg, 'ports'];
+      if (this.portGroups.has(pg)) cmds.push(members, ['acl-del', pg]);
       else cmds.push(['pg-add', pg, ...ports]);
       this.portGroups.add(pg);
     }
