@@ -25,16 +25,19 @@ describe('the ovn driver', () => {
     expect(skipReason(vx, driver, new Set(['vxlan', 'bridge']))).toMatch(/'vxlan' checks \(.*Geneve/);
   });
 
-  it('runs its own packs and security groups, and skips floating IPs, which it does not map yet', () => {
+  it('runs its own packs, security groups and floating IPs, and skips PNAT, which it does not map yet', () => {
+    const features = new Set(['vxlan', 'bridge']);
     const l3 = loadScenario(resolve(REPO, 'scenarios/ovn/l3-1-direct-routing.yml'));
     expect(skipReason(l3, driver, new Set())).toBeUndefined();
-    const sg1 = loadScenario(resolve(REPO, 'scenarios/ovn/sg-1-rule-table.yml'));
-    expect(skipReason(sg1, driver, new Set(['vxlan', 'bridge']))).toBeUndefined();
-    const withFip = {
-      ...l3,
-      intent: { ...l3.intent, floatingIps: [{ ip: '198.18.0.1', vm: l3.intent.vms[0]!.name }] },
-    };
-    expect(skipReason(withFip, driver, new Set())).toBe('implementation ovn does not implement floating-ips');
+    for (const copy of ['sg-1-rule-table', 'sg-2-stateful', 'nat-1-floating-ip']) {
+      const s = loadScenario(resolve(REPO, `scenarios/ovn/${copy}.yml`));
+      expect(skipReason(s, driver, features)).toBeUndefined();
+    }
+    const pnat = loadScenario(resolve(REPO, 'scenarios/nat/nat-5-pnat.yml'), {
+      implementation: 'ovn',
+      lab: resolve(REPO, 'labs/default.clab.yml'),
+    });
+    expect(skipReason(pnat, driver, features)).toBe('implementation ovn does not implement pnat');
   });
 
   it('refuses names the shell or OVS would not take as they are', () => {
