@@ -56,6 +56,18 @@ describe('security groups on OVN', () => {
     ]);
   });
 
+  it('the stateless profile (a sabotage) allows each rule and its source-port mirror without conntrack', () => {
+    const { acls } = securityPlan(sg2, portOf, 'stateless');
+    expect(acls.some((a) => a.action === 'allow-related')).toBe(false);
+    expect(acls).toContainEqual({
+      portGroup: app,
+      direction: 'from-lport',
+      priority: 1002,
+      match: `inport == @${app} && ip4.dst == $${web}_ip4 && tcp && (tcp.src == 9000)`,
+      action: 'allow-stateless',
+    });
+  });
+
   it('maps any, CIDRs, port ranges and ICMP; a domain without rules gets nothing', () => {
     const intent = {
       ...sg2,

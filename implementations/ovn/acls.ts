@@ -39,11 +39,11 @@ export function ruleDomains(rule: Rule, intent: Intent): string[] {
   return [...out];
 }
 
-function protoMatch(rule: Rule): string {
+function protoMatch(rule: Rule, port: 'src' | 'dst' = 'dst'): string {
   if (rule.proto === 'any') return 'ip4';
   if (rule.proto === 'icmp') return 'icmp4';
   if (rule.ports.length === 0) return rule.proto;
-  const field = `${rule.proto}.dst`;
+  const field = `${rule.proto}.${port}`;
   const ranges = rule.ports.map(([a, b]) =>
     a === b ? `${field} == ${a}` : `(${field} >= ${a} && ${field} <= ${b})`,
   );
@@ -56,8 +56,15 @@ export interface OvnAcl {
   direction: 'from-lport' | 'to-lport';
   priority: number;
   match: string;
-  action: 'allow-related' | 'drop';
+  action: 'allow-related' | 'allow-stateless' | 'drop';
 }
+
+/**
+ * `stateful` (the intent's semantics): `allow-related`. `stateless` (a TEST-ONLY sabotage profile,
+ * like the reference's `--sg-mode stateless`): `allow-stateless`, plus each rule mirrored on the
+ * source port so replies pass — and so does unsolicited traffic from the service port (SG-2's point).
+ */
+export type SecurityProfile = 'stateful' | 'stateless';
 
 export interface SecurityPlan {
   /** Port group → its member logical ports (attached VMs only: a port must exist to be a member). */
@@ -66,7 +73,12 @@ export interface SecurityPlan {
 }
 
 /** The port groups and ACLs of the whole intent (`portOf` names a VM's logical switch port). */
-export function securityPlan(intent: Intent, portOf: (vm: string) => string): SecurityPlan {
+export function securityPlan(
+  intent: Intent,
+  portOf: (vm: string) => string,
+  profile: SecurityProfile = 'stateful',
+): SecurityPlan {
+  const allow = profile === 'stateful' ? 'allow-related' : 'allow-stateless';
   const idx = new IntentIndex(intent);
   const portGroups = new Map<string, string[]>();
   const acls: OvnAcl[] = [];
@@ -91,11 +103,10 @@ export function securityPlan(intent: Intent, portOf: (vm: string) => string): Se
         );
       return pg;
     };
-    for (const rule of rules) {
-      const proto = protoMatch(rule);
+    const allowBetween = (from: string, to: string, proto: string) => {
       // The sender's side (from-lport on its port) and the receiver's side (to-lport on its port).
-      const fromSide = side(rule.from, 'src', groupPg, all);
-      const toSide = side(rule.to, 'dst', groupPg, all);
+      const fromSide = side(from, 'src', groupPg, all);
+      const toSide = side(to, 'dst', groupPg, all);
       acls.push({
         portGroup: fromSide.pg,
         direction: 'from-lport',
@@ -103,7 +114,7 @@ export function securityPlan(intent: Intent, portOf: (vm: string) => string): Se
         match: [`inport == @${fromSide.pg}`, fromSide.ownAddress, toSide.peerAddress, proto]
           .filter(Boolean)
           .join(' && '),
-        action: 'allow-related',
+        action: allow,
       });
       acls.push({
         portGroup: toSide.pg,
@@ -112,8 +123,12 @@ export function securityPlan(intent: Intent, portOf: (vm: string) => string): Se
         match: [`outport == @${toSide.pg}`, toSide.ownAddress, fromSide.peerAddress, proto]
           .filter(Boolean)
           .join(' && '),
-        action: 'allow-related',
+        action: allow,
       });
+    };
+    for (const rule of rules) {
+      allowBetween(rule.from, rule.to, protoMatch(rule));
+      if (profile === 'stateless') allowBetween(rule.to, rule.from, protoMatch(rule, 'src'));
     }
     acls.push(
       {

@@ -25,6 +25,12 @@ import { pollUntil } from '../../harness/util/poll.ts';
 import { securityPlan } from './acls.ts';
 import { type OvnNames, ovnNames, SAFE_NAME } from './names.ts';
 
+/**
+ * TEST-ONLY sabotage switches (tests/sabotage/ovn.test.ts, docs/sabotage.md), comma-separated in
+ * OTWIN_OVN_SABOTAGE; unset, always outside that test: `stateless` writes the stateless profile
+ * (acls.ts: `allow-stateless`, rules mirrored on the source port) where the intent is stateful, `fip-snat-only` writes floating IPs as `snat` (no inbound translation).
+ */
+const SABOTAGE = new Set((process.env.OTWIN_OVN_SABOTAGE ?? '').split(',').filter(Boolean));
 /** The logical switch of the lab's provider network, and its localnet name (ovn-bridge-mappings). */
 const PROVIDER_SWITCH = 'ls-provider';
 const PROVIDER_NETWORK = 'physnet';
@@ -174,7 +180,7 @@ export class OvnDriver implements ImplementationDriver {
    * new port is never up without its ACLs): membership set, the group's ACLs replaced.
    */
   private securityCommands(intent: Intent, n: OvnNames): string[][] {
-    const plan = securityPlan(intent, n.portOf);
+    const plan = securityPlan(intent, n.portOf, SABOTAGE.has('stateless') ? 'stateless' : 'stateful');
     const cmds: string[][] = [];
     for (const [pg, ports] of plan.portGroups) {
       // pg-set-ports takes at least one port: an emptied group is cleared with the generic command.
@@ -224,7 +230,7 @@ export class OvnDriver implements ImplementationDriver {
       const lr = n.routerOf(domain.name);
       if (!this.routers.has(lr)) return;
       // Every router's NAT is rewritten, so a floating IP moved or removed leaves nothing behind.
-      cmds.push(['lr-nat-del', lr, 'dnat_and_snat']);
+      cmds.push(['lr-nat-del', lr, 'dnat_and_snat'], ['lr-nat-del', lr, 'snat']);
       const fips = byDomain.get(domain.name) ?? [];
       if (fips.length === 0 || !provider) return;
       const lrp = n.routerPortOf(`ext-${domain.name}`);
@@ -236,15 +242,19 @@ export class OvnDriver implements ImplementationDriver {
         ['lsp-set-addresses', lsp, 'router'],
         ['lsp-set-options', lsp, `router-port=${lrp}`, 'nat-addresses=router'],
         ...chassis.map((c, rank) => ['lrp-set-gateway-chassis', lrp, c.name, String(100 - rank)]),
-        ...fips.map((f) => [
-          'lr-nat-add',
-          lr,
-          'dnat_and_snat',
-          f.ip,
-          f.vm.ip,
-          n.portOf(f.vm.name),
-          macFromName(`fip:${f.ip}`),
-        ]),
+        ...fips.map((f) =>
+          SABOTAGE.has('fip-snat-only')
+            ? ['lr-nat-add', lr, 'snat', f.ip, f.vm.ip]
+            : [
+                'lr-nat-add',
+                lr,
+                'dnat_and_snat',
+                f.ip,
+                f.vm.ip,
+                n.portOf(f.vm.name),
+                macFromName(`fip:${f.ip}`),
+              ],
+        ),
       );
     });
     return cmds;
