@@ -1,13 +1,13 @@
 /**
  * `npm run bench -- ovn-attach [--count 30] [--lab-name otb-ovn]`: deploys labs/ovn.clab.yml under
- * `--lab-name`, puts one probe VM on each of the three chassis through the ovn driver, then attaches
+ * `--lab-name`, puts one probe VM on each of the four chassis through the ovn driver, then attaches
  * `count` VMs round-robin and measures for each the time from the driver's provision call (the NB
  * transaction, then the VIF plug a hypervisor would do) until the new VM answers the probe VM of every
  * chassis. Measured as bench/attach.ts measures the reference: the probes run in the traffic engine's
  * probe server inside the probe VMs and are armed (an echo request every 5 ms) before the call.
  *
- * BENCH lines: ovn_attach_reachable_p50_ms|p95. Not yet in one run beside attach_reachable_* (the
- * reference bench deploys its own two-zone lab); see docs/ovn.md.
+ * BENCH lines: ovn_attach_reachable_p50_ms|p95. `npm run bench -- compare-impl` runs it in one run
+ * beside the reference's attach_reachable_* (same count, four hypervisors each); see docs/ovn.md.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -23,7 +23,7 @@ import { waitFor } from '../harness/util/poll.ts';
 import { OvnDriver } from '../implementations/ovn/driver.ts';
 import { percentile } from './_attach-stages.ts';
 
-const CHASSIS = ['hv1', 'hv2', 'hv3'];
+const CHASSIS = ['hv1', 'hv2', 'hv3', 'hv4'];
 const REPO = resolve(import.meta.dirname, '..');
 const now = () => performance.timeOrigin + performance.now();
 
@@ -94,7 +94,7 @@ export async function main(argv: string[]): Promise<void> {
       netnsPath: driver.locate(vm, ctx).node.netnsPath,
     }));
     for (const [i, from] of probeTargets.entries()) {
-      const other = `10.7.7.${((i + 1) % 3) + 1}`;
+      const other = `10.7.7.${((i + 1) % CHASSIS.length) + 1}`;
       await waitFor(
         async () => (await (await probes.reachWatch({ from, to: other, timeoutMs: 1000 })).wait()).reached,
         (ok) => ok,
@@ -106,7 +106,7 @@ export async function main(argv: string[]): Promise<void> {
     );
     const times: number[] = [];
     for (let n = 0; n < count; n++) {
-      const vm = benchVm(`vm${n}`, CHASSIS[n % 3]!, `10.7.1.${n + 1}`);
+      const vm = benchVm(`vm${n}`, CHASSIS[n % CHASSIS.length]!, `10.7.1.${n + 1}`);
       intent.vms.push(vm);
       const watches = await Promise.all(probeTargets.map((from) => probes.reachWatch({ from, to: vm.ip })));
       const t0 = now();
@@ -118,7 +118,7 @@ export async function main(argv: string[]): Promise<void> {
     }
     const sorted = [...times].sort((a, b) => a - b);
     console.log(
-      `attach→reachable from all 3 chassis: min ${sorted[0]?.toFixed(0)} ms, max ${sorted.at(-1)?.toFixed(0)} ms`,
+      `attach→reachable from all ${CHASSIS.length} chassis: min ${sorted[0]?.toFixed(0)} ms, max ${sorted.at(-1)?.toFixed(0)} ms`,
     );
     console.log(`BENCH ovn_attach_reachable_p50_ms ${percentile(sorted, 50).toFixed(1)} ms`);
     console.log(`BENCH ovn_attach_reachable_p95_ms ${percentile(sorted, 95).toFixed(1)} ms`);

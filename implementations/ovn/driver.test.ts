@@ -25,19 +25,19 @@ describe('the ovn driver', () => {
     expect(skipReason(vx, driver, new Set(['vxlan', 'bridge']))).toMatch(/'vxlan' checks \(.*Geneve/);
   });
 
-  it('runs its own packs, and skips security groups, which it does not map yet', () => {
+  it('runs its own packs, security groups and floating IPs, and skips PNAT, which it does not map yet', () => {
+    const features = new Set(['vxlan', 'bridge']);
     const l3 = loadScenario(resolve(REPO, 'scenarios/ovn/l3-1-direct-routing.yml'));
     expect(skipReason(l3, driver, new Set())).toBeUndefined();
-    const withRules = {
-      ...l3,
-      intent: {
-        ...l3.intent,
-        rules: [{ from: 'any', to: 'any', proto: 'any' as const, ports: [], domain: undefined }],
-      },
-    };
-    expect(skipReason(withRules, driver, new Set())).toBe(
-      'implementation ovn does not implement security-groups',
-    );
+    for (const copy of ['sg-1-rule-table', 'sg-2-stateful', 'nat-1-floating-ip']) {
+      const s = loadScenario(resolve(REPO, `scenarios/ovn/${copy}.yml`));
+      expect(skipReason(s, driver, features)).toBeUndefined();
+    }
+    const pnat = loadScenario(resolve(REPO, 'scenarios/nat/nat-5-pnat.yml'), {
+      implementation: 'ovn',
+      lab: resolve(REPO, 'labs/default.clab.yml'),
+    });
+    expect(skipReason(pnat, driver, features)).toBe('implementation ovn does not implement pnat');
   });
 
   it('refuses names the shell or OVS would not take as they are', () => {

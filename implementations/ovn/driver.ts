@@ -23,8 +23,18 @@ import { type Intent, IntentIndex, parseCidr, type Subnet, type Vm } from '../..
 import type { Scenario } from '../../harness/scenario/types.ts';
 import { HarnessError } from '../../harness/util/errors.ts';
 import { pollUntil } from '../../harness/util/poll.ts';
+import { securityPlan } from './acls.ts';
 import { type OvnNames, ovnNames, SAFE_NAME } from './names.ts';
 
+/**
+ * TEST-ONLY sabotage switches (tests/sabotage/ovn.test.ts, docs/sabotage.md), comma-separated in
+ * OTWIN_OVN_SABOTAGE; unset, always outside that test: `stateless` writes the stateless profile
+ * (acls.ts: `allow-stateless`, rules mirrored on the source port) where the intent is stateful, `fip-snat-only` writes floating IPs as `snat` (no inbound translation).
+ */
+const SABOTAGE = new Set((process.env.OTWIN_OVN_SABOTAGE ?? '').split(',').filter(Boolean));
+/** The logical switch of the lab's provider network, and its localnet name (ovn-bridge-mappings). */
+const PROVIDER_SWITCH = 'ls-provider';
+const PROVIDER_NETWORK = 'physnet';
 /** The lab's node script (labs/ovn/ovn-node.sh, bound at /srv in every OVN node). */
 const NODE_SCRIPT = '/srv/ovn-node.sh';
 /** The daemons a process fault may name, and the node script's `start` knows. */
@@ -65,8 +75,13 @@ function ovsdbBool(cell: unknown): boolean {
 
 export class OvnDriver implements ImplementationDriver {
   readonly name = 'ovn';
-  /** Switching and routing this round; ACLs, NAT and gateways are not mapped yet (docs/ovn.md). */
-  readonly capabilities: ReadonlySet<Capability> = new Set<Capability>(['l2', 'routing']);
+  /** Switching, routing, security groups (port groups + ACLs, acls.ts), floating IPs; no PNAT yet (docs/ovn.md). */
+  readonly capabilities: ReadonlySet<Capability> = new Set<Capability>([
+    'l2',
+    'routing',
+    'security-groups',
+    'floating-ips',
+  ]);
   readonly unsupportedChecks: ReadonlyMap<string, string> = new Map([
     [
       'bgp',
@@ -79,6 +94,7 @@ export class OvnDriver implements ImplementationDriver {
   private readonly namespaces = new Map<string, string>();
   private readonly switches = new Set<string>();
   private readonly routers = new Set<string>();
+  private readonly portGroups = new Set<string>();
   private lab: DeployedLab | undefined;
   /** The attached ports last seen up, so that checks after the first do not ask the SB again. */
   private upSince = '';
@@ -137,6 +153,8 @@ export class OvnDriver implements ImplementationDriver {
       cmds.push(...this.gatewayCommands(subnet, lr, ls, n));
     }
     for (const vm of ctx.intent.vms) if (vm.attached) cmds.push(...this.portCommands(vm, n));
+    cmds.push(...this.securityCommands(ctx.intent, n));
+    cmds.push(...this.natCommands(ctx, n));
     if (cmds.length === 0) return;
     await this.nbctl(
       ctx.lab,
@@ -156,6 +174,107 @@ export class OvnDriver implements ImplementationDriver {
       ['lsp-set-addresses', lsp, 'router'],
       ['lsp-set-options', lsp, `router-port=${lrp}`],
     ];
+  }
+
+  /**
+   * Port groups and ACLs of the whole intent, rewritten in the same transaction as the ports (so a
+   * new port is never up without its ACLs): membership set, the group's ACLs replaced.
+   */
+  private securityCommands(intent: Intent, n: OvnNames): string[][] {
+    const plan = securityPlan(intent, n.portOf, SABOTAGE.has('stateless') ? 'stateless' : 'stateful');
+    const cmds: string[][] = [];
+    for (const [pg, ports] of plan.portGroups) {
+      // pg-set-ports takes at least one port: an emptied group is cleared with the generic command.
+      const members =
+        ports.length > 0 ? ['pg-set-ports', pg, ...ports] : ['clear', 'Port_Group', pg, 'ports'];
+      if (this.portGroups.has(pg)) cmds.push(members, ['acl-del', pg]);
+      else cmds.push(['pg-add', pg, ...ports]);
+      this.portGroups.add(pg);
+    }
+    for (const pg of [...this.portGroups].filter((pg) => !plan.portGroups.has(pg))) {
+      cmds.push(['pg-del', pg]);
+      this.portGroups.delete(pg);
+    }
+    for (const acl of plan.acls)
+      cmds.push(['acl-add', acl.portGroup, acl.direction, String(acl.priority), acl.match, acl.action]);
+    return cmds;
+  }
+
+  /**
+   * Floating IPs: per routing domain that has any, a gateway port on the provider network (a logical
+   * switch with a localnet port, bridged to every chassis' br-ex), scheduled on the chassis by
+   * priority, and a distributed `dnat_and_snat` per floating IP (logical_port + external_mac, so the
+   * VM's own chassis translates and answers ARP for it: ovn-nb(5) NAT). Rewritten whole each time.
+   */
+  private natCommands(ctx: DriverContext, n: OvnNames): string[][] {
+    const idx = new IntentIndex(ctx.intent);
+    const byDomain = new Map<string, Array<{ ip: string; vm: Vm }>>();
+    for (const fip of ctx.intent.floatingIps) {
+      const vm = idx.vm(fip.vm);
+      const domain = idx.domainOf(vm).name;
+      byDomain.set(domain, [...(byDomain.get(domain) ?? []), { ip: fip.ip, vm }]);
+    }
+    const cmds: string[][] = [];
+    const provider = byDomain.size > 0 ? this.provider(ctx.lab) : undefined;
+    if (provider) {
+      cmds.push(
+        ['--may-exist', 'ls-add', PROVIDER_SWITCH],
+        ['--may-exist', 'lsp-add', PROVIDER_SWITCH, `${PROVIDER_SWITCH}-localnet`],
+        ['lsp-set-type', `${PROVIDER_SWITCH}-localnet`, 'localnet'],
+        ['lsp-set-addresses', `${PROVIDER_SWITCH}-localnet`, 'unknown'],
+        ['lsp-set-options', `${PROVIDER_SWITCH}-localnet`, `network_name=${PROVIDER_NETWORK}`],
+      );
+      this.switches.add(PROVIDER_SWITCH);
+    }
+    const chassis = ctx.lab.topology.nodes.filter((node) => node.labels['otwin.role'] === 'ovn-chassis');
+    ctx.intent.domains.forEach((domain, i) => {
+      const lr = n.routerOf(domain.name);
+      if (!this.routers.has(lr)) return;
+      // Every router's NAT is rewritten, so a floating IP moved or removed leaves nothing behind.
+      cmds.push(['lr-nat-del', lr, 'dnat_and_snat'], ['lr-nat-del', lr, 'snat']);
+      const fips = byDomain.get(domain.name) ?? [];
+      if (fips.length === 0 || !provider) return;
+      const lrp = n.routerPortOf(`ext-${domain.name}`);
+      const lsp = `${PROVIDER_SWITCH}-${lr}`;
+      cmds.push(
+        ['--may-exist', 'lrp-add', lr, lrp, macFromName(lrp), `${provider.address(i)}/${provider.len}`],
+        ['--may-exist', 'lsp-add', PROVIDER_SWITCH, lsp],
+        ['lsp-set-type', lsp, 'router'],
+        ['lsp-set-addresses', lsp, 'router'],
+        ['lsp-set-options', lsp, `router-port=${lrp}`, 'nat-addresses=router'],
+        ...chassis.map((c, rank) => ['lrp-set-gateway-chassis', lrp, c.name, String(100 - rank)]),
+        ...fips.map((f) =>
+          SABOTAGE.has('fip-snat-only')
+            ? ['lr-nat-add', lr, 'snat', f.ip, f.vm.ip]
+            : [
+                'lr-nat-add',
+                lr,
+                'dnat_and_snat',
+                f.ip,
+                f.vm.ip,
+                n.portOf(f.vm.name),
+                macFromName(`fip:${f.ip}`),
+              ],
+        ),
+      );
+    });
+    return cmds;
+  }
+
+  /** The lab's provider network (central node label `otwin.ovn.provider`): routers' gateway ports. */
+  private provider(lab: DeployedLab): { len: number; address(i: number): string } {
+    const central = lab.topology.nodes.find((node) => node.labels['otwin.role'] === 'ovn-central');
+    const cidr = central?.labels['otwin.ovn.provider'];
+    if (!cidr)
+      throw new HarnessError(
+        'floating IPs on OVN need a provider network: label the central node otwin.ovn.provider: <cidr> (labs/ovn.clab.yml)',
+      );
+    const { base, len } = parseCidr(cidr);
+    const top = base + 2 ** (32 - len) - 2;
+    return {
+      len,
+      address: (i) => [24, 16, 8, 0].map((shift) => ((top - i) >>> shift) & 255).join('.'),
+    };
   }
 
   private portCommands(vm: Vm, n: OvnNames): string[][] {
@@ -221,9 +340,7 @@ export class OvnDriver implements ImplementationDriver {
   async provision(change: IntentChange, ctx: DriverContext): Promise<void> {
     this.lab = ctx.lab;
     this.upSince = '';
-    if (change.move.length > 0 || change.setGroups.length > 0) {
-      throw new HarnessError('the ovn driver does not move VMs or set security groups (yet)');
-    }
+    if (change.move.length > 0) throw new HarnessError('the ovn driver does not move VMs (yet)');
     const idx = new IntentIndex(ctx.intent);
     const n = this.names(ctx.intent);
     const detach = change.apply
@@ -268,6 +385,10 @@ export class OvnDriver implements ImplementationDriver {
       throw new HarnessError(
         `OVN: logical port(s) ${(r.value ?? want).join(', ')} not up in the southbound database within ${PORT_UP_TIMEOUT_MS / 1000} s (ovn-controller running? iface-id set?)`,
       );
+    // A port is up once its own chassis has its flows; the other chassis may still be installing the
+    // change (ACLs and address sets name remote ports): wait until every chassis has caught up with
+    // the northbound configuration (ovn-nbctl(8) `--wait=hv`).
+    await this.nbctl(ctx.lab, [`--timeout=${PORT_UP_TIMEOUT_MS / 1000}`, '--wait=hv', 'sync']);
     this.upSince = want.join(' ');
   }
 
@@ -275,11 +396,13 @@ export class OvnDriver implements ImplementationDriver {
     this.upSince = '';
     for (const vm of [...this.plugged.values()]) await this.unplug(vm, ctx);
     const cmds: string[][] = [
+      ...[...this.portGroups].map((pg) => ['pg-del', pg]),
       ...[...this.routers].map((lr) => ['--if-exists', 'lr-del', lr]),
       ...[...this.switches].map((ls) => ['--if-exists', 'ls-del', ls]),
     ];
     this.routers.clear();
     this.switches.clear();
+    this.portGroups.clear();
     if (cmds.length > 0)
       await this.nbctl(
         ctx.lab,

@@ -89,9 +89,9 @@ describe.skipIf(missing.length > 0)(
 
       // The daemons the lab started, as host PIDs, before destroy.
       const pids: number[] = [];
-      for (const node of ['central', 'hv1', 'hv2', 'hv3'])
+      for (const node of ['central', 'hv1', 'hv2', 'hv3', 'hv4'])
         for (const role of DAEMONS) pids.push(...(await driver.processes(role, lab.node(node))));
-      expect(pids.length).toBe(1 * 2 + 1 + 3 * 3); // central: NB+SB ovsdb-server, northd; each chassis: 3
+      expect(pids.length).toBe(1 * 2 + 1 + 4 * 3); // central: NB+SB ovsdb-server, northd; each chassis: 3
 
       await driver.teardown(ctx);
       await runtime.destroy(topology);

@@ -8,6 +8,7 @@
 #   ovn-node.sh central <underlay-ip>              NB + SB ovsdb-server, ovn-northd
 #   ovn-node.sh chassis <system-id> <underlay-ip> <central-ip> [geneve|vxlan]
 #                                                  ovsdb-server, ovs-vswitchd (netdev), ovn-controller
+#   ovn-node.sh provider <iface> <network-name>    br-ex on <iface>, mapped to the localnet network
 #   ovn-node.sh start <daemon> [args of the node role]  one daemon again (after a kill)
 set -eu
 OVS=${OVS_RUNDIR:?the node env sets OVS_RUNDIR} OVN=${OVN_RUNDIR:?the node env sets OVN_RUNDIR}
@@ -73,8 +74,17 @@ chassis() {   # chassis <system-id> <underlay-ip> <central-ip> [encap]
   controller
 }
 
+provider() {   # provider <iface> <network-name>: the chassis' bridge to the provider network
+  ethtool -K "$1" tx off >/dev/null
+  ip link set "$1" up
+  ovs-vsctl --may-exist add-br br-ex -- set bridge br-ex datapath_type=netdev \
+    -- --may-exist add-port br-ex "$1"
+  ovs-vsctl set open_vswitch . external_ids:ovn-bridge-mappings="$2:br-ex"
+}
+
 case "${1:-}" in
   central) shift; central "$@" ;;
+  provider) shift; provider "$@" ;;
   chassis) shift; chassis "$@" ;;
   start)
     case "${2:-}" in
@@ -83,5 +93,5 @@ case "${1:-}" in
       ovs-vswitchd) vswitchd ;;
       *) echo "ovn-node.sh: cannot start '${2:-}' (ovn-northd, ovn-controller, ovs-vswitchd)" >&2; exit 2 ;;
     esac ;;
-  *) echo "usage: ovn-node.sh central <ip> | chassis <id> <ip> <central-ip> [encap] | start <daemon>" >&2; exit 2 ;;
+  *) echo "usage: ovn-node.sh central <ip> | chassis <id> <ip> <central-ip> [encap] | provider <iface> <net> | start <daemon>" >&2; exit 2 ;;
 esac

@@ -41,6 +41,7 @@ const USAGE = `usage: otwin run [scenario files or folders...] [--lab <file>] [-
   --lab      run every scenario on this lab file instead
   --implementation  run every scenario against this implementation (a name in package.json
              otwin.drivers) instead of the one it names; the report and run records show this name
+             (also --impl)
   --tags     only scenarios carrying one of these tags
   --transport  how the traffic engine reaches nodes: netns (default; enters their namespaces from
              this machine) or exec (a probe server started in each node through the runtime's exec;
@@ -94,7 +95,12 @@ export async function main(argv: string[]): Promise<number> {
   const files = collectScenarioFiles(defaultRun ? defaultScenarioRoots() : positionals);
   if (files.length === 0)
     throw new UserError('no scenario files found', { hint: 'scenario files end in .yml or .yaml' });
-  const scenarios = validateAll(files, values.lab, values.implementation);
+  if (values.impl && values.implementation && values.impl !== values.implementation)
+    throw new UserError(`--impl ${values.impl} and --implementation ${values.implementation} disagree`, {
+      hint: 'give one of them',
+    });
+  const implementation = values.implementation ?? values.impl;
+  const scenarios = validateAll(files, values.lab, implementation);
   const tags =
     values.tags
       ?.split(',')
@@ -114,7 +120,7 @@ export async function main(argv: string[]): Promise<number> {
   const result = await launch({
     files: selected.map((s) => s.file),
     lab: values.lab,
-    implementationOverride: values.implementation,
+    implementationOverride: implementation,
     keep: values.keep ?? false,
     reuse: values.reuse ?? false,
     runtime,
@@ -145,6 +151,8 @@ function parse(argv: string[]) {
     options: {
       lab: { type: 'string', short: 'l' },
       implementation: { type: 'string', short: 'i' },
+      // The short spelling the docs of other implementations use (`--impl ovn`).
+      impl: { type: 'string' },
       tags: { type: 'string' },
       keep: { type: 'boolean' },
       reuse: { type: 'boolean' },
