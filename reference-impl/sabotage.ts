@@ -26,6 +26,7 @@
  * | `no-stale`                  | controller | a vanished originator's routes are dropped, not kept as stale    |
  * | `forget-on-directory-loss`  | controller | losing the directory empties the world (every VM withdrawn)      |
  * | `no-dup-mac-detection`      | controller | no duplicate MAC detection: a MAC flapping N times in M s keeps moving |
+ * | `mobility-zone-local`       | controller | MAC moves numbered from the own zone only: other zones' vports and learned routes' sequences are ignored |
  * | `sg-allow-all`              | agent      | security rules are never enforced (every domain allows all)      |
  * | `sg-stateless`              | agent      | stateless filtering where stateful is declared (like `--sg-mode stateless`) |
  * | `sg-drop-membership-update` | controller | a VM's type-2 route keeps the groups it was first announced with |
@@ -67,6 +68,7 @@ export const SABOTAGES = [
   'no-stale',
   'forget-on-directory-loss',
   'no-dup-mac-detection',
+  'mobility-zone-local',
   'sg-allow-all',
   'sg-stateless',
   'sg-drop-membership-update',
