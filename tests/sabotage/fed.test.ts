@@ -62,3 +62,27 @@ describe('a federation peering that strips what it should keep: FED-4 fails', ()
 
   for (const c of CASES) it(`fails ${c.id} (${c.step.source})`, () => expectFailed(run, c));
 });
+
+describe('a controller without graceful restart on the graceful-restart lab: FED-5 fails', () => {
+  let run: SabotageRun;
+  const CASES: ExpectedFailure[] = [
+    {
+      id: 'FED-5',
+      step: /flow fed5-b3 → fed5-a1 \(into zone z1\) while c1 restarts/,
+      message: /rr1 keeps c1's floating-IP route, marked stale|stale/,
+    },
+  ];
+  beforeAll(async () => {
+    run = await runSabotaged(
+      'fed5',
+      { c1: ['no-graceful-restart'] },
+      [suiteFile('scenarios/fed/fed-5-graceful-restart.yml')],
+      {},
+      {},
+      suiteFile('labs/fed-gr.clab.yml'),
+    );
+  }, 600_000);
+  afterAll(() => run?.lab.remove());
+
+  for (const c of CASES) it(`fails ${c.id} (${c.step.source})`, () => expectFailed(run, c));
+});
