@@ -26,6 +26,8 @@
  * | `no-stale`                  | controller | a vanished originator's routes are dropped, not kept as stale    |
  * | `forget-on-directory-loss`  | controller | losing the directory empties the world (every VM withdrawn)      |
  * | `no-dup-mac-detection`      | controller | no duplicate MAC detection: a MAC flapping N times in M s keeps moving |
+ * | `no-graceful-restart`       | controller | `--graceful-restart` is ignored: no RFC 4724 capability, the reflector drops the routes at once |
+ * | `mobility-zone-local`       | controller | MAC moves numbered from the own zone only: other zones' vports and learned routes' sequences are ignored |
  * | `sg-allow-all`              | agent      | security rules are never enforced (every domain allows all)      |
  * | `sg-stateless`              | agent      | stateless filtering where stateful is declared (like `--sg-mode stateless`) |
  * | `sg-drop-membership-update` | controller | a VM's type-2 route keeps the groups it was first announced with |
@@ -68,6 +70,8 @@ export const SABOTAGES = [
   'no-stale',
   'forget-on-directory-loss',
   'no-dup-mac-detection',
+  'mobility-zone-local',
+  'no-graceful-restart',
   'sg-allow-all',
   'sg-stateless',
   'sg-drop-membership-update',

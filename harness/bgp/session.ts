@@ -68,7 +68,7 @@ export interface PeerOwner {
   holdTime: number;
   connectRetryMs: number;
   families: Family[];
-  gracefulRestart: { restartTime: number } | undefined;
+  gracefulRestart: { restartTime: number; restarting: boolean; forwardingPreserved: boolean } | undefined;
   onEstablished(peer: Peer): void;
   onDown(peer: Peer, reason: string, graceful: boolean): void;
   onUpdate(peer: Peer, update: DecodedUpdate, receivedAt: number): void;
@@ -252,7 +252,7 @@ export class Peer {
         holdTime: this.config.holdTime ?? this.owner.holdTime,
         routerId: this.owner.routerId,
         families,
-        ...(gr ? { gracefulRestart: { restartTime: gr.restartTime, families } } : {}),
+        ...(gr ? { gracefulRestart: { ...gr, families } } : {}),
         ...(this.config.addPathReceive?.length
           ? { addPath: this.config.addPathReceive.map((family) => ({ family, mode: 'receive' as const })) }
           : {}),

@@ -35,8 +35,20 @@ export interface SpeakerOptions {
   peers?: PeerConfig[];
   /** Families offered to every peer unless the peer says otherwise (default: all three). */
   families?: Family[];
-  /** Advertise graceful restart (RFC 4724) with this restart time; we always act as a helper. */
-  gracefulRestart?: { restartTime: number; stalePathTimeMs?: number };
+  /**
+   * Advertise graceful restart (RFC 4724) with this restart time; we always act as a helper.
+   * `restarting` sets the R bit, `forwardingPreserved` the F bit of every family (the data plane
+   * kept forwarding while this speaker was down); `holdEndOfRib` sends End-of-RIB only once
+   * releaseEndOfRib() says the routes are complete, so a helper does not flush stale routes the
+   * restarted speaker has not re-announced yet.
+   */
+  gracefulRestart?: {
+    restartTime: number;
+    stalePathTimeMs?: number;
+    restarting?: boolean;
+    forwardingPreserved?: boolean;
+    holdEndOfRib?: boolean;
+  };
   /** Source address for outgoing connections. */
   localAddress?: string;
   /** Cluster id when reflecting to our route-reflector clients (default: routerId). */
@@ -84,12 +96,15 @@ export class BgpSpeaker extends EventEmitter<SpeakerEvents> {
   private server: Server | undefined;
   private readonly owner: PeerOwner;
   private started = false;
+  /** End-of-RIB waits for releaseEndOfRib() (graceful restart `holdEndOfRib`). */
+  private endOfRibHeld: boolean;
   /** Export transforms cached per source attribute object, so many routes share one encoded set. */
   private readonly exportCache = new WeakMap<PathAttributes, Map<string, PathAttributes>>();
 
   constructor(options: SpeakerOptions) {
     super();
     this.options = options;
+    this.endOfRibHeld = options.gracefulRestart?.holdEndOfRib ?? false;
     this.owner = {
       localAs: options.localAs,
       routerId: options.routerId,
@@ -97,7 +112,11 @@ export class BgpSpeaker extends EventEmitter<SpeakerEvents> {
       connectRetryMs: options.connectRetryMs ?? 5000,
       families: options.families ?? ALL_FAMILIES,
       gracefulRestart: options.gracefulRestart
-        ? { restartTime: options.gracefulRestart.restartTime }
+        ? {
+            restartTime: options.gracefulRestart.restartTime,
+            restarting: options.gracefulRestart.restarting ?? false,
+            forwardingPreserved: options.gracefulRestart.forwardingPreserved ?? false,
+          }
         : undefined,
       onEstablished: (p) => this.onEstablished(p),
       onDown: (p, reason, graceful) => this.onDown(p, reason, graceful),
@@ -272,7 +291,21 @@ export class BgpSpeaker extends EventEmitter<SpeakerEvents> {
     // Initial advertisement: every exportable best path, then End-of-RIB per family.
     for (const best of this.locRib.bestPaths()) this.queueExport(st, best.key, best);
     this.flush(st);
-    peer.send(peer.families.map(encodeEndOfRib));
+    if (!this.endOfRibHeld) peer.send(peer.families.map(encodeEndOfRib));
+  }
+
+  /**
+   * The local routes are complete (graceful restart `holdEndOfRib`): sends what is queued and then
+   * End-of-RIB to every established peer, and at once to peers established later.
+   */
+  releaseEndOfRib(): void {
+    if (!this.endOfRibHeld) return;
+    this.endOfRibHeld = false;
+    for (const st of this.states.values()) {
+      if (st.peer.state !== 'Established') continue;
+      this.flush(st);
+      st.peer.send(st.peer.families.map(encodeEndOfRib));
+    }
   }
 
   private onDown(peer: Peer, reason: string, graceful: boolean): void {

@@ -26,8 +26,14 @@ export class ExpectationError extends Error {
 
 /** A scenario that cannot run here (missing kernel feature, driver capability): Allure "skipped". */
 export class SkipError extends Error {
-  constructor(readonly reason: string) {
+  /** Whether what follows in the scenario cannot run either (a step, not one check, is missing). */
+  readonly rest: boolean;
+  constructor(
+    readonly reason: string,
+    options: { rest?: boolean } = {},
+  ) {
     super(reason);
+    this.rest = options.rest ?? false;
     this.name = 'SkipError';
   }
 }

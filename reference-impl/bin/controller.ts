@@ -3,11 +3,13 @@
  *   node bin/run-ts.js reference-impl/bin/controller.ts --id c1 --zone z1 --listen 0.0.0.0:6640 \
  *     --directory http://172.20.20.2:8080 --token-file /etc/otf/token --secret-file /etc/otf/agent.secret \
  *     --router-id 172.20.20.11 --local-as 65000 --peer 172.20.20.21:65000 [--peer ...] \
- *     [--dup-mac-moves 5 --dup-mac-window 180]
+ *     [--dup-mac-moves 5 --dup-mac-window 180] [--graceful-restart 120]
  * Without --peer the controller runs without BGP (single-zone labs). Secrets come from 0600 files
  * (--token-file: the directory's API token; --secret-file: the controller↔agent shared secret);
  * --init-secrets creates missing ones (labs). Duplicate MAC detection (RFC 7432 §15.1): a MAC moving
  * --dup-mac-moves times within --dup-mac-window seconds is frozen and alarmed; --dup-mac-moves 0: off.
+ * --graceful-restart N: RFC 4724 with restart time N s (the reflector keeps the routes stale while the
+ * controller restarts; End-of-RIB after the first full set of routes), catalogue FED-5.
  */
 import { parseArgs } from 'node:util';
 import { Controller } from '../controller/controller.ts';
@@ -30,6 +32,7 @@ const { values } = parseArgs({
     'local-as': { type: 'string', default: '65000' },
     peer: { type: 'string', multiple: true, default: [] },
     'hold-time': { type: 'string', default: '9' },
+    'graceful-restart': { type: 'string' },
     'dup-mac-moves': { type: 'string', default: '5' },
     'dup-mac-window': { type: 'string', default: '180' },
   },
@@ -64,6 +67,7 @@ if (peers.length) {
     routerId: values['router-id'] as string,
     peers,
     holdTime: Number(values['hold-time']),
+    ...(values['graceful-restart'] ? { gracefulRestartTime: Number(values['graceful-restart']) } : {}),
     log,
     traceRole: `controller:${id}`,
   });

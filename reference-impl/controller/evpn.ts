@@ -113,6 +113,12 @@ export interface BgpEvpnOptions {
   log?: (line: string) => void;
   /** Role name in trace lines (protocol/trace.ts), e.g. `controller:c1`. */
   traceRole?: string;
+  /**
+   * Graceful restart (RFC 4724) with this restart time, s: the reflector keeps this controller's
+   * routes stale while it restarts (the agents keep forwarding: F bit set), and End-of-RIB leaves
+   * only after the first full set of routes from the directory snapshot (FED-5).
+   */
+  gracefulRestartTime?: number;
 }
 
 export class BgpEvpnTransport implements EvpnTransport {
@@ -136,6 +142,17 @@ export class BgpEvpnTransport implements EvpnTransport {
       connectRetryMs: 1000,
       families: ['l2vpn-evpn', 'ipv4-unicast'],
       peers,
+      // Not under the TEST-ONLY `no-graceful-restart` sabotage (reference-impl/sabotage.ts).
+      ...(options.gracefulRestartTime && !sabotaged('no-graceful-restart')
+        ? {
+            gracefulRestart: {
+              restartTime: options.gracefulRestartTime,
+              restarting: true,
+              forwardingPreserved: true,
+              holdEndOfRib: true,
+            },
+          }
+        : {}),
     });
   }
 
@@ -196,6 +213,9 @@ export class BgpEvpnTransport implements EvpnTransport {
   }
 
   setOriginations(list: Origination[]): void {
+    // The first full set follows the directory snapshot: the routes are complete once the floating
+    // IPs of the same recompute are queued too (next tick), so End-of-RIB may leave (graceful restart).
+    setImmediate(() => this.speaker.releaseEndOfRib());
     const next = new Set(list.map(originationKey));
     this.patchOriginations(
       list,

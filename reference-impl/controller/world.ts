@@ -430,6 +430,8 @@ export class World {
     const subnet = this.subnets.get(vport.subnet);
     const hv = this.hypervisors.get(vport.hypervisor);
     if (!subnet || !hv) return;
+    // TEST-ONLY `mobility-zone-local` sabotage: another zone's vports are not this zone's moves.
+    if (sabotaged('mobility-zone-local') && hv.zone !== this.zone) return;
     const key = `${subnet.vni}/${vport.mac}`;
     const known = this.mobility.get(key);
     if (!known) {
@@ -589,6 +591,12 @@ export class World {
     this.macKeyChanged(mkey);
     const known = this.mobility.get(mkey);
     if (this.duplicateMacs.frozen(mkey)) return; // a duplicate: its moves are not processed
+    // TEST-ONLY `mobility-zone-local` sabotage (reference-impl/sabotage.ts): the learned location is
+    // taken but not its sequence, so a move into this zone numbers from this controller's own count.
+    if (sabotaged('mobility-zone-local')) {
+      if (known?.vtep !== mac.vtep) this.setMobility(mkey, { seq: known?.seq ?? 0, vtep: mac.vtep });
+      return;
+    }
     if (!known || mac.seq > known.seq) this.setMobility(mkey, { seq: mac.seq, vtep: mac.vtep });
   }
 

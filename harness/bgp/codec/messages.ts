@@ -118,7 +118,13 @@ export interface OpenOptions {
   routerId: string;
   families: Family[];
   routeRefresh?: boolean;
-  gracefulRestart?: { restartTime: number; restarting?: boolean; families?: Family[] };
+  gracefulRestart?: {
+    restartTime: number;
+    restarting?: boolean;
+    families?: Family[];
+    /** F bit per family (RFC 4724 §3): forwarding state kept across the restart. */
+    forwardingPreserved?: boolean;
+  };
   addPath?: Array<{ family: Family; mode: AddPathMode }>;
   /** Extra capabilities to send verbatim (for tests). */
   extra?: Array<{ code: number; hex: string }>;
@@ -151,7 +157,7 @@ export function encodeOpen(o: OpenOptions): Buffer {
         const { afi, safi } = FAMILY_AFI_SAFI[f];
         w.u16(afi);
         w.u8(safi);
-        w.u8(0);
+        w.u8(gr.forwardingPreserved ? 0x80 : 0);
       }
     });
   }

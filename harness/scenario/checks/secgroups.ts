@@ -21,6 +21,11 @@ export interface SecgroupsCheck extends CheckBase {
   kind: 'secgroups';
   node: string;
   vms: string[];
+  /**
+   * What the route-carrying path does with the communities (FED-4): `keep` (default) = exactly the
+   * VM's groups; `strip` = a federation policy between the VM's zone and `node` removes them: none.
+   */
+  policy: 'keep' | 'strip';
 }
 
 /** `secgroup:<asn>:<id>` -> id. */
@@ -45,6 +50,11 @@ export const secgroups: CheckDefinition<SecgroupsCheck> = {
     properties: {
       node: { $ref: '#/definitions/name', description: 'The route reflector the tap peers with.' },
       vms: { type: 'array', minItems: 1, items: { $ref: '#/definitions/name' } },
+      policy: {
+        enum: ['keep', 'strip'],
+        description:
+          "FED-4: the federation policy between the VMs' zone and `node`: `keep` (default) expects exactly their groups' communities, `strip` none.",
+      },
     },
   },
   traffic: false,
@@ -56,6 +66,7 @@ export const secgroups: CheckDefinition<SecgroupsCheck> = {
       kind: 'secgroups',
       node: String(body.node),
       vms,
+      policy: body.policy === 'strip' ? 'strip' : 'keep',
     };
   },
   references(ctx, body, at) {
@@ -88,7 +99,7 @@ export const secgroups: CheckDefinition<SecgroupsCheck> = {
         throw new HarnessError(
           `implementation ${ctx.driver.name} reports no id for group(s) ${missing.join(', ')} of VM ${name}`,
         );
-      const want = vm.groups.map((g) => ids.get(g)!);
+      const want = check.policy === 'strip' ? [] : vm.groups.map((g) => ids.get(g)!);
       const mine = routes.filter((r: ObservedRoute) => r.type === 2 && r.mac === mac);
       if (mine.length === 0) problems.push(`${name}: no type-2 route for ${mac} at ${check.node}`);
       for (const r of mine) {
@@ -103,7 +114,7 @@ export const secgroups: CheckDefinition<SecgroupsCheck> = {
         const got = r.secgroups.map(groupId);
         if (!sameIds(got, want))
           problems.push(
-            `${name} (${route}): carries [${r.secgroups.join(', ') || 'no secgroup community'}], expected ids [${want.join(', ') || 'none'}] of its groups [${vm.groups.join(', ') || 'none'}]`,
+            `${name} (${route}): carries [${r.secgroups.join(', ') || 'no secgroup community'}], expected ids [${want.join(', ') || 'none'}] of its groups [${vm.groups.join(', ') || 'none'}]${check.policy === 'strip' ? ' (the federation policy strips them)' : ''}`,
           );
       }
     }
@@ -111,7 +122,9 @@ export const secgroups: CheckDefinition<SecgroupsCheck> = {
       ok: problems.length === 0,
       summary:
         problems.length === 0
-          ? `every type-2 route of ${check.vms.join(', ')} carries exactly its groups' communities (${source.kind})`
+          ? check.policy === 'strip'
+            ? `no type-2 route of ${check.vms.join(', ')} carries a security-group community: stripped as configured (${source.kind})`
+            : `every type-2 route of ${check.vms.join(', ')} carries exactly its groups' communities (${source.kind})`
           : problems.join('\n'),
       attachments: [
         {

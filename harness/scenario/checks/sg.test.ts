@@ -74,7 +74,7 @@ function context(intent: Intent, opts: { routes?: ObservedRoute[]; counts?: Secu
 
 describe('secgroups check', () => {
   const intent = { ...emptyIntent(), vms: [vm('w1', ['web', 'db'], '02:00:00:00:00:01')] };
-  const check: SecgroupsCheck = { ...base, kind: 'secgroups', node: 'rr1', vms: ['w1'] };
+  const check: SecgroupsCheck = { ...base, kind: 'secgroups', node: 'rr1', vms: ['w1'], policy: 'keep' };
 
   it('passes on exactly the ids of the current groups, whatever their order and AS', async () => {
     const ctx = context(intent, {
@@ -100,6 +100,22 @@ describe('secgroups check', () => {
       const r = await secgroups.evaluate(check, context(intent, { routes }));
       expect(r.ok).toBe(false);
     }
+  });
+
+  it('policy strip (FED-4): passes only when no route carries a secgroup community', async () => {
+    const strip: SecgroupsCheck = { ...check, policy: 'strip' };
+    const bare = await secgroups.evaluate(
+      strip,
+      context(intent, { routes: [route('02:00:00:00:00:01', [])] }),
+    );
+    expect(bare.ok).toBe(true);
+    expect(bare.summary).toMatch(/stripped as configured/);
+    const kept = await secgroups.evaluate(
+      strip,
+      context(intent, { routes: [route('02:00:00:00:00:01', ['secgroup:65000:8000001'])] }),
+    );
+    expect(kept.ok).toBe(false);
+    expect(kept.summary).toMatch(/expected ids \[none\].*the federation policy strips them/);
   });
 
   it('refuses a route source that cannot decode the communities (not a pass)', async () => {

@@ -6,6 +6,7 @@
 import type { ScenarioContext } from '../context.ts';
 import { bgpAnnounce } from './bgp-announce.ts';
 import { bgpClear } from './bgp-clear.ts';
+import { federationPolicy } from './federation-policy.ts';
 import { linkDown, linkFlap, linkUp } from './link.ts';
 import { nodeKill, nodePause, nodeRestart, nodeResume } from './node.ts';
 import { ovsdbSessionDrop } from './ovsdb-session-drop.ts';
@@ -34,6 +35,7 @@ export const FAULT_KINDS = [
   bgpAnnounce,
   ovsdbSessionDrop,
   vmKill,
+  federationPolicy,
 ] as const;
 
 type FaultOf<D> = D extends FaultDefinition<infer F> ? F : never;

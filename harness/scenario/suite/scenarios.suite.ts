@@ -354,6 +354,8 @@ for (const entry of scenarios()) {
           const nodes = (err as { nodes?: string[] }).nodes ?? [];
           // The implementation cannot be observed this way (a driver without forwardingEntries): no verdict.
           if (err instanceof SkipError) {
+            // A step that cannot run here (not one check): the rest of the timeline depends on it.
+            if (err.rest) state.aborted = `not run: ${err.reason}`;
             verdict('skipped', err.reason);
             await allure.label('skip_reason', err.reason);
             tctx.skip(err.reason);
