@@ -12,6 +12,14 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
+import {
+  addEvpnBinding,
+  type EvpnGatewayFdb,
+  gatewayNode,
+  gatewayProfileOf,
+  readEvpnFdb,
+  removeEvpnBinding,
+} from '../harness/gateway/evpn-gateway.ts';
 import { ovsdbTcpPort, ovsRunDir, readVtepTables, type VtepTables } from '../harness/gateway/vtep-db.ts';
 import {
   type ForwardingEntry,
@@ -303,6 +311,10 @@ export class ReferenceDriver implements ImplementationDriver {
    */
   private async provisionGateways(client: DirectoryClient, ctx: DriverContext): Promise<void> {
     for (const g of ctx.intent.gateways) {
+      if (gatewayProfileOf(ctx.lab.topology, g.name) === 'evpn') {
+        await this.provisionEvpnGateway(g, ctx);
+        continue;
+      }
       const ovsdb = g.ovsdb ?? this.ovsdbTarget(ctx.lab, g.name);
       if (!ovsdb)
         throw new HarnessError(
@@ -323,6 +335,33 @@ export class ReferenceDriver implements ImplementationDriver {
           subnet: slug(b.subnet),
         });
     }
+  }
+
+  /**
+   * An EVPN gateway is its operator's to configure, not the controller's: the driver creates the bound
+   * VNIs' devices on it (FRR's advertise-all-vni does the rest) and removes them at teardown.
+   */
+  private async provisionEvpnGateway(g: Gateway, ctx: DriverContext): Promise<void> {
+    const idx = new IntentIndex(ctx.intent);
+    const node = gatewayNode(ctx.lab, g.name);
+    for (const b of g.bindings) {
+      if (b.vlan !== 0)
+        throw new HarnessError(
+          `gateway ${g.name}: binding ${b.port} VLAN ${b.vlan}: the EVPN gateway binds whole ports (VLAN 0) only`,
+        );
+      const vni = idx.subnets.get(b.subnet)?.vni;
+      if (vni === undefined)
+        throw new HarnessError(`gateway ${g.name}: binding to unknown subnet ${b.subnet}`);
+      await addEvpnBinding(node, g.tunnelIp, { vni, port: b.port });
+      this.evpnBindings.add(`${g.name}/${vni}`);
+    }
+  }
+
+  /** The EVPN gateway's forwarding table for its bound VNIs (harness/gateway/evpn-gateway.ts). */
+  async gatewayFdb(gateway: Gateway, ctx: DriverContext): Promise<EvpnGatewayFdb> {
+    const idx = new IntentIndex(ctx.intent);
+    const vnis = gateway.bindings.flatMap((b) => idx.subnets.get(b.subnet)?.vni ?? []);
+    return readEvpnFdb(gatewayNode(ctx.lab, gateway.name), vnis);
   }
 
   private ovsdbTarget(lab: DeployedLab, node: string): string | undefined {
@@ -408,6 +447,8 @@ export class ReferenceDriver implements ImplementationDriver {
   /** Redirection targets this driver created (deleted at teardown, before the vports they reference). */
   private readonly redirections = new Set<string>();
 
+  /** EVPN gateway VNIs this driver created (`<gateway>/<vni>`), removed at teardown. */
+  private readonly evpnBindings = new Set<string>();
   /** Floating IPs this driver touched (deleted at teardown, before the vports they reference). */
   private readonly floating = new Set<string>();
 
@@ -556,6 +597,12 @@ export class ReferenceDriver implements ImplementationDriver {
 
   async teardown(ctx: DriverContext): Promise<void> {
     await this.pinning.catch(() => undefined);
+    for (const key of [...this.evpnBindings]) {
+      const [gw, vni] = key.split('/') as [string, string];
+      const node = ctx.lab.nodes.get(gw);
+      if (node) await removeEvpnBinding(node, Number(vni));
+      this.evpnBindings.delete(key);
+    }
     const client = this.directory(ctx.lab);
     for (const id of [...this.floating]) {
       await client.delete('floatingIps', id).catch(() => {});

@@ -49,6 +49,8 @@
  * | `gw-no-remote-macs`         | controller | no Ucast_Macs_Remote rows written to gateways (GW-3) |
  * | `gw-no-local-type2`         | controller | MACs learned by a gateway are not exported as type-2 (GW-4) |
  * | `gw-no-session`             | controller | no OVSDB session to any gateway: none is managed (GW-1) |
+ * | `gw-evpn-ignored`           | controller | routes from VTEPs that are no hypervisor (EVPN gateways) are ignored: hosts behind them unreachable (GW-7) |
+ * | `gw-service-node`           | controller | gateways' logical switches keep the default service-node replication: a host's broadcast reaches the first hypervisor only (GW-5) |
  * | `gw-no-resync`              | controller | after a dropped session the old mirror is kept, not the monitor's initial rows (GW-6) |
  */
 export const SABOTAGES = [
@@ -94,6 +96,8 @@ export const SABOTAGES = [
   'gw-no-local-type2',
   'gw-no-session',
   'gw-no-resync',
+  'gw-service-node',
+  'gw-evpn-ignored',
 ] as const;
 export type Sabotage = (typeof SABOTAGES)[number];
 /** A switch as written in OTWIN_SABOTAGE: its name, or `name=value`. */

@@ -102,6 +102,12 @@ export interface LoadOptions {
   implementation?: string;
 }
 
+/** The `gateway:` field as a list of profiles (one or several; the schema checked the names). */
+function gatewayProfilesOf(value: unknown): string[] {
+  if (typeof value === 'string') return [value];
+  return Array.isArray(value) ? [...new Set(value.map(String))] : [];
+}
+
 /** Reads and validates a scenario file; throws ScenarioError with every problem found. */
 export function loadScenario(file: string, options: LoadOptions = {}): Scenario {
   const abs = resolve(file);
@@ -211,7 +217,8 @@ function build(d: Obj, ctx: BuildCtx): Scenario {
     severity: (d.severity as Severity | undefined) ?? 'normal',
     lab: ctx.labFile,
     implementation: (d.implementation as string | undefined) ?? 'frr-evpn',
-    gateway: d.gateway as string | undefined,
+    gateway: gatewayProfilesOf(d.gateway)[0],
+    gatewayProfiles: gatewayProfilesOf(d.gateway),
     requires: (d.requires as string[] | undefined) ?? [],
     seed,
     budgets: {

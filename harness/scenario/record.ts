@@ -89,7 +89,9 @@ export class RecordBuilder {
     const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
     const slug = scenario.name.replace(/[^A-Za-z0-9_-]+/g, '-').slice(0, 60);
     mkdirSync(options.runsDir, { recursive: true });
-    this.path = join(options.runsDir, `${stamp}-${slug}.json`);
+    // One scenario may run on several gateway profiles in the same instant (otwin run --gateway a,b).
+    const profile = scenario.gateway ? `-gw-${scenario.gateway.replace(/[^A-Za-z0-9_-]+/g, '-')}` : '';
+    this.path = join(options.runsDir, `${stamp}-${slug}${profile}.json`);
     this.record = {
       version: 1,
       runId: options.runId,

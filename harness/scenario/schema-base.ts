@@ -62,9 +62,12 @@ export const BASE_SCHEMA: Schema = {
       description: 'Implementation driver (frr-evpn, reference, ...). Default frr-evpn.',
     },
     gateway: {
-      type: 'string',
-      minLength: 1,
-      description: 'Gateway profile the scenario needs (frr-evpn, ovs-vtep, reference).',
+      description:
+        'Gateway profile(s) the scenario runs against: `ovsdb` (an OVSDB hardware_vtep gateway managed by the controller) or `evpn` (an FRR EVPN VTEP), or a list of both (`otwin run --gateway` selects; the intent keeps only the gateways of the profile being run). The report shows it as the parameter `gateway profile`.',
+      anyOf: [
+        { enum: ['ovsdb', 'evpn'] },
+        { type: 'array', minItems: 1, items: { enum: ['ovsdb', 'evpn'] } },
+      ],
     },
     requires: {
       type: 'array',

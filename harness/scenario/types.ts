@@ -36,8 +36,10 @@ export interface ScenarioMeta {
   lab: string;
   /** Implementation driver name (`frr-evpn`, `reference`, ...). */
   implementation: string;
-  /** Gateway profile (`frr-evpn`, `ovs-vtep`, `reference`), when the scenario involves a gateway. */
+  /** The gateway profile this run of the scenario is on (`ovsdb`, `evpn`), when it involves a gateway. */
   gateway: string | undefined;
+  /** Every gateway profile the scenario declares it runs against (its `gateway:` field); [] for none. */
+  gatewayProfiles: string[];
   /** Kernel/machine features the scenario needs (names from `detectFeatures()`). */
   requires: string[];
   /** Seed for every random choice (chaos schedules, stream payloads). */

@@ -39,7 +39,7 @@ const ENCAP = 'vxlan_over_ipv4';
 const MONITORED: Record<string, string[]> = {
   Physical_Switch: ['name', 'tunnel_ips', 'ports'],
   Physical_Port: ['name', 'vlan_bindings'],
-  Logical_Switch: ['name', 'tunnel_key'],
+  Logical_Switch: ['name', 'tunnel_key', 'replication_mode'],
   Physical_Locator: ['dst_ip', 'encapsulation_type'],
   Physical_Locator_Set: ['locators'],
   Ucast_Macs_Remote: ['MAC', 'logical_switch', 'locator', 'ipaddr'],
@@ -47,6 +47,17 @@ const MONITORED: Record<string, string[]> = {
   Ucast_Macs_Local: ['MAC', 'logical_switch'],
   Mcast_Macs_Local: ['MAC', 'logical_switch'],
 };
+
+/**
+ * Source-node replication (GW-5): the gateway itself sends a broadcast to every `unknown-dst` locator.
+ * The schema's default when the column is empty is service-node replication (one copy to the first
+ * locator, a replicator's job), and the Debian ovs-vtep emulator does exactly that: with no service
+ * node in the overlay, VMs on the other hypervisors would never see the host's broadcasts.
+ * (TEST-ONLY sabotage `gw-service-node`: the column is left empty.)
+ */
+function replicationMode(): ['set', string[]] {
+  return ['set', sabotaged('gw-service-node') ? [] : ['source_node']];
+}
 
 /** The logical switch the controller keeps for a VNI (its name says which VNI it stands for). */
 export function logicalSwitchName(vni: number): string {
@@ -124,12 +135,13 @@ export function reconcileOps(tables: Tables, ps: string, intent: GatewayIntent):
     }
     lsByVni.set(vni, uuid(id));
     const key = sabotaged('gw-wrong-tunnel-key') ? vni + 1 : vni;
-    if (setMembers(row.tunnel_key)[0] !== key)
+    const replication = replicationMode();
+    if (setMembers(row.tunnel_key)[0] !== key || setMembers(row.replication_mode)[0] !== replication[1][0])
       ops.push({
         op: 'update',
         table: 'Logical_Switch',
         where: [['_uuid', '==', uuid(id)]],
-        row: { tunnel_key: key },
+        row: { tunnel_key: key, replication_mode: replication },
       });
   }
   for (const vni of intent.bindings.keys()) {
@@ -138,7 +150,11 @@ export function reconcileOps(tables: Tables, ps: string, intent: GatewayIntent):
     ops.push({
       op: 'insert',
       table: 'Logical_Switch',
-      row: { name: logicalSwitchName(vni), tunnel_key: sabotaged('gw-wrong-tunnel-key') ? vni + 1 : vni },
+      row: {
+        name: logicalSwitchName(vni),
+        tunnel_key: sabotaged('gw-wrong-tunnel-key') ? vni + 1 : vni,
+        replication_mode: replicationMode(),
+      },
       'uuid-name': name,
     });
     lsByVni.set(vni, namedUuid(name));

@@ -624,6 +624,16 @@ export class World {
     return this.mobility.get(`${vni}/${mac}`)?.seq ?? 0;
   }
 
+  /**
+   * TEST-ONLY `gw-evpn-ignored` sabotage (reference-impl/sabotage.ts): a learned route from a VTEP that
+   * is no hypervisor of the directory (an EVPN gateway) is ignored.
+   */
+  private ignoredEvpnVtep(vtep: string): boolean {
+    if (!sabotaged('gw-evpn-ignored')) return false;
+    for (const h of this.hypervisors.values()) if (h.vtep === vtep) return false;
+    return true;
+  }
+
   isOwnZoneVtep(vtep: string): boolean {
     for (const h of this.hypervisors.values()) if (h.vtep === vtep && h.zone === this.zone) return true;
     return false;
@@ -746,6 +756,7 @@ export class World {
       // Import by route target (not under the TEST-ONLY `ignore-rt` sabotage, reference-impl/sabotage.ts).
       if (!s || (!m.routeTargets.includes(s.routeTarget) && !sabotaged('ignore-rt'))) continue;
       if (this.isOwnZoneVtep(m.vtep)) continue; // own zone: the directory is authoritative
+      if (this.ignoredEvpnVtep(m.vtep)) continue;
       const key = `${m.vni}/${m.mac}`;
       const live = !this.withdrawals.has(mkey);
       const cur = macs.get(key);
@@ -779,6 +790,7 @@ export class World {
     for (const f of this.learnedFloods.values()) {
       const s = vnis.get(f.vni);
       if (!s || !f.routeTargets.includes(s.routeTarget) || this.isOwnZoneVtep(f.vtep)) continue;
+      if (this.ignoredEvpnVtep(f.vtep)) continue;
       floods.add(`${f.vni}/${f.vtep}`);
     }
     for (const gw of this.ownGateways())
@@ -986,6 +998,7 @@ export class World {
       const m = this.learnedMacs.get(lk);
       if (!m || m.vni !== vni || m.mac !== mac) continue;
       if (!m.routeTargets.includes(subnet.routeTarget) || this.isOwnZoneVtep(m.vtep)) continue;
+      if (this.ignoredEvpnVtep(m.vtep)) continue;
       const live = !this.withdrawals.has(lk);
       const next = preferLearned(cur, curLive, m, live);
       if (!next) continue;

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { resolveRuntimeName } from '../../runtime/index.ts';
 import { getDriver } from '../../scenario/drivers/index.ts';
+import { parseGatewayProfiles } from '../../scenario/gateway-profile.ts';
 import { collectScenarioFiles, loadScenario, ScenarioError } from '../../scenario/parse.ts';
 import { exitCodeOf, launch, REPO_ROOT, renderSummary } from '../../scenario/suite/launch.ts';
 import type { Scenario } from '../../scenario/types.ts';
@@ -33,7 +34,7 @@ export function defaultScenarioRoots(): string[] {
 
 export const summary = 'run scenarios (default: scenarios/) and write Allure results, JUnit and run records';
 
-const USAGE = `usage: otwin run [scenario files or folders...] [--lab <file>] [--tags a,b] [--keep] [--reuse] [--report] [--runtime netns|containerlab] [--transport netns|exec] [--implementation <name>]
+const USAGE = `usage: otwin run [scenario files or folders...] [--lab <file>] [--tags a,b] [--keep] [--reuse] [--report] [--runtime netns|containerlab] [--transport netns|exec] [--implementation <name>] [--gateway ovsdb,evpn]
 
   With no files, runs the default suite — scenarios/{${DEFAULT_SUITES.join(',')}} on the reference
   implementation, one deployment of labs/default.clab.yml — and writes the HTML report (--report).
@@ -42,6 +43,9 @@ const USAGE = `usage: otwin run [scenario files or folders...] [--lab <file>] [-
   --implementation  run every scenario against this implementation (a name in package.json
              otwin.drivers) instead of the one it names; the report and run records show this name
              (also --impl)
+  --gateway  run gateway scenarios against these profiles (ovsdb, evpn; comma-separated): once per
+             profile each declares in \`gateway:\`, skipped with the reason on one it does not; the
+             report's parameter \`gateway profile\` tells the runs apart (default: each its first)
   --tags     only scenarios carrying one of these tags
   --transport  how the traffic engine reaches nodes: netns (default; enters their namespaces from
              this machine) or exec (a probe server started in each node through the runtime's exec;
@@ -91,6 +95,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const runtime = resolveRuntimeName(values.runtime);
   const transport = resolveTransportName(values.transport);
+  const gatewayProfiles = parseGatewayProfiles(values.gateway);
   const defaultRun = positionals.length === 0;
   const files = collectScenarioFiles(defaultRun ? defaultScenarioRoots() : positionals);
   if (files.length === 0)
@@ -121,6 +126,7 @@ export async function main(argv: string[]): Promise<number> {
     files: selected.map((s) => s.file),
     lab: values.lab,
     implementationOverride: implementation,
+    gatewayProfiles,
     keep: values.keep ?? false,
     reuse: values.reuse ?? false,
     runtime,
@@ -153,6 +159,7 @@ function parse(argv: string[]) {
       implementation: { type: 'string', short: 'i' },
       // The short spelling the docs of other implementations use (`--impl ovn`).
       impl: { type: 'string' },
+      gateway: { type: 'string' },
       tags: { type: 'string' },
       keep: { type: 'boolean' },
       reuse: { type: 'boolean' },

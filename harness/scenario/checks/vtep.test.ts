@@ -72,6 +72,7 @@ function fakeContext(
   const vteps: Record<string, string> = { hv1: '10.0.1.2', hv2: '10.0.2.2', hv3: '10.0.3.2' };
   return {
     intent: s.intent,
+    lab: { topology: { nodes: [{ name: 'gw1', labels: { 'otwin.gateway-profile': 'ovsdb' } }] } },
     driver: { name: 'fake', ...(tables ? { gatewayTables: async () => tables } : {}) },
     driverContext: () => ({}),
     vtepAddress: async (node: string) => vteps[node],

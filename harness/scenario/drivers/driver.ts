@@ -3,6 +3,7 @@
  * and finds its parts. One driver per implementation, in a module named by package.json `otwin.drivers`
  * (./index.ts) that exports `createDriver()`. Everything else in the engine is implementation-neutral.
  */
+import type { EvpnGatewayFdb } from '../../gateway/evpn-gateway.ts';
 import type { VtepTables } from '../../gateway/vtep-db.ts';
 import type { ForwardingEntry } from '../../kernel/fdb.ts';
 import type { DeployedLab, LabNode } from '../../runtime/runtime.ts';
@@ -98,6 +99,12 @@ export interface ImplementationDriver {
    * MACs, manager sessions. harness/gateway/vtep-db.ts reads an OVSDB hardware_vtep node.
    */
   gatewayTables?(gateway: Gateway, ctx: DriverContext): Promise<VtepTables>;
+  /**
+   * An EVPN gateway's forwarding table for its bound VNIs (optional; `vtep` expectations of the
+   * `fdb` and `flood-list` aspects are skipped with the reason without it): remote MACs at VTEPs and
+   * the flood list. harness/gateway/evpn-gateway.ts reads an FRR VTEP node with `bridge -j fdb`.
+   */
+  gatewayFdb?(gateway: Gateway, ctx: DriverContext): Promise<EvpnGatewayFdb>;
   /** Logs worth attaching when an expectation on this node fails. */
   logs(node: LabNode): Promise<Array<{ name: string; content: string }>>;
   /** Group name -> the implementation's numeric id for it (as carried in secgroup communities). */
@@ -138,6 +145,7 @@ export interface SecurityDatapathCounts {
   excerpt?: string;
 }
 
+export type { EvpnGatewayFdb } from '../../gateway/evpn-gateway.ts';
 export type { VtepTables } from '../../gateway/vtep-db.ts';
 export type { ForwardingEntry } from '../../kernel/fdb.ts';
 

@@ -56,6 +56,8 @@ export interface LaunchOptions {
   implementation?: string;
   /** `--implementation`: overrides every scenario's `implementation:`. */
   implementationOverride?: string | undefined;
+  /** `--gateway`: the gateway profiles to run gateway scenarios against. */
+  gatewayProfiles?: string[] | undefined;
 }
 
 export interface WorkerSummary {
@@ -92,6 +94,7 @@ export async function launch(options: LaunchOptions): Promise<LaunchResult> {
     files: options.files,
     lab: options.lab,
     implementation: options.implementationOverride,
+    gatewayProfiles: options.gatewayProfiles,
     keep: options.keep ?? false,
     reuse: options.reuse ?? false,
     runtime: options.runtime,

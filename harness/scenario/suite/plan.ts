@@ -11,6 +11,8 @@ export interface RunPlan {
   lab: string | undefined;
   /** `--implementation`: run every scenario against this implementation instead of its own. */
   implementation: string | undefined;
+  /** `--gateway`: run each gateway scenario once per selected profile (undefined: its own first). */
+  gatewayProfiles?: string[] | undefined;
   keep: boolean;
   /** Run on a lab left deployed by an earlier run instead of redeploying it (`--reuse`). */
   reuse: boolean;

@@ -20,6 +20,7 @@ import { catalogueEntry } from '../catalogue.ts';
 import { ExpectationError, type ReplayPlan, type ScenarioContext, SkipError } from '../context.ts';
 import type { ImplementationDriver } from '../drivers/driver.ts';
 import { getDriver } from '../drivers/index.ts';
+import { intentForProfile, profileRuns } from '../gateway-profile.ts';
 import { loadScenario, parseScenarioText } from '../parse.ts';
 import { readRecord, type VerdictStatus } from '../record.ts';
 import { areaOf, planUnits, runUnit, skipReason, type Unit } from '../timeline.ts';
@@ -106,6 +107,8 @@ function scenarios(): Array<{
   file: string;
   replay?: ReplayPlan;
   replayOf?: string;
+  /** Why this run does not apply (a gateway profile the scenario does not declare). */
+  skip?: string;
 }> {
   if (plan.replay) {
     const rec = readRecord(plan.replay);
@@ -125,19 +128,23 @@ function scenarios(): Array<{
       },
     ];
   }
-  return plan.files.map((file) => {
-    try {
-      return {
-        scenario: loadScenario(file, {
+  return plan.files.flatMap(
+    (file): Array<{ scenario?: Scenario; error?: unknown; file: string; skip?: string }> => {
+      try {
+        const loaded = loadScenario(file, {
           ...(plan.lab ? { lab: plan.lab } : {}),
           ...(plan.implementation ? { implementation: plan.implementation } : {}),
-        }),
-        file,
-      };
-    } catch (error) {
-      return { error, file };
-    }
-  });
+        });
+        return profileRuns(loaded, plan.gatewayProfiles).map(({ scenario, skip }) => ({
+          scenario,
+          file,
+          ...(skip ? { skip } : {}),
+        }));
+      } catch (error) {
+        return [{ error, file }];
+      }
+    },
+  );
 }
 
 /** A generous per-test timeout: everything the unit may wait for, plus two minutes. */
@@ -209,7 +216,7 @@ for (const entry of scenarios()) {
     });
     continue;
   }
-  const scenario = entry.scenario;
+  let scenario = entry.scenario;
   const units = planUnits(scenario);
   const state: {
     ctx?: ScenarioContext;
@@ -221,9 +228,18 @@ for (const entry of scenarios()) {
   // Every scenario gets a run record, also when it is skipped or its lab never comes up.
   const record = createRecord(scenario, plan, entry.replayOf);
 
-  describe(scenario.name, () => {
+  // Several profiles in one run: one suite per profile (Allure tells them apart by the parameter).
+  const title =
+    (plan.gatewayProfiles?.length ?? 0) > 1 && scenario.gateway
+      ? `${scenario.name} [gateway ${scenario.gateway}]`
+      : scenario.name;
+  describe(title, () => {
     beforeAll(async () => {
       await parkWhileInterrupted();
+      if (entry.skip) {
+        state.skip = entry.skip;
+        return;
+      }
       try {
         const driver = await getDriver(scenario.implementation);
         state.driver = driver;
@@ -236,6 +252,7 @@ for (const entry of scenarios()) {
           return;
         }
         const { lab, deployedHere } = await labs.get(scenario.lab);
+        scenario = intentForProfile(scenario, lab.topology);
         state.ctx = await createContext({
           scenario,
           lab,
