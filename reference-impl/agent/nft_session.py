@@ -76,8 +76,15 @@ def serve(req):
     ctx.set_json_output(bool(req.get("json")))
     ctx.set_handle_output(bool(req.get("json")))
     ctx.set_echo_output(bool(req.get("echo")))
-    rc, out, err = ctx.cmd(req["script"])
-    return {"rc": rc, "out": out, "err": err}
+    # From a file, not a buffer: libnftables 1.0.6 quotes the buffer's FIRST line in a parse error,
+    # where from a file it names the failing line (file:line:col), as `nft -f -` does.
+    fd = os.memfd_create("nft-script")
+    try:
+        os.write(fd, req["script"].encode())
+        rc, out, err = ctx.cmd_from_file(f"/proc/self/fd/{fd}")
+    finally:
+        os.close(fd)
+    return {"rc": rc, "out": out, "err": err.replace(f"/proc/self/fd/{fd}", f"nft script in {req['ns']}")}
 
 
 say({"ready": True, "pid": os.getpid()})
