@@ -9,6 +9,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run, runOk } from '../../harness/util/exec.ts';
+import { waitFor } from '../../harness/util/poll.ts';
 import type { Entry } from '../protocol/messages.ts';
 import { sgDomainEntries } from './fixtures/sg-entries.ts';
 import { domainNsName } from './model.ts';
@@ -113,11 +114,17 @@ describe('security groups: nft processes of first programming, membership change
     expect(await sgNftSession.pid()).toBe(helper);
 
     // The helper dies; behind its back a member vanishes from the kernel (as if a batch in flight
-    // was lost). It is restarted (one process, at once or by the next request) and the next
-    // membership change re-reads every namespace, so the lost member comes back too.
+    // was lost). It is restarted (one process) and the next membership change re-reads every
+    // namespace, so the lost member comes back too.
     const beforeCrash = nftProcesses.count;
     const generation = sgNftSession.generation;
     process.kill(helper as number, 'SIGKILL');
+    // The agent learns of the crash when the exit is reported; it restarts the helper at once.
+    await waitFor(
+      () => sgNftSession.generation,
+      (g) => g > generation,
+      { timeoutMs: 20_000, what: 'the nft session helper restarted' },
+    );
     await runOk('ip', [
       'netns',
       'exec',

@@ -434,8 +434,8 @@ export const nftBackend: SgBackend = {
  */
 export class SecurityProgrammer {
   private readonly programmed = new Map<string, ActualSg>();
-  /** The backend's generation the cached state was read under. */
-  private readGeneration: number | undefined;
+  /** The backend generation (nft session helper) each namespace's cached state was read under. */
+  private readonly readUnder = new Map<string, number | undefined>();
   /** Batches run to program (diagnostics, tests). */
   applies = 0;
 
@@ -448,18 +448,19 @@ export class SecurityProgrammer {
     const desired = deriveSecurity(entries, this.options);
     const errors: string[] = [];
     const present = new Set(namespaces);
-    // The nft session restarted since the last pass: a batch it was running may or may not have been
-    // committed, so everything is read again (a full resync).
-    const generation = this.backend.generation?.();
-    if (generation !== this.readGeneration && this.readGeneration !== undefined) this.programmed.clear();
     for (const ns of this.programmed.keys()) if (!present.has(ns)) this.programmed.delete(ns);
-    const one = async (ns: string) => {
+    const generation = () => this.backend.generation?.();
+    const one = async (ns: string, reread = false): Promise<void> => {
       const want = desired.get(ns) ?? emptySg();
       let have = this.programmed.get(ns);
-      if (full || !have) {
+      // The nft session restarted since this namespace was read: a batch it was running may or may
+      // not have been committed, so the namespace is read again (every namespace: a full resync).
+      if (full || reread || !have || this.readUnder.get(ns) !== generation()) {
         have = await this.backend.read(ns);
         this.programmed.set(ns, have);
+        this.readUnder.set(ns, generation());
       }
+      const readGeneration = this.readUnder.get(ns);
       const script = sgScript(want, have);
       if (!script) return;
       this.applies++;
@@ -469,6 +470,8 @@ export class SecurityProgrammer {
         this.programmed.delete(ns);
         return;
       }
+      // The helper was restarted between the read and this batch: the diff may rest on stale state.
+      if (generation() !== readGeneration && !reread) return one(ns, true);
       const addedRules = [...want.rules.keys()].some((c) => !have.rules.has(c));
       const next: ActualSg = {
         sets: new Map([...want.sets].map(([g, ips]) => [g, new Set(ips)])),
@@ -490,7 +493,6 @@ export class SecurityProgrammer {
       for (let ns = queue.shift(); ns !== undefined; ns = queue.shift()) await one(ns);
     };
     await Promise.all(Array.from({ length: Math.min(NS_CONCURRENCY, queue.length) }, worker));
-    this.readGeneration = this.backend.generation?.();
     return errors;
   }
 
