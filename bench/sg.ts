@@ -6,7 +6,8 @@
  * later leaves it, round-robin over the clients (so both zones' hypervisors take turns). Each change
  * is timed from the API call until probes show it enforced on every hypervisor hosting an affected
  * VM: a join when the client completes a TCP connection to BOTH db VMs (its own hypervisor's egress,
- * hv2's and hv3's ingress), a leave when a fresh connection attempt to both is no longer answered.
+ * hv2's and hv3's ingress; attempts overlap, one every 20 ms, so the probe's cadence adds at most
+ * 20 ms), a leave when a fresh connection attempt to both is no longer answered.
  * Then `members` address-only members join app (driver.setBulkMembers) and hv2's datapath (db's
  * ingress must know every app member) is counted.
  *
@@ -32,6 +33,46 @@ const HVS = ['hv1', 'hv2', 'hv3', 'hv4'];
 const TRACED_NODES = ['directory', 'c1', 'c2', ...HVS];
 /** One connection attempt: an unanswered one this long counts as blocked (a handshake here takes a few ms). */
 const ATTEMPT_MS = 100;
+/**
+ * While waiting for a join, a new attempt starts this often, overlapping the unanswered ones: the
+ * first reply then comes at most this long after the rules are in place, where one attempt at a
+ * time added up to ATTEMPT_MS (about 50 ms on average) of probe cadence to every join.
+ */
+const JOIN_CADENCE_MS = 20;
+
+/** When the first of overlapping attempts (one every JOIN_CADENCE_MS) is answered. */
+function firstAllowed(attempt: () => Promise<{ verdict: string }>, overdue: () => void): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    let done = false;
+    const launch = () => {
+      if (done) return;
+      try {
+        overdue();
+      } catch (err) {
+        done = true;
+        clearInterval(timer);
+        reject(err);
+        return;
+      }
+      attempt().then(
+        (r) => {
+          if (done || r.verdict !== 'allowed') return;
+          done = true;
+          clearInterval(timer);
+          resolve(now());
+        },
+        (err: unknown) => {
+          if (done) return;
+          done = true;
+          clearInterval(timer);
+          reject(err);
+        },
+      );
+    };
+    const timer = setInterval(launch, JOIN_CADENCE_MS);
+    launch();
+  });
+}
 
 export async function main(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -89,14 +130,19 @@ export async function main(argv: string[]): Promise<void> {
       const seen = await Promise.all(
         dbs.map(async (d) => {
           const to = target(d).address;
-          for (;;) {
-            const started = now();
-            const r = await probes.tcp({ from, to, port: 3306, timeoutMs: ATTEMPT_MS });
-            if ((r.verdict === 'allowed') === join) return join ? now() : started;
+          const overdue = () => {
             if (now() - called > 30_000)
               throw new Error(
                 `${vm.name} ${join ? 'join' : 'leave'}: not enforced toward ${d.name} after 30 s`,
               );
+          };
+          if (join)
+            return firstAllowed(() => probes.tcp({ from, to, port: 3306, timeoutMs: ATTEMPT_MS }), overdue);
+          for (;;) {
+            const started = now();
+            const r = await probes.tcp({ from, to, port: 3306, timeoutMs: ATTEMPT_MS });
+            if (r.verdict !== 'allowed') return started;
+            overdue();
           }
         }),
       );

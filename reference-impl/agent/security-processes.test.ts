@@ -1,17 +1,19 @@
 /**
- * First programming of security groups scales with namespaces, not with VMs or members, and costs
- * as few nft processes as it can: per router namespace one read (`nft -j list ruleset`: both tables
- * at once, it was one process per table), one `nft -f` batch, one handle read because rules were
- * added. A membership change is one batch and no read; a full read of an unchanged namespace is one
- * process and writes nothing (which also proves the one-process read parses back everything the
- * batch installed). Counts on real nftables, never timings.
+ * Security programming starts no process once the agent's nftables session is up (nft-session.ts):
+ * first programming, a membership change and a full read all go through the one long-lived helper.
+ * First programming scales with namespaces, not with VMs or members: per router namespace one read
+ * (both tables at once), one batch, and no handle read (the batch echoes its rules' handles). A
+ * membership change is one batch and no read; a full read of an unchanged namespace writes nothing
+ * (which also proves the read parses back everything the batch installed). A helper that dies is
+ * restarted and everything is read again. Counts on real nftables, never timings.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run, runOk } from '../../harness/util/exec.ts';
+import { waitFor } from '../../harness/util/poll.ts';
 import type { Entry } from '../protocol/messages.ts';
 import { sgDomainEntries } from './fixtures/sg-entries.ts';
 import { domainNsName } from './model.ts';
-import { nftProcesses, SecurityProgrammer } from './security.ts';
+import { nftProcesses, SecurityProgrammer, SG_TABLE, sgNftSession } from './security.ts';
 
 const PREFIX = `oh13p${process.pid % 10_000}-`;
 const naming = { prefix: PREFIX, hypervisor: 'hv1', mode: 'stateful' as const };
@@ -44,6 +46,24 @@ function domainEntries(i: number): Entry[] {
   ];
 }
 
+/** Members of group `sg` in a namespace, read with the nft CLI (not through the session under test). */
+async function members(ns: string, sg: number): Promise<string[]> {
+  const out = await runOk('ip', [
+    'netns',
+    'exec',
+    ns,
+    'nft',
+    '-j',
+    'list',
+    'set',
+    'inet',
+    SG_TABLE,
+    `g${sg}`,
+  ]);
+  const items = (JSON.parse(out) as { nftables: Array<{ set?: { elem?: string[] } }> }).nftables;
+  return items.flatMap((i) => i.set?.elem ?? []);
+}
+
 const namespaces = Array.from({ length: DOMAINS }, (_, i) => domainNsName(naming, `d${i}`));
 
 describe('security groups: nft processes of first programming, membership changes and full reads', () => {
@@ -54,13 +74,18 @@ describe('security groups: nft processes of first programming, membership change
     for (const ns of namespaces) await run('ip', ['netns', 'del', ns]);
   });
 
-  it('costs a fixed number of processes per namespace, whatever the VMs', async () => {
+  it('starts no process after the session is up, whatever the VMs and namespaces', async () => {
     const entries = Array.from({ length: DOMAINS }, (_, i) => domainEntries(i)).flat();
+    const helper = await sgNftSession.pid();
+    expect(sgNftSession.available, sgNftSession.unavailableReason).toBe(true);
     const programmer = new SecurityProgrammer(naming);
     const before = nftProcesses.count;
+    const requests = () => sgNftSession.requests;
+    const requestsBefore = requests();
     expect(await programmer.apply(entries, namespaces, true)).toEqual([]);
-    // Per namespace: read, batch, handles (rules were added). Not per VM, not per table.
-    expect(nftProcesses.count - before).toBe(3 * DOMAINS);
+    // Per namespace: read and batch (the batch echoes the new rules' handles). Not per VM, not per table.
+    expect(nftProcesses.count - before).toBe(0);
+    expect(requests() - requestsBefore).toBe(2 * DOMAINS);
     expect(programmer.applies).toBe(DOMAINS);
 
     // A remote member joins app in one domain: one batch there, nothing read, nothing elsewhere.
@@ -74,14 +99,50 @@ describe('security groups: nft processes of first programming, membership change
       groups: [APP],
     };
     const afterFirst = nftProcesses.count;
+    const requestsAfterFirst = requests();
     expect(await programmer.apply([...entries, joined], namespaces, false)).toEqual([]);
-    expect(nftProcesses.count - afterFirst).toBe(1);
+    expect(nftProcesses.count - afterFirst).toBe(0);
+    expect(requests() - requestsAfterFirst).toBe(1);
+    expect(await members(namespaces[1] as string, APP)).toContain('10.71.0.99');
 
-    // A full read of what is already there: one process per namespace, no write.
+    // A full read of what is already there: one read per namespace, no write, no process.
     const afterJoin = nftProcesses.count;
     const fresh = new SecurityProgrammer(naming);
     expect(await fresh.apply([...entries, joined], namespaces, true)).toEqual([]);
-    expect(nftProcesses.count - afterJoin).toBe(DOMAINS);
+    expect(nftProcesses.count - afterJoin).toBe(0);
     expect(fresh.applies).toBe(0);
+    expect(await sgNftSession.pid()).toBe(helper);
+
+    // The helper dies; behind its back a member vanishes from the kernel (as if a batch in flight
+    // was lost). It is restarted (one process) and the next membership change re-reads every
+    // namespace, so the lost member comes back too.
+    const beforeCrash = nftProcesses.count;
+    const generation = sgNftSession.generation;
+    process.kill(helper as number, 'SIGKILL');
+    // The agent learns of the crash when the exit is reported; it restarts the helper at once.
+    await waitFor(
+      () => sgNftSession.generation,
+      (g) => g > generation,
+      { timeoutMs: 20_000, what: 'the nft session helper restarted' },
+    );
+    await runOk('ip', [
+      'netns',
+      'exec',
+      namespaces[0] as string,
+      'nft',
+      'delete',
+      'element',
+      'inet',
+      SG_TABLE,
+      `g${DB}`,
+      '{ 10.70.0.10 }',
+    ]);
+    const left: Entry = { ...joined, vni: 7002, mac: '02:00:00:00:02:99', ip: '10.72.0.99' };
+    expect(await programmer.apply([...entries, joined, left], namespaces, false)).toEqual([]);
+    expect(nftProcesses.count - beforeCrash).toBe(1);
+    expect(sgNftSession.generation).toBe(generation + 1);
+    expect(await members(namespaces[0] as string, DB)).toContain('10.70.0.10');
+    expect(await members(namespaces[2] as string, APP)).toContain('10.72.0.99');
+    expect(await sgNftSession.pid()).not.toBe(helper);
   });
 });

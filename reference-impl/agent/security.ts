@@ -23,10 +23,11 @@
  * echo-reply), as port ACLs are configured to let replies through.
  */
 import { createHash } from 'node:crypto';
-import { run } from '../../harness/util/exec.ts';
+import { type ExecResult, run } from '../../harness/util/exec.ts';
 import type { Entry, RuleEntry, RulePeer } from '../protocol/messages.ts';
 import { sabotaged } from '../sabotage.ts';
 import { domainNsName, portName } from './model.ts';
+import { NftSession } from './nft-session.ts';
 
 export const SG_TABLE = 'otwin_sg';
 export const SG_GUARD_TABLE = 'otwin_sg_guard';
@@ -266,15 +267,17 @@ interface NftJson {
       name: string;
       elem?: Array<string | { concat?: string[] } | { elem?: { val: unknown } }>;
     };
-    rule?: {
-      family?: string;
-      table?: string;
-      chain: string;
-      handle: number;
-      comment?: string;
-      expr?: unknown[];
-    };
+    rule?: NftRuleJson;
   }>;
+}
+
+interface NftRuleJson {
+  family?: string;
+  table?: string;
+  chain: string;
+  handle: number;
+  comment?: string;
+  expr?: unknown[];
 }
 
 function elemText(e: unknown): string[] {
@@ -288,13 +291,39 @@ function elemText(e: unknown): string[] {
 const nftIn = (ns: string, args: string[], input?: string) =>
   run('ip', ['netns', 'exec', ns, 'nft', ...args], input === undefined ? {} : { input });
 
-/** Counts the nft processes the agent's security programming starts (tests: counts, not timings). */
-export const nftProcesses = { count: 0 };
+/**
+ * The agent's persistent nftables session (nft-session.ts): every read and batch goes through it,
+ * so a change starts no process. Without python3-nftables, one `nft` process per call as before.
+ */
+export const sgNftSession = new NftSession();
 
-const nftCounted = (ns: string, args: string[], input?: string) => {
-  nftProcesses.count++;
-  return nftIn(ns, args, input);
+let nftProcessStarts = 0;
+/** Processes the agent's security programming starts: session helpers and fallback `nft` runs (tests: counts, not timings). */
+export const nftProcesses = {
+  get count(): number {
+    return nftProcessStarts + sgNftSession.starts;
+  },
 };
+
+/** Runs nft `args` (and `script` on stdin) in a namespace: through the session when it is up. */
+async function nftCall(
+  ns: string,
+  session: { script: string; json?: boolean; echo?: boolean },
+  args: string[],
+  input?: string,
+): Promise<ExecResult> {
+  if (sgNftSession.available) {
+    const r = await sgNftSession.run({ ns, ...session });
+    if (r.rc === 0 || sgNftSession.available)
+      return { exitCode: r.rc === 0 ? 0 : 1, stdout: r.out, stderr: r.err };
+  }
+  nftProcessStarts++;
+  return nftIn(ns, args, input);
+}
+
+/** A namespace's listing as nft JSON (one read for both tables). */
+const listRuleset = (ns: string) =>
+  nftCall(ns, { script: 'list ruleset', json: true }, ['-j', '-a', 'list', 'ruleset']);
 
 /**
  * What a namespace holds: ONE `nft -j list ruleset` for both tables (only on full reads, never per
@@ -303,7 +332,7 @@ const nftCounted = (ns: string, args: string[], input?: string) => {
  */
 export async function readSg(ns: string): Promise<ActualSg> {
   const actual: ActualSg = { ...emptySg(), handles: new Map(), exists: false, guardExists: false };
-  const listed = await nftCounted(ns, ['-j', '-a', 'list', 'ruleset']);
+  const listed = await listRuleset(ns);
   if (listed.exitCode !== 0)
     throw new Error(`nft list ruleset in ${ns}: ${listed.stderr.trim().slice(0, 300)}`);
   const ours = (family: string | undefined, table: string | undefined) =>
@@ -332,13 +361,32 @@ export async function readSg(ns: string): Promise<ActualSg> {
   return actual;
 }
 
-/** Rule handles of the rules chain (after rules were added: rare, never for a membership change). */
+/** Rule handles of the rules chain (after rules were added without an echo: rare, never for a membership change). */
 async function readHandles(ns: string): Promise<Map<string, number>> {
-  const r = await nftCounted(ns, ['-j', '-a', 'list', 'chain', 'inet', SG_TABLE, SG_RULES_CHAIN]);
+  const chain = `inet ${SG_TABLE} ${SG_RULES_CHAIN}`;
+  const r = await nftCall(ns, { script: `list chain ${chain}`, json: true }, [
+    '-j',
+    '-a',
+    'list',
+    'chain',
+    ...chain.split(' '),
+  ]);
   const out = new Map<string, number>();
   if (r.exitCode !== 0) return out;
   for (const item of (JSON.parse(r.stdout || '{}') as NftJson).nftables ?? [])
     if (item.rule?.comment) out.set(item.rule.comment, item.rule.handle);
+  return out;
+}
+
+/** Rules a batch added, as the session echoes them (`{"add"|"insert": {"rule": ...}}`): comment → handle. */
+function echoedRuleHandles(echo: string): Map<string, number> {
+  const out = new Map<string, number>();
+  type Echoed = { add?: { rule?: NftRuleJson }; insert?: { rule?: NftRuleJson } };
+  for (const item of (JSON.parse(echo || '{}') as { nftables?: Echoed[] }).nftables ?? []) {
+    const rule = item.add?.rule ?? item.insert?.rule;
+    if (rule?.table === SG_TABLE && rule.chain === SG_RULES_CHAIN && rule.comment)
+      out.set(rule.comment, rule.handle);
+  }
   return out;
 }
 
@@ -350,17 +398,34 @@ export interface SgBackend {
   run(ns: string, script: string): Promise<string | undefined>;
   /** Rule comment → handle of the rules chain. */
   handles(ns: string): Promise<Map<string, number>>;
+  /** Handles of the rules the last `run` in `ns` added, when the backend saw them (nft echo); taken once. */
+  takeAddedHandles?(ns: string): Map<string, number> | undefined;
+  /** Changes when what was read may be stale (the nft session restarted): the programmer re-reads all. */
+  generation?(): number;
   /** What a namespace holds after a script applied (a backend that keeps state: memory). */
   applied?(ns: string, state: ActualSg): void;
 }
 
+const ADDS_RULES = /^(add|insert) rule /m;
+const addedHandles = new Map<string, Map<string, number>>();
+
 export const nftBackend: SgBackend = {
   read: readSg,
   run: async (ns, script) => {
-    const r = await nftCounted(ns, ['-f', '-'], script);
-    return r.exitCode === 0 ? undefined : r.stderr.trim().slice(0, 400);
+    const echo = ADDS_RULES.test(script);
+    addedHandles.delete(ns);
+    const r = await nftCall(ns, { script, echo, json: echo }, ['-f', '-'], script);
+    if (r.exitCode !== 0) return r.stderr.trim().slice(0, 400);
+    if (echo && r.stdout.trim()) addedHandles.set(ns, echoedRuleHandles(r.stdout));
+    return undefined;
   },
   handles: readHandles,
+  takeAddedHandles: (ns) => {
+    const h = addedHandles.get(ns);
+    addedHandles.delete(ns);
+    return h;
+  },
+  generation: () => sgNftSession.generation,
 };
 
 /**
@@ -369,7 +434,9 @@ export const nftBackend: SgBackend = {
  */
 export class SecurityProgrammer {
   private readonly programmed = new Map<string, ActualSg>();
-  /** nft processes run to program (diagnostics, tests). */
+  /** The backend generation (nft session helper) each namespace's cached state was read under. */
+  private readonly readUnder = new Map<string, number | undefined>();
+  /** Batches run to program (diagnostics, tests). */
   applies = 0;
 
   constructor(
@@ -382,13 +449,18 @@ export class SecurityProgrammer {
     const errors: string[] = [];
     const present = new Set(namespaces);
     for (const ns of this.programmed.keys()) if (!present.has(ns)) this.programmed.delete(ns);
-    const one = async (ns: string) => {
+    const generation = () => this.backend.generation?.();
+    const one = async (ns: string, reread = false): Promise<void> => {
       const want = desired.get(ns) ?? emptySg();
       let have = this.programmed.get(ns);
-      if (full || !have) {
+      // The nft session restarted since this namespace was read: a batch it was running may or may
+      // not have been committed, so the namespace is read again (every namespace: a full resync).
+      if (full || reread || !have || this.readUnder.get(ns) !== generation()) {
         have = await this.backend.read(ns);
         this.programmed.set(ns, have);
+        this.readUnder.set(ns, generation());
       }
+      const readGeneration = this.readUnder.get(ns);
       const script = sgScript(want, have);
       if (!script) return;
       this.applies++;
@@ -398,13 +470,15 @@ export class SecurityProgrammer {
         this.programmed.delete(ns);
         return;
       }
+      // The helper was restarted between the read and this batch: the diff may rest on stale state.
+      if (generation() !== readGeneration && !reread) return one(ns, true);
       const addedRules = [...want.rules.keys()].some((c) => !have.rules.has(c));
       const next: ActualSg = {
         sets: new Map([...want.sets].map(([g, ips]) => [g, new Set(ips)])),
         rules: new Map(want.rules),
         guard: new Map(want.guard),
         handles: addedRules
-          ? await this.backend.handles(ns)
+          ? await this.handlesAfterAdd(ns, have, want)
           : new Map([...have.handles].filter(([c]) => want.rules.has(c))),
         exists: have.exists || want.rules.size > 0,
         guardExists: have.guardExists || want.guard.size > 0,
@@ -420,5 +494,13 @@ export class SecurityProgrammer {
     };
     await Promise.all(Array.from({ length: Math.min(NS_CONCURRENCY, queue.length) }, worker));
     return errors;
+  }
+
+  /** Handles after a batch added rules: the kept ones plus the echoed new ones, else a read. */
+  private async handlesAfterAdd(ns: string, have: ActualSg, want: SgState): Promise<Map<string, number>> {
+    const added = this.backend.takeAddedHandles?.(ns);
+    const fresh = [...want.rules.keys()].filter((c) => !have.rules.has(c));
+    if (!added || fresh.some((c) => !added.has(c))) return this.backend.handles(ns);
+    return new Map([...[...have.handles].filter(([c]) => want.rules.has(c)), ...added]);
   }
 }

@@ -1,0 +1,183 @@
+/**
+ * A persistent nftables session (nft_session.py): one long-lived `/usr/bin/python3` per agent process
+ * holding one libnftables context per namespace, fed scripts over a pipe. A change costs no process
+ * start: an `nft` process costs 200-290 ms to start on this busy 2-core machine, most of the agent's
+ * share of security-group propagation. Same semantics as `nft -f -`: one script is one atomic batch,
+ * and a failure answers with nft's own error text naming the failing command.
+ *
+ * The helper is restarted when it dies (each start bumps `generation`, so callers that cache what
+ * the kernel holds re-read it: a request in flight may or may not have been committed). When
+ * python3-nftables is missing the session says so once and `available` turns false; callers fall
+ * back to one `nft` process per change.
+ */
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import type { Socket } from 'node:net';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+
+const HELPER = join(import.meta.dirname, 'nft_session.py');
+/** scapy and python3-nftables are Debian packages: only the system interpreter has them. */
+const PYTHON = '/usr/bin/python3';
+/** A helper that died sooner than this after its start is not restarted at once (crash loop). */
+const CRASH_LOOP_MS = 1_000;
+const RESTART_DELAY_MS = 2_000;
+
+/** The child's pipes are sockets: ref/unref decide whether they keep the process alive. */
+const socketOf = (stream: unknown) => stream as Socket;
+
+export interface NftResult {
+  /** 0: applied. */
+  rc: number;
+  out: string;
+  err: string;
+}
+
+export interface NftRequest {
+  ns: string;
+  script: string;
+  /** JSON output with handles (reads). */
+  json?: boolean;
+  /** Echo what the batch added, as JSON with handles: no read-after-add needed. */
+  echo?: boolean;
+}
+
+interface Pending {
+  resolve: (r: NftResult) => void;
+}
+
+interface Running {
+  child: ChildProcessWithoutNullStreams;
+  ready: Promise<boolean>;
+  pending: Map<number, Pending>;
+  startedAt: number;
+}
+
+export class NftSession {
+  /** Helper processes started (tests: process starts per change, never timings). */
+  starts = 0;
+  /** Requests answered or in flight (tests: one per read or batch). */
+  requests = 0;
+  /** Bumped at every helper start: state read through an earlier helper may be stale. */
+  generation = 0;
+  /** False once the helper reported that libnftables bindings are missing. */
+  available = true;
+  unavailableReason = '';
+  private current: Running | undefined;
+  private nextId = 1;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  /** Where the session says it restarted or is unavailable (the agent points it at its log). */
+  constructor(public log: (line: string) => void = () => {}) {}
+
+  /** The helper's pid (tests), starting it if needed. */
+  async pid(): Promise<number | undefined> {
+    const r = this.ensure();
+    await r.ready;
+    return r.child.pid;
+  }
+
+  async run(req: NftRequest): Promise<NftResult> {
+    const r = this.ensure();
+    if (!(await r.ready)) return { rc: -1, out: '', err: this.unavailableReason };
+    if (this.current !== r) return { rc: -1, out: '', err: 'nft session restarted before the request' };
+    const id = this.nextId++;
+    this.requests++;
+    return new Promise<NftResult>((resolve) => {
+      // Only a pending answer keeps the process alive (an idle helper never does).
+      if (r.pending.size === 0) socketOf(r.child.stdout).ref();
+      r.pending.set(id, { resolve });
+      r.child.stdin.write(`${JSON.stringify({ id, ...req })}\n`);
+    });
+  }
+
+  /** Ends the helper (agent stop, tests); a later request starts a new one. */
+  close(): void {
+    clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
+    const r = this.current;
+    this.current = undefined;
+    if (r) {
+      r.child.stdin.end();
+      r.child.kill();
+    }
+  }
+
+  /** Stops restarting for good (process exit paths). */
+  dispose(): void {
+    this.closed = true;
+    this.close();
+  }
+
+  private ensure(): Running {
+    if (this.current) return this.current;
+    clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
+    const child = spawn(PYTHON, [HELPER], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.starts++;
+    this.generation++;
+    const pending = new Map<number, Pending>();
+    let readyResolve: (ok: boolean) => void = () => {};
+    const ready = new Promise<boolean>((resolve) => {
+      readyResolve = resolve;
+    });
+    const running: Running = { child, ready, pending, startedAt: Date.now() };
+    this.current = running;
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      stderr = (stderr + d.toString()).slice(-2_000);
+    });
+    child.stdin.on('error', () => {});
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      let msg: Partial<NftResult> & { id?: number; ready?: boolean; err?: string };
+      try {
+        msg = JSON.parse(line) as typeof msg;
+      } catch {
+        this.log(`nft session: unexpected output ${line.slice(0, 200)}`);
+        return;
+      }
+      if (msg.ready !== undefined) {
+        if (!msg.ready) {
+          this.available = false;
+          this.unavailableReason = msg.err ?? 'nft session unavailable';
+          this.log(`nft session unavailable, one nft process per change instead: ${this.unavailableReason}`);
+        }
+        readyResolve(msg.ready);
+        if (pending.size === 0) socketOf(child.stdout).unref();
+        return;
+      }
+      const p = msg.id === undefined ? undefined : pending.get(msg.id);
+      if (!p || msg.id === undefined) return;
+      pending.delete(msg.id);
+      if (pending.size === 0) socketOf(child.stdout).unref();
+      p.resolve({ rc: msg.rc ?? -1, out: msg.out ?? '', err: msg.err ?? '' });
+    });
+    child.on('error', (err) => {
+      this.available = false;
+      this.unavailableReason = `cannot start ${PYTHON}: ${err.message}`;
+      readyResolve(false);
+    });
+    child.on('exit', (code, signal) => {
+      readyResolve(false);
+      const why = `nft session helper exited (${signal ?? `code ${code}`})${stderr ? `: ${stderr.trim().slice(-300)}` : ''}`;
+      for (const p of pending.values()) p.resolve({ rc: -1, out: '', err: why });
+      pending.clear();
+      if (this.current !== running) return;
+      this.current = undefined;
+      if (!this.available || this.closed) return;
+      this.log(`${why}; restarting it`);
+      // Restart now so the next change pays no process start; not in a tight loop if it keeps dying.
+      const delay = Date.now() - running.startedAt < CRASH_LOOP_MS ? RESTART_DELAY_MS : 0;
+      this.restartTimer = setTimeout(() => {
+        this.restartTimer = undefined;
+        if (!this.current && !this.closed) this.ensure();
+      }, delay);
+      this.restartTimer.unref();
+    });
+    // The helper never keeps the agent (or a test worker) alive; it exits on EOF when the agent does.
+    child.unref();
+    socketOf(child.stderr).unref();
+    socketOf(child.stdin).unref();
+    return running;
+  }
+}
