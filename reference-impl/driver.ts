@@ -145,6 +145,7 @@ export class ReferenceDriver implements ImplementationDriver {
     'floating-ips',
     'pnat',
     'service-chains',
+    'l3vni',
   ]);
   /** How the hypervisors enforce security rules (the directory's hypervisor `securityMode`). */
   protected readonly securityMode: 'stateful' | 'stateless' = 'stateful';
@@ -256,6 +257,8 @@ export class ReferenceDriver implements ImplementationDriver {
         tenant: slug(d.tenant),
         name: d.name,
         outboundNat: d.pnat ? 'pnat' : 'none',
+        ...(d.vni !== undefined ? { l3Vni: d.vni } : {}),
+        ...(d.routeTarget ? { routeTarget: d.routeTarget } : {}),
       });
     for (const s of intent.subnets) {
       const domain = intent.domains.find((d) => d.name === s.domain);

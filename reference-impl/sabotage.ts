@@ -52,6 +52,9 @@
  * | `gw-evpn-ignored`           | controller | routes from VTEPs that are no hypervisor (EVPN gateways) are ignored: hosts behind them unreachable (GW-7) |
  * | `gw-service-node`           | controller | gateways' logical switches keep the default service-node replication: a host's broadcast reaches the first hypervisor only (GW-5) |
  * | `gw-no-resync`              | controller | after a dropped session the old mirror is kept, not the monitor's initial rows (GW-6) |
+ * | `type5-wrong-rt`            | controller | type-5 routes carry route target <ASN>:<L3 VNI + 1>, not the domain's (FED-1, EVPN-7) |
+ * | `type5-no-router-mac`       | controller | type-5 routes without the router MAC extended community (EVPN-7) |
+ * | `type5-no-import`           | agent      | prefixes imported from type-5 routes are never programmed (FED-1, EVPN-7) |
  */
 export const SABOTAGES = [
   'no-arp-suppress',
@@ -98,6 +101,9 @@ export const SABOTAGES = [
   'gw-no-resync',
   'gw-service-node',
   'gw-evpn-ignored',
+  'type5-wrong-rt',
+  'type5-no-router-mac',
+  'type5-no-import',
 ] as const;
 export type Sabotage = (typeof SABOTAGES)[number];
 /** A switch as written in OTWIN_SABOTAGE: its name, or `name=value`. */

@@ -26,6 +26,7 @@
  *   PNAT for it); a down gateway cuts it off like a down hypervisor.
  */
 import {
+  type External,
   type Intent,
   IntentIndex,
   inCidr,
@@ -140,6 +141,18 @@ export class Oracle {
     return applyOverrides(cells, options.overrides ?? []);
   }
 
+  /** The site (an external with a domain) in a VM ↔ external cell, if it is one. */
+  private federatedSite(
+    srcVm: Vm | undefined,
+    dstVm: Vm | undefined,
+    srcExt: External | undefined,
+    dstExt: External | undefined,
+  ): External | undefined {
+    if (srcVm && dstExt?.domain) return dstExt;
+    if (dstVm && srcExt?.domain) return srcExt;
+    return undefined;
+  }
+
   /** The expected verdict of one connection attempt from `from` to `to`. */
   cell(from: string, to: string, probe: ProbeSpec): ExpectedCell {
     // A bare-metal host behind a gateway is a member of the subnet bound at its port + VLAN (GW-2).
@@ -177,6 +190,28 @@ export class Oracle {
         );
     }
     if (srcVm && dstVm) return this.vmToVm(srcVm, dstVm, probe, make);
+    const site = this.federatedSite(srcVm, dstVm, srcExt, dstExt);
+    if (site) {
+      const vm = (srcVm ?? dstVm)!;
+      const unavailable = this.unavailable(vm);
+      if (unavailable) return make('drop', unavailable, dstVm?.ip ?? dstExt!.ip);
+      const domain = this.idx.domainOf(vm);
+      if (site.domain !== domain.name || domain.vni === undefined)
+        return make(
+          'drop',
+          `${site.name} is a site of domain ${site.domain}, ${vm.name} is in ${domain.name}${domain.vni === undefined ? ' (no L3 VNI)' : ''}: the PE's VRF has no route to it`,
+          dstVm?.ip ?? dstExt!.ip,
+        );
+      const sg = srcVm
+        ? this.securityVerdict(domain.name, { vm: srcVm }, { ip: site.ip }, probe)
+        : this.securityVerdict(domain.name, { ip: site.ip }, { vm: dstVm! }, probe);
+      if (!sg.allowed) return make('drop', sg.reason, dstVm?.ip ?? dstExt!.ip);
+      return make(
+        'reach',
+        `site ${site.name} of domain ${domain.name}: routed over L3 VNI ${domain.vni} through the PE; ${sg.reason}`,
+        dstVm?.ip ?? dstExt!.ip,
+      );
+    }
     if (srcVm && dstExt) {
       const unavailable = this.unavailable(srcVm);
       if (unavailable) return make('drop', unavailable, dstExt.ip);

@@ -91,6 +91,9 @@ export interface ObservedRoute {
   encapsulation: number | undefined;
   pmsiTunnelType: number | undefined;
   mobilitySeq: number | undefined;
+  /** Type-5 (RFC 9136): the router MAC extended community and the gateway IP field; undefined when absent. */
+  routerMac?: string | undefined;
+  gateway?: string | undefined;
   communities: string[];
   /** Security-group communities (`secgroup:<asn>:<id>`); undefined when the source cannot decode them (vtysh). */
   secgroups?: string[] | undefined;

@@ -11,8 +11,10 @@ export interface Tenant {
 export interface Domain {
   name: string;
   tenant: string;
-  /** L3 VNI for symmetric IRB, if any. */
+  /** L3 VNI: the domain's EVPN type-5 routes (RFC 9136) carry it, e.g. to and from a PE's VRF. */
   vni: number | undefined;
+  /** Route target of the domain's type-5 routes (`65000:15001`); with `vni`. */
+  routeTarget?: string | undefined;
   /** Distributed PNAT: VMs without a floating IP reach the outside as their hypervisor's address. */
   pnat: boolean;
   zone: string | undefined;
@@ -79,6 +81,11 @@ export interface External {
   node: string;
   ip: string;
   iface: string;
+  /**
+   * A site of this routing domain (a host in a PE's VRF, federated with the domain through its L3
+   * VNI, docs/federation.md): it reaches the domain's VMs on their own addresses, and nothing else.
+   */
+  domain?: string | undefined;
 }
 
 /** A physical port + VLAN of a hardware gateway bound to a subnet (its logical switch, VNI = tunnel key). */

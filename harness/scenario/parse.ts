@@ -269,6 +269,7 @@ function buildIntent(i: Obj): Intent {
       name: String(x.name),
       tenant: String(x.tenant),
       vni: x.vni as number | undefined,
+      routeTarget: x.routeTarget as string | undefined,
       pnat: x.pnat === true,
       zone: x.zone as string | undefined,
     })),
@@ -308,6 +309,7 @@ function buildIntent(i: Obj): Intent {
       node: (x.node as string | undefined) ?? String(x.name),
       ip: String(x.ip),
       iface: (x.iface as string | undefined) ?? 'eth1',
+      domain: x.domain as string | undefined,
     })),
     serviceChains: list('serviceChains').map(
       (x): ServiceChain => ({

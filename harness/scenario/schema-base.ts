@@ -216,6 +216,11 @@ export const BASE_SCHEMA: Schema = {
                 minimum: 1,
                 maximum: 16777215,
               },
+              routeTarget: {
+                type: 'string',
+                pattern: '^[0-9.]+:[0-9]+$',
+                description: "Route target of the domain's EVPN type-5 routes (with vni, the L3 VNI).",
+              },
               pnat: {
                 type: 'boolean',
               },
@@ -371,6 +376,11 @@ export const BASE_SCHEMA: Schema = {
               },
               iface: {
                 type: 'string',
+              },
+              domain: {
+                $ref: '#/definitions/name',
+                description:
+                  "A site of this routing domain behind a PE's VRF (the domain's L3 VNI): reaches its VMs on their own addresses.",
               },
             },
           },
@@ -708,6 +718,14 @@ export const BASE_SCHEMA: Schema = {
         },
         prefix: {
           type: 'string',
+        },
+        routerMac: {
+          type: 'string',
+          description: "Router MAC extended community (type-5, RFC 9136 §4.1); '*': present, any value.",
+        },
+        gateway: {
+          type: 'string',
+          description: "Type-5 gateway IP address field (0.0.0.0 when the route's next hop is its VTEP).",
         },
         mobilitySeq: {
           type: 'integer',

@@ -214,6 +214,7 @@ export function requiredCapabilities(scenario: Scenario): Capability[] {
   if (i.rules.length > 0 || i.groups.length > 0) need.add('security-groups');
   if (i.floatingIps.length > 0) need.add('floating-ips');
   if (i.domains.some((d) => d.pnat)) need.add('pnat');
+  if (i.domains.some((d) => d.vni !== undefined)) need.add('l3vni');
   if (i.serviceChains.length > 0) need.add('service-chains');
   if (i.subnets.some((s) => s.gateway)) need.add('routing');
   const walk = (steps: Step[]) => {

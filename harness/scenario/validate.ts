@@ -142,6 +142,8 @@ export function checkReferences(doc: Obj, lab: LabInventory): SchemaIssue[] {
   });
   arr(intent.externals).forEach((e, i) => {
     if (e.node !== undefined) refs.node([...ip, 'externals', i, 'node'], e.node);
+    if (typeof e.domain === 'string' && !domains.has(e.domain))
+      refs.unknown([...ip, 'externals', i, 'domain'], 'domain', e.domain, domains);
   });
   checkGateways(refs, intent, ip, { subnets, zones, cidrOf });
   arr(intent.serviceChains).forEach((c, i) => {

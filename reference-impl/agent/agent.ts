@@ -23,6 +23,7 @@ import { ApplianceLiveness, localAppliances } from './appliance-liveness.ts';
 import type { Datapath } from './datapath.ts';
 import { type Garp, GarpWatcher } from './garp.ts';
 import { Kernel, type KernelOptions } from './kernel.ts';
+import { L3VniProgrammer } from './l3vni.ts';
 import { deriveDesired, type KernelModel, portName } from './model.ts';
 import { NatProgrammer } from './nat.ts';
 import { type ActualExtras, plan, planSize } from './plan.ts';
@@ -232,6 +233,7 @@ export class Agent {
   private readonly datapath: Datapath;
   readonly security: SecurityProgrammer;
   readonly nat: NatProgrammer;
+  readonly l3vni: L3VniProgrammer;
   readonly redirect: RedirectProgrammer;
   readonly links: ControllerLink[];
   /** The entries last programmed (kept while headless). */
@@ -292,6 +294,12 @@ export class Agent {
       prefix: options.prefix,
       hypervisor: options.hypervisor,
       hvNetns: options.hvNetns,
+    });
+    this.l3vni = new L3VniProgrammer({
+      prefix: options.prefix,
+      hypervisor: options.hypervisor,
+      hvNetns: options.hvNetns,
+      vtep: options.vtep,
     });
     this.redirect = new RedirectProgrammer({ prefix: options.prefix, hypervisor: options.hypervisor });
     this.links = options.controllers.map((c) => new ControllerLink(c, this));
@@ -589,6 +597,8 @@ export class Agent {
         ...(await this.nat.apply(this.effective.values(), desired.domains.keys(), full)),
         // Service chaining (docs/service-chaining.md): policy routes into the same router namespaces.
         ...(await this.redirect.apply(this.effective.values(), desired.domains.keys(), full)),
+        // L3 VNIs (docs/federation.md): routes to prefixes beyond the data centre (a PE's VRF).
+        ...(await this.l3vni.apply(this.effective.values(), desired.domains.keys(), full)),
       ];
     if (this.redirect.changes !== redirectChanges)
       this.log(

@@ -149,6 +149,10 @@ export class Controller {
         this.world.learnFlood(key, flood);
         this.schedule();
       },
+      onPrefix: (key, prefix) => {
+        this.world.learnPrefix(key, prefix);
+        this.schedule();
+      },
     });
     void this.watcher.run();
     const server = createServer((socket) => this.accept(socket));
@@ -456,6 +460,7 @@ export class Controller {
       // Rule entries are protocol 1.2: an older agent keeps programming reachability without them.
       if ((session.hello.minor ?? 0) < 2) entries = entries.filter((e) => e.kind !== 'rule');
       if ((session.hello.minor ?? 0) < 4) entries = entries.filter((e) => e.kind !== 'redirect');
+      if ((session.hello.minor ?? 0) < 6) entries = entries.filter((e) => e.kind !== 'prefix');
       // TEST-ONLY `flush-on-restart` sabotage (reference-impl/sabotage.ts): remote reachability is
       // withheld from agents for a while after start, so they flush it and rebuild it later.
       if (sabotaged('flush-on-restart') && this.withholding(session))

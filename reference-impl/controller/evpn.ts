@@ -10,6 +10,10 @@
  *     2-octet AS of the originating controller, 4-octet group id) per security group of the VM.
  *   type-3 IMET: same RD, originator = VTEP, PMSI tunnel {type 6 ingress replication, label VNI,
  *     endpoint VTEP}, route target, encapsulation VXLAN.
+ *   type-5 IP prefix (RFC 9136, docs/federation.md): per subnet of a domain with an L3 VNI, per
+ *     hypervisor hosting it: RD vtep:n (n = L3 VNI mod 65536), ESI 0, ethTag 0, gateway IP 0, label =
+ *     L3 VNI, next hop = the VTEP, ext communities: the domain's route target, encapsulation VXLAN,
+ *     router MAC (the hypervisor's end of the L3 VNI). Learned type-5 routes go to World.learnPrefix.
  * Floating IPs (docs/nat.md) go out in IPv4 unicast on the same sessions: one /32 per floating IP,
  * next hop = the underlay address of the hypervisor that translates it.
  */
@@ -17,6 +21,7 @@ import {
   type BestChange,
   BgpSpeaker,
   type EvpnInclusiveMulticast,
+  type EvpnIpPrefix,
   type EvpnMacIp,
   type ExtCommunity,
   type Ipv4Route,
@@ -28,11 +33,49 @@ import {
 import { TRACE_ENABLED, trace } from '../protocol/trace.ts';
 import { sabotaged, type2DelayMs } from '../sabotage.ts';
 import { secgroupCommunity, secgroupIds } from './security.ts';
-import { type LearnedFlood, type LearnedMac, type Origination, originationKey } from './world.ts';
+import {
+  type LearnedFlood,
+  type LearnedMac,
+  type LearnedPrefix,
+  type OriginatedType5,
+  type Origination,
+  originationKey,
+} from './world.ts';
 
 export interface EvpnLearnHandlers {
   onMac(key: string, mac: LearnedMac | undefined): void;
   onFlood(key: string, flood: LearnedFlood | undefined): void;
+  /** Type-5 routes (absent: the transport ignores them). */
+  onPrefix?(key: string, prefix: LearnedPrefix | undefined): void;
+}
+
+type OriginatedRoute = EvpnMacIp | EvpnInclusiveMulticast | EvpnIpPrefix;
+
+/** A type-5 route's BGP form (see the header). */
+export function type5ToBgp(o: OriginatedType5): { route: EvpnIpPrefix; attrs: PathAttributes } {
+  // TEST-ONLY `type5-wrong-rt` sabotage (reference-impl/sabotage.ts): the next L3 VNI's route target.
+  const rt = sabotaged('type5-wrong-rt')
+    ? `${o.routeTarget.slice(0, o.routeTarget.lastIndexOf(':'))}:${o.l3Vni + 1}`
+    : o.routeTarget;
+  const ext: ExtCommunity[] = [
+    { type: 'route-target', value: rt },
+    { type: 'encapsulation', tunnelType: 8 },
+  ];
+  // TEST-ONLY `type5-no-router-mac` sabotage: no router MAC extended community (RFC 9136 §4.1 needs it).
+  if (!sabotaged('type5-no-router-mac')) ext.push({ type: 'router-mac', mac: o.routerMac });
+  return {
+    route: {
+      afi: 'l2vpn-evpn',
+      type: 5,
+      rd: rdFor(o.vtep, o.l3Vni),
+      esi: ZERO_ESI,
+      ethTag: 0,
+      prefix: o.prefix,
+      gateway: '0.0.0.0',
+      labels: [o.l3Vni],
+    },
+    attrs: { origin: 'igp', nextHop: o.vtep, extCommunities: ext },
+  };
 }
 
 export interface EvpnTransport {
@@ -63,7 +106,8 @@ export function toBgp(
   routerId: string,
   o: Origination,
   localAs = 0,
-): { route: EvpnMacIp | EvpnInclusiveMulticast; attrs: PathAttributes } {
+): { route: OriginatedRoute; attrs: PathAttributes } {
+  if (o.kind === 'type5') return type5ToBgp(o);
   const ext: ExtCommunity[] = [
     { type: 'route-target', value: o.routeTarget },
     { type: 'encapsulation', tunnelType: 8 },
@@ -123,7 +167,7 @@ export interface BgpEvpnOptions {
 
 export class BgpEvpnTransport implements EvpnTransport {
   readonly speaker: BgpSpeaker;
-  private announced = new Map<string, { sig: string; route: EvpnMacIp | EvpnInclusiveMulticast }>();
+  private announced = new Map<string, { sig: string; route: OriginatedRoute }>();
   private readonly eor = new Set<string>();
   private readonly startedAt = Date.now();
 
@@ -177,7 +221,24 @@ export class BgpEvpnTransport implements EvpnTransport {
     const entry = change.best ?? change.previous;
     if (entry?.route.afi !== 'l2vpn-evpn') return;
     if (change.best?.peer === 'local' || (!change.best && change.previous?.peer === 'local')) return;
-    const route = entry.route as EvpnMacIp | EvpnInclusiveMulticast;
+    const route = entry.route as OriginatedRoute;
+    if (route.type === 5) {
+      const best = change.best;
+      if (!best || best.peer === 'local') {
+        handlers.onPrefix?.(change.key, undefined);
+        return;
+      }
+      const r = best.route as EvpnIpPrefix;
+      const rmac = best.attrs.extCommunities?.find((c) => c.type === 'router-mac');
+      handlers.onPrefix?.(change.key, {
+        prefix: r.prefix,
+        l3Vni: r.labels[0],
+        vtep: best.attrs.nextHop ?? '',
+        routerMac: rmac?.type === 'router-mac' ? rmac.mac : undefined,
+        routeTargets: routeTargets(best.attrs),
+      });
+      return;
+    }
     if (route.type === 2) {
       const best = change.best;
       if (!best || best.peer === 'local') {
@@ -227,7 +288,7 @@ export class BgpEvpnTransport implements EvpnTransport {
     // TEST-ONLY `delay-type2` sabotage (reference-impl/sabotage.ts): type-2 updates leave late (in order:
     // equal timeouts fire in the order they were set).
     const delayMs = type2DelayMs();
-    const send = (route: EvpnMacIp | EvpnInclusiveMulticast, act: () => void) => {
+    const send = (route: OriginatedRoute, act: () => void) => {
       if (delayMs > 0 && route.type === 2) setTimeout(act, delayMs).unref();
       else act();
     };
@@ -350,6 +411,19 @@ export class MemoryEvpnTransport implements EvpnTransport {
               seq: o.seq,
               routeTargets: [o.routeTarget],
               groups: o.groups ?? [],
+            }
+          : undefined,
+      );
+    } else if (key.startsWith('5/')) {
+      this.handlers.onPrefix?.(
+        k,
+        o && o.kind === 'type5'
+          ? {
+              prefix: o.prefix,
+              l3Vni: o.l3Vni,
+              vtep: o.vtep,
+              routerMac: o.routerMac,
+              routeTargets: [o.routeTarget],
             }
           : undefined,
       );

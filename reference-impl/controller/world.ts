@@ -2,7 +2,8 @@
  * The controller's view of the world: the directory's objects (followed by snapshot + change
  * stream) and the EVPN routes learned from BGP for other zones. Pure computation from it:
  *   - `entriesFor(hypervisor)`: the desired state pushed to one agent;
- *   - `originations()`: the type-2/type-3 routes this zone's controller announces.
+ *   - `originations()`: the type-2/type-3 routes this zone's controller announces, and a type-5 per
+ *     subnet of each domain with an L3 VNI per own hypervisor hosting it (docs/federation.md).
  * Own-zone reachability comes from the directory; other zones' only from BGP. Security group
  * membership of a remote VM comes only from its route: the secgroup communities of a learned type-2
  * (other zones), or the groups this zone's own type-2 of that VM carries (own zone), never from
@@ -22,7 +23,8 @@ import type {
   Subnet,
   Vport,
 } from '../directory/model.ts';
-import type { ApplianceAddress, Entry, MacEntry, RedirectEntry } from '../protocol/messages.ts';
+import { cidrsOverlap, parseCidr4, routerMacFor } from '../protocol/addr.ts';
+import type { ApplianceAddress, Entry, MacEntry, PrefixEntry, RedirectEntry } from '../protocol/messages.ts';
 import { sabotaged } from '../sabotage.ts';
 import {
   DuplicateMacDetector,
@@ -74,9 +76,30 @@ export interface OriginatedType3 {
   routeTarget: string;
 }
 
-export type Origination = OriginatedType2 | OriginatedType3;
+/** An IP prefix route (RFC 9136) of a domain's subnet, from one hypervisor on the domain's L3 VNI. */
+export interface OriginatedType5 {
+  kind: 'type5';
+  l3Vni: number;
+  prefix: string;
+  vtep: string;
+  routerMac: string;
+  routeTarget: string;
+}
+
+/** A type-5 route learned from BGP (a PE's VRF prefix, or another zone's subnet). */
+export interface LearnedPrefix {
+  prefix: string;
+  /** The label: the sender's L3 VNI. */
+  l3Vni: number;
+  vtep: string;
+  routerMac: string | undefined;
+  routeTargets: string[];
+}
+
+export type Origination = OriginatedType2 | OriginatedType3 | OriginatedType5;
 
 export function originationKey(o: Origination): string {
+  if (o.kind === 'type5') return `5/${o.vtep}/${o.prefix}`;
   return o.kind === 'type2' ? `2/${o.vni}/${o.mac}/${o.ip ?? ''}` : `3/${o.vni}/${o.vtep}`;
 }
 
@@ -106,6 +129,7 @@ export class World {
   /** BGP-learned, keyed by the speaker's route key. */
   readonly learnedMacs = new Map<string, LearnedMac>();
   readonly learnedFloods = new Map<string, LearnedFlood>();
+  readonly learnedPrefixes = new Map<string, LearnedPrefix>();
   /** Last MAC mobility sequence and location seen per `${vni}/${mac}` (survives withdrawals). */
   private readonly mobility = new Map<string, { seq: number; vtep: string }>();
   /**
@@ -620,6 +644,42 @@ export class World {
     this.learnedFloods.set(key, flood);
   }
 
+  /** A type-5 route learned or withdrawn: the prefix entries of every domain may change. */
+  learnPrefix(key: string, prefix: LearnedPrefix | undefined): void {
+    this.dirty.all = true;
+    if (prefix) this.learnedPrefixes.set(key, prefix);
+    else this.learnedPrefixes.delete(key);
+  }
+
+  /**
+   * A domain's imported prefixes (1.6): type-5 routes carrying its route target from VTEPs that are
+   * not hypervisors (a PE's VRF; other zones' subnets are reached through their type-2 routes), for
+   * prefixes that do not overlap the domain's own subnets. One entry per prefix: the lowest VTEP.
+   */
+  private prefixEntriesFor(d: Domain): PrefixEntry[] {
+    if (d.l3Vni === undefined || !d.routeTarget) return [];
+    const own = [...this.subnets.values()]
+      .filter((s) => s.domain === d.id)
+      .flatMap((s) => parseCidr4(s.prefix) ?? []);
+    const hypervisorVteps = new Set([...this.hypervisors.values()].map((h) => h.vtep));
+    const out = new Map<string, PrefixEntry>();
+    for (const p of this.learnedPrefixes.values()) {
+      if (!p.routeTargets.includes(d.routeTarget) || !p.routerMac || hypervisorVteps.has(p.vtep)) continue;
+      const cidr = parseCidr4(p.prefix);
+      if (!cidr || own.some((o) => cidrsOverlap(o, cidr))) continue;
+      const cur = out.get(p.prefix);
+      if (cur && cur.vtep <= p.vtep) continue;
+      out.set(p.prefix, {
+        kind: 'prefix',
+        domain: d.id,
+        prefix: p.prefix,
+        vtep: p.vtep,
+        routerMac: p.routerMac,
+      });
+    }
+    return [...out.values()];
+  }
+
   mobilitySeq(vni: number, mac: string): number {
     return this.mobility.get(`${vni}/${mac}`)?.seq ?? 0;
   }
@@ -691,7 +751,9 @@ export class World {
           id: d.id,
           tenant: d.tenant,
           ...(d.outboundNat === 'pnat' ? { pnat: true } : {}),
+          ...(d.l3Vni !== undefined ? { l3Vni: d.l3Vni, routerMac: routerMacFor(hv.vtep, d.l3Vni) } : {}),
         });
+        entries.push(...this.prefixEntriesFor(d));
         entries.push(
           ...ruleEntriesFor(
             d,
@@ -1079,6 +1141,31 @@ export class World {
     return { set, remove };
   }
 
+  /**
+   * Type-5 (RFC 9136) of this zone: per own hypervisor hosting a domain with an L3 VNI, one route per
+   * subnet of the domain (the hypervisor routes into every subnet of a domain it hosts: asymmetric
+   * IRB), next hop its VTEP, router MAC its end of the L3 VNI.
+   */
+  private type5Originations(): OriginatedType5[] {
+    const out: OriginatedType5[] = [];
+    for (const hv of this.ownHypervisors())
+      for (const id of this.domainsOn(hv.id)) {
+        const d = this.domains.get(id);
+        if (d?.l3Vni === undefined || !d.routeTarget) continue;
+        for (const s of this.subnets.values())
+          if (s.domain === id)
+            out.push({
+              kind: 'type5',
+              l3Vni: d.l3Vni,
+              prefix: s.prefix,
+              vtep: hv.vtep,
+              routerMac: routerMacFor(hv.vtep, d.l3Vni),
+              routeTarget: d.routeTarget,
+            });
+      }
+    return out;
+  }
+
   /** Routes this zone originates: type-3 per instantiated VNI per hypervisor, type-2 per vport. */
   originations(): Origination[] {
     const out: Origination[] = [];
@@ -1099,6 +1186,7 @@ export class World {
       if (!cur || cur.id < v.id) type2.set(key, { id: v.id, o });
     }
     for (const { o } of type2.values()) out.push(o);
+    out.push(...this.type5Originations());
     // This zone's gateways: a type-3 per bound VNI, a MAC-only type-2 per host MAC they learned (GW-4).
     for (const gw of this.ownGateways())
       for (const vni of gw.vnis) {

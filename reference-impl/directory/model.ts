@@ -146,6 +146,19 @@ export const SPECS: Record<CollectionName, CollectionSpec> = {
         description:
           "How VMs without a floating IP reach outside the overlay: none, or pnat (distributed port NAT to their own hypervisor's address).",
       },
+      {
+        name: 'l3Vni',
+        type: 'integer',
+        min: 1,
+        max: 16_777_215,
+        description:
+          "L3 VNI of the domain: its subnets are announced as EVPN type-5 routes with it (RFC 9136), and type-5 routes carrying the domain's route target (a PE's VRF) are imported. Absent: none.",
+      },
+      {
+        name: 'routeTarget',
+        type: 'routeTarget',
+        description: "Route target of the domain's type-5 routes. Default: <directory ASN>:<l3Vni>.",
+      },
     ],
     uniques: [{ fields: ['tenant', 'name'], what: 'a domain of this name in this tenant' }],
   },
@@ -536,6 +549,10 @@ export interface Domain extends Base {
   description: string;
   /** Absent in snapshots written before the field existed (= none). */
   outboundNat?: 'none' | 'pnat';
+  /** Absent: the domain has no L3 VNI (no type-5 routes). */
+  l3Vni?: number;
+  /** Set with l3Vni (derived when not given). */
+  routeTarget?: string;
 }
 export interface RedirectionTarget extends Base {
   domain: string;

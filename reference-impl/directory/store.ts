@@ -540,6 +540,11 @@ export class DirectoryStore {
       }
     }
     switch (spec.name) {
+      case 'domains':
+        // Type-5 route target auto-derived like a subnet's (RFC 8365): <directory ASN>:<L3 VNI>.
+        if (fields.l3Vni != null && fields.routeTarget == null)
+          fields.routeTarget = `${this.asn}:${fields.l3Vni as number}`;
+        break;
       case 'subnets':
         this.checkSubnet(fields, previous);
         break;

@@ -1,4 +1,5 @@
-/** IPv4/MAC helpers shared by the three roles (no dependencies). */
+/** IPv4/MAC helpers shared by the three roles (no dependencies but node:crypto). */
+import { createHash } from 'node:crypto';
 
 export function parseIPv4(text: string): number | undefined {
   const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
@@ -61,4 +62,14 @@ export function normalizeMac(text: string): string | undefined {
 export function isUnicastMac(mac: string): boolean {
   const first = Number.parseInt(mac.slice(0, 2), 16);
   return (first & 1) === 0 && mac !== '00:00:00:00:00:00';
+}
+
+/**
+ * A hypervisor's router MAC on a domain's L3 VNI (the type-5 router MAC extended community, RFC 9136
+ * §4.1): locally administered, from the VTEP and the VNI, so it is the same after every restart and
+ * differs between hypervisors and domains.
+ */
+export function routerMacFor(vtep: string, l3Vni: number): string {
+  const h = createHash('sha256').update(`${vtep}/${l3Vni}`).digest();
+  return ['02', ...[...h.subarray(0, 5)].map((b) => b.toString(16).padStart(2, '0'))].join(':');
 }

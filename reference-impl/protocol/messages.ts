@@ -40,12 +40,16 @@
  * routing domain steered through an appliance VM), sent only to agents that said minor >= 4.
  * 1.5 adds the optional `standby` of a redirect entry (SVC-5: the agent probes the appliances and
  * steers to the standby while the active one does not answer); a 1.4 agent ignores it (no failover).
+ * 1.6 adds L3 VNIs (docs/federation.md): the optional `l3Vni` and `routerMac` of a domain entry (the
+ * hypervisor's end of the domain's L3 VNI: EVPN type-5, RFC 9136) and the `prefix` entry kind (a
+ * prefix outside the data centre, from a PE's type-5 route, reached over the L3 VNI), sent only to
+ * agents that said minor >= 6.
  */
 
 export const PROTOCOL_VERSION = 1;
 export const SUPPORTED_VERSIONS = [1] as const;
 /** Minor version of protocol 1 this code speaks (see above). */
-export const PROTOCOL_MINOR = 5;
+export const PROTOCOL_MINOR = 6;
 
 export interface DomainEntry {
   kind: 'domain';
@@ -53,6 +57,22 @@ export interface DomainEntry {
   tenant: string;
   /** (1.3) Distributed PNAT for VMs of the domain without a floating IP. */
   pnat?: boolean;
+  /** (1.6) The domain's L3 VNI, and this hypervisor's router MAC on it (its type-5 routes carry both). */
+  l3Vni?: number;
+  routerMac?: string;
+}
+
+/**
+ * (1.6) A prefix beyond the data centre (a PE's VRF), learned from an EVPN type-5 route carrying the
+ * domain's route target: routed in the domain over its L3 VNI to `vtep`, inner destination MAC
+ * `routerMac` (the PE's router MAC).
+ */
+export interface PrefixEntry {
+  kind: 'prefix';
+  domain: string;
+  prefix: string;
+  vtep: string;
+  routerMac: string;
 }
 
 export interface SubnetEntry {
@@ -161,7 +181,8 @@ export type Entry =
   | MacEntry
   | FloodEntry
   | RuleEntry
-  | RedirectEntry;
+  | RedirectEntry
+  | PrefixEntry;
 
 export function entryKey(entry: Entry): string {
   switch (entry.kind) {
@@ -179,6 +200,8 @@ export function entryKey(entry: Entry): string {
       return `rule/${entry.id}`;
     case 'redirect':
       return `redirect/${entry.id}`;
+    case 'prefix':
+      return `prefix/${entry.domain}/${entry.prefix}`;
   }
 }
 

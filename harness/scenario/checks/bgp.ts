@@ -60,6 +60,7 @@ function describe(r: ObservedRoute): string {
   if (r.encapsulation !== undefined) parts.push(`encap ${r.encapsulation}`);
   if (r.pmsiTunnelType !== undefined) parts.push(`pmsi ${r.pmsiTunnelType}`);
   if (r.mobilitySeq !== undefined) parts.push(`mobility seq ${r.mobilitySeq}`);
+  if (r.type === 5) parts.push(`router-mac ${r.routerMac ?? '-'}`, `gateway ${r.gateway ?? '-'}`);
   return parts.join(' ');
 }
 

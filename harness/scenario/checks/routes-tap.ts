@@ -25,6 +25,7 @@ export function tapRouteToObserved(r: TapRoute): ObservedRoute {
   const rt = ext.flatMap((c) => (c.type === 'route-target' ? [c.value] : []));
   const encap = ext.find((c) => c.type === 'encapsulation');
   const mm = ext.find((c) => c.type === 'mac-mobility');
+  const rmac = ext.find((c) => c.type === 'router-mac');
   return {
     type,
     rd: route.rd as string | undefined,
@@ -39,6 +40,8 @@ export function tapRouteToObserved(r: TapRoute): ObservedRoute {
     encapsulation: encap && encap.type === 'encapsulation' ? encap.tunnelType : undefined,
     pmsiTunnelType: r.attrs.pmsiTunnel?.tunnelType,
     mobilitySeq: mm && mm.type === 'mac-mobility' ? mm.seq : undefined,
+    routerMac: rmac && rmac.type === 'router-mac' ? rmac.mac.toLowerCase() : undefined,
+    gateway: type === 5 ? (route.gateway as string | undefined) : undefined,
     communities: r.attrs.communities ?? [],
     secgroups: secgroups(r.attrs),
   };

@@ -29,8 +29,11 @@ function rowsAt(data: unknown, path: string): unknown[] {
     current = (current as Record<string, unknown>)[part];
   }
   if (Array.isArray(current)) return current;
-  if (current !== null && typeof current === 'object')
-    return Object.values(current as Record<string, unknown>);
+  if (current !== null && typeof current === 'object') {
+    const values = Object.values(current as Record<string, unknown>);
+    // A map of lists (FRR's `show ip route [vrf X] json`: prefix → its routes): the rows are the items.
+    return values.length > 0 && values.every(Array.isArray) ? values.flat() : values;
+  }
   return current === undefined ? [] : [current];
 }
 

@@ -67,6 +67,8 @@ export function listenMs(body: Obj, fallback: number): number {
 /** Subset match: every key of `pattern` equals the same key of `value` (recursively; strings case-insensitive). */
 export function subsetMatches(value: unknown, pattern: unknown): boolean {
   if (pattern === null || typeof pattern !== 'object') {
+    // `'*'`: the field is there, whatever its value (a value the intent does not fix, e.g. a router MAC).
+    if (pattern === '*') return value !== undefined && value !== null;
     if (typeof pattern === 'string' && typeof value === 'string')
       return pattern.toLowerCase() === value.toLowerCase();
     if (typeof pattern === 'number' && typeof value === 'string') return String(pattern) === value;

@@ -17,6 +17,8 @@ export type Capability =
   | 'security-groups'
   | 'floating-ips'
   | 'pnat'
+  /** EVPN type-5 per routing domain with an L3 VNI (intent domains[].vni), imported from PEs. */
+  | 'l3vni'
   | 'service-chains'
   | 'vm-move'
   | 'zones';
