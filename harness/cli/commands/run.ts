@@ -25,7 +25,7 @@ import { generateReport } from './report.ts';
  * The default suite: the reference implementation's conformance packs, all on labs/default.clab.yml
  * (one deployment). scenarios/frr-evpn (FRR as the implementation) runs only when named.
  */
-export const DEFAULT_SUITES = ['vx', 'l2', 'l3', 'arp', 'evpn', 'az', 'sg', 'nat'] as const;
+export const DEFAULT_SUITES = ['vx', 'l2', 'l3', 'arp', 'evpn', 'az', 'sg', 'nat', 'fed'] as const;
 
 /** The default suite's folders that exist in this checkout. */
 export function defaultScenarioRoots(): string[] {
