@@ -40,7 +40,7 @@ export function deriveL3(entries: Iterable<Entry>, naming: AgentNaming): Map<str
   const byDomain = new Map<string, DomainL3>();
   const prefixes: Array<Extract<Entry, { kind: 'prefix' }>> = [];
   for (const e of entries) {
-    if (e.kind === 'domain' && e.l3Vni !== undefined && e.routerMac) {
+    if (e.kind === 'domain' && typeof e.l3Vni === 'number' && e.routerMac) {
       const d: DomainL3 = {
         ns: domainNsName(naming, e.id),
         l3Vni: e.l3Vni,

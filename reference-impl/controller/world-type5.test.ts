@@ -27,7 +27,7 @@ function world(): World {
       tenants: [],
       domains: [
         { id: 'da', tenant: 'ta', name: 'da', l3Vni: 15001, routeTarget: '65000:15001' },
-        { id: 'db', tenant: 'tb', name: 'db' },
+        { id: 'db', tenant: 'tb', name: 'db', l3Vni: null, routeTarget: null }, // as the store writes an unset field
       ],
       subnets: [
         {
@@ -122,6 +122,7 @@ describe('type-5 in the world', () => {
       { kind: 'prefix', domain: 'da', prefix: '198.51.100.0/25', vtep: '10.0.0.1', routerMac: PE.routerMac },
     ]);
     expect(prefixes('hv2')).toEqual([]);
+    expect(w.entriesFor('hv2').find((e) => e.kind === 'domain')).not.toHaveProperty('l3Vni');
     expect(w.entriesFor('hv1').find((e) => e.kind === 'domain')).toMatchObject({
       l3Vni: 15001,
       routerMac: routerMacFor('10.0.1.2', 15001),

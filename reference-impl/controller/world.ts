@@ -657,7 +657,7 @@ export class World {
    * prefixes that do not overlap the domain's own subnets. One entry per prefix: the lowest VTEP.
    */
   private prefixEntriesFor(d: Domain): PrefixEntry[] {
-    if (d.l3Vni === undefined || !d.routeTarget) return [];
+    if (typeof d.l3Vni !== 'number' || !d.routeTarget) return [];
     const own = [...this.subnets.values()]
       .filter((s) => s.domain === d.id)
       .flatMap((s) => parseCidr4(s.prefix) ?? []);
@@ -751,7 +751,9 @@ export class World {
           id: d.id,
           tenant: d.tenant,
           ...(d.outboundNat === 'pnat' ? { pnat: true } : {}),
-          ...(d.l3Vni !== undefined ? { l3Vni: d.l3Vni, routerMac: routerMacFor(hv.vtep, d.l3Vni) } : {}),
+          ...(typeof d.l3Vni === 'number'
+            ? { l3Vni: d.l3Vni, routerMac: routerMacFor(hv.vtep, d.l3Vni) }
+            : {}),
         });
         entries.push(...this.prefixEntriesFor(d));
         entries.push(
@@ -1151,7 +1153,7 @@ export class World {
     for (const hv of this.ownHypervisors())
       for (const id of this.domainsOn(hv.id)) {
         const d = this.domains.get(id);
-        if (d?.l3Vni === undefined || !d.routeTarget) continue;
+        if (typeof d?.l3Vni !== 'number' || !d.routeTarget) continue;
         for (const s of this.subnets.values())
           if (s.domain === id)
             out.push({

@@ -549,10 +549,10 @@ export interface Domain extends Base {
   description: string;
   /** Absent in snapshots written before the field existed (= none). */
   outboundNat?: 'none' | 'pnat';
-  /** Absent: the domain has no L3 VNI (no type-5 routes). */
-  l3Vni?: number;
+  /** Absent or null (the store writes null for an unset optional field): no L3 VNI, no type-5 routes. */
+  l3Vni?: number | null;
   /** Set with l3Vni (derived when not given). */
-  routeTarget?: string;
+  routeTarget?: string | null;
 }
 export interface RedirectionTarget extends Base {
   domain: string;
