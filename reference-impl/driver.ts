@@ -10,7 +10,7 @@
  * role processes run `reference-impl/bin/<role>.ts`. Without those flags the old defaults apply
  * (`<labDir>/directory/api.sock`, `otf-lab-token`, prefix `otf-<lab name>-`, zone from the intent).
  */
-import { existsSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import {
   addEvpnBinding,
@@ -150,8 +150,13 @@ export class ReferenceDriver implements ImplementationDriver {
   /** How the hypervisors enforce security rules (the directory's hypervisor `securityMode`). */
   protected readonly securityMode: 'stateful' | 'stateless' = 'stateful';
   private client: DirectoryClient | undefined;
-  /** VMs (`hypervisor/name`) whose namespace has been seen mounted since they were last provisioned. */
-  private readonly pinned = new Set<string>();
+  /**
+   * VMs (`hypervisor/name`) whose namespace has been seen mounted since they were last provisioned,
+   * with this process's descriptor of it where the node runs here. The open descriptor pins that
+   * namespace as a holder process did, without a process: a namespace the implementation deletes
+   * stays enterable, so a probe from a VM the implementation broke fails instead of finding nothing.
+   */
+  private readonly pinned = new Map<string, number | undefined>();
 
   validate(_scenario: Scenario): string[] {
     return [];
@@ -209,7 +214,7 @@ export class ReferenceDriver implements ImplementationDriver {
     ctx.accepted();
     // Forget namespaces that are going away (detached, or moved off a hypervisor): a later re-attach
     // waits for its new namespace afresh.
-    for (const key of [...this.pinned]) {
+    for (const key of [...this.pinned.keys()]) {
       const [hv, name] = key.split('/') as [string, string];
       const vm = intent.vms.find((v) => v.name === name);
       if (!vm?.attached || vm.hypervisor !== hv) this.release(key);
@@ -549,7 +554,9 @@ export class ReferenceDriver implements ImplementationDriver {
   }
 
   private release(key: string): void {
+    const fd = this.pinned.get(key);
     this.pinned.delete(key);
+    if (fd !== undefined) closeSync(fd);
   }
 
   private macFor(name: string): string {
@@ -565,8 +572,8 @@ export class ReferenceDriver implements ImplementationDriver {
 
   /**
    * Waits until the agent has mounted the VM's namespace. Where the hypervisor node runs on this host,
-   * its mount namespace is read through /proc/<pid>/root (a stat every 10 ms, no process started, and
-   * nothing holds the namespace: the agent's deletion frees it); elsewhere one shell in the node waits.
+   * its mount namespace is read through /proc/<pid>/root (a stat every 10 ms, no process started) and
+   * the namespace is then held open by this process; elsewhere one shell in the node waits.
    */
   private async pin(lab: DeployedLab, vm: Vm): Promise<void> {
     const key = `${vm.hypervisor}/${vm.name}`;
@@ -583,19 +590,20 @@ export class ReferenceDriver implements ImplementationDriver {
         what,
       });
       if (!r.ok) throw new HarnessError(`${what} did not appear within 30 s`);
-    } else {
-      const found = await node.exec(
-        [
-          'sh',
-          '-c',
-          `i=0; while [ "$(stat -f -L -c %T /run/netns/${ns} 2>/dev/null)" != nsfs ]; do ` +
-            `i=$((i+1)); [ $i -ge 1500 ] && exit 1; sleep 0.02; done`,
-        ],
-        { timeoutMs: 60_000 },
-      );
-      if (found.exitCode !== 0) throw new HarnessError(`${what} did not appear within 30 s`);
+      this.pinned.set(key, openSync(hostPath, 'r'));
+      return;
     }
-    this.pinned.add(key);
+    const found = await node.exec(
+      [
+        'sh',
+        '-c',
+        `i=0; while [ "$(stat -f -L -c %T /run/netns/${ns} 2>/dev/null)" != nsfs ]; do ` +
+          `i=$((i+1)); [ $i -ge 1500 ] && exit 1; sleep 0.02; done`,
+      ],
+      { timeoutMs: 60_000 },
+    );
+    if (found.exitCode !== 0) throw new HarnessError(`${what} did not appear within 30 s`);
+    this.pinned.set(key, undefined);
   }
 
   async teardown(ctx: DriverContext): Promise<void> {
@@ -619,7 +627,7 @@ export class ReferenceDriver implements ImplementationDriver {
     const bulk = (await client.list('vports').catch(() => [])).filter((v) => v.name.startsWith('bulk-'));
     for (const part of chunked(bulk, BULK_BATCH))
       await client.batch(part.map((v) => ({ op: 'delete', collection: 'vports', id: v.id }))).catch(() => {});
-    this.pinned.clear();
+    for (const key of [...this.pinned.keys()]) this.release(key);
     // Wait until the agents removed the VM namespaces: a later scenario reusing a VM name on the same
     // hypervisor must not pin the old namespace before the agent deleted it.
     const deadline = Date.now() + 10_000;
@@ -647,13 +655,16 @@ export class ReferenceDriver implements ImplementationDriver {
   locate(vm: Vm, ctx: DriverContext): EndpointLocation {
     const hv = ctx.lab.node(vm.hypervisor);
     const ns = this.vmNs(ctx.lab, vm);
+    const pinnedFd = this.pinned.get(`${vm.hypervisor}/${vm.name}`);
     const node: LabNode = {
       name: `${vm.hypervisor}/${vm.name}`,
       kind: 'vm',
       image: 'reference-vm',
-      // The namespace's mount inside the hypervisor node, opened from this host: a probe enters
-      // whatever namespace the agent has mounted there now (after a re-attach, the new one).
-      netnsPath: pathInNode(hv, `/run/netns/${ns}`) ?? hv.netnsPath,
+      // The pinned namespace (this process's descriptor), else its mount inside the hypervisor node.
+      netnsPath:
+        pinnedFd !== undefined
+          ? `/proc/${process.pid}/fd/${pinnedFd}`
+          : (pathInNode(hv, `/run/netns/${ns}`) ?? hv.netnsPath),
       netnsName: undefined,
       pid: hv.pid,
       mgmtIPv4: undefined,
