@@ -76,6 +76,14 @@ const BULK_BATCH = 500;
 /** `xs` in consecutive parts of at most `size`. */
 const chunked = <T>(xs: readonly T[], size: number): T[][] =>
   Array.from({ length: Math.ceil(xs.length / size) }, (_, i) => xs.slice(i * size, (i + 1) * size));
+/** Deletes vports BULK_BATCH per directory batch (bulk members: at provisioning and at teardown). */
+async function deleteVportsInBatches(
+  client: DirectoryClient,
+  vports: ReadonlyArray<{ id: string }>,
+): Promise<void> {
+  for (const part of chunked(vports, BULK_BATCH))
+    await client.batch(part.map((v) => ({ op: 'delete', collection: 'vports', id: v.id })));
+}
 
 /** The value of `--flag value` in a node's `cmd:`. */
 function flagOf(cmd: string | undefined, flag: string): string | undefined {
@@ -219,8 +227,9 @@ export class ReferenceDriver implements ImplementationDriver {
       const vm = intent.vms.find((v) => v.name === name);
       if (!vm?.attached || vm.hypervisor !== hv) this.release(key);
     }
-    // Wait for every attached VM's namespace so the traffic engine can setns into it. In the background: waiting for the agent to create a namespace is the implementation's time, so
-    // it runs inside the budget of the traffic check that needs the VM (ready()), and a BGP or table
+    // Wait for every attached VM's namespace so the traffic engine can setns into it. In the
+    // background: waiting for the agent to create a namespace is the implementation's time, so it runs
+    // inside the budget of the traffic check that needs the VM (ready()), and a BGP or table
     // expectation does not wait for it at all.
     const lab = ctx.lab;
     const pinning = Promise.all(intent.vms.filter((v) => v.attached).map((vm) => this.pin(lab, vm)));
@@ -511,9 +520,10 @@ export class ReferenceDriver implements ImplementationDriver {
       v.name.startsWith(`bulk-${slug(bulk.group)}-`),
     );
     const keep = new Set(wanted.map((v) => v.id));
-    const stale = existing.filter((v) => !keep.has(v.id));
-    for (const part of chunked(stale, BULK_BATCH))
-      await client.batch(part.map((v) => ({ op: 'delete', collection: 'vports', id: v.id })));
+    await deleteVportsInBatches(
+      client,
+      existing.filter((v) => !keep.has(v.id)),
+    );
     const have = new Set(existing.map((v) => v.id));
     const missing = wanted.filter((v) => !have.has(v.id));
     for (const part of chunked(missing, BULK_BATCH))
@@ -625,8 +635,7 @@ export class ReferenceDriver implements ImplementationDriver {
     }
     for (const vm of ctx.intent.vms) await client.delete('vports', slug(vm.name)).catch(() => {});
     const bulk = (await client.list('vports').catch(() => [])).filter((v) => v.name.startsWith('bulk-'));
-    for (const part of chunked(bulk, BULK_BATCH))
-      await client.batch(part.map((v) => ({ op: 'delete', collection: 'vports', id: v.id }))).catch(() => {});
+    await deleteVportsInBatches(client, bulk).catch(() => {});
     for (const key of [...this.pinned.keys()]) this.release(key);
     // Wait until the agents removed the VM namespaces: a later scenario reusing a VM name on the same
     // hypervisor must not pin the old namespace before the agent deleted it.
