@@ -455,7 +455,9 @@ export class Agent {
       if (e.kind !== 'vport' || portName(e.id) !== g.ifname) continue;
       if (e.ip !== g.ip) return;
       const mac = g.mac.toLowerCase();
-      const current = this.observed.get(e.id)?.mac ?? e.observedMac ?? e.mac;
+      // What the controller says the vport is reached at, not what this agent reported last: a report
+      // the controller has not acted on yet is repeated, and a deleted vport's report never counts.
+      const current = e.observedMac ?? e.mac;
       if (current === mac) return;
       this.observed.set(e.id, { mac, ip: g.ip });
       this.log(`vport ${e.id}: gratuitous ARP for ${g.ip} from ${mac} (was ${current}), reporting it`);
@@ -610,6 +612,10 @@ export class Agent {
     this.stats.commands = this.datapath.commands;
     this.programmedOnce = true;
     this.garp?.watch(desired.domains.keys());
+    // An observation is about one vport: once it is gone (deleted, or its VM moved away), a vport
+    // created later under the same id starts from its provisioned MAC.
+    for (const id of this.observed.keys())
+      if (this.effective.get(`vport/${id}`)?.kind !== 'vport') this.observed.delete(id);
     this.appliances?.watch(localAppliances(this.effective.values(), this.options));
     if (errors.length) {
       this.log(

@@ -11,6 +11,7 @@
  * tells "this VM now answers for its address with MAC X". Node has no AF_PACKET socket.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { statSync } from 'node:fs';
 
 export interface Garp {
   /** Router namespace and interface (a VM port) it was received on. */
@@ -59,8 +60,19 @@ export class GarpParser {
   }
 }
 
+/** The inode of a named namespace's mount (undefined: not mounted), which tells a re-created namespace. */
+function namespaceInode(ns: string): number | undefined {
+  try {
+    return statSync(`/run/netns/${ns}`).ino;
+  } catch {
+    return undefined;
+  }
+}
+
 export class GarpWatcher {
   private readonly procs = new Map<string, ChildProcess>();
+  /** The namespace inode each watcher entered: a tcpdump keeps a deleted namespace alive and sees nothing. */
+  private readonly inodes = new Map<string, number | undefined>();
   private stopped = false;
 
   constructor(
@@ -73,7 +85,8 @@ export class GarpWatcher {
     if (this.stopped) return;
     const want = new Set(namespaces);
     for (const [ns, proc] of this.procs) {
-      if (!want.has(ns)) {
+      // A router namespace deleted and re-created under its name between two passes: watch the new one.
+      if (!want.has(ns) || namespaceInode(ns) !== this.inodes.get(ns)) {
         this.procs.delete(ns);
         proc.kill();
       }
@@ -82,6 +95,7 @@ export class GarpWatcher {
   }
 
   private start(ns: string): void {
+    this.inodes.set(ns, namespaceInode(ns));
     const proc = spawn(
       'ip',
       ['netns', 'exec', ns, 'tcpdump', '-l', '-n', '-U', '-i', 'any', '-Q', 'in', '-xx', FILTER],
