@@ -337,6 +337,7 @@ export class World {
       this.dirty.all = true;
       if (del) whole.delete(change.id);
       else whole.set(change.id, o);
+      if (del && change.collection === 'subnets') this.dropWithdrawnWithoutSubnet();
       return;
     }
     switch (change.collection) {
@@ -531,9 +532,30 @@ export class World {
     return route && !this.withdrawals.has(key) ? route.origin : undefined;
   }
 
+  /**
+   * Forgets withdrawn routes (withdrawing or kept stale) of VNIs no subnet in the directory carries.
+   * Stale routes bridge an originator's failure; a deleted subnet is the intent ending them all, and a
+   * subnet re-created with the same VNI must not start with the old one's bindings (an address then at
+   * another MAC would be proxied to it until the originator re-advertised).
+   */
+  private dropWithdrawnWithoutSubnet(): boolean {
+    const vnis = new Set([...this.subnets.values()].map((s) => s.vni));
+    let changed = false;
+    for (const [key, w] of this.withdrawals) {
+      const learned = w.kind === 'mac' ? this.learnedMacs : this.learnedFloods;
+      const vni = learned.get(key)?.vni;
+      if (vni === undefined || vnis.has(vni)) continue;
+      this.withdrawals.delete(key);
+      learned.delete(key);
+      changed = true;
+    }
+    if (changed) this.dirty.all = true;
+    return changed;
+  }
+
   /** Ages withdrawals; returns true when the learned routes changed. */
   tick(now = Date.now()): boolean {
-    let changed = false;
+    let changed = this.dropWithdrawnWithoutSubnet();
     for (const [key, w] of this.withdrawals) {
       const drop = () => {
         this.withdrawals.delete(key);
