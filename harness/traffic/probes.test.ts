@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ip } from '../kernel/netns.ts';
+import { ip, netnsAdd, netnsDelete } from '../kernel/netns.ts';
 import { runOk } from '../util/exec.ts';
 import { sleep } from '../util/poll.ts';
 import {
@@ -191,6 +191,32 @@ describe('crafted frames, sniffing and captures', () => {
     }>;
     expect(tshark).toHaveLength(1);
     expect(tshark[0]!._source.layers.vxlan?.['vxlan.vni']).toBe('4242');
+  });
+
+  it('a sniffer armed before its interface exists, and bound while it is down, captures once it is up', async () => {
+    // A VM's namespace is enterable as soon as it is mounted; its eth0 arrives (down) a moment later.
+    const late = `${prefix}late`;
+    await netnsAdd(late);
+    try {
+      const target = { name: 'late', netnsPath: `/run/netns/${late}` };
+      const armed = server.startSniff({
+        target,
+        iface: 'eth0',
+        filter: 'udp port 4789',
+        count: 1,
+        timeoutMs: 5000,
+      });
+      await sleep(200);
+      await ip(late, ['link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'peer0']);
+      const sniff = await armed;
+      await ip(late, ['link', 'set', 'peer0', 'up']);
+      await ip(late, ['link', 'set', 'eth0', 'up']);
+      await server.send({ target, iface: 'peer0', packet: vxlanFrame(4343) });
+      const packets = await sniff.packets;
+      expect(packets.map((p) => p.layers.find((l) => l.layer === 'VXLAN')?.vni)).toEqual([4343]);
+    } finally {
+      await netnsDelete(late);
+    }
   });
 
   it('a masked expectation passes when only don’t-care fields differ and fails otherwise', async () => {

@@ -1,6 +1,7 @@
 """Crafted frames: packet descriptions to and from scapy, sending, sniffing, captures to pcap and ARP."""
 
 import asyncio
+import errno
 import itertools
 import socket
 import struct
@@ -101,7 +102,27 @@ async def op_interfaces(req):
     return {"interfaces": await ns.call(list_interfaces)}
 
 
+# How long an interface may take to appear: a VM's namespace is enterable as soon as it is mounted,
+# and its eth0 is moved in by the implementation a moment later.
+INTERFACE_WAIT_S = 10.0
+
+
+async def wait_interface(ns, ifname):
+    """Returns once `ifname` exists in the namespace, or after INTERFACE_WAIT_S (callers then report it)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + INTERFACE_WAIT_S
+    while True:
+        try:
+            await ns.call(socket.if_nametoindex, ifname)
+            return
+        except OSError:
+            if loop.time() >= deadline:
+                return
+            await asyncio.sleep(0.01)
+
+
 async def packet_socket(ns, ifname, proto=ETH_P_ALL):
+    await wait_interface(ns, ifname)
     sock = await ns.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(proto))
     try:
         await ns.call(sock.bind, (ifname, proto))
@@ -119,6 +140,7 @@ async def op_send(req):
     count = int(req.get("count", 1))
     interval = float(req.get("intervalMs", 0)) / 1000.0
     if iface:
+        await wait_interface(ns, iface)
         mac, _ = await ns.call(if_info, iface)
         if desc and desc[0].get("layer") == "Ether" and "src" not in desc[0]:
             desc = [dict(desc[0], src=mac)] + list(desc[1:])
@@ -225,12 +247,16 @@ async def open_sniffer(req, keep):
         expr = req.get("filter")
         if expr:
             await loop.run_in_executor(None, attach_bpf, sock, expr)
-        # Frames queued before the filter was attached may not match it: drain them.
+        # Frames queued before the filter was attached may not match it: drain them. An interface
+        # still down when bound reports ENETDOWN once; the socket receives from the moment it is up.
         while True:
             try:
                 sock.recv(262144)
             except (BlockingIOError, InterruptedError):
                 break
+            except OSError as exc:
+                if exc.errno != errno.ENETDOWN:
+                    raise
         pcap = PcapWriter(req["pcapPath"]) if req.get("pcapPath") else None
     except Exception as exc:
         sock.close()
@@ -293,6 +319,7 @@ async def op_arp(req):
     ns = await NAMESPACES.get(req.get("ns"))
     loop = asyncio.get_running_loop()
     iface = req["iface"]
+    await wait_interface(ns, iface)
     mac, ifip = await ns.call(if_info, iface)
     sender_ip = req.get("senderIp") or ifip or "0.0.0.0"
     target = req["ip"]
