@@ -89,11 +89,13 @@ async function hv1With(switches: string) {
     vtep: '10.0.3.2',
     routeTargets: ['65000:9999'],
   });
+  // A flood route of a VNI that hv1 does not host (sb's, on hv2): not in hv1's flood list, but kept
+  // stale like the others (a VNI no subnet carries would not be: world-stale.test.ts).
   world.learnFlood('f1', {
     origin: '172.20.62.12',
-    vni: 7777,
+    vni: 6001,
     vtep: '10.0.4.2',
-    routeTargets: ['65000:7777'],
+    routeTargets: ['65000:6001'],
   });
   return { world, entries: world.entriesFor('hv1') };
 }
