@@ -236,6 +236,60 @@ describe('BgpSpeaker over loopback', () => {
     expect(helper.locRib.best(mac(1))!.stale).toBeUndefined();
   });
 
+  it('a restarted speaker holding End-of-RIB keeps the helper’s stale routes until it releases it', async () => {
+    const helper = mk({
+      localAs: 65000,
+      routerId: '192.0.2.100',
+      listen: { host: '127.0.0.1', port: 0 },
+      peers: [{ address: '127.0.0.2', remoteAs: 65000, passive: true }],
+    });
+    await helper.start();
+    const port = helper.listenPort!;
+    const mkRestarter = (holdEndOfRib: boolean) =>
+      mk({
+        localAs: 65000,
+        routerId: '192.0.2.1',
+        localAddress: '127.0.0.2',
+        gracefulRestart: { restartTime: 30, restarting: holdEndOfRib, holdEndOfRib },
+        peers: [{ address: '127.0.0.1', remoteAs: 65000, port }],
+      });
+    const r1 = mkRestarter(false);
+    await r1.start();
+    await established(r1, '127.0.0.1');
+    r1.announce([mac(1), mac(2)], attrs('192.0.2.1'));
+    await waitFor(
+      () => helper.locRib.size,
+      (n) => n === 2,
+      { timeoutMs: 5000, intervalMs: 10, what: 'routes' },
+    );
+    (r1 as unknown as { states: Map<string, { peer: { conn?: { socket: { destroy(): void } } } }> }).states
+      .get('127.0.0.1')!
+      .peer.conn!.socket.destroy();
+    await waitFor(() => [...helper.locRib.bestPaths()].every((e) => e.stale), Boolean, {
+      timeoutMs: 5000,
+      intervalMs: 10,
+      what: 'routes kept stale',
+    });
+    await r1.close();
+    // Back with only mac(1) so far: the helper relearns it and keeps mac(2) stale, since no End-of-RIB came.
+    const r2 = mkRestarter(true);
+    r2.announce([mac(1)], attrs('192.0.2.1'));
+    await r2.start();
+    await established(r2, '127.0.0.1');
+    await waitFor(
+      () => helper.locRib.best(mac(1))?.stale,
+      (stale) => stale === undefined,
+      { timeoutMs: 5000, intervalMs: 10, what: 'mac(1) relearned' },
+    );
+    expect(helper.locRib.best(mac(2))?.stale).toBe(true);
+    r2.releaseEndOfRib();
+    await waitFor(
+      () => helper.locRib.size,
+      (n) => n === 1,
+      { timeoutMs: 5000, intervalMs: 10, what: 'mac(2) flushed after End-of-RIB' },
+    );
+  });
+
   it('drops the session when the hold timer expires', async () => {
     const a = mk({
       localAs: 65000,

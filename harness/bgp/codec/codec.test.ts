@@ -335,6 +335,35 @@ describe('OPEN codec', () => {
     expect(open.capabilities.unknown).toEqual([{ code: 128, hex: 'ab' }]);
   });
 
+  it('encodes the graceful-restart Restart State and Forwarding State bits (RFC 4724 §3) and reads them back', () => {
+    const msg = encodeOpen({
+      asn: 65000,
+      holdTime: 9,
+      routerId: '192.0.2.1',
+      families: ['ipv4-unicast', 'l2vpn-evpn'],
+      routeRefresh: false,
+      gracefulRestart: {
+        restartTime: 120,
+        restarting: true,
+        forwardingPreserved: true,
+        families: ['ipv4-unicast', 'l2vpn-evpn'],
+      },
+    });
+    const hex = Buffer.from(msg).toString('hex');
+    // Capability 64, length 10: R bit + 120 s, then per family AFI/SAFI and the F bit (0x80).
+    expect(hex).toContain(['400a', '8078', '00010180', '00194680'].join(''));
+    const open = decodeOpen(splitMessages(msg).messages[0]!.body);
+    expect(open.capabilities.gracefulRestart).toEqual({
+      restarting: true,
+      notification: false,
+      restartTime: 120,
+      families: [
+        { family: 'ipv4-unicast', forwardingPreserved: true },
+        { family: 'l2vpn-evpn', forwardingPreserved: true },
+      ],
+    });
+  });
+
   it('reports header errors instead of throwing', () => {
     const bad = Buffer.alloc(19, 0xff);
     bad.writeUInt16BE(5000, 16);
