@@ -46,6 +46,50 @@ const established = (s: BgpSpeaker, addr: string) =>
     { timeoutMs: 10_000, intervalMs: 20, what: `session to ${addr}` },
   );
 
+/**
+ * A graceful-restart helper holding mac(1) and mac(2) from a peer that crashed (no NOTIFICATION, the
+ * TCP connection just went away), and a factory for the restarted peer (`holdEndOfRib` optional).
+ */
+async function helperWithCrashedPeer() {
+  const helper = mk({
+    localAs: 65000,
+    routerId: '192.0.2.100',
+    listen: { host: '127.0.0.1', port: 0 },
+    peers: [{ address: '127.0.0.2', remoteAs: 65000, passive: true }],
+  });
+  await helper.start();
+  const port = helper.listenPort!;
+  const restarter = (holdEndOfRib: boolean) =>
+    mk({
+      localAs: 65000,
+      routerId: '192.0.2.1',
+      localAddress: '127.0.0.2',
+      gracefulRestart: { restartTime: 30, ...(holdEndOfRib ? { restarting: true, holdEndOfRib } : {}) },
+      peers: [{ address: '127.0.0.1', remoteAs: 65000, port }],
+    });
+  const r1 = restarter(false);
+  await r1.start();
+  await established(r1, '127.0.0.1');
+  r1.announce([mac(1), mac(2)], attrs('192.0.2.1'));
+  await waitFor(
+    () => helper.locRib.size,
+    (n) => n === 2,
+    { timeoutMs: 5000, intervalMs: 10, what: 'routes' },
+  );
+  const downs: string[] = [];
+  helper.on('down', (_p, reason) => downs.push(reason));
+  (r1 as unknown as { states: Map<string, { peer: { conn?: { socket: { destroy(): void } } } }> }).states
+    .get('127.0.0.1')!
+    .peer.conn!.socket.destroy();
+  await waitFor(
+    () => downs.length,
+    (n) => n === 1,
+    { timeoutMs: 5000, intervalMs: 10, what: 'down' },
+  );
+  await r1.close();
+  return { helper, restarter };
+}
+
 describe('BgpSpeaker over loopback', () => {
   it('establishes iBGP (active ↔ passive), exchanges, reflects and withdraws EVPN routes', async () => {
     // rr on 127.0.0.1 reflects between two clients on 127.0.0.2 and 127.0.0.3.
@@ -185,46 +229,10 @@ describe('BgpSpeaker over loopback', () => {
   });
 
   it('keeps a graceful-restart peer’s routes stale and flushes those not relearned after End-of-RIB', async () => {
-    const helper = mk({
-      localAs: 65000,
-      routerId: '192.0.2.100',
-      listen: { host: '127.0.0.1', port: 0 },
-      peers: [{ address: '127.0.0.2', remoteAs: 65000, passive: true }],
-    });
-    await helper.start();
-    const port = helper.listenPort!;
-    const mkRestarter = () =>
-      mk({
-        localAs: 65000,
-        routerId: '192.0.2.1',
-        localAddress: '127.0.0.2',
-        gracefulRestart: { restartTime: 30 },
-        peers: [{ address: '127.0.0.1', remoteAs: 65000, port }],
-      });
-    const r1 = mkRestarter();
-    await r1.start();
-    await established(r1, '127.0.0.1');
-    r1.announce([mac(1), mac(2)], attrs('192.0.2.1'));
-    await waitFor(
-      () => helper.locRib.size,
-      (n) => n === 2,
-      { timeoutMs: 5000, intervalMs: 10, what: 'routes' },
-    );
-    // Simulate a crash: no NOTIFICATION, the TCP connection just goes away.
-    const downs: string[] = [];
-    helper.on('down', (_p, reason) => downs.push(reason));
-    (r1 as unknown as { states: Map<string, { peer: { conn?: { socket: { destroy(): void } } } }> }).states
-      .get('127.0.0.1')!
-      .peer.conn!.socket.destroy();
-    await waitFor(
-      () => downs.length,
-      (n) => n === 1,
-      { timeoutMs: 5000, intervalMs: 10, what: 'down' },
-    );
-    await r1.close();
+    const { helper, restarter } = await helperWithCrashedPeer();
     expect(helper.locRib.size).toBe(2);
     expect([...helper.locRib.bestPaths()].every((e) => e.stale)).toBe(true);
-    const r2 = mkRestarter();
+    const r2 = restarter(false);
     r2.announce([mac(1)], attrs('192.0.2.1'));
     await r2.start();
     await established(r2, '127.0.0.1');
@@ -237,42 +245,9 @@ describe('BgpSpeaker over loopback', () => {
   });
 
   it('a restarted speaker holding End-of-RIB keeps the helper’s stale routes until it releases it', async () => {
-    const helper = mk({
-      localAs: 65000,
-      routerId: '192.0.2.100',
-      listen: { host: '127.0.0.1', port: 0 },
-      peers: [{ address: '127.0.0.2', remoteAs: 65000, passive: true }],
-    });
-    await helper.start();
-    const port = helper.listenPort!;
-    const mkRestarter = (holdEndOfRib: boolean) =>
-      mk({
-        localAs: 65000,
-        routerId: '192.0.2.1',
-        localAddress: '127.0.0.2',
-        gracefulRestart: { restartTime: 30, restarting: holdEndOfRib, holdEndOfRib },
-        peers: [{ address: '127.0.0.1', remoteAs: 65000, port }],
-      });
-    const r1 = mkRestarter(false);
-    await r1.start();
-    await established(r1, '127.0.0.1');
-    r1.announce([mac(1), mac(2)], attrs('192.0.2.1'));
-    await waitFor(
-      () => helper.locRib.size,
-      (n) => n === 2,
-      { timeoutMs: 5000, intervalMs: 10, what: 'routes' },
-    );
-    (r1 as unknown as { states: Map<string, { peer: { conn?: { socket: { destroy(): void } } } }> }).states
-      .get('127.0.0.1')!
-      .peer.conn!.socket.destroy();
-    await waitFor(() => [...helper.locRib.bestPaths()].every((e) => e.stale), Boolean, {
-      timeoutMs: 5000,
-      intervalMs: 10,
-      what: 'routes kept stale',
-    });
-    await r1.close();
+    const { helper, restarter } = await helperWithCrashedPeer();
     // Back with only mac(1) so far: the helper relearns it and keeps mac(2) stale, since no End-of-RIB came.
-    const r2 = mkRestarter(true);
+    const r2 = restarter(true);
     r2.announce([mac(1)], attrs('192.0.2.1'));
     await r2.start();
     await established(r2, '127.0.0.1');

@@ -5,20 +5,18 @@
  * move is processed.
  */
 import { describe, expect, it } from 'vitest';
-import type { Change, Snapshot, Vport } from '../directory/model.ts';
+import type { Change, Vport } from '../directory/model.ts';
 import type { FrozenMac } from './duplicate-mac.ts';
-import { type OriginatedType2, World } from './world.ts';
+import type { OriginatedType2, World } from './world.ts';
+import { worldFrom } from './world-fixture.ts';
 
 const VTEP = { hv1: '10.0.1.2', hv2: '10.0.2.2' } as const;
 
 function world(policy?: { moves: number; windowMs: number } | null): World {
-  const w = new World('z1', policy);
-  w.loadSnapshot({
-    revision: 1,
-    objects: {
-      zones: [],
+  return worldFrom(
+    'z1',
+    {
       hypervisors: Object.entries(VTEP).map(([id, vtep]) => ({ id, name: id, zone: 'z1', vtep })),
-      tenants: [],
       domains: [{ id: 'd1', tenant: 't', name: 'd1' }],
       subnets: [
         {
@@ -31,10 +29,9 @@ function world(policy?: { moves: number; windowMs: number } | null): World {
           routeTarget: '65000:7206',
         },
       ],
-      vports: [],
     },
-  } as unknown as Snapshot);
-  return w;
+    policy,
+  );
 }
 
 const vport = (hypervisor: string): Vport =>

@@ -5,8 +5,9 @@
  * address bindings: r1's gratuitous-ARP MAC stayed proxied for 192.0.2.11 at the other zone for 15 s.
  */
 import { describe, expect, it } from 'vitest';
-import type { Change, Snapshot, Subnet } from '../directory/model.ts';
-import { type LearnedMac, World } from './world.ts';
+import type { Change, Subnet } from '../directory/model.ts';
+import type { LearnedMac, World } from './world.ts';
+import { worldFrom } from './world-fixture.ts';
 
 const SUBNET = {
   id: 's1',
@@ -18,26 +19,18 @@ const SUBNET = {
   routeTarget: '65000:4100',
 } as unknown as Subnet;
 
-function world(): World {
-  const w = new World('z2');
-  w.loadSnapshot({
-    revision: 1,
-    objects: {
-      zones: [],
-      hypervisors: [
-        { id: 'hv1', name: 'hv1', zone: 'z1', vtep: '10.0.1.2' },
-        { id: 'hv3', name: 'hv3', zone: 'z2', vtep: '10.0.3.2' },
-      ],
-      tenants: [],
-      domains: [{ id: 'd1', tenant: 't', name: 'd1' }],
-      subnets: [SUBNET],
-      vports: [
-        { id: 'r3', subnet: 's1', hypervisor: 'hv3', name: 'r3', mac: '02:00:41:00:00:13', ip: '192.0.2.13' },
-      ],
-    },
-  } as unknown as Snapshot);
-  return w;
-}
+const world = () =>
+  worldFrom('z2', {
+    hypervisors: [
+      { id: 'hv1', name: 'hv1', zone: 'z1', vtep: '10.0.1.2' },
+      { id: 'hv3', name: 'hv3', zone: 'z2', vtep: '10.0.3.2' },
+    ],
+    domains: [{ id: 'd1', tenant: 't', name: 'd1' }],
+    subnets: [SUBNET],
+    vports: [
+      { id: 'r3', subnet: 's1', hypervisor: 'hv3', name: 'r3', mac: '02:00:41:00:00:13', ip: '192.0.2.13' },
+    ],
+  });
 
 const gratuitousMac: LearnedMac = {
   origin: '172.20.62.11',

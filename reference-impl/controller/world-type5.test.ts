@@ -8,59 +8,52 @@
 import { describe, expect, it } from 'vitest';
 import { splitMessages } from '../../harness/bgp/codec/messages.ts';
 import { decodeUpdate, encodeAnnounce, ZERO_ESI } from '../../harness/bgp/index.ts';
-import type { Snapshot } from '../directory/model.ts';
 import { routerMacFor } from '../protocol/addr.ts';
 import { type5ToBgp } from './evpn.ts';
-import { type OriginatedType5, World } from './world.ts';
+import type { OriginatedType5, World } from './world.ts';
+import { worldFrom } from './world-fixture.ts';
 
 function world(): World {
-  const w = new World('z1');
-  w.loadSnapshot({
-    revision: 1,
-    objects: {
-      zones: [],
-      hypervisors: [
-        { id: 'hv1', name: 'hv1', zone: 'z1', vtep: '10.0.1.2' },
-        { id: 'hv2', name: 'hv2', zone: 'z1', vtep: '10.0.2.2' },
-        { id: 'hv3', name: 'hv3', zone: 'z2', vtep: '10.0.3.2' },
-      ],
-      tenants: [],
-      domains: [
-        { id: 'da', tenant: 'ta', name: 'da', l3Vni: 15001, routeTarget: '65000:15001' },
-        { id: 'db', tenant: 'tb', name: 'db', l3Vni: null, routeTarget: null }, // as the store writes an unset field
-      ],
-      subnets: [
-        {
-          id: 'sa',
-          domain: 'da',
-          vni: 15101,
-          prefix: '192.0.2.0/25',
-          gateway: '192.0.2.1',
-          routeTarget: '65000:15101',
-        },
-        {
-          id: 'sb',
-          domain: 'db',
-          vni: 15201,
-          prefix: '192.0.2.128/25',
-          gateway: '192.0.2.129',
-          routeTarget: '65000:15201',
-        },
-      ],
-      vports: [
-        { id: 'va', subnet: 'sa', hypervisor: 'hv1', name: 'va', mac: '02:00:00:00:00:0a', ip: '192.0.2.10' },
-        {
-          id: 'vb',
-          subnet: 'sb',
-          hypervisor: 'hv2',
-          name: 'vb',
-          mac: '02:00:00:00:00:0b',
-          ip: '192.0.2.130',
-        },
-      ],
-    },
-  } as unknown as Snapshot);
-  return w;
+  return worldFrom('z1', {
+    hypervisors: [
+      { id: 'hv1', name: 'hv1', zone: 'z1', vtep: '10.0.1.2' },
+      { id: 'hv2', name: 'hv2', zone: 'z1', vtep: '10.0.2.2' },
+      { id: 'hv3', name: 'hv3', zone: 'z2', vtep: '10.0.3.2' },
+    ],
+    domains: [
+      { id: 'da', tenant: 'ta', name: 'da', l3Vni: 15001, routeTarget: '65000:15001' },
+      { id: 'db', tenant: 'tb', name: 'db', l3Vni: null, routeTarget: null }, // as the store writes an unset field
+    ],
+    subnets: [
+      {
+        id: 'sa',
+        domain: 'da',
+        vni: 15101,
+        prefix: '192.0.2.0/25',
+        gateway: '192.0.2.1',
+        routeTarget: '65000:15101',
+      },
+      {
+        id: 'sb',
+        domain: 'db',
+        vni: 15201,
+        prefix: '192.0.2.128/25',
+        gateway: '192.0.2.129',
+        routeTarget: '65000:15201',
+      },
+    ],
+    vports: [
+      { id: 'va', subnet: 'sa', hypervisor: 'hv1', name: 'va', mac: '02:00:00:00:00:0a', ip: '192.0.2.10' },
+      {
+        id: 'vb',
+        subnet: 'sb',
+        hypervisor: 'hv2',
+        name: 'vb',
+        mac: '02:00:00:00:00:0b',
+        ip: '192.0.2.130',
+      },
+    ],
+  });
 }
 
 const PE = { l3Vni: 15001, vtep: '10.0.0.1', routerMac: '02:0e:00:01:50:01', routeTargets: ['65000:15001'] };
