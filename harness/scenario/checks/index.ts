@@ -17,6 +17,7 @@ import { secgroups } from './secgroups.ts';
 import { sgDatapath } from './sg-datapath.ts';
 import { table } from './table.ts';
 import type { CheckDefinition, CheckShape } from './types.ts';
+import { vpn } from './vpn.ts';
 import { vtep } from './vtep.ts';
 import { vxlan } from './vxlan.ts';
 
@@ -38,6 +39,7 @@ export const CHECK_KINDS = [
   nat,
   path,
   vtep,
+  vpn,
 ] as const;
 
 type CheckOf<D> = D extends CheckDefinition<infer C> ? C : never;

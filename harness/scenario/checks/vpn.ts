@@ -1,0 +1,239 @@
+/**
+ * VPNv4 expectations (RFC 4364) at an FRR node: `routes` that its VPNv4 table must hold (or not), with
+ * route distinguisher, route target, next hop and label, read as typed JSON from vtysh (the control
+ * plane); `labels` that its kernel MPLS table must hold (the data plane: the labels it advertises,
+ * popped into their VRF). A kernel without MPLS makes the `labels` part a skip naming the reason.
+ */
+import type { Attachment } from '../../report/reporter.ts';
+import { HarnessError } from '../../util/errors.ts';
+import { type ScenarioContext, SkipError } from '../context.ts';
+import type { CheckBase } from '../types.ts';
+import { arr, type Obj } from '../values.ts';
+import type { CheckDefinition } from './types.ts';
+
+export interface VpnRouteExpectation {
+  prefix: string;
+  present: boolean;
+  /** Route distinguisher (`ASN:NN` or `IP:NN`); any when undefined. */
+  rd: string | undefined;
+  /** A route target the route must carry. */
+  rt: string | undefined;
+  nextHop: string | undefined;
+  /** The VPN label: a number, `'*'` for any label, undefined for not checked. */
+  label: number | '*' | undefined;
+}
+
+export interface VpnCheck extends CheckBase {
+  kind: 'vpn';
+  node: string;
+  routes: VpnRouteExpectation[];
+  /** Labels the node's kernel MPLS forwarding table must hold. */
+  labels: number[];
+}
+
+/** One path of a VPNv4 route as FRR holds it. */
+export interface VpnRoute {
+  rd: string;
+  prefix: string;
+  nextHop: string | undefined;
+  rt: string[];
+  label: number | undefined;
+  valid: boolean;
+  best: boolean;
+}
+
+async function vtyshJson(ctx: ScenarioContext, node: string, command: string): Promise<Obj> {
+  const r = await ctx.node(node).exec(['vtysh', '-c', command], { timeoutMs: 15_000 });
+  if (r.exitCode !== 0)
+    throw new HarnessError(`${node}: vtysh -c '${command}': ${(r.stderr || r.stdout).trim().slice(0, 300)}`);
+  try {
+    return (r.stdout.trim() ? JSON.parse(r.stdout) : {}) as Obj;
+  } catch {
+    throw new HarnessError(`${node}: vtysh -c '${command}' did not print JSON: ${r.stdout.slice(0, 200)}`);
+  }
+}
+
+const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+function routeTargets(path: Obj): string[] {
+  const ext = path.extendedCommunity;
+  const text = isObj(ext) ? String(ext.string ?? '') : '';
+  return text
+    .split(/\s+/)
+    .filter((p) => p.startsWith('RT:'))
+    .map((p) => p.slice(3));
+}
+
+function nextHopOf(path: Obj): string | undefined {
+  const hops = Array.isArray(path.nexthops) ? (path.nexthops as unknown[]) : [];
+  const first = hops.find(isObj);
+  return first && typeof first.ip === 'string' ? first.ip : undefined;
+}
+
+/**
+ * The paths of FRR's per-prefix VPNv4 JSON (`show bgp ipv4 vpn <prefix> json`): one object per route
+ * distinguisher, keyed by it, each with `prefix` and `paths` (FRR 8.4). The summary table omits route
+ * targets and labels, so they come from here.
+ */
+export function vpnRoutesOf(detail: Obj, prefix: string): VpnRoute[] {
+  const out: VpnRoute[] = [];
+  for (const [rd, entry] of Object.entries(detail)) {
+    if (!isObj(entry) || !Array.isArray(entry.paths)) continue;
+    for (const path of entry.paths as unknown[]) {
+      if (!isObj(path)) continue;
+      const best = path.bestpath;
+      out.push({
+        rd,
+        prefix: String(entry.prefix ?? prefix),
+        nextHop: nextHopOf(path),
+        rt: routeTargets(path),
+        label: typeof path.remoteLabel === 'number' ? path.remoteLabel : undefined,
+        valid: path.valid === true,
+        best: isObj(best) ? best.overall === true : best === true,
+      });
+    }
+  }
+  return out;
+}
+
+function show(r: VpnRoute): string {
+  return `rd ${r.rd} ${r.prefix} next hop ${r.nextHop ?? '-'} rt ${r.rt.join(',') || '-'} label ${r.label ?? '-'}${r.valid ? '' : ' (invalid)'}`;
+}
+
+function problemOf(exp: VpnRouteExpectation, routes: VpnRoute[]): string | undefined {
+  const candidates = routes.filter((r) => r.prefix === exp.prefix && (!exp.rd || r.rd === exp.rd));
+  const where = `${exp.prefix}${exp.rd ? ` rd ${exp.rd}` : ''}`;
+  if (!exp.present)
+    return candidates.length === 0
+      ? undefined
+      : `expected no VPNv4 route ${where}, found ${candidates.map(show).join('; ')}`;
+  if (candidates.length === 0) {
+    const others = routes.filter((r) => r.prefix === exp.prefix);
+    return `no VPNv4 route ${where}${others.length ? ` (found ${others.map(show).join('; ')})` : ''}`;
+  }
+  const fits = candidates.filter(
+    (r) =>
+      r.valid &&
+      (!exp.rt || r.rt.includes(exp.rt)) &&
+      (!exp.nextHop || r.nextHop === exp.nextHop) &&
+      (exp.label === undefined || (exp.label === '*' ? r.label !== undefined : r.label === exp.label)),
+  );
+  if (fits.length > 0) return undefined;
+  const want = [
+    'valid',
+    exp.rt && `rt ${exp.rt}`,
+    exp.nextHop && `next hop ${exp.nextHop}`,
+    exp.label !== undefined && `label ${exp.label === '*' ? 'any' : exp.label}`,
+  ]
+    .filter(Boolean)
+    .join(', ');
+  return `VPNv4 route ${where}: expected ${want}, found ${candidates.map(show).join('; ')}`;
+}
+
+async function evaluateLabels(check: VpnCheck, ctx: ScenarioContext): Promise<string[]> {
+  const node = ctx.node(check.node);
+  // The kernel's MPLS forwarding (mpls_router) shows itself as /proc/sys/net/mpls.
+  const probe = await node.exec(['cat', '/proc/sys/net/mpls/platform_labels'], { timeoutMs: 10_000 });
+  if (probe.exitCode !== 0)
+    throw new SkipError(
+      `no MPLS forwarding in this kernel (/proc/sys/net/mpls absent on ${check.node}): the VPNv4 data plane (labels ${check.labels.join(', ')}) cannot be checked`,
+    );
+  const r = await node.exec(['ip', '-j', '-f', 'mpls', 'route', 'show'], { timeoutMs: 10_000 });
+  if (r.exitCode !== 0)
+    throw new HarnessError(`${check.node}: ip -j -f mpls route show: ${(r.stderr || r.stdout).trim()}`);
+  const rows = (r.stdout.trim() ? JSON.parse(r.stdout) : []) as Obj[];
+  const have = new Set(rows.map((row) => String(row.dst)));
+  return check.labels
+    .filter((l) => !have.has(String(l)))
+    .map((l) => `label ${l} not in ${check.node}'s MPLS forwarding table`);
+}
+
+export const vpn: CheckDefinition<VpnCheck> = {
+  kind: 'vpn',
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['node'],
+    properties: {
+      node: { $ref: '#/definitions/name' },
+      routes: {
+        type: 'array',
+        minItems: 1,
+        items: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['prefix'],
+          properties: {
+            prefix: { type: 'string', pattern: '^\\d+\\.\\d+\\.\\d+\\.\\d+/\\d+$' },
+            present: { type: 'boolean' },
+            rd: { type: 'string', pattern: '^[^:]+:\\d+$' },
+            rt: { type: 'string', pattern: '^[^:]+:\\d+$' },
+            nextHop: { type: 'string' },
+            label: { anyOf: [{ type: 'integer', minimum: 0, maximum: 1048575 }, { const: '*' }] },
+          },
+        },
+      },
+      labels: {
+        description: "Labels the node's kernel MPLS table must hold (data plane); skipped without MPLS.",
+        type: 'array',
+        minItems: 1,
+        items: { type: 'integer', minimum: 16, maximum: 1048575 },
+      },
+    },
+  },
+  traffic: false,
+  selfPolling: false,
+  parse(body, base) {
+    const routes = arr(body.routes).map((r) => ({
+      prefix: String(r.prefix),
+      present: r.present !== false,
+      rd: r.rd as string | undefined,
+      rt: r.rt as string | undefined,
+      nextHop: r.nextHop as string | undefined,
+      label: r.label as number | '*' | undefined,
+    }));
+    const labels = (body.labels as number[] | undefined) ?? [];
+    const node = String(body.node);
+    const what = routes.length
+      ? `VPNv4 routes ${routes.map((r) => r.prefix).join(', ')}`
+      : `MPLS labels ${labels.join(', ')}`;
+    return { ...base, name: base.name || `${what} at ${node}`, kind: 'vpn', node, routes, labels };
+  },
+  references(ctx, body, at) {
+    ctx.refs.node([...at, 'node'], body.node);
+    if (body.routes === undefined && body.labels === undefined)
+      ctx.refs.error(
+        at,
+        "a 'vpn' check needs 'routes' (VPNv4 table, control plane) or 'labels' (MPLS table, data plane)",
+      );
+  },
+  async evaluate(check, ctx) {
+    const problems: string[] = [];
+    const attachments: Attachment[] = [];
+    const routes: VpnRoute[] = [];
+    for (const prefix of new Set(check.routes.map((r) => r.prefix))) {
+      const command = `show bgp ipv4 vpn ${prefix} json`;
+      const detail = await vtyshJson(ctx, check.node, command);
+      attachments.push({
+        name: `${check.node}: vtysh -c '${command}'`,
+        content: JSON.stringify(detail, null, 2),
+        type: 'application/json',
+      });
+      routes.push(...vpnRoutesOf(detail, prefix));
+    }
+    for (const exp of check.routes) {
+      const problem = problemOf(exp, routes);
+      if (problem) problems.push(problem);
+    }
+    if (check.labels.length) problems.push(...(await evaluateLabels(check, ctx)));
+    return {
+      ok: problems.length === 0,
+      summary:
+        problems.length === 0
+          ? `${check.node}: ${routes.map(show).join('; ') || `labels ${check.labels.join(', ')} installed`}`
+          : `${check.node}: ${problems.join('; ')}`,
+      attachments,
+      nodes: [check.node],
+    };
+  },
+};
