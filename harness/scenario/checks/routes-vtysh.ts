@@ -15,7 +15,8 @@ const TUNNEL_TYPES: Record<string, number> = {
   'PIM-SM Tree': 4,
 };
 
-async function vtyshJson(node: LabNode, command: string): Promise<Obj> {
+/** `vtysh -c '<command>'` in the node, its JSON output parsed (a clear error when it is not JSON). */
+export async function vtyshJson(node: LabNode, command: string): Promise<Obj> {
   const r = await node.exec(['vtysh', '-c', command], { timeoutMs: 10_000 });
   if (r.exitCode !== 0)
     throw new HarnessError(

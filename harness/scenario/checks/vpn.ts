@@ -9,6 +9,7 @@ import { HarnessError } from '../../util/errors.ts';
 import { type ScenarioContext, SkipError } from '../context.ts';
 import type { CheckBase } from '../types.ts';
 import { arr, type Obj } from '../values.ts';
+import { vtyshJson } from './routes-vtysh.ts';
 import type { CheckDefinition } from './types.ts';
 
 export interface VpnRouteExpectation {
@@ -40,17 +41,6 @@ export interface VpnRoute {
   label: number | undefined;
   valid: boolean;
   best: boolean;
-}
-
-async function vtyshJson(ctx: ScenarioContext, node: string, command: string): Promise<Obj> {
-  const r = await ctx.node(node).exec(['vtysh', '-c', command], { timeoutMs: 15_000 });
-  if (r.exitCode !== 0)
-    throw new HarnessError(`${node}: vtysh -c '${command}': ${(r.stderr || r.stdout).trim().slice(0, 300)}`);
-  try {
-    return (r.stdout.trim() ? JSON.parse(r.stdout) : {}) as Obj;
-  } catch {
-    throw new HarnessError(`${node}: vtysh -c '${command}' did not print JSON: ${r.stdout.slice(0, 200)}`);
-  }
 }
 
 const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -213,7 +203,7 @@ export const vpn: CheckDefinition<VpnCheck> = {
     const routes: VpnRoute[] = [];
     for (const prefix of new Set(check.routes.map((r) => r.prefix))) {
       const command = `show bgp ipv4 vpn ${prefix} json`;
-      const detail = await vtyshJson(ctx, check.node, command);
+      const detail = await vtyshJson(ctx.node(check.node), command);
       attachments.push({
         name: `${check.node}: vtysh -c '${command}'`,
         content: JSON.stringify(detail, null, 2),
