@@ -72,7 +72,7 @@ describe('vpn check', () => {
       kind: 'vpn',
       node: 'pe2',
       labels: [],
-      name: 'VPNv4 routes 192.0.2.0/25, 192.0.2.0/25 at pe2',
+      name: 'VPNv4 routes 192.0.2.0/25 at pe2',
     });
     expect(check.routes).toEqual([
       {

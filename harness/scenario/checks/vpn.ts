@@ -185,7 +185,7 @@ export const vpn: CheckDefinition<VpnCheck> = {
     const labels = (body.labels as number[] | undefined) ?? [];
     const node = String(body.node);
     const what = routes.length
-      ? `VPNv4 routes ${routes.map((r) => r.prefix).join(', ')}`
+      ? `VPNv4 routes ${[...new Set(routes.map((r) => r.prefix))].join(', ')}`
       : `MPLS labels ${labels.join(', ')}`;
     return { ...base, name: base.name || `${what} at ${node}`, kind: 'vpn', node, routes, labels };
   },
