@@ -14,11 +14,13 @@ import { closeSync, existsSync, openSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import {
   addEvpnBinding,
+  addEvpnRouting,
   type EvpnGatewayFdb,
   gatewayNode,
   gatewayProfileOf,
   readEvpnFdb,
   removeEvpnBinding,
+  removeEvpnRouting,
 } from '../harness/gateway/evpn-gateway.ts';
 import { ovsdbTcpPort, ovsRunDir, readVtepTables, type VtepTables } from '../harness/gateway/vtep-db.ts';
 import {
@@ -58,7 +60,7 @@ import {
   securityObjects,
   slug,
 } from './driver-security.ts';
-import { formatIPv4, parseCidr4 } from './protocol/addr.ts';
+import { formatIPv4, maskOf, parseCidr4 } from './protocol/addr.ts';
 
 const ROLES: Record<string, string> = {
   agent: 'reference-impl/bin/agent.ts',
@@ -232,7 +234,11 @@ export class ReferenceDriver implements ImplementationDriver {
     // inside the budget of the traffic check that needs the VM (ready()), and a BGP or table
     // expectation does not wait for it at all.
     const lab = ctx.lab;
-    const pinning = Promise.all(intent.vms.filter((v) => v.attached).map((vm) => this.pin(lab, vm)));
+    const pinning = Promise.all(
+      intent.vms
+        .filter((v) => v.attached)
+        .map((vm) => this.pin(lab, vm).then(() => this.guestRoutes(lab, vm, intent))),
+    );
     this.pinning = pinning.then(() => undefined);
     this.pinning.catch(() => undefined);
   }
@@ -372,6 +378,55 @@ export class ReferenceDriver implements ImplementationDriver {
       await addEvpnBinding(node, g.tunnelIp, { vni, port: b.port });
       this.evpnBindings.add(`${g.name}/${vni}`);
     }
+    if (!g.routing) return;
+    // GW-8: a routed VNI needs no port, only its devices (FRR announces it like a bound one).
+    const svis: Array<{ vni: number; address: string }> = [];
+    for (const itf of g.routing.interfaces) {
+      const subnet = idx.subnets.get(itf.subnet);
+      const cidr = subnet && parseCidr4(subnet.cidr);
+      if (!subnet || !cidr)
+        throw new HarnessError(`gateway ${g.name}: routing to unknown subnet ${itf.subnet}`);
+      await addEvpnBinding(node, g.tunnelIp, { vni: subnet.vni });
+      this.evpnBindings.add(`${g.name}/${subnet.vni}`);
+      svis.push({ vni: subnet.vni, address: `${itf.address}/${cidr.length}` });
+    }
+    await addEvpnRouting(node, svis, g.routing.outside);
+    this.evpnRouting.set(g.name, g.routing.outside);
+  }
+
+  /**
+   * GW-8: the guest side of an L3 gateway. A VM of a subnet the gateway routes gets a host route to the
+   * outside prefix via the gateway's address in its subnet, as a cloud's DHCP (option 121, Neutron's
+   * subnet host_routes) hands it to the guest: the VM's own configuration, not the implementation's.
+   * Polled: the agent addresses eth0 after it creates the namespace.
+   */
+  private async guestRoutes(lab: DeployedLab, vm: Vm, intent: Intent): Promise<void> {
+    const routes = intent.gateways.flatMap((g) => {
+      const itf = g.routing?.interfaces.find((i) => i.subnet === vm.subnet);
+      const cidr = g.routing && parseCidr4(g.routing.outside.address);
+      if (!itf || !cidr) return [];
+      return [
+        {
+          prefix: `${formatIPv4((cidr.network & maskOf(cidr.length)) >>> 0)}/${cidr.length}`,
+          via: itf.address,
+        },
+      ];
+    });
+    if (routes.length === 0) return;
+    const node = lab.node(vm.hypervisor);
+    const ns = this.vmNs(lab, vm);
+    for (const r of routes) {
+      const argv = ['ip', '-n', ns, 'route', 'replace', r.prefix, 'via', r.via, 'dev', 'eth0'];
+      const done = await pollUntil(
+        () => node.exec(argv),
+        (x) => x.exitCode === 0,
+        { timeoutMs: 30_000, intervalMs: 50, what: `VM ${vm.name}: route ${r.prefix} via ${r.via}` },
+      );
+      if (!done.ok)
+        throw new HarnessError(
+          `VM ${vm.name}: ip route replace ${r.prefix} via ${r.via} in ${ns} failed for 30 s: ${done.value?.stderr.trim() ?? ''}`,
+        );
+    }
   }
 
   /** The EVPN gateway's forwarding table for its bound VNIs (harness/gateway/evpn-gateway.ts). */
@@ -466,6 +521,8 @@ export class ReferenceDriver implements ImplementationDriver {
 
   /** EVPN gateway VNIs this driver created (`<gateway>/<vni>`), removed at teardown. */
   private readonly evpnBindings = new Set<string>();
+  /** GW-8: the outside address configured per L3 gateway, removed at teardown. */
+  private readonly evpnRouting = new Map<string, { port: string; address: string }>();
   /** Floating IPs this driver touched (deleted at teardown, before the vports they reference). */
   private readonly floating = new Set<string>();
 
@@ -618,6 +675,11 @@ export class ReferenceDriver implements ImplementationDriver {
 
   async teardown(ctx: DriverContext): Promise<void> {
     await this.pinning.catch(() => undefined);
+    for (const [gw, outside] of [...this.evpnRouting]) {
+      const node = ctx.lab.nodes.get(gw);
+      if (node) await removeEvpnRouting(node, outside);
+      this.evpnRouting.delete(gw);
+    }
     for (const key of [...this.evpnBindings]) {
       const [gw, vni] = key.split('/') as [string, string];
       const node = ctx.lab.nodes.get(gw);

@@ -50,6 +50,7 @@
  * | `gw-no-local-type2`         | controller | MACs learned by a gateway are not exported as type-2 (GW-4) |
  * | `gw-no-session`             | controller | no OVSDB session to any gateway: none is managed (GW-1) |
  * | `gw-evpn-ignored`           | controller | routes from VTEPs that are no hypervisor (EVPN gateways) are ignored: hosts behind them unreachable (GW-7) |
+ * | `gw-evpn-vni-ignored=<VNI>` | controller | routes from EVPN gateways for that VNI are ignored: the L3 gateway is unreachable from that VNI (GW-8) |
  * | `gw-service-node`           | controller | gateways' logical switches keep the default service-node replication: a host's broadcast reaches the first hypervisor only (GW-5) |
  * | `gw-no-resync`              | controller | after a dropped session the old mirror is kept, not the monitor's initial rows (GW-6) |
  * | `type5-wrong-rt`            | controller | type-5 routes carry route target <ASN>:<L3 VNI + 1>, not the domain's (FED-1, EVPN-7) |
@@ -101,6 +102,7 @@ export const SABOTAGES = [
   'gw-no-resync',
   'gw-service-node',
   'gw-evpn-ignored',
+  'gw-evpn-vni-ignored',
   'type5-wrong-rt',
   'type5-no-router-mac',
   'type5-no-import',
@@ -128,6 +130,12 @@ export function sabotaged(name: Sabotage): boolean {
 function sabotageNumber(name: Sabotage, fallback: number): number {
   const value = Number(active.get(name));
   return active.get(name) && Number.isFinite(value) && value >= 0 ? value : fallback;
+}
+
+/** The VNI whose EVPN gateway routes a `gw-evpn-vni-ignored=<VNI>` controller ignores, else undefined. */
+export function gatewayVniIgnored(): number | undefined {
+  const vni = sabotageNumber('gw-evpn-vni-ignored', -1);
+  return vni >= 0 ? vni : undefined;
 }
 
 /** The underlay address of the central egress node under `nat-central=<address>`, else undefined. */

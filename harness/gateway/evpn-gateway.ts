@@ -19,10 +19,11 @@ export function gatewayProfileOf(topology: Topology, node: string): GatewayProfi
   return label === 'evpn' ? 'evpn' : 'ovsdb';
 }
 
-/** One bound VNI on the gateway: its bridge holds the VXLAN device and the physical port. */
+/** One bound VNI on the gateway: its bridge holds the VXLAN device and the physical port, if any. */
 export interface EvpnBinding {
   vni: number;
-  port: string;
+  /** Undefined for a VNI the gateway only routes (GW-8): the bridge holds the VXLAN device alone. */
+  port?: string | undefined;
 }
 
 /** Device names per VNI (at most 15 characters: `vxlan16777215` is 13). */
@@ -61,9 +62,34 @@ export async function addEvpnBinding(node: LabNode, tunnelIp: string, b: EvpnBin
     'nolearning',
   ]);
   await run(node, ['ip', 'link', 'set', vxlan, 'master', bridge, 'addrgenmode', 'none']);
-  await run(node, ['ip', 'link', 'set', b.port, 'master', bridge]);
+  if (b.port) await run(node, ['ip', 'link', 'set', b.port, 'master', bridge]);
   await run(node, ['ip', 'link', 'set', vxlan, 'up']);
   await run(node, ['ip', 'link', 'set', bridge, 'up']);
+}
+
+/**
+ * Makes the gateway an L3 gateway (GW-8): its own address on each routed VNI's bridge (an SVI; the
+ * VNI's devices must exist) and on the outside port, and IPv4 forwarding on, so its kernel routes
+ * between them. `replace`: idempotent.
+ */
+export async function addEvpnRouting(
+  node: LabNode,
+  svis: Array<{ vni: number; address: string }>,
+  outside: { port: string; address: string },
+): Promise<void> {
+  await run(node, ['sysctl', '-w', 'net.ipv4.ip_forward=1']);
+  for (const svi of svis)
+    await run(node, ['ip', 'addr', 'replace', svi.address, 'dev', evpnDevices(svi.vni).bridge]);
+  await run(node, ['ip', 'addr', 'replace', outside.address, 'dev', outside.port]);
+  await run(node, ['ip', 'link', 'set', outside.port, 'up']);
+}
+
+/** Removes the outside address (the SVIs go with their bridges, removeEvpnBinding). */
+export async function removeEvpnRouting(
+  node: LabNode,
+  outside: { port: string; address: string },
+): Promise<void> {
+  await node.exec(['ip', 'addr', 'del', outside.address, 'dev', outside.port]);
 }
 
 /** Removes the VNI's devices (FRR withdraws its routes for it); the port stays, unbridged. */

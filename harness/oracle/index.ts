@@ -24,6 +24,9 @@
  * - A bare-metal host behind a hardware gateway is a member of the subnet its port + VLAN is bound
  *   to, in no security group; it reaches that subnet only (an L2 gateway: no routing, floating IP or
  *   PNAT for it); a down gateway cuts it off like a down hypervisor.
+ * - A host on the outside segment of an L3 gateway (GW-8) and a VM reach each other on their own
+ *   addresses when the gateway routes the VM's subnet (an interface of its `routing`) and is up;
+ *   security groups apply as to any outside address. Other VMs do not reach it.
  */
 import {
   type External,
@@ -190,6 +193,33 @@ export class Oracle {
         );
     }
     if (srcVm && dstVm) return this.vmToVm(srcVm, dstVm, probe, make);
+    const outside = srcVm && dstExt?.gateway ? dstExt : dstVm && srcExt?.gateway ? srcExt : undefined;
+    if (outside) {
+      const vm = (srcVm ?? dstVm)!;
+      const address = dstVm?.ip ?? dstExt!.ip;
+      const unavailable = this.unavailable(vm);
+      if (unavailable) return make('drop', unavailable, address);
+      const gw = outside.gateway!;
+      if (this.down.has(gw)) return make('drop', `L3 gateway ${gw} is down`, address);
+      const subnet = this.idx.subnetOf(vm).name;
+      const itf = this.idx.gateways.get(gw)?.routing?.interfaces.find((i) => i.subnet === subnet);
+      if (!itf)
+        return make(
+          'drop',
+          `${outside.name} is on the outside segment of L3 gateway ${gw}, which does not route subnet ${subnet} of ${vm.name}`,
+          address,
+        );
+      const domain = this.idx.domainOf(vm).name;
+      const sg = srcVm
+        ? this.securityVerdict(domain, { vm: srcVm }, { ip: outside.ip }, probe)
+        : this.securityVerdict(domain, { ip: outside.ip }, { vm: dstVm! }, probe);
+      if (!sg.allowed) return make('drop', sg.reason, address);
+      return make(
+        'reach',
+        `routed by L3 gateway ${gw} (its address ${itf.address} in ${subnet}); ${sg.reason}`,
+        address,
+      );
+    }
     const site = this.federatedSite(srcVm, dstVm, srcExt, dstExt);
     if (site) {
       const vm = (srcVm ?? dstVm)!;

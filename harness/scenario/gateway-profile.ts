@@ -55,6 +55,7 @@ export function intentForProfile(scenario: Scenario, topology: Topology): Scenar
       ...scenario.intent,
       gateways,
       bareMetal: scenario.intent.bareMetal.filter((h) => kept.has(h.gateway)),
+      externals: scenario.intent.externals.filter((e) => e.gateway === undefined || kept.has(e.gateway)),
     },
   };
 }

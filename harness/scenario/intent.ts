@@ -86,6 +86,11 @@ export interface External {
    * VNI, docs/federation.md): it reaches the domain's VMs on their own addresses, and nothing else.
    */
   domain?: string | undefined;
+  /**
+   * On the outside segment of this L3 gateway (GW-8): it reaches the VMs of the subnets the gateway
+   * routes, on their own addresses, and nothing else.
+   */
+  gateway?: string | undefined;
 }
 
 /** A physical port + VLAN of a hardware gateway bound to a subnet (its logical switch, VNI = tunnel key). */
@@ -94,6 +99,24 @@ export interface GatewayBinding {
   /** 0: the whole port, untagged (this kernel has no 802.1Q devices to tag with). */
   vlan: number;
   subnet: string;
+}
+
+/** The gateway's own address in a subnet it routes (GW-8): not the distributed anycast one. */
+export interface GatewayInterface {
+  subnet: string;
+  /** An address of the subnet, other than its anycast gateway. */
+  address: string;
+}
+
+/**
+ * An L3 gateway (GW-8): the gateway's kernel routes between its interfaces in the listed subnets and
+ * one outside segment. VMs of those subnets route the outside prefix via the gateway's address in
+ * their own subnet (a host route, as a cloud's DHCP option 121 hands it to the guest).
+ */
+export interface GatewayRouting {
+  /** The outside segment: the gateway's port and its address there (`192.0.2.193/28`). */
+  outside: { port: string; address: string };
+  interfaces: GatewayInterface[];
 }
 
 /** A hardware VTEP gateway (OVSDB hardware_vtep) joining the overlay; `name` is its lab node. */
@@ -106,6 +129,8 @@ export interface Gateway {
   /** Its OVSDB target (`tcp:HOST:PORT`); default: the node's `otwin.ovsdb` label. */
   ovsdb: string | undefined;
   bindings: GatewayBinding[];
+  /** L3 gateway (GW-8): undefined for an L2-only gateway. */
+  routing?: GatewayRouting | undefined;
 }
 
 /** A bare-metal host behind a gateway's port + VLAN: a member of the subnet bound there. */

@@ -9,7 +9,7 @@ import { isMap, isNode, isPair, isScalar, isSeq, LineCounter, type Node, parseDo
 import { UserError } from '../util/errors.ts';
 import { CHECK_KINDS, type CheckDefinition } from './checks/index.ts';
 import { describeFault, type Fault, faultKind } from './faults/index.ts';
-import type { Intent, Proto, Rule, ServiceChain } from './intent.ts';
+import type { GatewayRouting, Intent, Proto, Rule, ServiceChain } from './intent.ts';
 import { type LabInventory, readLabInventory } from './lab-inventory.ts';
 import { checkLimits } from './limits.ts';
 import { type Path, type SchemaIssue, validateAgainstSchema } from './schema.ts';
@@ -310,6 +310,7 @@ function buildIntent(i: Obj): Intent {
       ip: String(x.ip),
       iface: (x.iface as string | undefined) ?? 'eth1',
       domain: x.domain as string | undefined,
+      gateway: x.gateway as string | undefined,
     })),
     serviceChains: list('serviceChains').map(
       (x): ServiceChain => ({
@@ -338,6 +339,7 @@ function buildIntent(i: Obj): Intent {
         vlan: (b.vlan as number | undefined) ?? 0,
         subnet: String(b.subnet),
       })),
+      routing: parseGatewayRouting(x.routing as Obj | undefined),
     })),
     bareMetal: list('bareMetal').map((x) => ({
       name: String(x.name),
@@ -348,6 +350,18 @@ function buildIntent(i: Obj): Intent {
       mac: x.mac as string | undefined,
       node: (x.node as string | undefined) ?? String(x.name),
       iface: (x.iface as string | undefined) ?? 'eth1',
+    })),
+  };
+}
+
+function parseGatewayRouting(x: Obj | undefined): GatewayRouting | undefined {
+  if (!x) return undefined;
+  const outside = (x.outside as Obj | undefined) ?? {};
+  return {
+    outside: { port: String(outside.port), address: String(outside.address) },
+    interfaces: ((x.interfaces as Obj[] | undefined) ?? []).map((i) => ({
+      subnet: String(i.subnet),
+      address: String(i.address),
     })),
   };
 }

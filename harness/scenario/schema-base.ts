@@ -382,6 +382,11 @@ export const BASE_SCHEMA: Schema = {
                 description:
                   "A site of this routing domain behind a PE's VRF (the domain's L3 VNI): reaches its VMs on their own addresses.",
               },
+              gateway: {
+                $ref: '#/definitions/name',
+                description:
+                  "On the outside segment of this L3 gateway (GW-8, the gateway's `routing`): reaches the VMs of the subnets it routes.",
+              },
             },
           },
         },
@@ -469,6 +474,43 @@ export const BASE_SCHEMA: Schema = {
                     port: { type: 'string', minLength: 1 },
                     vlan: { type: 'integer', minimum: 0, maximum: 4094 },
                     subnet: { $ref: '#/definitions/name' },
+                  },
+                },
+              },
+              routing: {
+                description:
+                  "L3 gateway (GW-8, evpn profile): the gateway's kernel routes between its own address in each listed subnet and one outside segment; VMs of those subnets route the outside prefix via it.",
+                type: 'object',
+                additionalProperties: false,
+                required: ['outside', 'interfaces'],
+                properties: {
+                  outside: {
+                    type: 'object',
+                    additionalProperties: false,
+                    required: ['port', 'address'],
+                    properties: {
+                      port: { type: 'string', minLength: 1 },
+                      address: {
+                        $ref: '#/definitions/cidr',
+                        description: "The gateway's address on the outside segment, with its prefix length.",
+                      },
+                    },
+                  },
+                  interfaces: {
+                    type: 'array',
+                    minItems: 1,
+                    items: {
+                      type: 'object',
+                      additionalProperties: false,
+                      required: ['subnet', 'address'],
+                      properties: {
+                        subnet: { $ref: '#/definitions/name' },
+                        address: {
+                          $ref: '#/definitions/ipv4',
+                          description: "The gateway's own address in the subnet (not its anycast gateway).",
+                        },
+                      },
+                    },
                   },
                 },
               },

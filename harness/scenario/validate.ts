@@ -74,7 +74,9 @@ export function checkReferences(doc: Obj, lab: LabInventory): SchemaIssue[] {
   });
   const vniSeen = new Map<number, string>();
   const cidrOf = new Map<string, string>();
+  const anycastOf = new Map<string, string>();
   subnetsList.forEach((s, i) => {
+    if (typeof s.gateway === 'string' && typeof s.name === 'string') anycastOf.set(s.name, s.gateway);
     const at = [...ip, 'subnets', i];
     if (typeof s.domain === 'string' && !domains.has(s.domain))
       refs.unknown([...at, 'domain'], 'domain', s.domain, domains);
@@ -145,7 +147,7 @@ export function checkReferences(doc: Obj, lab: LabInventory): SchemaIssue[] {
     if (typeof e.domain === 'string' && !domains.has(e.domain))
       refs.unknown([...ip, 'externals', i, 'domain'], 'domain', e.domain, domains);
   });
-  checkGateways(refs, intent, ip, { subnets, zones, cidrOf });
+  checkGateways(refs, intent, ip, { subnets, zones, cidrOf, anycastOf });
   arr(intent.serviceChains).forEach((c, i) => {
     const at = [...ip, 'serviceChains', i];
     for (const key of ['from', 'to'] as const) {
@@ -399,12 +401,51 @@ function checkCheck(ctx: StepRefs, check: Obj, path: Path): void {
   checkKind(kind)?.references?.(ctx, check[kind] as Obj, [...path, kind]);
 }
 
+/** An L3 gateway's interfaces (GW-8): known subnets, one each, an address of the subnet but not its anycast one. */
+function checkGatewayRouting(
+  refs: Refs,
+  g: Obj,
+  at: Path,
+  known: { subnets: Set<string>; cidrOf: Map<string, string>; anycastOf: Map<string, string> },
+): void {
+  const routing = g.routing as Obj | undefined;
+  if (!routing) return;
+  const seen = new Set<string>();
+  arr(routing.interfaces).forEach((itf, j) => {
+    const iat = [...at, 'routing', 'interfaces', j];
+    const subnet = itf.subnet;
+    if (typeof subnet !== 'string') return;
+    if (!known.subnets.has(subnet)) {
+      refs.unknown([...iat, 'subnet'], 'subnet', subnet, known.subnets);
+      return;
+    }
+    if (seen.has(subnet))
+      refs.error([...iat, 'subnet'], `subnet '${subnet}' has two interfaces on gateway '${String(g.name)}'`);
+    seen.add(subnet);
+    const cidr = known.cidrOf.get(subnet);
+    if (typeof itf.address !== 'string' || !isIpv4(itf.address) || !cidr) return;
+    if (!inCidr(itf.address, cidr))
+      refs.error([...iat, 'address'], `${itf.address} is outside subnet '${subnet}' (${cidr})`);
+    else if (known.anycastOf.get(subnet) === itf.address)
+      refs.error(
+        [...iat, 'address'],
+        `${itf.address} is subnet '${subnet}''s anycast gateway`,
+        'give the gateway an address of its own in the subnet',
+      );
+  });
+}
+
 /** Gateways and the bare-metal hosts behind them: nodes, subnets, zones, one binding per port + VLAN. */
 function checkGateways(
   refs: Refs,
   intent: Obj,
   ip: Path,
-  known: { subnets: Set<string>; zones: Set<string>; cidrOf: Map<string, string> },
+  known: {
+    subnets: Set<string>;
+    zones: Set<string>;
+    cidrOf: Map<string, string>;
+    anycastOf: Map<string, string>;
+  },
 ): void {
   const gateways = uniqueNames(refs, arr(intent.gateways), [...ip, 'gateways'], 'gateway');
   const boundAt = new Map<string, string>();
@@ -426,6 +467,21 @@ function checkGateways(
         );
       boundAt.set(key, String(b.subnet));
     });
+    checkGatewayRouting(refs, g, at, known);
+  });
+  const routers = new Set(
+    arr(intent.gateways)
+      .filter((g) => g.routing !== undefined)
+      .map((g) => String(g.name)),
+  );
+  arr(intent.externals).forEach((e, i) => {
+    if (typeof e.gateway === 'string' && !routers.has(e.gateway))
+      refs.unknown(
+        [...ip, 'externals', i, 'gateway'],
+        'L3 gateway (a gateway with `routing`)',
+        e.gateway,
+        routers,
+      );
   });
   arr(intent.bareMetal).forEach((h, i) => {
     const at = [...ip, 'bareMetal', i];

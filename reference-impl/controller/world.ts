@@ -25,7 +25,7 @@ import type {
 } from '../directory/model.ts';
 import { cidrsOverlap, parseCidr4, routerMacFor } from '../protocol/addr.ts';
 import type { ApplianceAddress, Entry, MacEntry, PrefixEntry, RedirectEntry } from '../protocol/messages.ts';
-import { sabotaged } from '../sabotage.ts';
+import { gatewayVniIgnored, sabotaged } from '../sabotage.ts';
 import {
   DuplicateMacDetector,
   type DuplicateMacPolicy,
@@ -708,10 +708,12 @@ export class World {
 
   /**
    * TEST-ONLY `gw-evpn-ignored` sabotage (reference-impl/sabotage.ts): a learned route from a VTEP that
-   * is no hypervisor of the directory (an EVPN gateway) is ignored.
+   * is no hypervisor of the directory (an EVPN gateway) is ignored; under `gw-evpn-vni-ignored=<VNI>`
+   * only for that VNI (GW-8: the gateway is cut off from one of the VNIs it routes).
    */
-  private ignoredEvpnVtep(vtep: string): boolean {
-    if (!sabotaged('gw-evpn-ignored')) return false;
+  private ignoredEvpnVtep(vtep: string, vni: number): boolean {
+    const ignoredVni = gatewayVniIgnored();
+    if (!sabotaged('gw-evpn-ignored') && ignoredVni !== vni) return false;
     for (const h of this.hypervisors.values()) if (h.vtep === vtep) return false;
     return true;
   }
@@ -842,7 +844,7 @@ export class World {
       // Import by route target (not under the TEST-ONLY `ignore-rt` sabotage, reference-impl/sabotage.ts).
       if (!s || (!m.routeTargets.includes(s.routeTarget) && !sabotaged('ignore-rt'))) continue;
       if (this.isOwnZoneVtep(m.vtep)) continue; // own zone: the directory is authoritative
-      if (this.ignoredEvpnVtep(m.vtep)) continue;
+      if (this.ignoredEvpnVtep(m.vtep, m.vni)) continue;
       const key = `${m.vni}/${m.mac}`;
       const live = !this.withdrawals.has(mkey);
       const cur = macs.get(key);
@@ -876,7 +878,7 @@ export class World {
     for (const f of this.learnedFloods.values()) {
       const s = vnis.get(f.vni);
       if (!s || !f.routeTargets.includes(s.routeTarget) || this.isOwnZoneVtep(f.vtep)) continue;
-      if (this.ignoredEvpnVtep(f.vtep)) continue;
+      if (this.ignoredEvpnVtep(f.vtep, f.vni)) continue;
       floods.add(`${f.vni}/${f.vtep}`);
     }
     for (const gw of this.ownGateways())
@@ -1084,7 +1086,7 @@ export class World {
       const m = this.learnedMacs.get(lk);
       if (!m || m.vni !== vni || m.mac !== mac) continue;
       if (!m.routeTargets.includes(subnet.routeTarget) || this.isOwnZoneVtep(m.vtep)) continue;
-      if (this.ignoredEvpnVtep(m.vtep)) continue;
+      if (this.ignoredEvpnVtep(m.vtep, m.vni)) continue;
       const live = !this.withdrawals.has(lk);
       const next = preferLearned(cur, curLive, m, live);
       if (!next) continue;
