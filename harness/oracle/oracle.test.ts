@@ -423,3 +423,59 @@ describe('oracle: properties', () => {
     );
   });
 });
+
+describe('an L3 gateway (GW-8): an outside segment routed to some subnets', () => {
+  function routed(): Intent {
+    const intent = twoTenants();
+    intent.gateways = [
+      {
+        name: 'gw2',
+        zone: undefined,
+        tunnelIp: '10.0.6.2',
+        ovsdb: undefined,
+        bindings: [],
+        routing: {
+          outside: { port: 'eth3', address: '192.0.2.193/28' },
+          interfaces: [
+            { subnet: 'web', address: '10.1.0.254' },
+            { subnet: 'db', address: '10.2.0.254' },
+          ],
+        },
+      },
+    ];
+    intent.externals = [{ name: 'ext8', node: 'ext8', ip: '192.0.2.200', iface: 'eth1', gateway: 'gw2' }];
+    return intent;
+  }
+
+  it('VMs of the routed subnets and the outside host reach each other on their own addresses', () => {
+    const oracle = new Oracle(routed());
+    for (const name of ['a1', 'a2', 'a3']) {
+      const out = oracle.cell(name, 'ext8', icmp);
+      expect(out.verdict, out.reason).toBe('reach');
+      expect(out.address).toBe('192.0.2.200');
+      expect(out.natSource).toBeUndefined();
+      const back = oracle.cell('ext8', name, icmp);
+      expect(back.verdict, back.reason).toBe('reach');
+      expect(back.address).toBe(oracle.intent.vms.find((v) => v.name === name)!.ip);
+    }
+  });
+
+  it('a subnet the gateway does not route (another tenant, same addresses) is cut off both ways', () => {
+    const oracle = new Oracle(routed());
+    expect(oracle.cell('g1', 'ext8', icmp).reason).toMatch(/does not route subnet g-web/);
+    expect(oracle.cell('g1', 'ext8', icmp).verdict).toBe('drop');
+    expect(oracle.cell('ext8', 'g1', icmp).verdict).toBe('drop');
+  });
+
+  it('one routed subnet less, a down gateway, a down hypervisor, a deny rule: dropped', () => {
+    const oneLess = routed();
+    oneLess.gateways[0]!.routing!.interfaces.pop();
+    expect(new Oracle(oneLess).cell('a3', 'ext8', icmp).verdict).toBe('drop');
+    expect(new Oracle(oneLess).cell('a1', 'ext8', icmp).verdict).toBe('reach');
+    expect(new Oracle(routed(), new Set(['gw2'])).cell('a1', 'ext8', icmp).reason).toMatch(/gw2 is down/);
+    expect(new Oracle(routed(), new Set(['hv1'])).cell('ext8', 'a1', icmp).verdict).toBe('drop');
+    const guarded = routed();
+    guarded.rules = [rule('any', 'any', 'tcp', [[80, 80]])];
+    expect(new Oracle(guarded).cell('a1', 'ext8', icmp).verdict).toBe('drop');
+  });
+});
