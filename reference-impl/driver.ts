@@ -432,7 +432,7 @@ export class ReferenceDriver implements ImplementationDriver {
   /** The EVPN gateway's forwarding table for its bound VNIs (harness/gateway/evpn-gateway.ts). */
   async gatewayFdb(gateway: Gateway, ctx: DriverContext): Promise<EvpnGatewayFdb> {
     const idx = new IntentIndex(ctx.intent);
-    const vnis = gateway.bindings.flatMap((b) => idx.subnets.get(b.subnet)?.vni ?? []);
+    const vnis = idx.gatewaySubnets(gateway).flatMap((subnet) => idx.subnets.get(subnet)?.vni ?? []);
     return readEvpnFdb(gatewayNode(ctx.lab, gateway.name), vnis);
   }
 

@@ -223,6 +223,16 @@ export class IntentIndex {
     for (const host of intent.bareMetal) this.bareMetal.set(host.name, host);
   }
 
+  /** The subnets a gateway joins: bound at a port + VLAN, or routed (GW-8), each once. */
+  gatewaySubnets(gw: Gateway): string[] {
+    return [
+      ...new Set([
+        ...gw.bindings.map((b) => b.subnet),
+        ...(gw.routing?.interfaces ?? []).map((i) => i.subnet),
+      ]),
+    ];
+  }
+
   /** The subnet bound at a bare-metal host's gateway port + VLAN (undefined: nothing bound there). */
   bareMetalSubnet(host: BareMetalHost): string | undefined {
     return this.gateways.get(host.gateway)?.bindings.find((b) => b.port === host.port && b.vlan === host.vlan)

@@ -101,7 +101,7 @@ async function wantedVmMacs(
   ctx: ScenarioContext,
 ): Promise<Map<string, { what: string; vtep: string | undefined }>> {
   const idx = new IntentIndex(ctx.intent);
-  const boundVnis = new Set(gw.bindings.map((b) => idx.subnets.get(b.subnet)?.vni));
+  const boundVnis = new Set(idx.gatewaySubnets(gw).map((subnet) => idx.subnets.get(subnet)?.vni));
   const want = new Map<string, { what: string; vtep: string | undefined }>();
   for (const vm of ctx.intent.vms) {
     const vni = idx.subnetOf(vm).vni;
@@ -151,7 +151,7 @@ function localMacs(gw: Gateway, t: VtepTables, idx: IntentIndex): string[] {
 }
 
 /**
- * `fdb` (GW-7): the EVPN gateway forwards each attached VM of a bound VNI to its hypervisor's VTEP,
+ * `fdb` (GW-7, GW-8): the EVPN gateway forwards each attached VM of a bound or routed VNI to its hypervisor's VTEP,
  * with exactly one entry installed from EVPN; no remote entry for a MAC the intent does not have.
  */
 async function fdb(gw: Gateway, t: EvpnGatewayFdb, ctx: ScenarioContext): Promise<string[]> {
@@ -182,15 +182,15 @@ async function fdb(gw: Gateway, t: EvpnGatewayFdb, ctx: ScenarioContext): Promis
 }
 
 /**
- * `flood-list` (GW-5 on the EVPN profile: ingress replication): each bound VNI's flood list holds each
+ * `flood-list` (GW-5 on the EVPN profile: ingress replication): each bound or routed VNI's flood list holds each
  * hypervisor hosting an attached VM of the VNI exactly once, plus the other gateways binding it, and
  * nothing else: a broadcast then reaches each VM once.
  */
 async function floodList(gw: Gateway, t: EvpnGatewayFdb, ctx: ScenarioContext): Promise<string[]> {
   const idx = new IntentIndex(ctx.intent);
   const problems: string[] = [];
-  for (const b of gw.bindings) {
-    const vni = idx.subnets.get(b.subnet)?.vni;
+  for (const subnet of idx.gatewaySubnets(gw)) {
+    const vni = idx.subnets.get(subnet)?.vni;
     const want = new Set<string>();
     for (const vm of ctx.intent.vms)
       if (vm.attached && idx.subnetOf(vm).vni === vni) {
@@ -198,8 +198,7 @@ async function floodList(gw: Gateway, t: EvpnGatewayFdb, ctx: ScenarioContext): 
         if (vtep) want.add(vtep);
       }
     for (const other of ctx.intent.gateways)
-      if (other.name !== gw.name && other.bindings.some((ob) => ob.subnet === b.subnet))
-        want.add(other.tunnelIp);
+      if (other.name !== gw.name && idx.gatewaySubnets(other).includes(subnet)) want.add(other.tunnelIp);
     const got = t.entries.filter((e) => e.vni === vni && e.mac === FLOOD_MAC && e.dst).map((e) => e.dst!);
     for (const vtep of want)
       if (!got.includes(vtep)) problems.push(`VNI ${vni}: ${vtep} missing from the flood list`);
