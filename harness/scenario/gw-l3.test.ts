@@ -8,7 +8,9 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Oracle } from '../oracle/index.ts';
+import { loadTopology } from '../topology/load.ts';
 import { scenarioErrorOf } from './fixtures/scenario-errors.ts';
+import { intentForProfile, profileRuns } from './gateway-profile.ts';
 import { parseScenarioText } from './parse.ts';
 
 const FILE = resolve('scenarios/gw/gw-8-l3-gateway.yml');
@@ -57,5 +59,26 @@ describe('GW-8 intent: an L3 gateway and its outside segment', () => {
     expect(bad('ip: 192.0.2.200, gateway: gw2', 'ip: 192.0.2.200, gateway: gw1')).toMatch(
       /gw-8-l3-gateway\.yml:\d+:\d+: unknown L3 gateway/,
     );
+  });
+
+  it('on the ovsdb profile: skipped with the reason, and an external behind gw2 leaves with gw2', async () => {
+    const s = parseScenarioText(TEXT, FILE);
+    const [ovsdb] = profileRuns(s, ['ovsdb', 'evpn']);
+    expect(ovsdb!.skip).toMatch(/does not apply to gateway profile ovsdb.*its description says why/);
+    expect(s.description).toMatch(/ovs-vtep\) has no L3/);
+    const both = parseScenarioText(
+      TEXT.replace('gateway: evpn', 'gateway: [ovsdb, evpn]').replace(
+        '  gateways:\n',
+        '  gateways:\n    - { name: gw1, zone: z1, tunnelIp: 10.0.5.2, bindings: [{ port: eth2, vlan: 0, subnet: gw-a }] }\n',
+      ),
+      FILE,
+    );
+    const topology = await loadTopology(resolve('labs/gw.clab.yml'));
+    const [onOvsdb, onEvpn] = profileRuns(both, ['ovsdb', 'evpn']).map((r) =>
+      intentForProfile(r.scenario, topology),
+    );
+    expect(onOvsdb!.intent.gateways.map((g) => g.name)).toEqual(['gw1']);
+    expect(onOvsdb!.intent.externals).toEqual([]);
+    expect(onEvpn!.intent.externals.map((e) => e.name)).toEqual(['ext8']);
   });
 });
