@@ -338,6 +338,10 @@ export class ReferenceDriver implements ImplementationDriver {
         await this.provisionEvpnGateway(g, ctx);
         continue;
       }
+      if (g.routing)
+        throw new HarnessError(
+          `gateway ${g.name}: routing (an L3 gateway, GW-8) needs the evpn profile; the OVSDB hardware VTEP emulator (ovs-vtep) has no L3`,
+        );
       const ovsdb = g.ovsdb ?? this.ovsdbTarget(ctx.lab, g.name);
       if (!ovsdb)
         throw new HarnessError(
