@@ -25,19 +25,22 @@ describe('the ovn driver', () => {
     expect(skipReason(vx, driver, new Set(['vxlan', 'bridge']))).toMatch(/'vxlan' checks \(.*Geneve/);
   });
 
-  it('runs its own packs, security groups and floating IPs, and skips PNAT, which it does not map yet', () => {
+  it('runs its own packs, security groups, floating IPs and PNAT (NAT-5 is judged, not skipped)', () => {
     const features = new Set(['vxlan', 'bridge']);
     const l3 = loadScenario(resolve(REPO, 'scenarios/ovn/l3-1-direct-routing.yml'));
     expect(skipReason(l3, driver, new Set())).toBeUndefined();
-    for (const copy of ['sg-1-rule-table', 'sg-2-stateful', 'nat-1-floating-ip']) {
+    for (const copy of [
+      'sg-1-rule-table',
+      'sg-2-stateful',
+      'nat-1-floating-ip',
+      'nat-3-no-internal-translation',
+      'nat-4-move',
+      'nat-5-pnat',
+      'nat-6-security-groups',
+    ]) {
       const s = loadScenario(resolve(REPO, `scenarios/ovn/${copy}.yml`));
       expect(skipReason(s, driver, features)).toBeUndefined();
     }
-    const pnat = loadScenario(resolve(REPO, 'scenarios/nat/nat-5-pnat.yml'), {
-      implementation: 'ovn',
-      lab: resolve(REPO, 'labs/default.clab.yml'),
-    });
-    expect(skipReason(pnat, driver, features)).toBe('implementation ovn does not implement pnat');
   });
 
   it('refuses names the shell or OVS would not take as they are', () => {

@@ -19,7 +19,14 @@ import type {
   IntentChange,
 } from '../../harness/scenario/drivers/driver.ts';
 import { mustExec } from '../../harness/scenario/drivers/exec.ts';
-import { type Intent, IntentIndex, parseCidr, type Subnet, type Vm } from '../../harness/scenario/intent.ts';
+import {
+  type Domain,
+  type Intent,
+  IntentIndex,
+  parseCidr,
+  type Subnet,
+  type Vm,
+} from '../../harness/scenario/intent.ts';
 import type { Scenario } from '../../harness/scenario/types.ts';
 import { HarnessError } from '../../harness/util/errors.ts';
 import { pollUntil } from '../../harness/util/poll.ts';
@@ -29,7 +36,10 @@ import { type OvnNames, ovnNames, SAFE_NAME } from './names.ts';
 /**
  * TEST-ONLY sabotage switches (tests/sabotage/ovn.test.ts, docs/sabotage.md), comma-separated in
  * OTWIN_OVN_SABOTAGE; unset, always outside that test: `stateless` writes the stateless profile
- * (acls.ts: `allow-stateless`, rules mirrored on the source port) where the intent is stateful, `fip-snat-only` writes floating IPs as `snat` (no inbound translation).
+ * (acls.ts: `allow-stateless`, rules mirrored on the source port) where the intent is stateful,
+ * `fip-snat-only` writes floating IPs as `snat` (no inbound translation), `fip-stale` writes a
+ * router's NAT rules once and never again (a moved floating IP stays on its first VM), `pg-stale`
+ * keeps each port group's first members (a VM moved to another group keeps the old group's rules).
  */
 const SABOTAGE = new Set((process.env.OTWIN_OVN_SABOTAGE ?? '').split(',').filter(Boolean));
 /** The logical switch of the lab's provider network, and its localnet name (ovn-bridge-mappings). */
@@ -75,12 +85,16 @@ function ovsdbBool(cell: unknown): boolean {
 
 export class OvnDriver implements ImplementationDriver {
   readonly name = 'ovn';
-  /** Switching, routing, security groups (port groups + ACLs, acls.ts), floating IPs; no PNAT yet (docs/ovn.md). */
+  /**
+   * Switching, routing, security groups (port groups + ACLs, acls.ts), floating IPs, PNAT (OVN's
+   * centralised `snat` to the router's provider address, not the hypervisor's: docs/ovn.md).
+   */
   readonly capabilities: ReadonlySet<Capability> = new Set<Capability>([
     'l2',
     'routing',
     'security-groups',
     'floating-ips',
+    'pnat',
   ]);
   readonly unsupportedChecks: ReadonlyMap<string, string> = new Map([
     [
@@ -95,6 +109,8 @@ export class OvnDriver implements ImplementationDriver {
   private readonly switches = new Set<string>();
   private readonly routers = new Set<string>();
   private readonly portGroups = new Set<string>();
+  /** Routers whose NAT rules were written (only the `fip-stale` sabotage reads it). */
+  private readonly natWritten = new Set<string>();
   private lab: DeployedLab | undefined;
   /** The attached ports last seen up, so that checks after the first do not ask the SB again. */
   private upSince = '';
@@ -187,7 +203,7 @@ export class OvnDriver implements ImplementationDriver {
       // pg-set-ports takes at least one port: an emptied group is cleared with the generic command.
       const members =
         ports.length > 0 ? ['pg-set-ports', pg, ...ports] : ['clear', 'Port_Group', pg, 'ports'];
-      if (this.portGroups.has(pg)) cmds.push(members, ['acl-del', pg]);
+      if (this.portGroups.has(pg)) cmds.push(...(SABOTAGE.has('pg-stale') ? [] : [members]), ['acl-del', pg]);
       else cmds.push(['pg-add', pg, ...ports]);
       this.portGroups.add(pg);
     }
@@ -201,10 +217,13 @@ export class OvnDriver implements ImplementationDriver {
   }
 
   /**
-   * Floating IPs: per routing domain that has any, a gateway port on the provider network (a logical
-   * switch with a localnet port, bridged to every chassis' br-ex), scheduled on the chassis by
-   * priority, and a distributed `dnat_and_snat` per floating IP (logical_port + external_mac, so the
-   * VM's own chassis translates and answers ARP for it: ovn-nb(5) NAT). Rewritten whole each time.
+   * Floating IPs and PNAT: per routing domain that has either, a gateway port on the provider network
+   * (a logical switch with a localnet port, bridged to every chassis' br-ex), scheduled on the chassis
+   * by priority. A floating IP is a distributed `dnat_and_snat` (logical_port + external_mac, so the
+   * VM's own chassis translates and answers ARP for it: ovn-nb(5) NAT). PNAT is a `snat` of each
+   * routed subnet to the gateway port's address: OVN has no per-chassis source NAT, so it happens on
+   * the gateway chassis, as the router's address, not the hypervisor's (docs/ovn.md, NAT-5 finding).
+   * The more specific floating IP wins over the subnet's `snat`. Rewritten whole each time.
    */
   private natCommands(ctx: DriverContext, n: OvnNames): string[][] {
     const idx = new IntentIndex(ctx.intent);
@@ -214,8 +233,9 @@ export class OvnDriver implements ImplementationDriver {
       const domain = idx.domainOf(vm).name;
       byDomain.set(domain, [...(byDomain.get(domain) ?? []), { ip: fip.ip, vm }]);
     }
+    const outside = (domain: Domain) => domain.pnat || byDomain.has(domain.name);
     const cmds: string[][] = [];
-    const provider = byDomain.size > 0 ? this.provider(ctx.lab) : undefined;
+    const provider = ctx.intent.domains.some(outside) ? this.provider(ctx.lab) : undefined;
     if (provider) {
       cmds.push(
         ['--may-exist', 'ls-add', PROVIDER_SWITCH],
@@ -230,20 +250,22 @@ export class OvnDriver implements ImplementationDriver {
     ctx.intent.domains.forEach((domain, i) => {
       const lr = n.routerOf(domain.name);
       if (!this.routers.has(lr)) return;
+      if (SABOTAGE.has('fip-stale') && this.natWritten.has(lr)) return;
       // Every router's NAT is rewritten, so a floating IP moved or removed leaves nothing behind.
       cmds.push(['lr-nat-del', lr, 'dnat_and_snat'], ['lr-nat-del', lr, 'snat']);
-      const fips = byDomain.get(domain.name) ?? [];
-      if (fips.length === 0 || !provider) return;
+      if (!outside(domain) || !provider) return;
+      this.natWritten.add(lr);
       const lrp = n.routerPortOf(`ext-${domain.name}`);
       const lsp = `${PROVIDER_SWITCH}-${lr}`;
+      const external = provider.address(i);
       cmds.push(
-        ['--may-exist', 'lrp-add', lr, lrp, macFromName(lrp), `${provider.address(i)}/${provider.len}`],
+        ['--may-exist', 'lrp-add', lr, lrp, macFromName(lrp), `${external}/${provider.len}`],
         ['--may-exist', 'lsp-add', PROVIDER_SWITCH, lsp],
         ['lsp-set-type', lsp, 'router'],
         ['lsp-set-addresses', lsp, 'router'],
         ['lsp-set-options', lsp, `router-port=${lrp}`, 'nat-addresses=router'],
         ...chassis.map((c, rank) => ['lrp-set-gateway-chassis', lrp, c.name, String(100 - rank)]),
-        ...fips.map((f) =>
+        ...(byDomain.get(domain.name) ?? []).map((f) =>
           SABOTAGE.has('fip-snat-only')
             ? ['lr-nat-add', lr, 'snat', f.ip, f.vm.ip]
             : [
@@ -256,6 +278,11 @@ export class OvnDriver implements ImplementationDriver {
                 macFromName(`fip:${f.ip}`),
               ],
         ),
+        ...(domain.pnat
+          ? ctx.intent.subnets
+              .filter((s) => s.domain === domain.name && s.gateway)
+              .map((s) => ['lr-nat-add', lr, 'snat', external, s.cidr])
+          : []),
       );
     });
     return cmds;
@@ -401,6 +428,7 @@ export class OvnDriver implements ImplementationDriver {
       ...[...this.switches].map((ls) => ['--if-exists', 'ls-del', ls]),
     ];
     this.routers.clear();
+    this.natWritten.clear();
     this.switches.clear();
     this.portGroups.clear();
     if (cmds.length > 0)
