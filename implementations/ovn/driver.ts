@@ -45,6 +45,8 @@ const SABOTAGE = new Set((process.env.OTWIN_OVN_SABOTAGE ?? '').split(',').filte
 /** The logical switch of the lab's provider network, and its localnet name (ovn-bridge-mappings). */
 const PROVIDER_SWITCH = 'ls-provider';
 const PROVIDER_NETWORK = 'physnet';
+/** The source ports PNAT translates to (ovn-nb(5) NAT `external_port_range`). */
+const PNAT_PORTS = '1024-65535';
 /** The lab's node script (labs/ovn/ovn-node.sh, bound at /srv in every OVN node). */
 const NODE_SCRIPT = '/srv/ovn-node.sh';
 /** The daemons a process fault may name, and the node script's `start` knows. */
@@ -81,6 +83,18 @@ function ovsdbBool(cell: unknown): boolean {
   if (cell === true) return true;
   if (Array.isArray(cell) && cell[0] === 'set') return (cell[1] as unknown[]).includes(true);
   return false;
+}
+
+/** NAT rows of one transaction, each with its own `--id` (@nat0, @nat1, ...). */
+let nextNatRow = 0;
+
+/** A NAT row created and added to the router (generic `create` + `add`; values quoted as OVSDB strings). */
+function natRow(lr: string, columns: Record<string, string>): string[][] {
+  const id = `@nat${nextNatRow++}`;
+  return [
+    [`--id=${id}`, 'create', 'NAT', ...Object.entries(columns).map(([k, v]) => `${k}=${JSON.stringify(v)}`)],
+    ['add', 'Logical_Router', lr, 'nat', id],
+  ];
 }
 
 export class OvnDriver implements ImplementationDriver {
@@ -251,8 +265,10 @@ export class OvnDriver implements ImplementationDriver {
       const lr = n.routerOf(domain.name);
       if (!this.routers.has(lr)) return;
       if (SABOTAGE.has('fip-stale') && this.natWritten.has(lr)) return;
-      // Every router's NAT is rewritten, so a floating IP moved or removed leaves nothing behind.
-      cmds.push(['lr-nat-del', lr, 'dnat_and_snat'], ['lr-nat-del', lr, 'snat']);
+      // Every router's NAT is rewritten, so a floating IP moved or removed leaves nothing behind. With
+      // the generic commands: `lr-nat-add` refuses an external IP that the same transaction's
+      // `lr-nat-del` removed (it still sees the old row), so a moved floating IP could not be written.
+      cmds.push(['clear', 'Logical_Router', lr, 'nat']);
       if (!outside(domain) || !provider) return;
       this.natWritten.add(lr);
       const lrp = n.routerPortOf(`ext-${domain.name}`);
@@ -265,23 +281,34 @@ export class OvnDriver implements ImplementationDriver {
         ['lsp-set-addresses', lsp, 'router'],
         ['lsp-set-options', lsp, `router-port=${lrp}`, 'nat-addresses=router'],
         ...chassis.map((c, rank) => ['lrp-set-gateway-chassis', lrp, c.name, String(100 - rank)]),
-        ...(byDomain.get(domain.name) ?? []).map((f) =>
-          SABOTAGE.has('fip-snat-only')
-            ? ['lr-nat-add', lr, 'snat', f.ip, f.vm.ip]
-            : [
-                'lr-nat-add',
-                lr,
-                'dnat_and_snat',
-                f.ip,
-                f.vm.ip,
-                n.portOf(f.vm.name),
-                macFromName(`fip:${f.ip}`),
-              ],
+        ...(byDomain.get(domain.name) ?? []).flatMap((f) =>
+          natRow(
+            lr,
+            SABOTAGE.has('fip-snat-only')
+              ? { type: 'snat', external_ip: f.ip, logical_ip: f.vm.ip }
+              : {
+                  type: 'dnat_and_snat',
+                  external_ip: f.ip,
+                  logical_ip: f.vm.ip,
+                  logical_port: n.portOf(f.vm.name),
+                  external_mac: macFromName(`fip:${f.ip}`),
+                },
+          ),
         ),
         ...(domain.pnat
           ? ctx.intent.subnets
               .filter((s) => s.domain === domain.name && s.gateway)
-              .map((s) => ['lr-nat-add', lr, 'snat', external, s.cidr])
+              .flatMap((s) =>
+                natRow(lr, {
+                  type: 'snat',
+                  external_ip: external,
+                  logical_ip: s.cidr,
+                  // PAT over the whole unprivileged range: conntrack then picks each connection's
+                  // port from it (as the reference's `masquerade random`), so two VMs sending from
+                  // the same port leave with distinct (address, port) tuples (NAT-5).
+                  external_port_range: PNAT_PORTS,
+                }),
+              )
           : []),
       );
     });
