@@ -41,7 +41,10 @@ import { type OvnNames, ovnNames, SAFE_NAME } from './names.ts';
  * router's NAT rules once and never again (a moved floating IP stays on its first VM), `pg-stale`
  * keeps each port group's first members (a VM moved to another group keeps the old group's rules).
  */
-const SABOTAGE = new Set((process.env.OTWIN_OVN_SABOTAGE ?? '').split(',').filter(Boolean));
+const SABOTAGE = {
+  // Read at each use: one test process runs several sabotaged sets one after the other.
+  has: (name: string) => (process.env.OTWIN_OVN_SABOTAGE ?? '').split(',').includes(name),
+};
 /** The logical switch of the lab's provider network, and its localnet name (ovn-bridge-mappings). */
 const PROVIDER_SWITCH = 'ls-provider';
 const PROVIDER_NETWORK = 'physnet';

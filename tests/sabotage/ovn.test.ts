@@ -3,9 +3,9 @@
  * implementations/ovn/driver.ts) on a private copy of labs/ovn.clab.yml make the OVN copies FAIL (not
  * break): `stateless` (allow-stateless ACLs mirrored on the source port where the intent is stateful:
  * unsolicited packets from the service port pass) → SG-2; `fip-snat-only` (floating IPs as `snat`: no
- * inbound translation) → NAT-1; `fip-stale` (a router's NAT written once: the moved floating IP stays on
- * its first VM) → NAT-4; `pg-stale` (port groups keep their first members: the VM moved to group
- * `closed` keeps web's rules) → NAT-6.
+ * inbound translation) → NAT-1; then, on a second lab (fip-snat-only would hide them), `fip-stale` (a
+ * router's NAT written once: the moved floating IP stays on its first VM) → NAT-4; `pg-stale` (port
+ * groups keep their first members: the VM moved to group `closed` keeps web's rules) → NAT-6.
  */
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, it } from 'vitest';
@@ -14,55 +14,65 @@ import { runSabotaged, type SabotageRun, suiteFile } from './run.ts';
 
 const missing = ['/usr/bin/ovn-northd', '/usr/bin/ovn-controller'].filter((b) => !existsSync(b));
 
-describe.skipIf(missing.length > 0)(
-  'sabotaged OVN: stateless ACLs, floating IPs without DNAT or never moved, stale port groups',
-  () => {
+/** The OVN copies `files` run with the driver's `switches` on a private lab `tag`; each case FAILS. */
+function sabotagedSet(
+  title: string,
+  tag: string,
+  switches: string,
+  files: string[],
+  cases: ExpectedFailure[],
+) {
+  describe.skipIf(missing.length > 0)(title, () => {
     let run: SabotageRun;
-    const CASES: ExpectedFailure[] = [
-      {
-        id: 'SG-2',
-        step: /unsolicited traffic from the service port/,
-        message: /sg2-a1 → sg2-w\d (tcp|udp)\/40000 sport 9000: expected (blocked|dropped), got/,
-      },
-      {
-        id: 'NAT-1',
-        step: /outside ↔ VMs through the floating IPs only/,
-        message: /outside → nat1-[ab] (icmp|udp\/7001): expected allowed, got dropped/,
-      },
-      {
-        id: 'NAT-4',
-        step: /new connections to 198\.18\.0\.41 reach nat4-b/,
-        message: /outside → nat4-b \(198\.18\.0\.41\) tcp\/7401: expected allowed, got/,
-      },
-      {
-        id: 'NAT-6',
-        step: /after the group change, nothing reaches the floating IP/,
-        message:
-          /(outside → nat6-web tcp\/80|nat6-web → outside udp\/53): expected (blocked|dropped), got allowed/,
-      },
-    ];
     beforeAll(async () => {
-      process.env.OTWIN_OVN_SABOTAGE = 'stateless,fip-snat-only,fip-stale,pg-stale';
+      process.env.OTWIN_OVN_SABOTAGE = switches;
       try {
-        run = await runSabotaged(
-          'ovn',
-          {},
-          [
-            suiteFile('scenarios/ovn/sg-2-stateful.yml'),
-            suiteFile('scenarios/ovn/nat-1-floating-ip.yml'),
-            suiteFile('scenarios/ovn/nat-4-move.yml'),
-            suiteFile('scenarios/ovn/nat-6-security-groups.yml'),
-          ],
-          {},
-          {},
-          suiteFile('labs/ovn.clab.yml'),
-        );
+        run = await runSabotaged(tag, {}, files.map(suiteFile), {}, {}, suiteFile('labs/ovn.clab.yml'));
       } finally {
         delete process.env.OTWIN_OVN_SABOTAGE;
       }
     }, 600_000);
     afterAll(() => run?.lab.remove());
 
-    it.each(CASES.map((c) => [c.id, c]))('%s fails', (_id, c) => expectFailed(run, c));
-  },
+    it.each(cases.map((c) => [c.id, c]))('%s fails', (_id, c) => expectFailed(run, c));
+  });
+}
+
+sabotagedSet(
+  'sabotaged OVN: stateless ACLs, floating IPs without DNAT',
+  'ovn',
+  'stateless,fip-snat-only',
+  ['scenarios/ovn/sg-2-stateful.yml', 'scenarios/ovn/nat-1-floating-ip.yml'],
+  [
+    {
+      id: 'SG-2',
+      step: /unsolicited traffic from the service port/,
+      message: /sg2-a1 → sg2-w\d (tcp|udp)\/40000 sport 9000: expected (blocked|dropped), got/,
+    },
+    {
+      id: 'NAT-1',
+      step: /outside ↔ VMs through the floating IPs only/,
+      message: /outside → nat1-[ab] (icmp|udp\/7001): expected allowed, got dropped/,
+    },
+  ],
+);
+
+sabotagedSet(
+  'sabotaged OVN: floating IPs never moved, port groups never changed',
+  'ovn2',
+  'fip-stale,pg-stale',
+  ['scenarios/ovn/nat-4-move.yml', 'scenarios/ovn/nat-6-security-groups.yml'],
+  [
+    {
+      id: 'NAT-4',
+      step: /new connections to 198\.18\.0\.41 reach nat4-b/,
+      message: /outside → nat4-b \(198\.18\.0\.41\) tcp\/7401: expected reach, got (dropped|refused)/,
+    },
+    {
+      id: 'NAT-6',
+      step: /after the group change, nothing reaches the floating IP/,
+      message:
+        /(outside → nat6-web tcp\/80|nat6-web → outside udp\/53): expected (blocked|dropped), got allowed/,
+    },
+  ],
 );
