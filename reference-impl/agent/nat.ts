@@ -174,9 +174,16 @@ interface RouteJson {
   dev?: string;
 }
 
+/** A domain's uplink as this programmer sets it up (its transit addresses and device). */
+const uplinkOf = (d: DomainNat) => `${d.hvAddr}|${d.nsAddr}|${d.hvDev}`;
+/** Where a floating IP's route points. */
+const routeVia = (d: DomainNat) => `${d.nsAddr}|${d.hvDev}`;
+
 export class NatProgrammer {
-  /** What each router namespace was last programmed with (the nat table's comment and fips). */
-  private readonly programmed = new Map<string, { comment: string; key: string }>();
+  /** What each router namespace was last programmed with (the nat table's comment and its uplink). */
+  private readonly programmed = new Map<string, { comment: string; key: string; uplink: string }>();
+  /** Floating-IP routes this programmer last wrote in the hypervisor namespace: address → `via|dev`. */
+  private readonly routes = new Map<string, string>();
   private pnatProgrammed = false;
 
   constructor(private readonly options: AgentNaming & { hvNetns: string | undefined }) {}
@@ -195,12 +202,16 @@ export class NatProgrammer {
   async apply(entries: Iterable<Entry>, namespaces: Iterable<string>, full: boolean): Promise<string[]> {
     const present = new Set(namespaces);
     const desired = new Map([...deriveNat(entries, this.options)].filter(([ns]) => present.has(ns)));
-    const signature = (d: DomainNat) => `${natScript(d).comment}|${d.hvAddr}|${d.hvDev}`;
+    const signature = (d: DomainNat) => `${natScript(d).comment}|${uplinkOf(d)}`;
     const unchanged =
       !full &&
       desired.size === this.programmed.size &&
       [...desired].every(([ns, d]) => this.programmed.get(ns)?.key === signature(d));
     if (unchanged) return [];
+    if (!full && natCentral() === undefined) {
+      const moved = await this.applyOnKnownUplinks(desired);
+      if (moved) return moved;
+    }
     const errors: string[] = [];
     const hv = this.options.hvNetns;
     const [linksJson, routesJson] = await Promise.all([
@@ -229,9 +240,68 @@ export class NatProgrammer {
       const sig = signature(d);
       if (!full && this.programmed.get(d.ns)?.key === sig && have) continue;
       errors.push(...(await this.program(d, have, full)));
-      if (!errors.length) this.programmed.set(d.ns, { comment: natScript(d).comment, key: sig });
+      if (!errors.length)
+        this.programmed.set(d.ns, { comment: natScript(d).comment, key: sig, uplink: uplinkOf(d) });
       else this.programmed.delete(d.ns);
     }
+    this.routes.clear();
+    if (!errors.length) for (const [fip, d] of wantRoutes) this.routes.set(fip, routeVia(d));
+    errors.push(...(await this.programPnat(desired, full)));
+    errors.push(...(await this.centralSabotage(desired, links)));
+    return errors;
+  }
+
+  /**
+   * An incremental pass where every domain keeps the uplink this programmer gave it (a floating IP
+   * assigned, moved or released; PNAT toggled): no kernel read, one `ip -batch` for the hypervisor's
+   * floating-IP routes and one nft batch per changed nat table. A move is timed against T_conv
+   * (NAT-4), and each process costs 200-290 ms to start on a busy 2-core machine. Undefined when a
+   * domain gained, lost or changed its uplink: the full reconciliation (with reads) does that.
+   */
+  private async applyOnKnownUplinks(desired: Map<string, DomainNat>): Promise<string[] | undefined> {
+    if (desired.size !== this.programmed.size) return undefined;
+    for (const [ns, d] of desired) if (this.programmed.get(ns)?.uplink !== uplinkOf(d)) return undefined;
+    const hv = this.options.hvNetns;
+    const errors: string[] = [];
+    const want = new Map<string, DomainNat>();
+    for (const d of desired.values()) for (const fip of d.fips.keys()) want.set(fip, d);
+    const lines: string[] = [];
+    for (const [fip, d] of want)
+      if (this.routes.get(fip) !== routeVia(d))
+        lines.push(`route replace ${fip}/32 via ${d.nsAddr} dev ${d.hvDev} proto ${FIP_ROUTE_PROTO}`);
+    for (const fip of this.routes.keys())
+      if (!want.has(fip)) lines.push(`route del ${fip}/32 proto ${FIP_ROUTE_PROTO}`);
+    if (lines.length) {
+      // -force: a route already gone does not stop the others; any failure sends the next pass
+      // through the full reconciliation, which reads the kernel.
+      const r = await this.ip(hv, ['-force', '-batch', '-'], `${lines.join('\n')}\n`);
+      if (r.exitCode !== 0) {
+        errors.push(`nat routes (${hv ?? 'hypervisor'}): ${r.stderr.trim().slice(0, 300)}`);
+        this.programmed.clear();
+        this.routes.clear();
+        return errors;
+      }
+      this.routes.clear();
+      for (const [fip, d] of want) this.routes.set(fip, routeVia(d));
+    }
+    for (const d of desired.values()) {
+      const { script, comment } = natScript(d);
+      const was = this.programmed.get(d.ns);
+      if (was?.comment === comment) continue;
+      const r = await nftApply(d.ns, script);
+      if (r.exitCode !== 0) {
+        errors.push(`nft (nat, ${d.ns}): ${r.stderr.trim().slice(0, 300)}`);
+        this.programmed.delete(d.ns);
+      } else this.programmed.set(d.ns, { comment, key: `${comment}|${uplinkOf(d)}`, uplink: uplinkOf(d) });
+    }
+    errors.push(...(await this.programPnat(desired, false)));
+    return errors;
+  }
+
+  /** The hypervisor's PNAT table: present exactly while a domain here uses PNAT. */
+  private async programPnat(desired: Map<string, DomainNat>, full: boolean): Promise<string[]> {
+    const errors: string[] = [];
+    const hv = this.options.hvNetns;
     const needPnat = [...desired.values()].some((d) => d.pnat);
     if (needPnat && (full || !this.pnatProgrammed)) {
       const r = await nftApply(hv, pnatScript());
@@ -243,7 +313,6 @@ export class NatProgrammer {
       await nftApply(hv, `table ip ${PNAT_TABLE}\ndelete table ip ${PNAT_TABLE}\n`);
       this.pnatProgrammed = false;
     }
-    errors.push(...(await this.centralSabotage(desired, links)));
     return errors;
   }
 
