@@ -9,6 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run, runJson, runOk } from '../../harness/util/exec.ts';
 import type { Entry } from '../protocol/messages.ts';
+import { natSubnet, redirectEntry } from './fixtures/nat-redirect-entries.ts';
 import { Kernel, VXLAN_RX_TABLE } from './kernel.ts';
 import { domainNsName } from './model.ts';
 import { NAT_TABLE, NatProgrammer } from './nat.ts';
@@ -20,6 +21,7 @@ const HVS = ['hv1', 'hv2'] as const;
 const hvNs = (hv: string) => `${PREFIX}${hv}`;
 const routerNs = (hv: string) => domainNsName({ prefix: PREFIX, hypervisor: hv }, 'd1');
 const FIP = '198.18.0.5';
+/** The fixture redirection's appliance VNI (its policy route points at br<vni>). */
 const APPLIANCE_VNI = 9109;
 
 /** Domain d1 with PNAT (so both hypervisors have an uplink) and one VM per hypervisor. */
@@ -30,32 +32,12 @@ function natEntries(hv: string, fipOn: string): Entry[] {
   if (!own) throw new Error(`no VM on ${hv}`);
   return [
     { kind: 'domain', id: 'd1', tenant: 't', pnat: true },
-    {
-      kind: 'subnet',
-      id: 's1',
-      domain: 'd1',
-      vni: 10,
-      prefix: '10.9.0.0/24',
-      gateway: '10.9.0.1',
-      gatewayMac: '02:0a:00:00:00:0a',
-    },
+    natSubnet,
     { kind: 'vport', subnet: 's1', vni: 10, ...own, ...(fipOn === hv ? { floatingIp: FIP } : {}) },
   ];
 }
 
-const redirect = (port: number): Entry => ({
-  kind: 'redirect',
-  id: 'r1',
-  domain: 'd1',
-  mode: 'l3',
-  applianceIp: '10.9.9.12',
-  applianceMac: '02:00:00:00:09:12',
-  applianceVni: APPLIANCE_VNI,
-  from: '10.9.1.11/32',
-  to: '10.9.2.13/32',
-  proto: 'tcp',
-  ports: [port, port],
-});
+const redirect = (port: number): Entry => redirectEntry({ ports: [port, port] });
 
 /** A table as the nft CLI lists it (not through the session under test). */
 const listed = (ns: string, family: string, table: string) =>
