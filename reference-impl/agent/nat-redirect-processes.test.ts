@@ -1,8 +1,9 @@
 /**
  * NAT, redirections and the VXLAN receive rules start no `nft` process once the agent's nftables
  * session is up (nft-session.ts), as security programming does (security-processes.test.ts): a
- * floating IP moving between hypervisors is one session batch on each, a redirection's port change
- * is one batch, and the kernel holds the new state (read back with the nft CLI, not the session).
+ * floating IP moving between hypervisors (and back, on the uplinks it left) is one session batch on
+ * each, a redirection's port change is one batch, and the kernel holds the new state (read back with
+ * the nft CLI, not the session).
  * Without the session the same change costs exactly one `nft` process and still applies. Counts on
  * real nftables, never timings.
  */
@@ -12,7 +13,7 @@ import type { Entry } from '../protocol/messages.ts';
 import { natSubnet, redirectEntry } from './fixtures/nat-redirect-entries.ts';
 import { Kernel, VXLAN_RX_TABLE } from './kernel.ts';
 import { domainNsName } from './model.ts';
-import { NAT_TABLE, NatProgrammer } from './nat.ts';
+import { NAT_TABLE, NatProgrammer, uplinkDevName } from './nat.ts';
 import { agentNftSession, nftProcesses } from './nft-session.ts';
 import { REDIRECT_TABLE, RedirectProgrammer } from './redirect.ts';
 
@@ -24,14 +25,14 @@ const FIP = '198.18.0.5';
 /** The fixture redirection's appliance VNI (its policy route points at br<vni>). */
 const APPLIANCE_VNI = 9109;
 
-/** Domain d1 with PNAT (so both hypervisors have an uplink) and one VM per hypervisor. */
+/** Domain d1 without PNAT (only a floating IP gives a hypervisor an uplink), one VM per hypervisor. */
 function natEntries(hv: string, fipOn: string): Entry[] {
   const vm = hv === 'hv1' ? { id: 'v1', mac: '02:00:00:00:00:01', ip: '10.9.0.5' } : undefined;
   const other = hv === 'hv2' ? { id: 'v2', mac: '02:00:00:00:00:02', ip: '10.9.0.6' } : undefined;
   const own = vm ?? other;
   if (!own) throw new Error(`no VM on ${hv}`);
   return [
-    { kind: 'domain', id: 'd1', tenant: 't', pnat: true },
+    { kind: 'domain', id: 'd1', tenant: 't' },
     natSubnet,
     { kind: 'vport', subnet: 's1', vni: 10, ...own, ...(fipOn === hv ? { floatingIp: FIP } : {}) },
   ];
@@ -59,7 +60,7 @@ describe('NAT, redirections and VXLAN receive rules: nft processes per change', 
     }
   });
 
-  it('moves a floating IP between hypervisors with no nft process, one batch each', async () => {
+  it('moves a floating IP between hypervisors and back with no nft process, one batch each', async () => {
     await agentNftSession.pid();
     expect(agentNftSession.available, agentNftSession.unavailableReason).toBe(true);
     const nat = Object.fromEntries(
@@ -73,12 +74,15 @@ describe('NAT, redirections and VXLAN receive rules: nft processes per change', 
     expect(nftProcesses.count - before).toBe(0);
     expect(await listed(routerNs('hv1'), 'ip', NAT_TABLE)).toContain(`ip daddr ${FIP} dnat to 10.9.0.5`);
 
-    // The move: the floating IP leaves hv1's VM for hv2's. One batch per hypervisor, no read.
+    // The move: the floating IP leaves hv1's VM for hv2's (hv2 gets its uplink by `ip`, and its table
+    // in one batch). hv1 keeps its uplink, with a table that translates nothing.
     const requests = agentNftSession.requests;
     const beforeMove = nftProcesses.count;
     for (const hv of HVS) expect(await apply(hv, 'hv2', false)).toEqual([]);
     expect(nftProcesses.count - beforeMove).toBe(0);
     expect(agentNftSession.requests - requests).toBe(2);
+    const uplink = runJson<unknown[]>('ip', ['-n', hvNs('hv1'), '-j', 'link', 'show', uplinkDevName('d1')]);
+    expect(await uplink).toHaveLength(1);
     expect(await listed(routerNs('hv1'), 'ip', NAT_TABLE)).not.toContain(FIP);
     expect(await listed(routerNs('hv2'), 'ip', NAT_TABLE)).toContain(`ip daddr ${FIP} dnat to 10.9.0.6`);
     // The hypervisors' routes moved with it (no kernel read: the programmer knows what it wrote).
@@ -86,6 +90,16 @@ describe('NAT, redirections and VXLAN receive rules: nft processes per change', 
       runJson<unknown[]>('ip', ['-n', hvNs(hv), '-j', 'route', 'show', `${FIP}/32`]);
     expect(await fipRoutes('hv1')).toHaveLength(0);
     expect(await fipRoutes('hv2')).toHaveLength(1);
+
+    // And back, both uplinks there now: one batch per hypervisor, nothing read, no nft process.
+    const requestsBack = agentNftSession.requests;
+    for (const hv of HVS) expect(await apply(hv, 'hv1', false)).toEqual([]);
+    expect(nftProcesses.count - beforeMove).toBe(0);
+    expect(agentNftSession.requests - requestsBack).toBe(2);
+    expect(await listed(routerNs('hv1'), 'ip', NAT_TABLE)).toContain(`ip daddr ${FIP} dnat to 10.9.0.5`);
+    expect(await listed(routerNs('hv2'), 'ip', NAT_TABLE)).not.toContain(FIP);
+    expect(await fipRoutes('hv1')).toHaveLength(1);
+    expect(await fipRoutes('hv2')).toHaveLength(0);
   });
 
   it('changes a redirection with no nft process, and with one when the session is missing', async () => {

@@ -45,6 +45,7 @@ const TRANSIT_SLOTS = 8192;
 export const TRANSIT_PREFIX = '169.254.128.0/17';
 
 export interface DomainNat {
+  domain: string;
   ns: string;
   hvDev: string;
   hvAddr: string;
@@ -64,8 +65,16 @@ function ipOf(n: number): string {
   return [24, 16, 8, 0].map((s) => (n >>> s) & 0xff).join('.');
 }
 
-/** Desired NAT per router namespace (only domains that need an outside path). */
-export function deriveNat(entries: Iterable<Entry>, naming: AgentNaming): Map<string, DomainNat> {
+/**
+ * Desired NAT per router namespace: domains that need an outside path, and the domains of `keep`
+ * that still exist (an uplink this hypervisor already has stays: a floating IP moving back costs no
+ * uplink; with no floating IP and no PNAT its untranslated chain drops everything leaving on it).
+ */
+export function deriveNat(
+  entries: Iterable<Entry>,
+  naming: AgentNaming,
+  keep: ReadonlySet<string> = new Set(),
+): Map<string, DomainNat> {
   const pnat = new Map<string, boolean>();
   const domainOfSubnet = new Map<string, string>();
   const fips = new Map<string, Map<string, string>>();
@@ -81,7 +90,7 @@ export function deriveNat(entries: Iterable<Entry>, naming: AgentNaming): Map<st
     const m = fips.get(domain) ?? new Map<string, string>();
     fips.set(domain, m.set(v.floatingIp, v.ip));
   }
-  const needing = [...pnat.keys()].filter((d) => pnat.get(d) || fips.has(d)).sort();
+  const needing = [...pnat.keys()].filter((d) => pnat.get(d) || fips.has(d) || keep.has(d)).sort();
   const used = new Set<number>();
   const out = new Map<string, DomainNat>();
   for (const domain of needing) {
@@ -92,6 +101,7 @@ export function deriveNat(entries: Iterable<Entry>, naming: AgentNaming): Map<st
     const base = TRANSIT_BASE + slot * 4;
     const ns = domainNsName(naming, domain);
     out.set(ns, {
+      domain,
       ns,
       hvDev: uplinkDevName(domain),
       hvAddr: ipOf(base + 1),
@@ -181,7 +191,10 @@ const routeVia = (d: DomainNat) => `${d.nsAddr}|${d.hvDev}`;
 
 export class NatProgrammer {
   /** What each router namespace was last programmed with (the nat table's comment and its uplink). */
-  private readonly programmed = new Map<string, { comment: string; key: string; uplink: string }>();
+  private readonly programmed = new Map<
+    string,
+    { comment: string; key: string; uplink: string; domain: string }
+  >();
   /** Floating-IP routes this programmer last wrote in the hypervisor namespace: address → `via|dev`. */
   private readonly routes = new Map<string, string>();
   private pnatProgrammed = false;
@@ -201,7 +214,11 @@ export class NatProgrammer {
   /** Programs the uplinks, routes and tables; returns error lines. `namespaces`: router namespaces that exist. */
   async apply(entries: Iterable<Entry>, namespaces: Iterable<string>, full: boolean): Promise<string[]> {
     const present = new Set(namespaces);
-    const desired = new Map([...deriveNat(entries, this.options)].filter(([ns]) => present.has(ns)));
+    // Uplinks this programmer set up stay while their router namespace does (applyOnKnownUplinks): a
+    // floating IP that leaves and comes back, or moves between hypervisors and back, never waits for
+    // a veth pair to be created (NAT-4). A full read starts from what the intent needs.
+    const keep = new Set(full ? [] : [...this.programmed.values()].map((p) => p.domain));
+    const desired = new Map([...deriveNat(entries, this.options, keep)].filter(([ns]) => present.has(ns)));
     const signature = (d: DomainNat) => `${natScript(d).comment}|${uplinkOf(d)}`;
     const unchanged =
       !full &&
@@ -241,7 +258,12 @@ export class NatProgrammer {
       if (!full && this.programmed.get(d.ns)?.key === sig && have) continue;
       errors.push(...(await this.program(d, have, full)));
       if (!errors.length)
-        this.programmed.set(d.ns, { comment: natScript(d).comment, key: sig, uplink: uplinkOf(d) });
+        this.programmed.set(d.ns, {
+          comment: natScript(d).comment,
+          key: sig,
+          uplink: uplinkOf(d),
+          domain: d.domain,
+        });
       else this.programmed.delete(d.ns);
     }
     this.routes.clear();
@@ -265,6 +287,24 @@ export class NatProgrammer {
     const errors: string[] = [];
     const want = new Map<string, DomainNat>();
     for (const d of desired.values()) for (const fip of d.fips.keys()) want.set(fip, d);
+    // Translations first, then the routes that bring traffic to them: a connection reaching the new
+    // hypervisor before its DNAT rule would leave a conntrack entry without translation.
+    for (const d of desired.values()) {
+      const { script, comment } = natScript(d);
+      const was = this.programmed.get(d.ns);
+      if (was?.comment === comment) continue;
+      const r = await nftApply(d.ns, script);
+      if (r.exitCode !== 0) {
+        errors.push(`nft (nat, ${d.ns}): ${r.stderr.trim().slice(0, 300)}`);
+        this.programmed.delete(d.ns);
+      } else
+        this.programmed.set(d.ns, {
+          comment,
+          key: `${comment}|${uplinkOf(d)}`,
+          uplink: uplinkOf(d),
+          domain: d.domain,
+        });
+    }
     const lines: string[] = [];
     for (const [fip, d] of want)
       if (this.routes.get(fip) !== routeVia(d))
@@ -283,16 +323,6 @@ export class NatProgrammer {
       }
       this.routes.clear();
       for (const [fip, d] of want) this.routes.set(fip, routeVia(d));
-    }
-    for (const d of desired.values()) {
-      const { script, comment } = natScript(d);
-      const was = this.programmed.get(d.ns);
-      if (was?.comment === comment) continue;
-      const r = await nftApply(d.ns, script);
-      if (r.exitCode !== 0) {
-        errors.push(`nft (nat, ${d.ns}): ${r.stderr.trim().slice(0, 300)}`);
-        this.programmed.delete(d.ns);
-      } else this.programmed.set(d.ns, { comment, key: `${comment}|${uplinkOf(d)}`, uplink: uplinkOf(d) });
     }
     errors.push(...(await this.programPnat(desired, false)));
     return errors;
