@@ -26,9 +26,10 @@ import { Kernel, type KernelOptions } from './kernel.ts';
 import { L3VniProgrammer } from './l3vni.ts';
 import { deriveDesired, type KernelModel, portName } from './model.ts';
 import { NatProgrammer } from './nat.ts';
+import { agentNftSession } from './nft-session.ts';
 import { type ActualExtras, plan, planSize } from './plan.ts';
 import { RedirectProgrammer } from './redirect.ts';
-import { SecurityProgrammer, type SgBackend, type SgMode, sgNftSession } from './security.ts';
+import { SecurityProgrammer, type SgBackend, type SgMode } from './security.ts';
 
 /** Namespaces read per audit (besides the hypervisor namespace's devices and unknown namespaces). */
 export const AUDIT_SLICE = 4;
@@ -289,7 +290,7 @@ export class Agent {
       },
       options.datapath?.security,
     );
-    if (!options.datapath) sgNftSession.log = (line) => this.log(line);
+    if (!options.datapath) agentNftSession.log = (line) => this.log(line);
     this.nat = new NatProgrammer({
       prefix: options.prefix,
       hypervisor: options.hypervisor,

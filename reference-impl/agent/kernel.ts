@@ -13,6 +13,7 @@ import {
   PORT_ALIAS_PREFIX,
   type VmNs,
 } from './model.ts';
+import { nftApply, nftCall } from './nft-session.ts';
 import { type ActualExtras, noExtras, type Step } from './plan.ts';
 
 interface LinkJson {
@@ -207,24 +208,25 @@ export class Kernel {
     return list.map((n) => n.name);
   }
 
-  private nftArgv(args: string[]): [string, string[]] {
-    const ns = this.options.hvNetns;
-    return ns ? ['ip', ['netns', 'exec', ns, 'nft', ...args]] : ['nft', args];
-  }
-
   /**
    * Ensures the RFC 7348 §5 receive normalisation (see `vxlanRxRules`) in the hypervisor namespace.
-   * Reads the table first; writes only when the expected rule is missing. Returns error lines.
+   * Reads the table first; writes only when the expected rule is missing. Returns error lines. Both
+   * go through the agent's nftables session (nft-session.ts), not an `nft` process each.
    */
   async ensureVxlanRx(vtep: string): Promise<string[]> {
     const { comment, script } = vxlanRxRules(vtep);
+    const ns = this.options.hvNetns;
     this.commands++;
-    const [cmd, argv] = this.nftArgv(['-j', 'list', 'table', 'inet', VXLAN_RX_TABLE]);
-    const cur = await run(cmd, argv);
+    const cur = await nftCall(ns, { script: `list table inet ${VXLAN_RX_TABLE}`, json: true }, [
+      '-j',
+      'list',
+      'table',
+      'inet',
+      VXLAN_RX_TABLE,
+    ]);
     if (cur.exitCode === 0 && cur.stdout.includes(JSON.stringify(comment))) return [];
     this.commands++;
-    const [wcmd, wargv] = this.nftArgv(['-f', '-']);
-    const result = await run(wcmd, wargv, { input: script });
+    const result = await nftApply(ns, script);
     return result.exitCode === 0 ? [] : [`nft (VXLAN receive normalisation): ${result.stderr.trim()}`];
   }
 

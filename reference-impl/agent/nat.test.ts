@@ -1,20 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { Entry } from '../protocol/messages.ts';
+import { natSubnet } from './fixtures/nat-redirect-entries.ts';
 import { deriveNat, natScript, pnatScript, uplinkDevName } from './nat.ts';
 
 const naming = { prefix: 'otf-t-', hypervisor: 'hv1' };
 const entries = (pnat: boolean, fip?: string): Entry[] => [
   { kind: 'domain', id: 'd1', tenant: 't', ...(pnat ? { pnat: true } : {}) },
   { kind: 'domain', id: 'd2', tenant: 't' },
-  {
-    kind: 'subnet',
-    id: 's1',
-    domain: 'd1',
-    vni: 10,
-    prefix: '10.9.0.0/24',
-    gateway: '10.9.0.1',
-    gatewayMac: '02:0a:00:00:00:0a',
-  },
+  natSubnet,
   {
     kind: 'vport',
     id: 'v1',

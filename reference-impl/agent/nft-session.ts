@@ -14,6 +14,7 @@ import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { type ExecResult, run } from '../../harness/util/exec.ts';
 
 const HELPER = join(import.meta.dirname, 'nft_session.py');
 /** scapy and python3-nftables are Debian packages: only the system interpreter has them. */
@@ -33,7 +34,8 @@ export interface NftResult {
 }
 
 export interface NftRequest {
-  ns: string;
+  /** Router or hypervisor namespace by name; undefined: the helper's own (the agent's) namespace. */
+  ns: string | undefined;
   script: string;
   /** JSON output with handles (reads). */
   json?: boolean;
@@ -180,4 +182,56 @@ export class NftSession {
     socketOf(child.stdin).unref();
     return running;
   }
+}
+
+/**
+ * The agent's one session: security groups, NAT, redirections and the VXLAN receive rules all go
+ * through it, so no change of any of them starts an `nft` process once it is up.
+ */
+export const agentNftSession = new NftSession();
+
+let fallbackStarts = 0;
+/** `nft` processes the agent starts: session helpers and fallback runs (tests: counts, not timings). */
+export const nftProcesses = {
+  get count(): number {
+    return fallbackStarts + agentNftSession.starts;
+  },
+};
+
+/**
+ * Runs nft in a namespace (undefined: the agent's own): `session` through the session when it is up,
+ * else `nft args` (with `input` on stdin) as one process, the same command for the CLI.
+ */
+export async function nftCall(
+  ns: string | undefined,
+  session: { script: string; json?: boolean; echo?: boolean },
+  args: string[],
+  input?: string,
+): Promise<ExecResult> {
+  if (agentNftSession.available) {
+    const r = await agentNftSession.run({ ns, ...session });
+    if (r.rc === 0 || agentNftSession.available)
+      return { exitCode: r.rc === 0 ? 0 : 1, stdout: r.out, stderr: r.err };
+  }
+  fallbackStarts++;
+  const options = input === undefined ? {} : { input };
+  return ns ? run('ip', ['netns', 'exec', ns, 'nft', ...args], options) : run('nft', args, options);
+}
+
+/** Applies one nft script (one atomic batch) in a namespace. */
+export const nftApply = (ns: string | undefined, script: string): Promise<ExecResult> =>
+  nftCall(ns, { script }, ['-f', '-'], script);
+
+/** The comment of a table as the kernel has it (undefined: no such table). */
+export async function nftTableComment(ns: string | undefined, family: string, table: string) {
+  const r = await nftCall(ns, { script: `list table ${family} ${table}`, json: true }, [
+    '-j',
+    'list',
+    'table',
+    family,
+    table,
+  ]);
+  if (r.exitCode !== 0 || !r.stdout.trim()) return undefined;
+  const listed = JSON.parse(r.stdout) as { nftables?: Array<{ table?: { comment?: string } }> };
+  return listed.nftables?.find((x) => x.table)?.table?.comment;
 }

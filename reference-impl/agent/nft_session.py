@@ -6,7 +6,8 @@ libnftables binds its netlink socket to the namespace the context is created in,
 context per namespace, created after setns() into it; the helper then returns to its own namespace.
 A namespace deleted and created again under the same name is a new inode: its context is replaced.
 
-Protocol: one JSON object a line on stdin {"id", "ns", "script", "json", "echo"}, one a line on
+Protocol: one JSON object a line on stdin {"id", "ns", "script", "json", "echo"} (no "ns": the
+helper's own namespace, which is the agent's), one a line on
 stdout {"id", "rc", "out", "err"}. The first line written is {"ready": true} or {"ready": false,
 "err": ...} (python3-nftables missing: the caller falls back to one `nft` process per change).
 EOF on stdin ends the helper (the agent exited).
@@ -36,7 +37,16 @@ HOME = os.open("/proc/self/ns/net", os.O_RDONLY)
 contexts = {}
 
 
+home_context = None
+
+
 def context(ns):
+    global home_context
+    if ns is None:
+        # The helper's own namespace (the agent's: it runs inside its hypervisor), no setns needed.
+        if home_context is None:
+            home_context = nftables.Nftables()
+        return home_context
     if not ns or "/" in ns or ns.startswith("."):
         raise ValueError(f"bad namespace name {ns!r}")
     path = f"/run/netns/{ns}"
@@ -72,7 +82,8 @@ def forget_gone():
 
 
 def serve(req):
-    ctx = context(req["ns"])
+    ns = req.get("ns")
+    ctx = context(ns)
     ctx.set_json_output(bool(req.get("json")))
     ctx.set_handle_output(bool(req.get("json")))
     ctx.set_echo_output(bool(req.get("echo")))
@@ -84,7 +95,7 @@ def serve(req):
         rc, out, err = ctx.cmd_from_file(f"/proc/self/fd/{fd}")
     finally:
         os.close(fd)
-    return {"rc": rc, "out": out, "err": err.replace(f"/proc/self/fd/{fd}", f"nft script in {req['ns']}")}
+    return {"rc": rc, "out": out, "err": err.replace(f"/proc/self/fd/{fd}", f"nft script in {ns or 'the agent namespace'}")}
 
 
 say({"ready": True, "pid": os.getpid()})

@@ -4,24 +4,11 @@
  * The datapath itself runs end to end in scenarios/svc.
  */
 import { describe, expect, it } from 'vitest';
-import type { Entry } from '../protocol/messages.ts';
+import { redirectEntry } from './fixtures/nat-redirect-entries.ts';
 import { deriveRedirects, REDIRECT_MARK_BASE, redirectScript } from './redirect.ts';
 
 const naming = { prefix: 'oti-', hypervisor: 'hv1' };
-const redirect = (over: Partial<Extract<Entry, { kind: 'redirect' }>>): Entry => ({
-  kind: 'redirect',
-  id: 'r1',
-  domain: 'd1',
-  mode: 'l3',
-  applianceIp: '10.9.9.12',
-  applianceMac: '02:00:00:00:09:12',
-  applianceVni: 9109,
-  from: '10.9.1.11/32',
-  to: '10.9.2.13/32',
-  proto: 'tcp',
-  ports: [80, 80],
-  ...over,
-});
+const redirect = redirectEntry;
 
 describe('agent redirections', () => {
   it('groups redirections by router namespace, sorted by id', () => {

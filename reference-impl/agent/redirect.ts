@@ -21,7 +21,7 @@ import { run } from '../../harness/util/exec.ts';
 import type { Entry, RedirectEntry } from '../protocol/messages.ts';
 import { sabotaged } from '../sabotage.ts';
 import { type AgentNaming, bridgeName, domainNsName } from './model.ts';
-import type { NftTableJson } from './nat.ts';
+import { nftApply, nftTableComment } from './nft-session.ts';
 
 export const REDIRECT_TABLE = 'otwin_redirect';
 /** First fwmark (and routing table id) of the redirections; one per redirection of a domain. */
@@ -63,7 +63,7 @@ function match(r: RedirectEntry, reverse: boolean): string {
   return parts.join(' ');
 }
 
-/** The router namespace's redirect table, as one atomic `nft -f` script, and its routing lines. */
+/** The router namespace's redirect tables, as one atomic nft script, and its routing lines. */
 export function redirectScript(d: DomainRedirects): {
   script: string;
   comment: string;
@@ -148,7 +148,7 @@ export class RedirectProgrammer {
   /** Router namespaces (re)programmed so far (the agent logs a pass that changed any). */
   changes = 0;
   /** Per router namespace, the nft script and policy-rule marks last programmed there. */
-  private readonly programmedParts = new Map<string, { script: string; marks: string }>();
+  private readonly programmedParts = new Map<string, { script: string; marks: string; ipLines: string }>();
 
   constructor(private readonly options: AgentNaming) {}
 
@@ -178,9 +178,14 @@ export class RedirectProgrammer {
       // route, so it costs one `ip -batch` and no kernel read. A full pass reads the kernel.
       const last = full ? undefined : this.programmedParts.get(ns);
       const current =
-        last !== undefined ? (last.script === script ? comment : undefined) : await this.tableComment(ns);
+        last !== undefined
+          ? last.script === script
+            ? comment
+            : undefined
+          : await nftTableComment(ns, 'ip', REDIRECT_TABLE);
       if (current !== comment) {
-        const nft = await run('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], { input: script });
+        // Through the agent's nftables session (nft-session.ts): no process start per change.
+        const nft = await nftApply(ns, script);
         if (nft.exitCode !== 0) errs.push(`nft (redirect, ${ns}): ${nft.stderr.trim().slice(0, 300)}`);
       }
       const have =
@@ -195,26 +200,23 @@ export class RedirectProgrammer {
             `rule del fwmark ${mark} priority ${REDIRECT_RULE_PRIORITY}`,
             `route flush table ${mark}`,
           );
-      const ip = await run('ip', ['-n', ns, '-batch', '-'], { input: `${lines.join('\n')}\n` });
-      if (ip.exitCode !== 0) errs.push(`redirect routes (${ns}): ${ip.stderr.trim().slice(0, 300)}`);
+      // Routes this programmer last wrote unchanged (a port or address change): no `ip` process either.
+      const routesUnchanged =
+        last !== undefined && last.ipLines === ipLines.join('\n') && lines.length === ipLines.length;
+      if (!routesUnchanged && lines.length) {
+        const ip = await run('ip', ['-n', ns, '-batch', '-'], { input: `${lines.join('\n')}\n` });
+        if (ip.exitCode !== 0) errs.push(`redirect routes (${ns}): ${ip.stderr.trim().slice(0, 300)}`);
+      }
       if (errs.length) {
         this.programmed.delete(ns);
         this.programmedParts.delete(ns);
       } else {
         this.programmed.set(ns, key);
-        this.programmedParts.set(ns, { script, marks: marks.join(',') });
+        this.programmedParts.set(ns, { script, marks: marks.join(','), ipLines: ipLines.join('\n') });
       }
       errors.push(...errs);
     }
     return errors;
-  }
-
-  /** The comment of the namespace's redirect table as the kernel has it (undefined: no table). */
-  private async tableComment(ns: string): Promise<string | undefined> {
-    const cur = await run('ip', ['netns', 'exec', ns, 'nft', '-j', 'list', 'table', 'ip', REDIRECT_TABLE]);
-    return cur.exitCode === 0
-      ? (JSON.parse(cur.stdout) as NftTableJson).nftables?.find((x) => x.table)?.table?.comment
-      : undefined;
   }
 
   /** The fwmarks of this programmer's policy rules in a namespace (read with `ip -j rule`). */
@@ -230,13 +232,21 @@ export class RedirectProgrammer {
 
   /** Removes the redirect table, rules and routing tables of a namespace. */
   private async clear(ns: string): Promise<string[]> {
-    await run('ip', ['netns', 'exec', ns, 'nft', 'delete', 'table', 'ip', REDIRECT_TABLE]);
-    await run('ip', ['netns', 'exec', ns, 'nft', 'delete', 'table', 'bridge', REDIRECT_TABLE]);
+    // Declaring each table first makes its deletion succeed whether or not it exists: one batch.
+    const gone = await nftApply(
+      ns,
+      ['ip', 'bridge']
+        .map((family) => `table ${family} ${REDIRECT_TABLE}\ndelete table ${family} ${REDIRECT_TABLE}\n`)
+        .join(''),
+    );
+    const errors =
+      gone.exitCode === 0 ? [] : [`nft (redirect cleanup, ${ns}): ${gone.stderr.trim().slice(0, 300)}`];
     const lines: string[] = [];
     for (const mark of await this.rules(ns))
       lines.push(`rule del fwmark ${mark} priority ${REDIRECT_RULE_PRIORITY}`, `route flush table ${mark}`);
-    if (!lines.length) return [];
+    if (!lines.length) return errors;
     const del = await run('ip', ['-n', ns, '-force', '-batch', '-'], { input: `${lines.join('\n')}\n` });
-    return del.exitCode === 0 ? [] : [`redirect cleanup (${ns}): ${del.stderr.trim().slice(0, 300)}`];
+    if (del.exitCode !== 0) errors.push(`redirect cleanup (${ns}): ${del.stderr.trim().slice(0, 300)}`);
+    return errors;
   }
 }

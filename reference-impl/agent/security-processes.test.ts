@@ -13,7 +13,8 @@ import { waitFor } from '../../harness/util/poll.ts';
 import type { Entry } from '../protocol/messages.ts';
 import { sgDomainEntries } from './fixtures/sg-entries.ts';
 import { domainNsName } from './model.ts';
-import { nftProcesses, SecurityProgrammer, SG_TABLE, sgNftSession } from './security.ts';
+import { agentNftSession, nftProcesses } from './nft-session.ts';
+import { SecurityProgrammer, SG_TABLE } from './security.ts';
 
 const PREFIX = `oh13p${process.pid % 10_000}-`;
 const naming = { prefix: PREFIX, hypervisor: 'hv1', mode: 'stateful' as const };
@@ -76,11 +77,11 @@ describe('security groups: nft processes of first programming, membership change
 
   it('starts no process after the session is up, whatever the VMs and namespaces', async () => {
     const entries = Array.from({ length: DOMAINS }, (_, i) => domainEntries(i)).flat();
-    const helper = await sgNftSession.pid();
-    expect(sgNftSession.available, sgNftSession.unavailableReason).toBe(true);
+    const helper = await agentNftSession.pid();
+    expect(agentNftSession.available, agentNftSession.unavailableReason).toBe(true);
     const programmer = new SecurityProgrammer(naming);
     const before = nftProcesses.count;
-    const requests = () => sgNftSession.requests;
+    const requests = () => agentNftSession.requests;
     const requestsBefore = requests();
     expect(await programmer.apply(entries, namespaces, true)).toEqual([]);
     // Per namespace: read and batch (the batch echoes the new rules' handles). Not per VM, not per table.
@@ -111,17 +112,17 @@ describe('security groups: nft processes of first programming, membership change
     expect(await fresh.apply([...entries, joined], namespaces, true)).toEqual([]);
     expect(nftProcesses.count - afterJoin).toBe(0);
     expect(fresh.applies).toBe(0);
-    expect(await sgNftSession.pid()).toBe(helper);
+    expect(await agentNftSession.pid()).toBe(helper);
 
     // The helper dies; behind its back a member vanishes from the kernel (as if a batch in flight
     // was lost). It is restarted (one process) and the next membership change re-reads every
     // namespace, so the lost member comes back too.
     const beforeCrash = nftProcesses.count;
-    const generation = sgNftSession.generation;
+    const generation = agentNftSession.generation;
     process.kill(helper as number, 'SIGKILL');
     // The agent learns of the crash when the exit is reported; it restarts the helper at once.
     await waitFor(
-      () => sgNftSession.generation,
+      () => agentNftSession.generation,
       (g) => g > generation,
       { timeoutMs: 20_000, what: 'the nft session helper restarted' },
     );
@@ -140,9 +141,9 @@ describe('security groups: nft processes of first programming, membership change
     const left: Entry = { ...joined, vni: 7002, mac: '02:00:00:00:02:99', ip: '10.72.0.99' };
     expect(await programmer.apply([...entries, joined, left], namespaces, false)).toEqual([]);
     expect(nftProcesses.count - beforeCrash).toBe(1);
-    expect(sgNftSession.generation).toBe(generation + 1);
+    expect(agentNftSession.generation).toBe(generation + 1);
     expect(await members(namespaces[0] as string, DB)).toContain('10.70.0.10');
     expect(await members(namespaces[2] as string, APP)).toContain('10.72.0.99');
-    expect(await sgNftSession.pid()).not.toBe(helper);
+    expect(await agentNftSession.pid()).not.toBe(helper);
   });
 });

@@ -23,11 +23,10 @@
  * echo-reply), as port ACLs are configured to let replies through.
  */
 import { createHash } from 'node:crypto';
-import { type ExecResult, run } from '../../harness/util/exec.ts';
 import type { Entry, RuleEntry, RulePeer } from '../protocol/messages.ts';
 import { sabotaged } from '../sabotage.ts';
 import { domainNsName, portName } from './model.ts';
-import { NftSession } from './nft-session.ts';
+import { agentNftSession, nftCall } from './nft-session.ts';
 
 export const SG_TABLE = 'otwin_sg';
 export const SG_GUARD_TABLE = 'otwin_sg_guard';
@@ -288,39 +287,6 @@ function elemText(e: unknown): string[] {
   return [];
 }
 
-const nftIn = (ns: string, args: string[], input?: string) =>
-  run('ip', ['netns', 'exec', ns, 'nft', ...args], input === undefined ? {} : { input });
-
-/**
- * The agent's persistent nftables session (nft-session.ts): every read and batch goes through it,
- * so a change starts no process. Without python3-nftables, one `nft` process per call as before.
- */
-export const sgNftSession = new NftSession();
-
-let nftProcessStarts = 0;
-/** Processes the agent's security programming starts: session helpers and fallback `nft` runs (tests: counts, not timings). */
-export const nftProcesses = {
-  get count(): number {
-    return nftProcessStarts + sgNftSession.starts;
-  },
-};
-
-/** Runs nft `args` (and `script` on stdin) in a namespace: through the session when it is up. */
-async function nftCall(
-  ns: string,
-  session: { script: string; json?: boolean; echo?: boolean },
-  args: string[],
-  input?: string,
-): Promise<ExecResult> {
-  if (sgNftSession.available) {
-    const r = await sgNftSession.run({ ns, ...session });
-    if (r.rc === 0 || sgNftSession.available)
-      return { exitCode: r.rc === 0 ? 0 : 1, stdout: r.out, stderr: r.err };
-  }
-  nftProcessStarts++;
-  return nftIn(ns, args, input);
-}
-
 /** A namespace's listing as nft JSON (one read for both tables). */
 const listRuleset = (ns: string) =>
   nftCall(ns, { script: 'list ruleset', json: true }, ['-j', '-a', 'list', 'ruleset']);
@@ -425,7 +391,7 @@ export const nftBackend: SgBackend = {
     addedHandles.delete(ns);
     return h;
   },
-  generation: () => sgNftSession.generation,
+  generation: () => agentNftSession.generation,
 };
 
 /**
