@@ -9,6 +9,9 @@
 #
 #   vtep-node.sh gateway <ps-name> <tunnel-ip/len> <next-hop> <ovsdb-port> <port>...
 #       <ps-name> at most 6 characters: ovs-vtep names a tap `<ps>_vtep_lsN` (15-character limit)
+#   vtep-node.sh access <bridge> <trunk-port> <port>:<vlan>...
+#       a host-side access switch (the kernel has no 802.1Q devices, so OVS does the tagging): each
+#       <port> an access port tag=<vlan>, <trunk-port> carrying those VLANs tagged toward a gateway port
 #   vtep-node.sh start ovs-vtep <ps-name>      the emulator again (after a process fault)
 set -eu
 OVS=${OVS_RUNDIR:?the node env sets OVS_RUNDIR}
@@ -49,12 +52,31 @@ gateway() {
   emulator "$ps"
 }
 
+access() {
+  br=$1 trunk=$2
+  shift 2
+  for p in "$trunk" "$@"; do ethtool -K "${p%%:*}" tx off >/dev/null; done
+  [ -f $OVS/conf.db ] || ovsdb-tool create $OVS/conf.db /usr/share/openvswitch/vswitch.ovsschema
+  ovsdb-server $OVS/conf.db --detach --no-chdir --pidfile --log-file --remote=punix:$OVS/db.sock
+  ovs-vsctl --no-wait init
+  ovs-vswitchd --detach --no-chdir --pidfile --log-file
+  ovs-vsctl --may-exist add-br "$br" -- set bridge "$br" datapath_type=netdev
+  ip link set "$trunk" up
+  ovs-vsctl --may-exist add-port "$br" "$trunk"
+  for pv in "$@"; do
+    ip link set "${pv%%:*}" up
+    ovs-vsctl --may-exist add-port "$br" "${pv%%:*}" tag="${pv#*:}"
+  done
+  ip link set "$br" up
+}
+
 case "${1:-}" in
   gateway) shift; gateway "$@" ;;
+  access) shift; access "$@" ;;
   start)
     case "${2:-}" in
       ovs-vtep) emulator "${3:?physical switch name}" ;;
       *) echo "vtep-node.sh: cannot start '${2:-}' (ovs-vtep)" >&2; exit 2 ;;
     esac ;;
-  *) echo "usage: vtep-node.sh gateway <ps> <tunnel-ip/len> <next-hop> <ovsdb-port> <port>... | start ovs-vtep <ps>" >&2; exit 2 ;;
+  *) echo "usage: vtep-node.sh gateway <ps> <tunnel-ip/len> <next-hop> <ovsdb-port> <port>... | access <bridge> <trunk> <port>:<vlan>... | start ovs-vtep <ps>" >&2; exit 2 ;;
 esac
