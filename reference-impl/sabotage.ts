@@ -47,6 +47,7 @@
  * | `scale-drop-port`           | controller | every 100th VM (by MAC) is never pushed to any agent             |
  * | `gw-wrong-tunnel-key`       | controller | a gateway's logical switch gets tunnel_key VNI + 1 (GW-2) |
  * | `gw-no-remote-macs`         | controller | no Ucast_Macs_Remote rows written to gateways (GW-3) |
+ * | `gw-wrong-vlan`             | controller | a gateway's tagged port binding (VLAN ≠ 0) is written with VLAN + 1: the tagged host reaches nothing (GW-2) |
  * | `gw-no-local-type2`         | controller | MACs learned by a gateway are not exported as type-2 (GW-4) |
  * | `gw-no-session`             | controller | no OVSDB session to any gateway: none is managed (GW-1) |
  * | `gw-evpn-ignored`           | controller | routes from VTEPs that are no hypervisor (EVPN gateways) are ignored: hosts behind them unreachable (GW-7) |
@@ -97,6 +98,7 @@ export const SABOTAGES = [
   'scale-drop-port',
   'gw-wrong-tunnel-key',
   'gw-no-remote-macs',
+  'gw-wrong-vlan',
   'gw-no-local-type2',
   'gw-no-session',
   'gw-no-resync',

@@ -85,7 +85,9 @@ export function gatewayIntent(world: World, gateway: Gateway): GatewayIntent {
     const subnet = b.gateway === gateway.id ? world.subnets.get(b.subnet) : undefined;
     if (!subnet) continue;
     const ports = bindings.get(subnet.vni) ?? new Map<string, number[]>();
-    ports.set(b.port, [...(ports.get(b.port) ?? []), b.vlan]);
+    // TEST-ONLY: an off-by-one on the 802.1Q tag; untagged (VLAN 0) bindings are left alone.
+    const vlan = sabotaged('gw-wrong-vlan') && b.vlan !== 0 ? b.vlan + 1 : b.vlan;
+    ports.set(b.port, [...(ports.get(b.port) ?? []), vlan]);
     bindings.set(subnet.vni, ports);
   }
   const remoteMacs = new Map<number, Map<string, { ip: string; vtep: string }>>();

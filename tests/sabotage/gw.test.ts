@@ -9,7 +9,9 @@
  * The GW pack (scenarios/gw) on private copies of labs/gw.clab.yml, c1 sabotaged (the gateway is in
  * zone z1), three labs whose switches do not touch each other's checks:
  *   gwa  gw-wrong-tunnel-key + gw-no-remote-macs → GW-2 (tunnel key 1602), GW-3 (rows missing);
- *   gwb  gw-no-local-type2 + gw-no-resync       → GW-4 (no type-2), GW-6 (stray and missing rows);
+ *   gwb  gw-no-local-type2 + gw-no-resync       → GW-4 (no type-2), GW-6 (stray and missing rows),
+ *        + gw-wrong-vlan                         → GW-2 tagged (eth3 VLAN 101 bound, not 100; VLAN 0
+ *                                                  bindings of the other files are left alone);
  *   gwc  gw-no-session                          → GW-1 (no controller session).
  */
 import { execFile } from 'node:child_process';
@@ -115,9 +117,14 @@ const GW_PACK: Array<{
   },
   {
     tag: 'gwb',
-    switches: ['gw-no-local-type2', 'gw-no-resync'],
-    files: ['scenarios/gw/gw-4-local-macs.yml', 'scenarios/gw/gw-6-resync.yml'],
+    switches: ['gw-no-local-type2', 'gw-no-resync', 'gw-wrong-vlan'],
+    files: ['scenarios/gw/gw-4-local-macs.yml', 'scenarios/gw/gw-6-resync.yml', 'scenarios/gw/gw-2-vlan.yml'],
     cases: [
+      {
+        id: 'GW-2',
+        step: /eth3 VLAN 100 → logical switch with tunnel key 1601/,
+        message: /bindings: .*VLAN 10[01]/,
+      },
       {
         id: 'GW-4',
         step: /bm1's MAC exported as a type-2 route/,
