@@ -122,8 +122,9 @@ const GW_PACK: Array<{
     cases: [
       {
         id: 'GW-2',
-        step: /eth3 VLAN 100 → logical switch with tunnel key 1601/,
-        message: /bindings: .*VLAN 10[01]/,
+        step: /eth3 VLAN 100 → logical switch with tunnel key 1601, VLAN 200/,
+        message:
+          /bindings: port eth3 VLAN 100 is bound to no logical switch \(intent: subnet gw-sg\).*port eth3 VLAN 101 is bound to vni-1601/,
       },
       {
         id: 'GW-4',
