@@ -11,6 +11,7 @@
  * (argv[0] `otwin-node <lab>-<hash> <node>`), checked right before the kill; files are removed only
  * when they are bind mount points of the topology and still empty.
  */
+
 import { lstatSync, readFileSync, readlinkSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
 import { basename, dirname, sep } from 'node:path';
 import { ipBatch, ipJson, netnsInode, netnsList } from '../../kernel/netns.ts';
@@ -20,6 +21,7 @@ import type { Topology } from '../../topology/types.ts';
 import { HarnessError, UserError } from '../../util/errors.ts';
 import { pollUntil } from '../../util/poll.ts';
 import { parsePort } from './fields.ts';
+import { mountedElsewhere } from './mountpoints.ts';
 import { type LabNames, labNames, nodeMarker } from './names.ts';
 import { forwarderMarker } from './ports.ts';
 import { type ForwarderState, type LabState, stateFile } from './state.ts';
@@ -192,8 +194,11 @@ export async function teardown(target: TeardownTarget, options: { cleanup?: bool
   }
   await awaitHostVethsGone(target.hostInterfaces);
 
-  // Files made outside the lab directory (bind mount points), newest first; only if still ours (empty).
+  // Files made outside the lab directory (bind mount points), newest first; only if still ours (empty)
+  // and no other lab's node is mounted on it (removing it would detach that mount: mountpoints.ts).
+  const inUse = mountedElsewhere(target.files);
   for (const file of [...target.files].reverse()) {
+    if (inUse.has(file)) continue;
     try {
       const stat = lstatSync(file);
       if (stat.isDirectory()) rmdirSync(file);

@@ -8,6 +8,7 @@ import { dirname, join, sep } from 'node:path';
 import type { TopologyNode } from '../../topology/types.ts';
 import { UserError } from '../../util/errors.ts';
 import type { ProfileContext, ProfileMount } from './kinds/index.ts';
+import { mountedElsewhere } from './mountpoints.ts';
 import type { DeployPlan } from './plan.ts';
 import { type LabState, writeState } from './state.ts';
 import { where } from './validate.ts';
@@ -72,7 +73,15 @@ function prepareBinds(node: TopologyNode, profileMounts: ProfileMount[], state: 
     const under = byDepth.find((m) => bind.target === m.target || bind.target.startsWith(`${m.target}/`));
     const hostPath = under ? under.source + bind.target.slice(under.target.length) : bind.target;
     const missing = missingPaths(hostPath);
-    if (missing.length === 0) continue;
+    if (missing.length === 0) {
+      // Another lab's node is mounted on it (that lab made it): this lab uses it too, so its destroy
+      // removes it when it is the last user (destroy.ts), and the first lab's leaves it alone.
+      if (!under && !isInside(hostPath, state.labDir) && mountedElsewhere([hostPath]).has(hostPath)) {
+        state.files.push(hostPath);
+        writeState(state);
+      }
+      continue;
+    }
     if (!under && !isInside(hostPath, state.labDir)) {
       state.files.push(...missing);
       writeState(state);

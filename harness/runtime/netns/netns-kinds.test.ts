@@ -94,6 +94,39 @@ topology:
     expect(isAlive(cmdPid!)).toBe(false);
   });
 
+  it('two labs binding one target missing on the host: the first destroy leaves the second lab’s mount, the last removes it', async () => {
+    // As labs/gw.clab.yml's gw1 (/opt/otwin-vtep) in two test files at once: removing a mount point
+    // on the host detaches it in every other mount namespace (Linux ≥ 3.18).
+    const sharedTarget = `/run/otb-${process.pid.toString(36)}-shared`;
+    const labWithBind = async (tag: string) =>
+      labFrom(
+        `name: ${uniqueLabName(tag)}
+topology:
+  nodes:
+    a:
+      kind: linux
+      image: alpine:3
+      binds:
+        - data:${sharedTarget}:ro
+`,
+        (dir) => {
+          mkdirSync(join(dir, 'data'));
+          writeFileSync(join(dir, 'data', 'hello.txt'), `hello from ${tag}\n`);
+        },
+      );
+    const first = await labWithBind('share1');
+    const second = await labWithBind('share2');
+    await runtime.deploy(first.topology);
+    const lab2 = await runtime.deploy(second.topology);
+    await runtime.destroy(first.topology);
+    expect((await lab2.node('a').exec(['cat', `${sharedTarget}/hello.txt`])).stdout).toBe(
+      'hello from share2',
+    );
+    expect(existsSync(sharedTarget)).toBe(true);
+    await runtime.destroy(second.topology);
+    expect(existsSync(sharedTarget)).toBe(false);
+  });
+
   it('turns a failing exec line into a deploy error and leaves nothing deployed', async () => {
     const name = uniqueLabName('badexec');
     const { topology } = await labFrom(`name: ${name}
