@@ -4,6 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { checkScenario } from '../fixtures/check-scenario.ts';
 import { scenarioErrorOf } from '../fixtures/scenario-errors.ts';
 import { parseScenarioText } from '../parse.ts';
 import type { AlarmCheck } from './alarm.ts';
@@ -11,20 +12,16 @@ import type { AlarmCheck } from './alarm.ts';
 const LAB = resolve('labs/default.clab.yml');
 const FILE = resolve('scenarios/evpn/oti-fixture.yml');
 
-const scenario = (timeline: string) => `name: fixture
-conformance: [EVPN-6]
-lab: ${LAB}
-implementation: reference
-intent:
-  tenants: [{ name: t }]
-  domains: [{ name: d, tenant: t }]
+const scenario = checkScenario({
+  conformance: 'EVPN-6',
+  lab: LAB,
+  intent: `  domains: [{ name: d, tenant: t }]
   subnets: [{ name: s, domain: d, cidr: 192.0.2.0/24, vni: 7206 }]
   vms:
     - { name: a, subnet: s, hypervisor: hv1, ip: 192.0.2.11, mac: "02:00:72:06:00:11" }
     - { name: b, subnet: s, hypervisor: hv2, ip: 192.0.2.12 }
-timeline:
-  - provision: all
-${timeline}`;
+`,
+});
 
 const checkOf = (line: string) => {
   const step = parseScenarioText(scenario(line), FILE).timeline[1];

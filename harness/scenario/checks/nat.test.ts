@@ -5,6 +5,7 @@
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { run } from '../../util/exec.ts';
+import { checkScenario } from '../fixtures/check-scenario.ts';
 import { scenarioErrorOf } from '../fixtures/scenario-errors.ts';
 import { parseScenarioText } from '../parse.ts';
 import { type NatCheck, pathFilter, receiverFilter } from './nat.ts';
@@ -12,21 +13,17 @@ import { type NatCheck, pathFilter, receiverFilter } from './nat.ts';
 const LAB = resolve('labs/default.clab.yml');
 const FILE = resolve('scenarios/nat/oti-fixture.yml');
 
-const scenario = (timeline: string) => `name: fixture
-conformance: [NAT-5]
-lab: ${LAB}
-implementation: reference
-intent:
-  tenants: [{ name: t }]
-  domains: [{ name: d, tenant: t, pnat: true }]
+const scenario = checkScenario({
+  conformance: 'NAT-5',
+  lab: LAB,
+  intent: `  domains: [{ name: d, tenant: t, pnat: true }]
   subnets: [{ name: s, domain: d, cidr: 10.99.0.0/24, gateway: 10.99.0.1, vni: 7191 }]
   vms:
     - { name: a, subnet: s, hypervisor: hv1, ip: 10.99.0.11 }
     - { name: b, subnet: s, hypervisor: hv2, ip: 10.99.0.12 }
   externals: [{ name: outside, node: outside, ip: 203.0.113.10, iface: eth1 }]
-timeline:
-  - provision: all
-${timeline}`;
+`,
+});
 
 describe('nat check', () => {
   it('parses one sender or a list, the probe and the capture points', () => {

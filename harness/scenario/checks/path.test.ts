@@ -5,6 +5,7 @@
  */
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { checkScenario } from '../fixtures/check-scenario.ts';
 import { scenarioErrorOf } from '../fixtures/scenario-errors.ts';
 import { parseScenarioText } from '../parse.ts';
 import { legProblems, type PathCheck } from './path.ts';
@@ -12,13 +13,10 @@ import { legProblems, type PathCheck } from './path.ts';
 const LAB = resolve('labs/default.clab.yml');
 const FILE = resolve('scenarios/svc/oti-fixture.yml');
 
-const scenario = (timeline: string) => `name: fixture
-conformance: [SVC-1]
-lab: ${LAB}
-implementation: reference
-intent:
-  tenants: [{ name: t }]
-  domains: [{ name: d, tenant: t }]
+const scenario = checkScenario({
+  conformance: 'SVC-1',
+  lab: LAB,
+  intent: `  domains: [{ name: d, tenant: t }]
   subnets:
     - { name: s1, domain: d, cidr: 10.99.1.0/24, gateway: 10.99.1.1, vni: 7191 }
     - { name: s2, domain: d, cidr: 10.99.2.0/24, gateway: 10.99.2.1, vni: 7192 }
@@ -27,9 +25,8 @@ intent:
     - { name: b, subnet: s2, hypervisor: hv2, ip: 10.99.2.12 }
     - { name: fw, subnet: s1, hypervisor: hv3, ip: 10.99.1.13 }
   serviceChains: [{ name: c, from: a, to: b, via: [fw], mode: l3 }]
-timeline:
-  - provision: all
-${timeline}`;
+`,
+});
 
 const seen = (packets: Record<number, Record<string, number>>) => ({
   request: new Map(Object.entries(packets).map(([flow, p]) => [Number(flow), new Map(Object.entries(p))])),

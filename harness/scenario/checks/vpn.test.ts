@@ -9,6 +9,7 @@ import type { LabNode } from '../../runtime/runtime.ts';
 import type { ExecResult } from '../../util/exec.ts';
 import type { ScenarioContext } from '../context.ts';
 import { SkipError } from '../context.ts';
+import { checkScenario } from '../fixtures/check-scenario.ts';
 import { scenarioErrorOf } from '../fixtures/scenario-errors.ts';
 import { parseScenarioText } from '../parse.ts';
 import { type VpnCheck, vpn, vpnRoutesOf } from './vpn.ts';
@@ -16,18 +17,14 @@ import { type VpnCheck, vpn, vpnRoutesOf } from './vpn.ts';
 const LAB = resolve('labs/fed-vpn.clab.yml');
 const FILE = resolve('scenarios/fed/oti-fixture.yml');
 
-const scenario = (timeline: string) => `name: fixture
-conformance: [FED-2]
-lab: ${LAB}
-implementation: reference
-intent:
-  tenants: [{ name: t }]
-  domains: [{ name: d, tenant: t }]
+const scenario = checkScenario({
+  conformance: 'FED-2',
+  lab: LAB,
+  intent: `  domains: [{ name: d, tenant: t }]
   subnets: [{ name: s, domain: d, cidr: 192.0.2.0/24, vni: 7101 }]
   vms: [{ name: a, subnet: s, hypervisor: hv1, ip: 192.0.2.11 }]
-timeline:
-  - provision: all
-${timeline}`;
+`,
+});
 
 /** `show bgp ipv4 vpn 192.0.2.0/25 json` on pe2 (FRR 8.4.4), trimmed to the fields the check reads. */
 const DETAIL = {

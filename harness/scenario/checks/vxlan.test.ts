@@ -7,6 +7,7 @@ import { readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { run } from '../../util/exec.ts';
+import { checkScenario } from '../fixtures/check-scenario.ts';
 import { scenarioErrorOf } from '../fixtures/scenario-errors.ts';
 import { loadScenario, parseScenarioText } from '../parse.ts';
 import type { VxlanCheck } from './vxlan.ts';
@@ -15,20 +16,16 @@ import { vniFilter } from './vxlan.ts';
 const LAB = resolve('labs/default.clab.yml');
 const FILE = resolve('scenarios/vx/oti-fixture.yml');
 
-const scenario = (timeline: string) => `name: fixture
-conformance: [VX-4]
-lab: ${LAB}
-implementation: reference
-intent:
-  tenants: [{ name: t }]
-  domains: [{ name: d, tenant: t }]
+const scenario = checkScenario({
+  conformance: 'VX-4',
+  lab: LAB,
+  intent: `  domains: [{ name: d, tenant: t }]
   subnets: [{ name: s, domain: d, cidr: 192.0.2.0/24, vni: 7101 }]
   vms:
     - { name: a, subnet: s, hypervisor: hv1, ip: 192.0.2.11 }
     - { name: b, subnet: s, hypervisor: hv2, ip: 192.0.2.12 }
-timeline:
-  - provision: all
-${timeline}`;
+`,
+});
 
 const errorOf = (text: string) => scenarioErrorOf(text, FILE);
 
