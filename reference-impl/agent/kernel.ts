@@ -13,7 +13,7 @@ import {
   PORT_ALIAS_PREFIX,
   type VmNs,
 } from './model.ts';
-import { nftApply, nftCall } from './nft-session.ts';
+import { nftApply, nftListTable } from './nft-session.ts';
 import { type ActualExtras, noExtras, type Step } from './plan.ts';
 
 interface LinkJson {
@@ -217,13 +217,7 @@ export class Kernel {
     const { comment, script } = vxlanRxRules(vtep);
     const ns = this.options.hvNetns;
     this.commands++;
-    const cur = await nftCall(ns, { script: `list table inet ${VXLAN_RX_TABLE}`, json: true }, [
-      '-j',
-      'list',
-      'table',
-      'inet',
-      VXLAN_RX_TABLE,
-    ]);
+    const cur = await nftListTable(ns, 'inet', VXLAN_RX_TABLE);
     if (cur.exitCode === 0 && cur.stdout.includes(JSON.stringify(comment))) return [];
     this.commands++;
     const result = await nftApply(ns, script);

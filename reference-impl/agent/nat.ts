@@ -188,13 +188,16 @@ interface RouteJson {
 const uplinkOf = (d: DomainNat) => `${d.hvAddr}|${d.nsAddr}|${d.hvDev}`;
 /** Where a floating IP's route points. */
 const routeVia = (d: DomainNat) => `${d.nsAddr}|${d.hvDev}`;
+/** Each floating IP of the desired domains, with the domain whose uplink its route uses. */
+function fipRoutes(desired: ReadonlyMap<string, DomainNat>): Map<string, DomainNat> {
+  const want = new Map<string, DomainNat>();
+  for (const d of desired.values()) for (const fip of d.fips.keys()) want.set(fip, d);
+  return want;
+}
 
 export class NatProgrammer {
   /** What each router namespace was last programmed with (the nat table's comment and its uplink). */
-  private readonly programmed = new Map<
-    string,
-    { comment: string; key: string; uplink: string; domain: string }
-  >();
+  private readonly programmed = new Map<string, { comment: string; uplink: string; domain: string }>();
   /** Floating-IP routes this programmer last wrote in the hypervisor namespace: address → `via|dev`. */
   private readonly routes = new Map<string, string>();
   private pnatProgrammed = false;
@@ -203,6 +206,22 @@ export class NatProgrammer {
 
   private ip(ns: string | undefined, args: string[], input?: string) {
     return run('ip', ns ? ['-n', ns, ...args] : args, input === undefined ? {} : { input });
+  }
+
+  /** Whether the router namespace has this nat table and this uplink, as this programmer last set them. */
+  private isProgrammed(d: DomainNat): boolean {
+    const p = this.programmed.get(d.ns);
+    return p?.comment === natScript(d).comment && p.uplink === uplinkOf(d);
+  }
+
+  private remember(d: DomainNat, comment: string): void {
+    this.programmed.set(d.ns, { comment, uplink: uplinkOf(d), domain: d.domain });
+  }
+
+  /** The floating-IP routes written: the last ones are forgotten, `want`'s recorded. */
+  private rememberRoutes(want: ReadonlyMap<string, DomainNat>): void {
+    this.routes.clear();
+    for (const [fip, d] of want) this.routes.set(fip, routeVia(d));
   }
 
   private async json<T>(ns: string | undefined, args: string[]): Promise<T | undefined> {
@@ -219,11 +238,10 @@ export class NatProgrammer {
     // a veth pair to be created (NAT-4). A full read starts from what the intent needs.
     const keep = new Set(full ? [] : [...this.programmed.values()].map((p) => p.domain));
     const desired = new Map([...deriveNat(entries, this.options, keep)].filter(([ns]) => present.has(ns)));
-    const signature = (d: DomainNat) => `${natScript(d).comment}|${uplinkOf(d)}`;
     const unchanged =
       !full &&
       desired.size === this.programmed.size &&
-      [...desired].every(([ns, d]) => this.programmed.get(ns)?.key === signature(d));
+      [...desired.values()].every((d) => this.isProgrammed(d));
     if (unchanged) return [];
     if (!full && natCentral() === undefined) {
       const moved = await this.applyOnKnownUplinks(desired);
@@ -245,8 +263,7 @@ export class NatProgrammer {
       }
     for (const ns of [...this.programmed.keys()]) if (!desired.has(ns)) this.programmed.delete(ns);
     const routes = routesJson ?? [];
-    const wantRoutes = new Map<string, DomainNat>();
-    for (const d of desired.values()) for (const fip of d.fips.keys()) wantRoutes.set(fip, d);
+    const wantRoutes = fipRoutes(desired);
     for (const r of routes) {
       const d = wantRoutes.get(r.dst);
       if (d && r.gateway === d.nsAddr && r.dev === d.hvDev) continue;
@@ -254,20 +271,12 @@ export class NatProgrammer {
     }
     for (const d of desired.values()) {
       const have = links.find((l) => l.ifname === d.hvDev);
-      const sig = signature(d);
-      if (!full && this.programmed.get(d.ns)?.key === sig && have) continue;
+      if (!full && this.isProgrammed(d) && have) continue;
       errors.push(...(await this.program(d, have, full)));
-      if (!errors.length)
-        this.programmed.set(d.ns, {
-          comment: natScript(d).comment,
-          key: sig,
-          uplink: uplinkOf(d),
-          domain: d.domain,
-        });
+      if (!errors.length) this.remember(d, natScript(d).comment);
       else this.programmed.delete(d.ns);
     }
-    this.routes.clear();
-    if (!errors.length) for (const [fip, d] of wantRoutes) this.routes.set(fip, routeVia(d));
+    this.rememberRoutes(errors.length ? new Map() : wantRoutes);
     errors.push(...(await this.programPnat(desired, full)));
     errors.push(...(await this.centralSabotage(desired, links)));
     return errors;
@@ -285,8 +294,7 @@ export class NatProgrammer {
     for (const [ns, d] of desired) if (this.programmed.get(ns)?.uplink !== uplinkOf(d)) return undefined;
     const hv = this.options.hvNetns;
     const errors: string[] = [];
-    const want = new Map<string, DomainNat>();
-    for (const d of desired.values()) for (const fip of d.fips.keys()) want.set(fip, d);
+    const want = fipRoutes(desired);
     // Translations first, then the routes that bring traffic to them: a connection reaching the new
     // hypervisor before its DNAT rule would leave a conntrack entry without translation.
     for (const d of desired.values()) {
@@ -297,13 +305,7 @@ export class NatProgrammer {
       if (r.exitCode !== 0) {
         errors.push(`nft (nat, ${d.ns}): ${r.stderr.trim().slice(0, 300)}`);
         this.programmed.delete(d.ns);
-      } else
-        this.programmed.set(d.ns, {
-          comment,
-          key: `${comment}|${uplinkOf(d)}`,
-          uplink: uplinkOf(d),
-          domain: d.domain,
-        });
+      } else this.remember(d, comment);
     }
     const lines: string[] = [];
     for (const [fip, d] of want)
@@ -321,8 +323,7 @@ export class NatProgrammer {
         this.routes.clear();
         return errors;
       }
-      this.routes.clear();
-      for (const [fip, d] of want) this.routes.set(fip, routeVia(d));
+      this.rememberRoutes(want);
     }
     errors.push(...(await this.programPnat(desired, false)));
     return errors;

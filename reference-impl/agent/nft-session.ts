@@ -222,15 +222,19 @@ export async function nftCall(
 export const nftApply = (ns: string | undefined, script: string): Promise<ExecResult> =>
   nftCall(ns, { script }, ['-f', '-'], script);
 
-/** The comment of a table as the kernel has it (undefined: no such table). */
-export async function nftTableComment(ns: string | undefined, family: string, table: string) {
-  const r = await nftCall(ns, { script: `list table ${family} ${table}`, json: true }, [
+/** One table as nft JSON (a non-zero exit code: no such table). */
+export const nftListTable = (ns: string | undefined, family: string, table: string): Promise<ExecResult> =>
+  nftCall(ns, { script: `list table ${family} ${table}`, json: true }, [
     '-j',
     'list',
     'table',
     family,
     table,
   ]);
+
+/** The comment of a table as the kernel has it (undefined: no such table). */
+export async function nftTableComment(ns: string | undefined, family: string, table: string) {
+  const r = await nftListTable(ns, family, table);
   if (r.exitCode !== 0 || !r.stdout.trim()) return undefined;
   const listed = JSON.parse(r.stdout) as { nftables?: Array<{ table?: { comment?: string } }> };
   return listed.nftables?.find((x) => x.table)?.table?.comment;
