@@ -8,9 +8,8 @@ import { dirname, join, sep } from 'node:path';
 import type { TopologyNode } from '../../topology/types.ts';
 import { UserError } from '../../util/errors.ts';
 import type { ProfileContext, ProfileMount } from './kinds/index.ts';
-import { mountedElsewhere } from './mountpoints.ts';
 import type { DeployPlan } from './plan.ts';
-import { type LabState, writeState } from './state.ts';
+import { type LabState, listRegistry, writeState } from './state.ts';
 import { where } from './validate.ts';
 
 export type NodeContext = ProfileContext & { mounts: ProfileMount[] };
@@ -26,6 +25,13 @@ function missingPaths(path: string): string[] {
     current = parent;
   }
   return missing;
+}
+
+function madeByAnotherLab(path: string, state: LabState): boolean {
+  return listRegistry().some(
+    (other) =>
+      other.registryFile !== state.registryFile && Array.isArray(other.files) && other.files.includes(path),
+  );
 }
 
 export function isInside(path: string, dir: string): boolean {
@@ -74,9 +80,10 @@ function prepareBinds(node: TopologyNode, profileMounts: ProfileMount[], state: 
     const hostPath = under ? under.source + bind.target.slice(under.target.length) : bind.target;
     const missing = missingPaths(hostPath);
     if (missing.length === 0) {
-      // Another lab's node is mounted on it (that lab made it): this lab uses it too, so its destroy
-      // removes it when it is the last user (destroy.ts), and the first lab's leaves it alone.
-      if (!under && !isInside(hostPath, state.labDir) && mountedElsewhere([hostPath]).has(hostPath)) {
+      // Made by another lab still deployed (its state records it): this lab uses it too and records
+      // it as well, so whichever destroy comes last removes it (destroy.ts leaves a mount point another
+      // lab's node holds). A folder the host had before is no lab's, and stays.
+      if (!under && !isInside(hostPath, state.labDir) && madeByAnotherLab(hostPath, state)) {
         state.files.push(hostPath);
         writeState(state);
       }
