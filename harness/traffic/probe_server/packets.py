@@ -122,7 +122,6 @@ async def wait_interface(ns, ifname):
 
 
 async def packet_socket(ns, ifname, proto=ETH_P_ALL):
-    await wait_interface(ns, ifname)
     sock = await ns.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(proto))
     try:
         await ns.call(sock.bind, (ifname, proto))
@@ -242,6 +241,7 @@ class Sniffer:
 async def open_sniffer(req, keep):
     ns = await NAMESPACES.get(req.get("ns"))
     loop = asyncio.get_running_loop()
+    await wait_interface(ns, req["iface"])
     sock = await packet_socket(ns, req["iface"])
     try:
         expr = req.get("filter")
