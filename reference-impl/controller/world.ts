@@ -539,6 +539,7 @@ export class World {
    * another MAC would be proxied to it until the originator re-advertised).
    */
   private dropWithdrawnWithoutSubnet(): boolean {
+    if (this.withdrawals.size === 0) return false;
     const vnis = new Set([...this.subnets.values()].map((s) => s.vni));
     let changed = false;
     for (const [key, w] of this.withdrawals) {
