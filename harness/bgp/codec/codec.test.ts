@@ -424,3 +424,79 @@ describe('security-group extended community (type 0x80, sub-type 0x04)', () => {
       ).toThrow(/secgroup community/);
   });
 });
+
+describe('VPN-IPv4 (AFI 1 / SAFI 128, RFC 4364 §4.3.4, labels per RFC 8277)', () => {
+  const route: Route = { afi: 'ipv4-vpn', rd: '10.0.0.1:15001', prefix: '192.0.2.0/25', labels: [15001] };
+  const attrs: PathAttributes = {
+    origin: 'incomplete',
+    asPath: [{ type: 'sequence', asns: [65000] }],
+    nextHop: '10.0.21.1',
+    extCommunities: [{ type: 'route-target', value: '65000:15001', encoding: 'as2' }],
+  };
+  const announce = () => bodyOf(encodeAnnounce('ipv4-vpn', [route], attrs, { asn4: true })[0]!);
+
+  it('puts the MP_REACH next hop as a zero RD + IPv4 and the NLRI as label, RD, prefix on the wire', () => {
+    const hex = announce().toString('hex');
+    // AFI 1, SAFI 128, next hop length 12: RD 0 then 10.0.21.1, reserved octet.
+    expect(hex).toContain(`0001800c${'00'.repeat(8)}0a00150100`);
+    // 24 + 64 + 25 = 113 bits; label 15001 << 4 | bottom of stack = 0x03a991; RD type 1 10.0.0.1:15001; 192.0.2.0 (4 octets for /25).
+    expect(hex).toContain(`71${'03a991'}${'0001'}0a000001${'3a99'}c0000200`);
+    const d = decodeUpdate(announce(), ctx);
+    expect(d.action).toBe('ok');
+    expect(d.announced).toEqual([route]);
+    expect(d.attrs.nextHop).toBe('10.0.21.1');
+    expect(d.attrs.extCommunities).toEqual(attrs.extCommunities);
+  });
+
+  it('withdraws with the compatibility label 0x800000 (RFC 8277 §2.4) and decodes a 0x000000 one too', () => {
+    const body = bodyOf(encodeWithdraw('ipv4-vpn', [route], { asn4: true })[0]!);
+    expect(body.toString('hex')).toContain(`71800000${'0001'}0a0000013a99c0000200`);
+    expect(decodeUpdate(body, ctx).withdrawn).toEqual([{ ...route, labels: [] }]);
+    const zero = Buffer.from(body.toString('hex').replace('71800000', '71000000'), 'hex');
+    expect(decodeUpdate(zero, ctx).withdrawn).toEqual([{ ...route, labels: [] }]);
+  });
+
+  it('decodes RD types 0, 1 and 2 as ASN:n / IP:n / ASN4:n', () => {
+    const rds = ['65000:4294967295', '198.51.100.7:65535', '4200000000:15001'];
+    const routes: Route[] = rds.map((rd) => ({ ...route, rd }));
+    const d = decodeUpdate(bodyOf(encodeAnnounce('ipv4-vpn', routes, attrs, { asn4: true })[0]!), ctx);
+    expect(d.announced.map((r) => (r as { rd: string }).rd)).toEqual(rds);
+  });
+
+  it('resets the session, naming the fault, on a label stack without bottom of stack', () => {
+    const b = Buffer.from(announce().toString('hex').replace('7103a991', '7103a990'), 'hex');
+    const d = decodeUpdate(b, ctx);
+    expect(d.action).toBe('session-reset');
+    expect(d.errors[0]!.reason).toMatch(/VPNv4 NLRI: (label stack longer than the NLRI|too short for an RD)/);
+  });
+
+  it('resets the session on a prefix longer than 32 bits and on a next hop of the wrong length', () => {
+    // 24 + 64 + 33 bits: the NLRI claims one octet more than the attribute holds.
+    const long = Buffer.from(announce().toString('hex').replace('7103a991', '7903a991'), 'hex');
+    expect(decodeUpdate(long, ctx)).toMatchObject({ action: 'session-reset' });
+    expect(decodeUpdate(long, ctx).errors[0]!.reason).toMatch(/VPNv4 NLRI/);
+    const shortNh = Buffer.from(announce().toString('hex').replace('0001800c', '00018004'), 'hex');
+    const d = decodeUpdate(shortNh, ctx);
+    expect(d.action).toBe('session-reset');
+    expect(d.errors[0]!.reason).toMatch(/next hop length 4 invalid for ipv4-vpn/);
+  });
+
+  it('refuses to encode a label that is not 20 bits, naming the route', () => {
+    expect(() =>
+      encodeAnnounce('ipv4-vpn', [{ ...route, labels: [1 << 20] }], attrs, { asn4: true }),
+    ).toThrow(/VPN-IPv4 route 10\.0\.0\.1:15001 192\.0\.2\.0\/25: label 1048576 is not a 20-bit MPLS label/);
+  });
+
+  it('negotiates AFI 1 / SAFI 128 in the OPEN', () => {
+    const open = decodeOpen(
+      splitMessages(encodeOpen({ asn: 65002, holdTime: 9, routerId: '10.99.3.2', families: ['ipv4-vpn'] }))
+        .messages[0]!.body,
+    );
+    expect(open.capabilities.multiprotocol).toEqual(['ipv4-vpn']);
+    expect(
+      Buffer.from(
+        encodeOpen({ asn: 65002, holdTime: 9, routerId: '10.99.3.2', families: ['ipv4-vpn'] }),
+      ).toString('hex'),
+    ).toContain('010400010080');
+  });
+});

@@ -102,6 +102,7 @@ function corpus(): Buffer[] {
   const vpn: Route[] = [
     { afi: 'ipv4-vpn', rd: '65000:1', prefix: '198.51.100.0/24', labels: [1000] },
     { afi: 'ipv4-vpn', rd: '4200000000:2', prefix: '198.51.100.128/25', labels: [16, 17] },
+    { afi: 'ipv4-vpn', rd: '10.0.0.1:15001', prefix: '192.0.2.0/25', labels: [15001] },
   ];
   const v4: Route[] = [
     { afi: 'ipv4-unicast', prefix: '203.0.113.0/24' },
@@ -117,11 +118,24 @@ function corpus(): Buffer[] {
       ctx,
     ),
     ...encodeAnnounce('ipv4-vpn', vpn, attrs, ctx),
+    // As a PE sends VPNv4 (RFC 4364): only the route target and the mandatory attributes.
+    ...encodeAnnounce(
+      'ipv4-vpn',
+      vpn.slice(2),
+      {
+        origin: 'incomplete',
+        asPath: [{ type: 'sequence', asns: [65000] }],
+        nextHop: '10.0.21.1',
+        extCommunities: [{ type: 'route-target', value: '65000:15001' }],
+      },
+      ctx,
+    ),
     ...encodeAnnounce('ipv4-unicast', v4, attrs, ctx),
     ...encodeWithdraw('l2vpn-evpn', evpn, ctx),
     ...encodeWithdraw('ipv4-vpn', vpn, ctx),
     ...encodeWithdraw('ipv4-unicast', v4, ctx),
     encodeEndOfRib('l2vpn-evpn'),
+    encodeEndOfRib('ipv4-vpn'),
     encodeEndOfRib('ipv4-unicast'),
   ];
   return msgs.map((m) => Buffer.from(splitMessages(m).messages[0]!.body));

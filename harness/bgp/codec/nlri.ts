@@ -312,8 +312,12 @@ export function encodeVpnv4Nlri(w: Writer, r: Vpnv4Route, addPath: boolean, with
   const nlabels = labels ? labels.length : 1;
   w.u8(nlabels * 24 + 64 + pfx.len);
   if (labels) {
-    for (let i = 0; i < labels.length; i++)
-      w.u24(((labels[i]! & 0xfffff) << 4) | (i === labels.length - 1 ? 1 : 0));
+    for (let i = 0; i < labels.length; i++) {
+      const label = labels[i]!;
+      if (!Number.isInteger(label) || label < 0 || label > 0xfffff)
+        throw new Malformed(`VPN-IPv4 route ${r.rd} ${r.prefix}: label ${label} is not a 20-bit MPLS label`);
+      w.u24((label << 4) | (i === labels.length - 1 ? 1 : 0));
+    }
   } else w.u24(0x800000);
   w.rd(r.rd);
   writePrefixOctets(w, pfx);
