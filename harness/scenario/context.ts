@@ -58,6 +58,11 @@ export interface RouteSource {
   readonly kind: 'tap' | 'vtysh';
   routes(): Promise<ObservedRoute[]>;
   /**
+   * The node's VPN-IPv4 routes (RFC 4364) as they came on the wire: only a tap that asked for the family
+   * (node label `otwin.bgp-tap.families: ...,vpnv4`) has them; undefined for other sources.
+   */
+  vpnRoutes?(): Promise<ObservedVpnRoute[]>;
+  /**
    * Why the routes may not yet be the node's whole RIB (the tap's session is not up, or its End-of-RIB
    * has not arrived), or undefined when they are: only then does a missing route prove anything.
    */
@@ -74,6 +79,18 @@ export interface SgRecord {
   members: number;
   rules: number;
   nodes: Map<string, SecurityDatapathCounts>;
+}
+
+/** One path of a VPN-IPv4 route (RFC 4364), from FRR's JSON or decoded by the tap. */
+export interface ObservedVpnRoute {
+  rd: string;
+  prefix: string;
+  nextHop: string | undefined;
+  rt: string[];
+  /** The bottom label of the route's stack (RFC 8277), the one a PE allocates per VRF or prefix. */
+  label: number | undefined;
+  valid: boolean;
+  best: boolean;
 }
 
 /** A BGP EVPN route in a flat shape that expectations match field by field. */

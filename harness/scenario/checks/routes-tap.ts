@@ -4,16 +4,64 @@
  * connects between two addresses the lab puts on the RR's lo (FRR refuses peers on 127.0.0.1), named
  * by the node labels `otwin.bgp-tap.address` and `otwin.bgp-tap.peer`; the RR's frr.conf needs a
  * `bgp listen range` (peer group, route-reflector-client) covering the tap's address.
+ *
+ * The label `otwin.bgp-tap.families` (comma-separated `evpn`, `vpnv4`; default `evpn`) says which
+ * families the tap asks for in its OPEN; the node's frr.conf must activate the tap's peer group in each.
  */
-import { BgpTap, secgroups, type TapRib, type TapRoute } from '../../bgp/index.ts';
+import { BgpTap, type Family, secgroups, type TapRib, type TapRoute } from '../../bgp/index.ts';
 import type { LabNode } from '../../runtime/runtime.ts';
-import type { ObservedRoute, RouteSource } from '../context.ts';
+import { HarnessError } from '../../util/errors.ts';
+import type { ObservedRoute, ObservedVpnRoute, RouteSource } from '../context.ts';
 
 export interface TapSettings {
   asn: number;
   peerAddress: string;
   localAddress: string | undefined;
   routerId: string;
+  /** Families the tap negotiates (default EVPN only). */
+  families?: Family[];
+}
+
+/** The names the `otwin.bgp-tap.families` label takes, and the family each stands for. */
+export const TAP_FAMILY_NAMES: Readonly<Record<string, Family>> = {
+  evpn: 'l2vpn-evpn',
+  vpnv4: 'ipv4-vpn',
+};
+
+/** The families of an `otwin.bgp-tap.families` label value (`evpn,vpnv4`); EVPN when absent. */
+export function tapFamiliesOf(node: string, label: string | undefined): Family[] {
+  if (label === undefined || label.trim() === '') return ['l2vpn-evpn'];
+  const families: Family[] = [];
+  for (const name of label.split(',').map((n) => n.trim().toLowerCase())) {
+    const family = TAP_FAMILY_NAMES[name];
+    if (!family)
+      throw new HarnessError(
+        `node ${node}: label otwin.bgp-tap.families names '${name}'; use a comma-separated list of ${Object.keys(TAP_FAMILY_NAMES).join(', ')}`,
+      );
+    if (!families.includes(family)) families.push(family);
+  }
+  return families;
+}
+
+/** The vtysh address-family words whose summary gives the node's AS number for `family`. */
+export const VTYSH_FAMILY: Readonly<Record<Family, string>> = {
+  'l2vpn-evpn': 'l2vpn evpn',
+  'ipv4-vpn': 'ipv4 vpn',
+  'ipv4-unicast': 'ipv4 unicast',
+};
+
+/** A VPN-IPv4 route as the tap decoded it: every route the peer sent is its best path. */
+export function tapRouteToVpn(r: TapRoute): ObservedVpnRoute | undefined {
+  if (r.route.afi !== 'ipv4-vpn') return undefined;
+  return {
+    rd: r.route.rd,
+    prefix: r.route.prefix,
+    nextHop: r.attrs.nextHop,
+    rt: (r.attrs.extCommunities ?? []).flatMap((c) => (c.type === 'route-target' ? [c.value] : [])),
+    label: r.route.labels.at(-1),
+    valid: true,
+    best: true,
+  };
 }
 
 export function tapRouteToObserved(r: TapRoute): ObservedRoute {
@@ -48,10 +96,16 @@ export function tapRouteToObserved(r: TapRoute): ObservedRoute {
 }
 
 /** Why a tap's RIB may not be the peer's whole table yet (RouteSource.incomplete). */
-export function ribIncompleteness(established: boolean, rib: TapRib, peer: string): string | undefined {
+export function ribIncompleteness(
+  established: boolean,
+  rib: TapRib,
+  peer: string,
+  families: readonly Family[] = ['l2vpn-evpn'],
+): string | undefined {
   if (!established) return `the tap's session with ${peer} is not Established`;
-  if (!rib.complete('l2vpn-evpn'))
-    return `no End-of-RIB for l2vpn-evpn from ${peer} yet (its table may still be arriving)`;
+  const missing = families.filter((f) => !rib.complete(f));
+  if (missing.length)
+    return `no End-of-RIB for ${missing.join(', ')} from ${peer} yet (its table may still be arriving)`;
   return undefined;
 }
 
@@ -60,6 +114,7 @@ export async function tapRouteSource(
   settings: TapSettings,
   timeoutMs = 20_000,
 ): Promise<RouteSource> {
+  const families = settings.families ?? ['l2vpn-evpn'];
   const tap = await BgpTap.start({
     netnsPath: node.netnsPath,
     peerAddress: settings.peerAddress,
@@ -67,7 +122,7 @@ export async function tapRouteSource(
     localAs: settings.asn,
     peerAs: settings.asn,
     routerId: settings.routerId,
-    families: ['l2vpn-evpn'],
+    families,
     gracefulRestart: { restartTime: 120 },
   });
   const deadline = Date.now() + timeoutMs;
@@ -79,13 +134,17 @@ export async function tapRouteSource(
   }
   // The initial table: a check that opens the tap must not read a RIB still being sent. A peer that
   // never sends End-of-RIB leaves the source incomplete, and absent-route checks then say so.
-  await tap.waitEndOfRib('l2vpn-evpn', Math.max(0, deadline - Date.now())).catch(() => undefined);
+  for (const family of families)
+    await tap.waitEndOfRib(family, Math.max(0, deadline - Date.now())).catch(() => undefined);
   return {
     kind: 'tap',
     async routes() {
-      return tap.routes().map(tapRouteToObserved);
+      return tap.routes({ afi: 'l2vpn-evpn' }).map(tapRouteToObserved);
     },
-    incomplete: () => ribIncompleteness(tap.established, tap.rib, settings.peerAddress),
+    async vpnRoutes() {
+      return tap.routes({ afi: 'ipv4-vpn' }).flatMap((r) => tapRouteToVpn(r) ?? []);
+    },
+    incomplete: () => ribIncompleteness(tap.established, tap.rib, settings.peerAddress, families),
     changedAt: () => tap.rib.transcript.at(-1)?.ts,
     transcript: () => tap.rib.jsonl(),
     close: () => tap.stop(),

@@ -3,10 +3,12 @@
  * route distinguisher, route target, next hop and label, read as typed JSON from vtysh (the control
  * plane); `labels` that its kernel MPLS table must hold (the data plane: the labels it advertises,
  * popped into their VRF). A kernel without MPLS makes the `labels` part a skip naming the reason.
+ * With `source: tap` the routes are those on the wire: the BGP tap peered with the node in VPNv4
+ * (node labels `otwin.bgp-tap.*`, `otwin.bgp-tap.families: vpnv4`) decodes them itself (docs/bgp.md).
  */
 import type { Attachment } from '../../report/reporter.ts';
 import { HarnessError } from '../../util/errors.ts';
-import { type ScenarioContext, SkipError } from '../context.ts';
+import { type ObservedVpnRoute, type RouteSource, type ScenarioContext, SkipError } from '../context.ts';
 import type { CheckBase } from '../types.ts';
 import { arr, type Obj } from '../values.ts';
 import { vtyshJson } from './routes-vtysh.ts';
@@ -24,24 +26,20 @@ export interface VpnRouteExpectation {
   label: number | '*' | undefined;
 }
 
+/** Where the VPNv4 routes are read: FRR's table through vtysh, or the wire through the node's BGP tap. */
+export type VpnRouteSource = 'vtysh' | 'tap';
+
 export interface VpnCheck extends CheckBase {
   kind: 'vpn';
   node: string;
+  source: VpnRouteSource;
   routes: VpnRouteExpectation[];
   /** Labels the node's kernel MPLS forwarding table must hold. */
   labels: number[];
 }
 
-/** One path of a VPNv4 route as FRR holds it. */
-export interface VpnRoute {
-  rd: string;
-  prefix: string;
-  nextHop: string | undefined;
-  rt: string[];
-  label: number | undefined;
-  valid: boolean;
-  best: boolean;
-}
+/** One path of a VPNv4 route as FRR holds it or the tap decoded it. */
+export type VpnRoute = ObservedVpnRoute;
 
 const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
 
@@ -120,6 +118,27 @@ function problemOf(exp: VpnRouteExpectation, routes: VpnRoute[]): string | undef
   return `VPNv4 route ${where}: expected ${want}, found ${candidates.map(show).join('; ')}`;
 }
 
+/**
+ * The VPNv4 routes the node's BGP tap decoded, with why they may not be the node's whole table yet
+ * when an absent route is expected; or why the tap cannot answer.
+ */
+async function tapVpnRoutes(
+  check: VpnCheck,
+  ctx: ScenarioContext,
+): Promise<{ routes: VpnRoute[]; incomplete: string | undefined } | string> {
+  const source: RouteSource = await ctx.routes(check.node);
+  if (source.kind !== 'tap' || !source.vpnRoutes)
+    return `${check.node}: no BGP tap is peered with it (its routes come from ${source.kind}; the log says why), so nothing on the wire can be checked`;
+  const routes = await source.vpnRoutes();
+  const incomplete = check.routes.some((r) => !r.present) ? source.incomplete() : undefined;
+  return {
+    routes,
+    incomplete: incomplete
+      ? `${check.node}'s VPNv4 table is not known complete at the tap: ${incomplete}, so an absent route proves nothing yet`
+      : undefined,
+  };
+}
+
 async function evaluateLabels(check: VpnCheck, ctx: ScenarioContext): Promise<string[]> {
   const node = ctx.node(check.node);
   // The kernel's MPLS forwarding (mpls_router) shows itself as /proc/sys/net/mpls.
@@ -146,6 +165,11 @@ export const vpn: CheckDefinition<VpnCheck> = {
     required: ['node'],
     properties: {
       node: { $ref: '#/definitions/name' },
+      source: {
+        description:
+          "Where the routes are read: 'vtysh' (the node's VPNv4 table, default) or 'tap' (on the wire, decoded by the BGP tap peered with the node; needs the label otwin.bgp-tap.families to name vpnv4).",
+        enum: ['vtysh', 'tap'],
+      },
       routes: {
         type: 'array',
         minItems: 1,
@@ -187,7 +211,9 @@ export const vpn: CheckDefinition<VpnCheck> = {
     const what = routes.length
       ? `VPNv4 routes ${[...new Set(routes.map((r) => r.prefix))].join(', ')}`
       : `MPLS labels ${labels.join(', ')}`;
-    return { ...base, name: base.name || `${what} at ${node}`, kind: 'vpn', node, routes, labels };
+    const source = (body.source as VpnRouteSource | undefined) ?? 'vtysh';
+    const at = source === 'tap' ? `on the wire at ${node}'s BGP tap` : `at ${node}`;
+    return { ...base, name: base.name || `${what} ${at}`, kind: 'vpn', node, source, routes, labels };
   },
   references(ctx, body, at) {
     ctx.refs.node([...at, 'node'], body.node);
@@ -196,25 +222,45 @@ export const vpn: CheckDefinition<VpnCheck> = {
         at,
         "a 'vpn' check needs 'routes' (VPNv4 table, control plane) or 'labels' (MPLS table, data plane)",
       );
+    if (body.source === 'tap' && body.labels !== undefined)
+      ctx.refs.error(
+        [...at, 'labels'],
+        "'labels' reads the node's kernel MPLS table, which the BGP tap does not see",
+        "put the labels in a 'vpn' check without 'source: tap'",
+      );
   },
   async evaluate(check, ctx) {
     const problems: string[] = [];
     const attachments: Attachment[] = [];
     const routes: VpnRoute[] = [];
-    for (const prefix of new Set(check.routes.map((r) => r.prefix))) {
-      const command = `show bgp ipv4 vpn ${prefix} json`;
-      const detail = await vtyshJson(ctx.node(check.node), command);
-      attachments.push({
-        name: `${check.node}: vtysh -c '${command}'`,
-        content: JSON.stringify(detail, null, 2),
-        type: 'application/json',
-      });
-      routes.push(...vpnRoutesOf(detail, prefix));
-    }
-    for (const exp of check.routes) {
-      const problem = problemOf(exp, routes);
-      if (problem) problems.push(problem);
-    }
+    if (check.source === 'tap') {
+      const read = await tapVpnRoutes(check, ctx);
+      if (typeof read === 'string') problems.push(read);
+      else {
+        routes.push(...read.routes);
+        if (read.incomplete) problems.push(read.incomplete);
+        attachments.push({
+          name: `VPNv4 routes on the wire at ${check.node} (BGP tap)`,
+          content: routes.map(show).join('\n') || '(none)',
+          type: 'text/plain',
+        });
+      }
+    } else
+      for (const prefix of new Set(check.routes.map((r) => r.prefix))) {
+        const command = `show bgp ipv4 vpn ${prefix} json`;
+        const detail = await vtyshJson(ctx.node(check.node), command);
+        attachments.push({
+          name: `${check.node}: vtysh -c '${command}'`,
+          content: JSON.stringify(detail, null, 2),
+          type: 'application/json',
+        });
+        routes.push(...vpnRoutesOf(detail, prefix));
+      }
+    if (problems.length === 0)
+      for (const exp of check.routes) {
+        const problem = problemOf(exp, routes);
+        if (problem) problems.push(problem);
+      }
     if (check.labels.length) problems.push(...(await evaluateLabels(check, ctx)));
     return {
       ok: problems.length === 0,

@@ -128,12 +128,15 @@ export async function machineFeatures(): Promise<Set<string>> {
  */
 export async function routeSourceFor(node: LabNode, ctx: ScenarioContext): Promise<RouteSource> {
   try {
-    const { tapRouteSource } = await import('../checks/routes-tap.ts');
-    const summary = await node.exec(['vtysh', '-c', 'show bgp l2vpn evpn summary json']);
+    const { tapFamiliesOf, tapRouteSource, VTYSH_FAMILY } = await import('../checks/routes-tap.ts');
+    // The lab says where the tap peers from and in which families: node labels otwin.bgp-tap.address,
+    // otwin.bgp-tap.peer and otwin.bgp-tap.families (default evpn).
+    const labels = ctx.lab.topology.nodes.find((n) => n.name === node.name)?.labels ?? {};
+    const families = tapFamiliesOf(node.name, labels['otwin.bgp-tap.families']);
+    // The summary of a family the node runs: a PE without EVPN answers the EVPN one without its AS.
+    const summary = await node.exec(['vtysh', '-c', `show bgp ${VTYSH_FAMILY[families[0]!]} summary json`]);
     const asn = Number((JSON.parse(summary.stdout || '{}') as { as?: number }).as ?? Number.NaN);
     if (!Number.isFinite(asn)) throw new Error('no BGP AS number on the node');
-    // The lab says where the tap peers from: node labels otwin.bgp-tap.address / otwin.bgp-tap.peer.
-    const labels = ctx.lab.topology.nodes.find((n) => n.name === node.name)?.labels ?? {};
     const peerAddress = labels['otwin.bgp-tap.peer'];
     if (!peerAddress) throw new Error(`node ${node.name} has no otwin.bgp-tap.peer label`);
     const source = await tapRouteSource(
@@ -143,10 +146,11 @@ export async function routeSourceFor(node: LabNode, ctx: ScenarioContext): Promi
         peerAddress,
         localAddress: labels['otwin.bgp-tap.address'],
         routerId: labels['otwin.bgp-tap.router-id'] ?? '10.99.255.1',
+        families,
       },
       15_000,
     );
-    ctx.reporter.log(`BGP tap peered with ${node.name} (AS ${asn})`);
+    ctx.reporter.log(`BGP tap peered with ${node.name} (AS ${asn}, ${families.join(', ')})`);
     return source;
   } catch (err) {
     ctx.reporter.log(
