@@ -239,6 +239,47 @@ describe('BGP interop with FRR 8.4', () => {
     expect(ok).toBe(true);
   });
 
+  it("decodes FRR's own VPNv4 routes (RD types 0/1/2, label, RT, next hop) as vtysh reports them", async () => {
+    // Originated the way a PE without VRFs does it (labs/fed-vpn/pe2/frr.conf): static VPN prefixes.
+    const own = [
+      { prefix: '198.19.1.0/24', rd: '192.0.2.1:15001', label: 1501 },
+      { prefix: '198.19.2.0/24', rd: '65000:15002', label: 1502 },
+      { prefix: '198.19.3.0/24', rd: '4200000000:3', label: 1503 },
+    ];
+    await lab.frr.vtysh(
+      [
+        'configure terminal',
+        'route-map vpn-site permit 10',
+        ' set extcommunity rt 65000:15001',
+        'exit',
+        `router bgp ${LAB.asn}`,
+        ' address-family ipv4 vpn',
+        ...own.map((o) => `  network ${o.prefix} rd ${o.rd} label ${o.label} route-map vpn-site`),
+        ' exit-address-family',
+        'exit',
+      ].join('\n'),
+    );
+    for (const o of own) {
+      const got = await tap.waitForRoute({ afi: 'ipv4-vpn', rd: o.rd, prefix: o.prefix }, 20_000);
+      // FRR's view of the same route: keyed by RD, with the route target among its extended communities.
+      const detail = await lab.frr.vtyshJson<
+        Record<string, { prefix: string; paths: Array<{ extendedCommunity?: { string: string } }> }>
+      >(`show bgp ipv4 vpn rd ${o.rd} ${o.prefix} json`);
+      const frrPaths = Object.values(detail).flatMap((e) =>
+        e && typeof e === 'object' && 'paths' in e ? e.paths : [],
+      );
+      expect(frrPaths.length, JSON.stringify(detail)).toBeGreaterThan(0);
+      const frrRts = frrPaths[0]!.extendedCommunity!.string.split(' ').filter((c) => c.startsWith('RT:'));
+      expect(got.route).toEqual({ afi: 'ipv4-vpn', rd: o.rd, prefix: o.prefix, labels: [o.label] });
+      expect(got.attrs.nextHop).toBe(LAB.frrUnderlay);
+      const ourRts = (got.attrs.extCommunities ?? []).flatMap((c) =>
+        c.type === 'route-target' ? [`RT:${c.value}`] : [],
+      );
+      expect(ourRts).toEqual(frrRts);
+      expect(ourRts).toEqual(['RT:65000:15001']);
+    }
+  });
+
   it('has VPNv4 routes with communities reflected by FRR to a second RR client', async () => {
     const routes: Vpnv4Route[] = [
       { afi: 'ipv4-vpn', rd: '65000:7', prefix: '203.0.113.0/25', labels: [1007] },
