@@ -10,16 +10,16 @@ import type { Topology } from '../topology/types.ts';
 export interface LabInventory {
   file: string;
   name: string;
-  nodes: Map<string, { kind: string; image: string }>;
+  nodes: Map<string, { kind: string; image: string; labels: Readonly<Record<string, string>> }>;
   /** node → interfaces named in `links:` (plus eth0, the management interface). */
   ifaces: Map<string, Set<string>>;
 }
 
 export function labInventory(topology: Topology): LabInventory {
-  const nodes = new Map<string, { kind: string; image: string }>();
+  const nodes: LabInventory['nodes'] = new Map();
   const ifaces = new Map<string, Set<string>>();
   for (const node of topology.nodes) {
-    nodes.set(node.name, { kind: node.kind, image: node.image });
+    nodes.set(node.name, { kind: node.kind, image: node.image, labels: node.labels });
     ifaces.set(node.name, new Set(['eth0']));
   }
   for (const link of topology.links) for (const end of link.endpoints) ifaces.get(end.node)?.add(end.iface);

@@ -10,8 +10,9 @@
  */
 import { BgpTap, type Family, secgroups, type TapRib, type TapRoute } from '../../bgp/index.ts';
 import type { LabNode } from '../../runtime/runtime.ts';
-import { HarnessError } from '../../util/errors.ts';
 import type { ObservedRoute, ObservedVpnRoute, RouteSource } from '../context.ts';
+
+export { tapFamiliesOf } from './tap-families.ts';
 
 export interface TapSettings {
   asn: number;
@@ -20,27 +21,6 @@ export interface TapSettings {
   routerId: string;
   /** Families the tap negotiates (default EVPN only). */
   families?: Family[];
-}
-
-/** The names the `otwin.bgp-tap.families` label takes, and the family each stands for. */
-export const TAP_FAMILY_NAMES: Readonly<Record<string, Family>> = {
-  evpn: 'l2vpn-evpn',
-  vpnv4: 'ipv4-vpn',
-};
-
-/** The families of an `otwin.bgp-tap.families` label value (`evpn,vpnv4`); EVPN when absent. */
-export function tapFamiliesOf(node: string, label: string | undefined): Family[] {
-  if (label === undefined || label.trim() === '') return ['l2vpn-evpn'];
-  const families: Family[] = [];
-  for (const name of label.split(',').map((n) => n.trim().toLowerCase())) {
-    const family = TAP_FAMILY_NAMES[name];
-    if (!family)
-      throw new HarnessError(
-        `node ${node}: label otwin.bgp-tap.families names '${name}'; use a comma-separated list of ${Object.keys(TAP_FAMILY_NAMES).join(', ')}`,
-      );
-    if (!families.includes(family)) families.push(family);
-  }
-  return families;
 }
 
 /** The vtysh address-family words whose summary gives the node's AS number for `family`. */

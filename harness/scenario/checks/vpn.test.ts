@@ -197,6 +197,20 @@ describe('vpn check with source: tap (VPNv4 on the wire)', () => {
     ).toMatch(/oti-fixture\.yml:\d+:\d+: 'labels' reads the node's kernel MPLS table/);
   });
 
+  it('refuses source: tap on a node whose lab gives it no tap, or a tap without VPNv4, saying what to add', () => {
+    const errorOf = (node: string) =>
+      scenarioErrorOf(
+        scenario(`  - expect: { vpn: { node: ${node}, source: tap, routes: [{ prefix: 192.0.2.0/25 }] } }`),
+        FILE,
+      ).describe();
+    expect(errorOf('pe')).toMatch(
+      /oti-fixture\.yml:\d+:\d+: lab node 'pe' has no BGP tap \(no label otwin\.bgp-tap\.peer\)[\s\S]*otwin\.bgp-tap\.families: vpnv4/,
+    );
+    expect(errorOf('rr1')).toMatch(
+      /the BGP tap of lab node 'rr1' does not ask for VPNv4 \(label otwin\.bgp-tap\.families: absent, so evpn\)/,
+    );
+  });
+
   it('passes on the decoded RD, RT, label and next hop; fails naming what the wire carried', async () => {
     const rib = new TapRib();
     rib.applyUpdate(

@@ -9,9 +9,12 @@
 import type { Attachment } from '../../report/reporter.ts';
 import { HarnessError } from '../../util/errors.ts';
 import { type ObservedVpnRoute, type RouteSource, type ScenarioContext, SkipError } from '../context.ts';
+import type { Refs } from '../refs.ts';
+import type { Path } from '../schema.ts';
 import type { CheckBase } from '../types.ts';
 import { arr, type Obj } from '../values.ts';
 import { vtyshJson } from './routes-vtysh.ts';
+import { TAP_FAMILIES_LABEL, tapFamiliesOf } from './tap-families.ts';
 import type { CheckDefinition } from './types.ts';
 
 export interface VpnRouteExpectation {
@@ -118,6 +121,27 @@ function problemOf(exp: VpnRouteExpectation, routes: VpnRoute[]): string | undef
   return `VPNv4 route ${where}: expected ${want}, found ${candidates.map(show).join('; ')}`;
 }
 
+/** With `source: tap` the lab must give the node a tap that asks for VPNv4 (node labels, docs/bgp.md). */
+function tapReferences(refs: Refs, node: unknown, path: Path): void {
+  const labels = typeof node === 'string' ? refs.lab.nodes.get(node)?.labels : undefined;
+  if (!labels) return; // an unknown node is reported by refs.node
+  const fix = `give ${String(node)} in ${refs.lab.file} the labels otwin.bgp-tap.address, otwin.bgp-tap.peer and ${TAP_FAMILIES_LABEL}: vpnv4, and activate the tap's peer group in its frr.conf's address-family ipv4 vpn (docs/bgp.md)`;
+  if (!labels['otwin.bgp-tap.peer']) {
+    refs.error(path, `lab node '${String(node)}' has no BGP tap (no label otwin.bgp-tap.peer)`, fix);
+    return;
+  }
+  try {
+    if (!tapFamiliesOf(String(node), labels[TAP_FAMILIES_LABEL]).includes('ipv4-vpn'))
+      refs.error(
+        path,
+        `the BGP tap of lab node '${String(node)}' does not ask for VPNv4 (label ${TAP_FAMILIES_LABEL}: ${labels[TAP_FAMILIES_LABEL] ?? 'absent, so evpn'})`,
+        fix,
+      );
+  } catch (err) {
+    refs.error(path, (err as Error).message, fix);
+  }
+}
+
 /**
  * The VPNv4 routes the node's BGP tap decoded, with why they may not be the node's whole table yet
  * when an absent route is expected; or why the tap cannot answer.
@@ -222,6 +246,7 @@ export const vpn: CheckDefinition<VpnCheck> = {
         at,
         "a 'vpn' check needs 'routes' (VPNv4 table, control plane) or 'labels' (MPLS table, data plane)",
       );
+    if (body.source === 'tap') tapReferences(ctx.refs, body.node, [...at, 'source']);
     if (body.source === 'tap' && body.labels !== undefined)
       ctx.refs.error(
         [...at, 'labels'],
