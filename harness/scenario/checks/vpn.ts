@@ -258,10 +258,13 @@ export const vpn: CheckDefinition<VpnCheck> = {
     const problems: string[] = [];
     const attachments: Attachment[] = [];
     const routes: VpnRoute[] = [];
+    let tapless = false;
     if (check.source === 'tap') {
       const read = await tapVpnRoutes(check, ctx);
-      if (typeof read === 'string') problems.push(read);
-      else {
+      if (typeof read === 'string') {
+        problems.push(read);
+        tapless = true;
+      } else {
         routes.push(...read.routes);
         if (read.incomplete) problems.push(read.incomplete);
         attachments.push({
@@ -281,7 +284,7 @@ export const vpn: CheckDefinition<VpnCheck> = {
         });
         routes.push(...vpnRoutesOf(detail, prefix));
       }
-    if (problems.length === 0)
+    if (!tapless)
       for (const exp of check.routes) {
         const problem = problemOf(exp, routes);
         if (problem) problems.push(problem);
