@@ -38,7 +38,7 @@ const ENCAP = 'vxlan_over_ipv4';
 
 const MONITORED: Record<string, string[]> = {
   Physical_Switch: ['name', 'tunnel_ips', 'ports'],
-  Physical_Port: ['name', 'vlan_bindings'],
+  Physical_Port: ['name', 'vlan_bindings', 'vlan_stats'],
   Logical_Switch: ['name', 'tunnel_key', 'replication_mode'],
   Physical_Locator: ['dst_ip', 'encapsulation_type'],
   Physical_Locator_Set: ['locators'],
@@ -116,6 +116,50 @@ function refOf(row: OvsdbRow | undefined, column: string): string | undefined {
   return uuidOf(setMembers(row?.[column])[0]);
 }
 
+/** A Physical_Port's `vlan_bindings` as (VLAN, logical switch uuid), by VLAN. */
+function boundVlans(row: OvsdbRow): (readonly [number, string])[] {
+  return mapEntries(row.vlan_bindings)
+    .map(([vlan, ls]) => [vlan as number, uuidOf(ls as OvsdbUuid) ?? ''] as const)
+    .sort((a, b) => a[0] - b[0]);
+}
+
+/**
+ * Whether a binding is being removed, by this transaction or by an earlier one the gateway has not
+ * acted on yet; while it is, nothing is bound and no logical switch is created.
+ *
+ * Why: ovs-vtep (and a gateway like it) keeps its per-logical-switch state — the MACs it has already
+ * reported to Ucast_Macs_Local, its learned flows, its tunnels — under the switch's *name*, and only
+ * looks at the database once per poll (≈1 s, several under load). A logical switch deleted and
+ * created again under the same name (a subnet torn down and re-provisioned, the next scenario), or a
+ * VLAN moved from one switch to another, within one poll is never seen as a new switch: the emulator
+ * keeps reporting nothing for MACs it believes it reported, whose rows went with the old switch (GW-4
+ * saw an empty Ucast_Macs_Local after gw-2-vlan); and a VLAN moved in one poll leaves the old switch
+ * half-alive in it. The gateway's `vlan_stats` (hardware_vtep(5): an entry per VLAN it has bound)
+ * says when it has let go of a removed binding; the additions wait for that, one poll at most. A
+ * gateway that keeps no `vlan_stats` only sees a removal and an addition in two transactions.
+ */
+export function unbindingUnfinished(
+  ports: [string, OvsdbRow][],
+  intent: GatewayIntent,
+  lsByVni: Map<number, OvsdbUuid | OvsdbNamedUuid>,
+  doomedLs: Set<string>,
+): boolean {
+  const vniOf = new Map<string, number>();
+  for (const [vni, ref] of lsByVni) if (ref[0] === 'uuid') vniOf.set(ref[1], vni);
+  for (const [, row] of ports) {
+    const port = str(row, 'name');
+    const bound = boundVlans(row);
+    const stats = mapEntries(row.vlan_stats).map(([vlan]) => vlan as number);
+    if (stats.some((vlan) => !bound.some(([v]) => v === vlan))) return true;
+    for (const [vlan, ls] of bound) {
+      const vni = vniOf.get(ls);
+      if (doomedLs.has(ls) || vni === undefined || !intent.bindings.get(vni)?.get(port)?.includes(vlan))
+        return true;
+    }
+  }
+  return false;
+}
+
 /**
  * The one transaction that turns `tables` (the gateway's database as mirrored) into `intent` on the
  * physical switch `ps`; empty when they already agree.
@@ -146,8 +190,12 @@ export function reconcileOps(tables: Tables, ps: string, intent: GatewayIntent):
         row: { tunnel_key: key, replication_mode: replication },
       });
   }
+  const switchRow = rows('Physical_Switch').find(([, r]) => str(r, 'name') === ps)?.[1];
+  const portIds = new Set(setMembers(switchRow?.ports).map((p) => uuidOf(p as OvsdbUuid) ?? ''));
+  const ports = rows('Physical_Port').filter(([id]) => portIds.has(id));
+  const holdAdditions = unbindingUnfinished(ports, intent, lsByVni, doomedLs);
   for (const vni of intent.bindings.keys()) {
-    if (lsByVni.has(vni)) continue;
+    if (lsByVni.has(vni) || holdAdditions) continue;
     const name = `ls${vni}`;
     ops.push({
       op: 'insert',
@@ -264,22 +312,20 @@ export function reconcileOps(tables: Tables, ps: string, intent: GatewayIntent):
   for (const table of ['Ucast_Macs_Local', 'Mcast_Macs_Local'])
     for (const [id, row] of rows(table)) if (doomedLs.has(refOf(row, 'logical_switch') ?? '')) del(table, id);
 
-  // Port bindings of the physical switch: exactly the bound VLANs of each port.
-  const switchRow = rows('Physical_Switch').find(([, r]) => str(r, 'name') === ps)?.[1];
-  const portIds = new Set(setMembers(switchRow?.ports).map((p) => uuidOf(p as OvsdbUuid) ?? ''));
-  for (const [id, row] of rows('Physical_Port')) {
-    if (!portIds.has(id)) continue;
+  // Port bindings of the physical switch: exactly the bound VLANs of each port (while an unbinding
+  // is unfinished, only those of them the port already has).
+  for (const [id, row] of ports) {
     const port = str(row, 'name');
+    const have = boundVlans(row);
     const want: [number, OvsdbUuid | OvsdbNamedUuid][] = [];
-    for (const [vni, ports] of intent.bindings)
-      for (const vlan of ports.get(port) ?? []) {
+    for (const [vni, bound] of intent.bindings)
+      for (const vlan of bound.get(port) ?? []) {
         const ls = lsByVni.get(vni);
-        if (ls) want.push([vlan, ls]);
+        if (!ls) continue;
+        if (!holdAdditions || have.some(([v, l]) => v === vlan && ls[0] === 'uuid' && ls[1] === l))
+          want.push([vlan, ls]);
       }
     want.sort((a, b) => a[0] - b[0]);
-    const have = mapEntries(row.vlan_bindings)
-      .map(([vlan, ls]) => [vlan as number, uuidOf(ls as OvsdbUuid) ?? ''] as const)
-      .sort((a, b) => a[0] - b[0]);
     const same =
       have.length === want.length &&
       have.every(
