@@ -118,11 +118,7 @@ const GW_PACK: Array<{
   {
     tag: 'gwb',
     switches: ['gw-no-local-type2', 'gw-no-resync', 'gw-wrong-vlan'],
-    files: [
-      'scenarios/gw/gw-4-local-macs.yml',
-      'scenarios/gw/gw-6-resync.yml',
-      'scenarios/gw-vlan/gw-2-vlan.yml',
-    ],
+    files: ['scenarios/gw/gw-4-local-macs.yml', 'scenarios/gw/gw-6-resync.yml', 'scenarios/gw/gw-2-vlan.yml'],
     cases: [
       {
         id: 'GW-2',
