@@ -11,7 +11,7 @@
  * scale_controller_rss_mb_per_1k_ports, scale_churn_p95_ms (and p50/p99, rate), scale_growth_r2_rss.
  */
 import { parseArgs } from 'node:util';
-import { linearFit, runScale, scale3Verdict } from '../reference-impl/scale/run.ts';
+import { linearFit, runScale, scale2Verdict, scale3Verdict } from '../reference-impl/scale/run.ts';
 
 const label = (n: number) => (n % 1000 === 0 ? `${n / 1000}k` : String(n));
 
@@ -34,7 +34,7 @@ export async function main(argv: string[]): Promise<void> {
     hypervisors < 1
   )
     throw new Error('--ports takes integers ≥ 100 (comma-separated), --hypervisors an integer ≥ 1');
-  let failed = false;
+  const failures: string[] = [];
   for (const [i, ports] of counts.entries()) {
     console.log(`scale: ${ports} ports on ${hypervisors} simulated hypervisors ...`);
     const result = await runScale({
@@ -95,16 +95,19 @@ export async function main(argv: string[]): Promise<void> {
       console.log(
         `  SCALE-2 ${c.ready}/${c.count} membership changes at ${c.perSecond}/s propagated; p50 ${c.p50.toFixed(0)} ms, p95 ${c.p95.toFixed(0)} ms, p99 ${c.p99.toFixed(0)} ms`,
       );
+      const verdict = scale2Verdict(result);
+      console.log(`  SCALE-2 ${verdict.ok ? 'passes' : 'FAILS'}: ${verdict.message}`);
+      if (!verdict.ok) failures.push(`SCALE-2 at ${r.count} ports: ${verdict.message}`);
       console.log(`BENCH scale_churn_rate ${c.perSecond} changes/s`);
       console.log(`BENCH scale_churn_p50_ms ${c.p50.toFixed(0)} ms`);
       console.log(`BENCH scale_churn_p95_ms ${c.p95.toFixed(0)} ms`);
       console.log(`BENCH scale_churn_p99_ms ${c.p99.toFixed(0)} ms`);
     }
-    if (r.ready !== r.count) failed = true;
+    if (r.ready !== r.count) failures.push(`SCALE-1 at ${r.count} ports: ${r.ready}/${r.count} ready`);
   }
   if (!counts.includes(50_000))
     console.log(
       'scale: 50k ports not run (pass --ports 10000,50000; on this shared 2-core machine it did not fit the time, see docs/scale.md)',
     );
-  if (failed) throw new Error('not every port was ready (SCALE-1 fails)');
+  if (failures.length) throw new Error(failures.join('; '));
 }
