@@ -15,7 +15,6 @@ starts at sequence 1). Every interval one echo goes to each target; one line a v
 The first line written is {"ready": true, "pid"} or {"ready": false, "err"} (no raw sockets: the
 caller falls back to one `ping` process per probe). EOF on stdin ends the prober.
 """
-import ctypes
 import json
 import os
 import select
@@ -24,7 +23,8 @@ import struct
 import sys
 import time
 
-CLONE_NEWNET = 0x40000000
+from netns_enter import inside, netns_path
+
 ICMP_ECHO_REQUEST = 8
 ICMP_ECHO_REPLY = 0
 
@@ -42,8 +42,6 @@ except OSError as err:
     say({"ready": False, "err": f"no raw ICMP socket ({err})"})
     sys.exit(0)
 
-libc = ctypes.CDLL(None, use_errno=True)
-HOME = os.open("/proc/self/ns/net", os.O_RDONLY)
 IDENT = os.getpid() & 0xFFFF
 # namespace name -> [inode, socket, next 16-bit sequence]
 sockets = {}
@@ -69,28 +67,15 @@ def echo(seq16):
 
 
 def ns_socket(ns):
-    if not ns or "/" in ns or ns.startswith("."):
-        raise ValueError(f"bad namespace name {ns!r}")
-    path = f"/run/netns/{ns}"
-    inode = os.stat(path).st_ino
+    inode = os.stat(netns_path(ns)).st_ino
     have = sockets.get(ns)
     if have and have[0] == inode:
         return have
     if have:
         forget(ns)
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        if libc.setns(fd, CLONE_NEWNET) != 0:
-            raise OSError(ctypes.get_errno(), f"setns {path}: {os.strerror(ctypes.get_errno())}")
-        try:
-            sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
-            sock.setblocking(False)
-        finally:
-            if libc.setns(HOME, CLONE_NEWNET) != 0:
-                # Every later socket would land in the wrong namespace: better to die and be restarted.
-                os._exit(3)
-    finally:
-        os.close(fd)
+    with inside(ns):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+        sock.setblocking(False)
     sockets[ns] = [inode, sock, 0]
     return sockets[ns]
 

@@ -16,14 +16,12 @@ A request {"id", "ns", "routes": [{"gateway", "dev", "table"}]} instead replaces
 routes by rtnetlink (rtnl_routes.py) inside the namespace: a service chain's failover costs no `ip`
 process either. Answered like a script, {"id", "rc", "out": "", "err"}.
 """
-import ctypes
 import json
 import os
 import sys
 
 import rtnl_routes
-
-CLONE_NEWNET = 0x40000000
+from netns_enter import inside, netns_path
 
 
 def say(obj):
@@ -37,8 +35,6 @@ except ImportError as err:
     say({"ready": False, "err": f"python3-nftables is not installed ({err})"})
     sys.exit(0)
 
-libc = ctypes.CDLL(None, use_errno=True)
-HOME = os.open("/proc/self/ns/net", os.O_RDONLY)
 # namespace name -> (inode of /run/netns/<name>, context)
 contexts = {}
 
@@ -53,25 +49,12 @@ def context(ns):
         if home_context is None:
             home_context = nftables.Nftables()
         return home_context
-    if not ns or "/" in ns or ns.startswith("."):
-        raise ValueError(f"bad namespace name {ns!r}")
-    path = f"/run/netns/{ns}"
-    inode = os.stat(path).st_ino
+    inode = os.stat(netns_path(ns)).st_ino
     have = contexts.get(ns)
     if have and have[0] == inode:
         return have[1]
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        if libc.setns(fd, CLONE_NEWNET) != 0:
-            raise OSError(ctypes.get_errno(), f"setns {path}: {os.strerror(ctypes.get_errno())}")
-        try:
-            ctx = nftables.Nftables()
-        finally:
-            if libc.setns(HOME, CLONE_NEWNET) != 0:
-                # Every later context would land in the wrong namespace: better to die and be restarted.
-                os._exit(3)
-    finally:
-        os.close(fd)
+    with inside(ns):
+        ctx = nftables.Nftables()
     contexts[ns] = (inode, ctx)
     return ctx
 
@@ -88,20 +71,8 @@ def forget_gone():
 
 
 def replace_routes(ns, routes):
-    if not ns or "/" in ns or ns.startswith("."):
-        raise ValueError(f"bad namespace name {ns!r}")
-    path = f"/run/netns/{ns}"
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        if libc.setns(fd, CLONE_NEWNET) != 0:
-            raise OSError(ctypes.get_errno(), f"setns {path}: {os.strerror(ctypes.get_errno())}")
-        try:
-            rtnl_routes.replace_defaults(routes)
-        finally:
-            if libc.setns(HOME, CLONE_NEWNET) != 0:
-                os._exit(3)
-    finally:
-        os.close(fd)
+    with inside(ns):
+        rtnl_routes.replace_defaults(routes)
     return {"rc": 0, "out": "", "err": ""}
 
 
