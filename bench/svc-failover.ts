@@ -101,7 +101,7 @@ export async function main(argv: string[]): Promise<void> {
       windows.push(ms);
       const gap = report.longestGap;
       console.log(
-        `failover ${i + 1}: loss window ${Math.round(ms)} ms (${report.lost} of ${report.sent} lost${gap ? `; longest gap from ${Math.round(gap.startMonoMs - killedAt)} ms after the kill` : ''})`,
+        `failover ${i + 1}: loss window ${Math.round(ms)} ms (${report.lost} of ${report.sent} lost, ${report.sendErrors} send errors${gap ? `, gap seq ${gap.lastSeqBefore}→${gap.firstSeqAfter}` : ''}${gap ? `; longest gap from ${Math.round(gap.startMonoMs - killedAt)} ms after the kill` : ''})`,
       );
     }
     const sorted = [...windows].sort((x, y) => x - y);
