@@ -17,7 +17,7 @@
 import { run } from '../../harness/util/exec.ts';
 import type { Entry } from '../protocol/messages.ts';
 import { sabotaged } from '../sabotage.ts';
-import { ApplianceProber } from './appliance-prober.ts';
+import { ApplianceProber, PYTHON } from './appliance-prober.ts';
 import { type AgentNaming, domainNsName } from './model.ts';
 
 export const PROBE_INTERVAL_MS = 100;
@@ -91,17 +91,23 @@ export class ApplianceLiveness {
     private readonly onChange: (vport: string, alive: boolean) => void,
     private readonly log: (line: string) => void = () => {},
     mode: ProbeMode = 'prober',
+    python = PYTHON,
   ) {
     this.mode = mode;
     if (mode === 'prober')
-      this.prober = new ApplianceProber(PROBE_INTERVAL_MS, PROBE_TIMEOUT_S * 1000, {
-        verdict: (v) => {
-          const state = this.byKey.get(v.key);
-          if (state) this.verdict(state, v.seq, v.error === undefined ? v.answered === true : undefined);
+      this.prober = new ApplianceProber(
+        PROBE_INTERVAL_MS,
+        PROBE_TIMEOUT_S * 1000,
+        {
+          verdict: (v) => {
+            const state = this.byKey.get(v.key);
+            if (state) this.verdict(state, v.seq, v.error === undefined ? v.answered === true : undefined);
+          },
+          unavailable: (why) => this.fallBack(why),
+          log,
         },
-        unavailable: (why) => this.fallBack(why),
-        log,
-      });
+        python,
+      );
   }
 
   /** The persistent prober's pid (tests: the same process across target changes). */
@@ -173,11 +179,9 @@ export class ApplianceLiveness {
       `appliance liveness: persistent prober unavailable (${why}), one ping process per probe instead`,
     );
     this.mode = 'ping';
-    this.prober = undefined;
-    const targets = [...this.probes.values()].map((p) => p.target);
-    this.probes.clear();
-    this.byKey.clear();
-    this.watch(targets);
+    // Same states (what was reported stays reported); ping's sequence numbers go on from the prober's.
+    for (const state of this.probes.values()) state.sent = state.counted;
+    this.watch([...this.probes.values()].map((p) => p.target));
   }
 
   private tick(): void {

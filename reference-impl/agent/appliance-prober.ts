@@ -14,7 +14,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 const HELPER = join(import.meta.dirname, 'appliance_prober.py');
-const PYTHON = '/usr/bin/python3';
+/** scapy and the agent's other helpers are Debian packages: only the system interpreter has them. */
+export const PYTHON = '/usr/bin/python3';
 const CRASH_LOOP_MS = 1_000;
 
 const socketOf = (stream: unknown) => stream as Socket;
@@ -51,6 +52,8 @@ export class ApplianceProber {
     private readonly intervalMs: number,
     private readonly timeoutMs: number,
     private readonly events: ProberEvents,
+    /** The interpreter (tests: a missing one, to prove the fallback). */
+    private readonly python = PYTHON,
   ) {}
 
   /** The targets to probe from now on (started on first use; an empty set keeps it idle). */
@@ -77,7 +80,7 @@ export class ApplianceProber {
   }
 
   private start(): ChildProcessWithoutNullStreams {
-    const child = spawn(PYTHON, [HELPER, `${this.intervalMs}`, `${this.timeoutMs}`], {
+    const child = spawn(this.python, [HELPER, `${this.intervalMs}`, `${this.timeoutMs}`], {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     this.starts++;
@@ -103,7 +106,7 @@ export class ApplianceProber {
       } else if (msg.warning) this.events.log(`appliance prober: ${msg.warning}`);
       else this.events.verdict(msg);
     });
-    child.on('error', (err) => this.giveUp(`cannot start ${PYTHON}: ${err.message}`));
+    child.on('error', (err) => this.giveUp(`cannot start ${this.python}: ${err.message}`));
     child.on('exit', (code, signal) => {
       if (this.child !== child || this.closed) return;
       this.child = undefined;

@@ -84,13 +84,14 @@ describe('SVC-5 failover: process starts', () => {
   });
 
   /** Starts probing both appliances and waits until both have answered. */
-  async function watching(mode: ProbeMode) {
+  async function watching(mode: ProbeMode, python?: string) {
     const changes: string[] = [];
     const logs: string[] = [];
     const liveness = new ApplianceLiveness(
       (vport, alive) => changes.push(`${vport} ${alive ? 'alive' : 'dead'}`),
       (line) => logs.push(line),
       mode,
+      python,
     );
     liveness.watch([target(fw1), target(fw2)]);
     await waitFor(
@@ -169,5 +170,29 @@ describe('SVC-5 failover: process starts', () => {
       liveness.stop();
     }
     expect(liveness.processStarts).toBeGreaterThan(before);
+  });
+
+  it('falls back to ping processes with a log line saying why when the prober cannot start', async () => {
+    const { liveness, changes, logs } = await watching('prober', '/nonexistent/python3');
+    expect(liveness.mode).toBe('ping');
+    expect(logs.join('\n')).toMatch(
+      /persistent prober unavailable \(cannot start \/nonexistent\/python3: .*ENOENT.*\), one ping process per probe instead/,
+    );
+    await setAppliance(fw1, false);
+    try {
+      await waitFor(
+        () => changes,
+        (c) => c.includes('fw1 dead'),
+        { timeoutMs: DETECT_MS, what: 'fw1 reported dead' },
+      );
+    } finally {
+      await setAppliance(fw1, true);
+    }
+    await waitFor(
+      () => changes,
+      (c) => c.includes('fw1 alive'),
+      { timeoutMs: DETECT_MS, what: 'fw1 alive again' },
+    );
+    liveness.stop();
   });
 });
