@@ -23,6 +23,8 @@ import struct
 import sys
 import time
 
+# The helpers run from the source tree (a lab's /srv): no __pycache__ written into it.
+sys.dont_write_bytecode = True
 from netns_enter import inside, netns_path
 
 ICMP_ECHO_REQUEST = 8

@@ -20,6 +20,8 @@ import json
 import os
 import sys
 
+# The helpers run from the source tree (a lab's /srv): no __pycache__ written into it.
+sys.dont_write_bytecode = True
 import rtnl_routes
 from netns_enter import inside, netns_path
 
