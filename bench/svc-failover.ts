@@ -2,9 +2,10 @@
  * `npm run bench -- svc-failover [--lab labs/default.clab.yml] [--failovers 10] [--implementation reference] [--keep]`:
  * deploys the lab (give a private copy: its name is the lab's), provisions the intent of
  * scenarios/svc/svc-5-failover.yml (chain svc5-a → svc5-b through svc5-fw1, standby svc5-fw2), makes
- * both appliances forward, then `failovers` times: waits until the chain runs through svc5-fw1 again,
- * starts a 100 pps UDP stream A → B, kills svc5-fw1 (its interface down, as the vm-kill fault does),
- * lets the stream run 3 s, and takes the stream's loss window (its longest blackout, as the measure
+ * both appliances forward, then `failovers` times: waits until the chain runs through svc5-fw1 again
+ * (a stream that svc5-fw1 receives, then stopped: a failback blackout is not the failover's), starts a
+ * 100 pps UDP stream A → B, after 500 ms kills svc5-fw1 (its interface down, as the vm-kill fault
+ * does), lets the stream run 3 s, and takes the stream's loss window (its longest blackout, as the measure
  * step computes it); then brings svc5-fw1 back.
  *
  * BENCH lines: svc_failover_loss_ms (median), svc_failover_loss_p95_ms (docs/service-chaining.md).
@@ -13,12 +14,13 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { lossWindowMs } from '../harness/scenario/steps/measure.ts';
 import { REPO_ROOT } from '../harness/scenario/suite/launch.ts';
-import { startStream } from '../harness/traffic/index.ts';
+import { monoNowMs, startStream } from '../harness/traffic/index.ts';
 import { sleep } from '../harness/util/poll.ts';
 import { percentile } from './_attach-stages.ts';
 import { deployForBench } from './_deploy.ts';
 
 const RATE_PPS = 100;
+const BEFORE_KILL_MS = 500;
 const AFTER_KILL_MS = 3000;
 
 export async function main(argv: string[]): Promise<void> {
@@ -62,32 +64,44 @@ export async function main(argv: string[]): Promise<void> {
       return link?.stats64?.rx?.packets ?? 0;
     };
     const windows: number[] = [];
-    for (let i = 0; i < failovers; i++) {
-      const stream = await startStream(probes, {
+    const streamAB = (port: number) =>
+      startStream(probes, {
         from: { name: 'svc5-a', netnsPath: a.node.netnsPath },
         to: { name: 'svc5-b', netnsPath: b.node.netnsPath },
         address: b.ip,
         proto: 'udp',
         ratePps: RATE_PPS,
-        port: 7600 + i,
+        port,
       });
-      // The chain runs through svc5-fw1 again (after the previous failback) when it receives the stream.
+    for (let i = 0; i < failovers; i++) {
+      // The chain runs through svc5-fw1 again (after the previous failback) when it receives a stream.
+      // That stream is not the measured one: a blackout of the failback must not count as the failover's.
+      const settle = await streamAB(7600 + 2 * i);
       const deadline = performance.now() + 30_000;
-      for (let before = await rxPackets(); ; ) {
-        await sleep(300);
-        const now = await rxPackets();
-        if (now - before >= (RATE_PPS * 300) / 1000 / 2) break;
-        if (performance.now() > deadline) throw new Error('the chain never came back to svc5-fw1 (30 s)');
-        before = now;
+      try {
+        for (let before = await rxPackets(); ; ) {
+          await sleep(300);
+          const now = await rxPackets();
+          if (now - before >= (RATE_PPS * 300) / 1000 / 2) break;
+          if (performance.now() > deadline) throw new Error('the chain never came back to svc5-fw1 (30 s)');
+          before = now;
+        }
+      } finally {
+        await settle.stop();
       }
+      // As the scenario's measure step: the stream flows BEFORE_KILL_MS, then svc5-fw1 dies.
+      const stream = await streamAB(7601 + 2 * i);
+      await sleep(BEFORE_KILL_MS);
+      const killedAt = monoNowMs();
       await fw1.node.exec(['ip', 'link', 'set', fw1.iface, 'down']);
       await sleep(AFTER_KILL_MS);
       const report = await stream.stop();
       await fw1.node.exec(['ip', 'link', 'set', fw1.iface, 'up']);
       const ms = lossWindowMs(report);
       windows.push(ms);
+      const gap = report.longestGap;
       console.log(
-        `failover ${i + 1}: loss window ${Math.round(ms)} ms (${report.lost} of ${report.sent} lost)`,
+        `failover ${i + 1}: loss window ${Math.round(ms)} ms (${report.lost} of ${report.sent} lost, ${report.sendErrors} send errors${gap ? `, gap seq ${gap.lastSeqBefore}→${gap.firstSeqAfter}` : ''}${gap ? `; longest gap from ${Math.round(gap.startMonoMs - killedAt)} ms after the kill` : ''})`,
       );
     }
     const sorted = [...windows].sort((x, y) => x - y);

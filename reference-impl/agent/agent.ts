@@ -312,7 +312,10 @@ export class Agent {
 
   start(): void {
     if (!this.options.datapath)
-      this.appliances = new ApplianceLiveness((vport, alive) => this.onAppliance(vport, alive));
+      this.appliances = new ApplianceLiveness(
+        (vport, alive) => this.onAppliance(vport, alive),
+        (line) => this.log(line),
+      );
     if (!this.options.datapath)
       this.garp = new GarpWatcher(
         (g) => this.onGarp(g),

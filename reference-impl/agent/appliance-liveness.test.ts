@@ -1,6 +1,6 @@
 /**
  * SVC-5 in the agent: which local appliances are probed, and that a failover (active and standby
- * swapped by the controller) changes only the route, not the nft table (one `ip -batch`, no bypass).
+ * swapped by the controller) changes only the route, not the nft table (one route replace, no bypass).
  */
 import { describe, expect, it } from 'vitest';
 import type { Entry } from '../protocol/messages.ts';

@@ -1,9 +1,11 @@
 /**
  * Appliance liveness (SVC-5, docs/service-chaining.md): the agent of the hypervisor that hosts an
  * appliance VM of a redirection with a standby pings it from the domain's router namespace: one ICMP
- * echo (`ping -c 1 -W`, judged by its exit status) every PROBE_INTERVAL_MS, without waiting for the
- * previous one, so a dead appliance is noticed about DEAD_AFTER intervals plus one timeout after it
- * died (~350 ms), not DEAD_AFTER timeouts in a row. After DEAD_AFTER misses in a row (in the order
+ * echo every PROBE_INTERVAL_MS, answered or not within PROBE_TIMEOUT_S, without waiting for the
+ * previous one. The echoes come from one persistent prober process (appliance-prober.ts), no process
+ * start per probe; if it cannot run, from one `ping -c 1 -W` each (judged by its exit status). So a
+ * dead appliance is noticed about DEAD_AFTER intervals plus one timeout after it died (~350 ms), not
+ * DEAD_AFTER timeouts in a row. After DEAD_AFTER misses in a row (in the order
  * the probes were sent) it is reported dead; after ALIVE_AFTER answers in a row, alive again. The
  * controller then steers the redirection to the standby (or back).
  *
@@ -15,6 +17,7 @@
 import { run } from '../../harness/util/exec.ts';
 import type { Entry } from '../protocol/messages.ts';
 import { sabotaged } from '../sabotage.ts';
+import { ApplianceProber, PYTHON } from './appliance-prober.ts';
 import { type AgentNaming, domainNsName } from './model.ts';
 
 export const PROBE_INTERVAL_MS = 100;
@@ -32,6 +35,8 @@ export interface ApplianceTarget {
 }
 
 interface ProbeState {
+  /** Unique per state: what the prober's verdicts name. */
+  key: string;
   target: ApplianceTarget;
   misses: number;
   answers: number;
@@ -65,24 +70,93 @@ export function localAppliances(entries: Iterable<Entry>, naming: AgentNaming): 
   return out;
 }
 
+/** How the echoes are sent: the persistent prober (appliance_prober.py) or one `ping` process each. */
+export type ProbeMode = 'prober' | 'ping';
+
 /** Probes the local appliances it is given and reports each change of their liveness. */
 export class ApplianceLiveness {
   private readonly probes = new Map<string, ProbeState>();
+  /** Probe state by the prober's key (a new state for the same appliance gets a new key). */
+  private readonly byKey = new Map<string, ProbeState>();
+  private nextKey = 1;
   private timer: NodeJS.Timeout | undefined;
+  private prober: ApplianceProber | undefined;
+  /** `ping` processes started (fallback mode; tests count process starts, never timings). */
+  private pings = 0;
+  /** Echo verdicts counted (tests wait for the first ones instead of sleeping). */
+  verdicts = 0;
+  mode: ProbeMode;
 
-  constructor(private readonly onChange: (vport: string, alive: boolean) => void) {}
+  constructor(
+    private readonly onChange: (vport: string, alive: boolean) => void,
+    private readonly log: (line: string) => void = () => {},
+    mode: ProbeMode = 'prober',
+    python = PYTHON,
+  ) {
+    this.mode = mode;
+    if (mode === 'prober')
+      this.prober = new ApplianceProber(
+        PROBE_INTERVAL_MS,
+        PROBE_TIMEOUT_S * 1000,
+        {
+          verdict: (v) => {
+            const state = this.byKey.get(v.key);
+            if (state) this.verdict(state, v.seq, v.error === undefined ? v.answered === true : undefined);
+          },
+          unavailable: (why) => this.fallBack(why),
+          log,
+        },
+        python,
+      );
+  }
+
+  /** The persistent prober's pid (tests: the same process across target changes). */
+  get proberPid(): number | undefined {
+    return this.prober?.pid;
+  }
+
+  /** Processes started to probe so far: prober starts plus `ping` runs. */
+  get processStarts(): number {
+    return (this.prober?.starts ?? 0) + this.pings;
+  }
 
   /** The local appliances to probe now (others stop being probed). */
   watch(targets: ApplianceTarget[]): void {
     const wanted = new Map(targets.map((t) => [`${t.ns}|${t.vport}|${t.ip}`, t]));
-    for (const key of [...this.probes.keys()]) if (!wanted.has(key)) this.probes.delete(key);
+    let changed = false;
+    for (const [key, state] of [...this.probes])
+      if (!wanted.has(key)) {
+        this.probes.delete(key);
+        this.byKey.delete(state.key);
+        changed = true;
+      }
     for (const [key, target] of wanted)
-      if (!this.probes.has(key))
-        this.probes.set(key, { target, misses: 0, answers: 0, alive: undefined, sent: 0, counted: 0 });
+      if (!this.probes.has(key)) {
+        const state: ProbeState = {
+          key: `${this.nextKey++}`,
+          target,
+          misses: 0,
+          answers: 0,
+          alive: undefined,
+          sent: 0,
+          counted: 0,
+        };
+        this.probes.set(key, state);
+        this.byKey.set(state.key, state);
+        changed = true;
+      }
+    if (this.mode === 'prober') {
+      // An idle agent never starts the prober; a changed set is one message, never a restart.
+      if (changed && (this.probes.size || this.prober?.pid !== undefined))
+        this.prober?.setTargets(
+          [...this.probes.values()].map((p) => ({ key: p.key, ns: p.target.ns, ip: p.target.ip })),
+        );
+      return;
+    }
     if (this.probes.size && !this.timer) {
       this.timer = setInterval(() => this.tick(), PROBE_INTERVAL_MS);
       this.timer.unref();
-    } else if (!this.probes.size) this.stop();
+    } else if (!this.probes.size) this.stopTimer();
   }
 
   /** Vports currently reported dead (re-sent after a controller's sync). */
@@ -91,16 +165,32 @@ export class ApplianceLiveness {
   }
 
   stop(): void {
+    this.prober?.close();
+    this.stopTimer();
+  }
+
+  private stopTimer(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
   }
 
-  private tick(): void {
-    for (const state of this.probes.values()) void this.probe(state, ++state.sent);
+  private fallBack(why: string): void {
+    this.log(
+      `appliance liveness: persistent prober unavailable (${why}), one ping process per probe instead`,
+    );
+    this.mode = 'ping';
+    // Same states (what was reported stays reported); ping's sequence numbers go on from the prober's.
+    for (const state of this.probes.values()) state.sent = state.counted;
+    this.watch([...this.probes.values()].map((p) => p.target));
   }
 
-  private async probe(state: ProbeState, seq: number): Promise<void> {
+  private tick(): void {
+    for (const state of this.probes.values()) void this.ping(state, ++state.sent);
+  }
+
+  private async ping(state: ProbeState, seq: number): Promise<void> {
     const { ns, ip } = state.target;
+    this.pings++;
     const r = await run('ip', [
       'netns',
       'exec',
@@ -115,10 +205,15 @@ export class ApplianceLiveness {
       ip,
     ]);
     // ping exits 0 when the echo was answered, 1 when it was not (2: an error, e.g. the namespace is gone).
+    this.verdict(state, seq, r.exitCode === 2 ? undefined : r.exitCode === 0);
+  }
+
+  /** One echo's verdict (undefined: it could not be sent, which says nothing about the appliance). */
+  private verdict(state: ProbeState, seq: number, answered: boolean | undefined): void {
     // A verdict older than one already counted says nothing new (a late answer to an early echo).
-    if (r.exitCode === 2 || seq < state.counted) return;
+    if (answered === undefined || seq < state.counted) return;
     state.counted = seq;
-    const answered = r.exitCode === 0;
+    this.verdicts++;
     if (answered) {
       state.answers++;
       state.misses = 0;
@@ -134,7 +229,7 @@ export class ApplianceLiveness {
   }
 
   private report(state: ProbeState, alive: boolean): void {
-    if (!this.probes.has(`${state.target.ns}|${state.target.vport}|${state.target.ip}`)) return;
+    if (this.byKey.get(state.key) !== state) return;
     state.alive = alive;
     this.onChange(state.target.vport, alive);
   }

@@ -8,7 +8,8 @@
  * The helper is restarted when it dies (each start bumps `generation`, so callers that cache what
  * the kernel holds re-read it: a request in flight may or may not have been committed). When
  * python3-nftables is missing the session says so once and `available` turns false; callers fall
- * back to one `nft` process per change.
+ * back to one `nft` process per change. The same helper replaces policy routes (a service chain's
+ * failover, redirect.ts) by rtnetlink, so that costs no `ip` process either.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import type { Socket } from 'node:net';
@@ -41,6 +42,13 @@ export interface NftRequest {
   json?: boolean;
   /** Echo what the batch added, as JSON with handles: no read-after-add needed. */
   echo?: boolean;
+}
+
+/** An onlink default route of a policy-routing table. */
+export interface DefaultRoute {
+  gateway: string;
+  dev: string;
+  table: number;
 }
 
 interface Pending {
@@ -80,6 +88,18 @@ export class NftSession {
   }
 
   async run(req: NftRequest): Promise<NftResult> {
+    return this.request(req);
+  }
+
+  /**
+   * Replaces default routes in a router namespace by rtnetlink inside the helper (rtnl_routes.py),
+   * as `ip route replace default via GW dev DEV onlink table T` would: no `ip` process.
+   */
+  async replaceRoutes(ns: string, routes: DefaultRoute[]): Promise<NftResult> {
+    return this.request({ ns, routes });
+  }
+
+  private async request(req: NftRequest | { ns: string; routes: DefaultRoute[] }): Promise<NftResult> {
     const r = this.ensure();
     if (!(await r.ready)) return { rc: -1, out: '', err: this.unavailableReason };
     if (this.current !== r) return { rc: -1, out: '', err: 'nft session restarted before the request' };

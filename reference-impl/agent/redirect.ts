@@ -21,7 +21,7 @@ import { run } from '../../harness/util/exec.ts';
 import type { Entry, RedirectEntry } from '../protocol/messages.ts';
 import { sabotaged } from '../sabotage.ts';
 import { type AgentNaming, bridgeName, domainNsName } from './model.ts';
-import { nftApply, nftTableComment } from './nft-session.ts';
+import { agentNftSession, type DefaultRoute, nftApply, nftTableComment } from './nft-session.ts';
 
 export const REDIRECT_TABLE = 'otwin_redirect';
 /** First fwmark (and routing table id) of the redirections; one per redirection of a domain. */
@@ -68,10 +68,12 @@ export function redirectScript(d: DomainRedirects): {
   script: string;
   comment: string;
   ipLines: string[];
+  routes: DefaultRoute[];
   marks: number[];
 } {
   const rules: string[] = [];
   const ipLines: string[] = [];
+  const routes: DefaultRoute[] = [];
   // A standby's MAC too: what the failed or the standby appliance forwards is never steered again.
   const macs = [
     ...new Set(
@@ -98,9 +100,9 @@ export function redirectScript(d: DomainRedirects): {
     rules.push(marking(false));
     // TEST-ONLY `svc-asymmetric` sabotage: the replies are routed straight back (not via the appliance).
     if (!sabotaged('svc-asymmetric')) rules.push(marking(true));
-    ipLines.push(
-      `route replace default via ${r.applianceIp} dev ${bridgeName(r.applianceVni)} onlink table ${mark}`,
-    );
+    const route = { gateway: r.applianceIp, dev: bridgeName(r.applianceVni), table: mark };
+    routes.push(route);
+    ipLines.push(`route replace default via ${route.gateway} dev ${route.dev} onlink table ${route.table}`);
   });
   const body = [
     '  chain pre {',
@@ -134,7 +136,7 @@ export function redirectScript(d: DomainRedirects): {
     '',
   ].join('\n');
   const marks = d.redirects.flatMap((r, i) => (r.mode === 'l3' ? [REDIRECT_MARK_BASE + i] : []));
-  return { script, comment, ipLines, marks };
+  return { script, comment, ipLines, routes, marks };
 }
 
 interface RuleJson {
@@ -147,6 +149,8 @@ export class RedirectProgrammer {
   private readonly programmed = new Map<string, string>();
   /** Router namespaces (re)programmed so far (the agent logs a pass that changed any). */
   changes = 0;
+  /** `ip` processes started (tests: a failover starts none once the nft session is up). */
+  ipProcesses = 0;
   /** Per router namespace, the nft script and policy-rule marks last programmed there. */
   private readonly programmedParts = new Map<string, { script: string; marks: string; ipLines: string }>();
 
@@ -167,7 +171,7 @@ export class RedirectProgrammer {
         this.programmedParts.delete(ns);
       }
     for (const [ns, d] of desired) {
-      const { script, comment, ipLines, marks } = redirectScript(d);
+      const { script, comment, ipLines, routes, marks } = redirectScript(d);
       const key = `${script}\n${ipLines.join('\n')}`;
       if (!full && this.programmed.get(ns) === key) continue;
       // No clear-then-add: the nft table is replaced atomically and routes are replaced in place, so
@@ -175,7 +179,7 @@ export class RedirectProgrammer {
       const errs: string[] = [];
       this.changes++;
       // An incremental pass trusts what this programmer last wrote: a failover (SVC-5) changes only a
-      // route, so it costs one `ip -batch` and no kernel read. A full pass reads the kernel.
+      // route, so it costs one session request (no process) and no kernel read. A full pass reads the kernel.
       const last = full ? undefined : this.programmedParts.get(ns);
       const current =
         last !== undefined
@@ -203,7 +207,15 @@ export class RedirectProgrammer {
       // Routes this programmer last wrote unchanged (a port or address change): no `ip` process either.
       const routesUnchanged =
         last !== undefined && last.ipLines === ipLines.join('\n') && lines.length === ipLines.length;
-      if (!routesUnchanged && lines.length) {
+      // Only routes to replace (a failover, SVC-5): through the session by rtnetlink, no `ip` process.
+      const routesOnly = lines.length === ipLines.length && agentNftSession.available;
+      const viaSession =
+        !routesUnchanged && routesOnly && routes.length
+          ? await agentNftSession.replaceRoutes(ns, routes)
+          : undefined;
+      if (!routesUnchanged && lines.length && viaSession?.rc !== 0) {
+        // Rule changes, no session, or the session failed (its error is then `ip`'s own, retold).
+        this.ipProcesses++;
         const ip = await run('ip', ['-n', ns, '-batch', '-'], { input: `${lines.join('\n')}\n` });
         if (ip.exitCode !== 0) errs.push(`redirect routes (${ns}): ${ip.stderr.trim().slice(0, 300)}`);
       }
@@ -221,6 +233,7 @@ export class RedirectProgrammer {
 
   /** The fwmarks of this programmer's policy rules in a namespace (read with `ip -j rule`). */
   private async rules(ns: string): Promise<Set<number>> {
+    this.ipProcesses++;
     const r = await run('ip', ['-n', ns, '-j', 'rule', 'show']);
     if (r.exitCode !== 0) return new Set();
     return new Set(
@@ -245,6 +258,7 @@ export class RedirectProgrammer {
     for (const mark of await this.rules(ns))
       lines.push(`rule del fwmark ${mark} priority ${REDIRECT_RULE_PRIORITY}`, `route flush table ${mark}`);
     if (!lines.length) return errors;
+    this.ipProcesses++;
     const del = await run('ip', ['-n', ns, '-force', '-batch', '-'], { input: `${lines.join('\n')}\n` });
     if (del.exitCode !== 0) errors.push(`redirect cleanup (${ns}): ${del.stderr.trim().slice(0, 300)}`);
     return errors;
