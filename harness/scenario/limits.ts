@@ -43,6 +43,7 @@ function durationLimit(path: Path): DurationLimit | undefined {
     case 'loss':
       return parent === 'budgets' ? { max: 10 * MINUTE, what: `the ${key} budget` } : undefined;
     case 'maxLossWindow':
+    case 'maxLossBeyondFaults':
     case 'settle':
       return { max: 10 * MINUTE, what: `\`${key}\`` };
     case 'duration':

@@ -235,7 +235,8 @@ function build(d: Obj, ctx: BuildCtx): Scenario {
   const fill = (steps: Step[]) => {
     for (const step of steps) {
       if (step.kind !== 'measure') continue;
-      if (Number.isNaN(step.maxLossWindowMs)) step.maxLossWindowMs = scenario.budgets.lossMs;
+      if (Number.isNaN(step.maxLossWindowMs) && step.maxLossBeyondFaultsMs === undefined)
+        step.maxLossWindowMs = scenario.budgets.lossMs;
       fill(step.during);
     }
   };
@@ -458,6 +459,8 @@ function buildStep(s: Obj, path: Path, id: string, ctx: BuildCtx, conformance: s
         kind,
         stream,
         maxLossWindowMs: m.maxLossWindow !== undefined ? parseDuration(m.maxLossWindow) : Number.NaN,
+        maxLossBeyondFaultsMs:
+          m.maxLossBeyondFaults !== undefined ? parseDuration(m.maxLossBeyondFaults) : undefined,
         maxLost: m.maxLost as number | undefined,
         during: (m.during as Obj[]).map((x, j) =>
           buildStep(x, [...path, kind, 'during', j], `${id}.${j}`, ctx, conformance, seed),

@@ -918,6 +918,11 @@ export const BASE_SCHEMA: Schema = {
         maxLossWindow: {
           $ref: '#/definitions/duration',
         },
+        maxLossBeyondFaults: {
+          $ref: '#/definitions/duration',
+          description:
+            'Instead of maxLossWindow: the bound is the time the faults inside this measure were actually held (start of the first apply to end of the last revert) plus this (e.g. T_conv: "back within T_conv after it heals").',
+        },
         maxLost: {
           type: 'integer',
           minimum: 0,

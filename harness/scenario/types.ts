@@ -136,6 +136,13 @@ export interface MeasureStep extends StepBase {
   stream: StreamSpec;
   /** Bound on the longest loss window, ms (defaults to the lossMs budget). */
   maxLossWindowMs: number;
+  /**
+   * `maxLossBeyondFaults`: the bound is instead the time the faults inside the measure were actually
+   * held (from the start of the first one's apply to the end of the last one's revert) plus this, ms:
+   * "back within T_conv after it heals", timed from the heal whatever the harness's own apply and
+   * revert cost on a busy machine.
+   */
+  maxLossBeyondFaultsMs: number | undefined;
   /** Bound on the total number of lost probes, if given. */
   maxLost: number | undefined;
   during: Step[];

@@ -272,4 +272,21 @@ describe('validation of what a check can prove', () => {
     const text = withTimeline('  - precondition: true\n    wait: 1s\n');
     expect(errorOf(text).issues[0]!.message).toMatch(/'precondition' applies to expect and wait-until steps/);
   });
+
+  it('takes maxLossBeyondFaults only without maxLossWindow and with a timed fault inside the measure', () => {
+    const measure = (bounds: string, during: string) =>
+      withTimeline(
+        `  - provision: all\n  - measure:\n      stream: { from: h1, to: h2 }\n${bounds}      during:\n${during}`,
+      );
+    const timed = '        - fault: { kind: link-down, link: leaf1:eth1, duration: 2s }\n';
+    expect(() => parseScenarioText(measure('      maxLossBeyondFaults: 1s\n', timed), FILE)).not.toThrow();
+    const both = measure('      maxLossWindow: 3s\n      maxLossBeyondFaults: 1s\n', timed);
+    const e1 = errorOf(both).issues[0]!;
+    expect(e1.message).toMatch(/maxLossWindow or maxLossBeyondFaults, not both/);
+    expect(e1.line).toBe(lineOf(both, 'maxLossBeyondFaults'));
+    const untimed = measure('      maxLossBeyondFaults: 1s\n', '        - wait: 1s\n');
+    const e2 = errorOf(untimed).issues[0]!;
+    expect(e2.message).toMatch(/has no fault with a duration/);
+    expect(e2.hint).toMatch(/add a `fault:` with `duration:`/);
+  });
 });

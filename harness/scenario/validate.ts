@@ -224,6 +224,16 @@ function oneKind(
   return undefined;
 }
 
+/** Whether steps (nested measures included) apply a fault that is reverted after its duration. */
+function hasTimedFault(steps: Obj[]): boolean {
+  return steps.some((s) => {
+    const fault = s.fault as Obj | undefined;
+    if (fault && fault.duration !== undefined) return true;
+    const nested = s.measure as Obj | undefined;
+    return nested !== undefined && hasTimedFault(arr(nested.during));
+  });
+}
+
 function checkStep(ctx: StepRefs, step: Obj, path: Path): void {
   const kind = oneKind(ctx, step, path, STEP_KINDS, 'timeline step');
   if (!kind) return;
@@ -315,6 +325,18 @@ function checkStep(ctx: StepRefs, step: Obj, path: Path): void {
       arr(m.during).forEach((s, j) => {
         checkStep(ctx, s, [...at, 'during', j]);
       });
+      if (m.maxLossBeyondFaults !== undefined && m.maxLossWindow !== undefined)
+        refs.error(
+          [...at, 'maxLossBeyondFaults'],
+          'a measure takes maxLossWindow or maxLossBeyondFaults, not both',
+          'keep maxLossBeyondFaults to time the bound from the heal, or maxLossWindow for a fixed bound',
+        );
+      else if (m.maxLossBeyondFaults !== undefined && !hasTimedFault(arr(m.during)))
+        refs.error(
+          [...at, 'maxLossBeyondFaults'],
+          'maxLossBeyondFaults bounds the loss by the faults held inside the measure, and this one has no fault with a duration',
+          'add a `fault:` with `duration:` under `during:`, or use maxLossWindow',
+        );
       return;
     }
     case 'chaos': {
