@@ -405,6 +405,7 @@ export class Agent {
     this.appliances?.stop();
     clearInterval(this.auditTimer);
     clearTimeout(this.retryTimer);
+    this.kernel.close();
     this.retryTimer = undefined;
     for (const link of this.links) link.stop();
   }
