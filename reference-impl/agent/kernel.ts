@@ -14,7 +14,7 @@ import {
   PORT_ALIAS_PREFIX,
   type VmNs,
 } from './model.ts';
-import { nftApply, nftListTable } from './nft-session.ts';
+import { nftApply, nftListTable, sessionNetnsAdd } from './nft-session.ts';
 import { type ActualExtras, noExtras, type Step } from './plan.ts';
 
 interface LinkJson {
@@ -431,13 +431,17 @@ export class Kernel {
     const isVm = (s: Step) => s.kind === 'ip' && s.ns !== undefined && s.ns.startsWith(this.vmPrefix);
     const vmIp = main.filter(isVm);
     const created: string[] = [];
+    // Created with their sysctls by the session helper (no process start).
+    const sysctlsSet = new Set<string>();
     // A namespace to create is missing: a session still in it holds a deleted one (and its devices).
     for (const s of main) if (s.kind === 'netns-add') this.sessions.forget(s.ns);
     await Promise.all(
       main
         .filter((s) => s.kind === 'netns-add')
         .map((s) =>
-          s.ns.startsWith(this.vmPrefix) ? this.addVmNamespace(s, errors, created) : this.runStep(s, errors),
+          s.ns.startsWith(this.vmPrefix)
+            ? this.addVmNamespace(s, errors, created, sysctlsSet)
+            : this.runStep(s, errors),
         ),
     );
     // A new VM namespace's `lo` comes up in its own batch when the plan has one (it has when its eth0
@@ -463,8 +467,8 @@ export class Kernel {
     const domains = [...domainIp.map((s) => this.runStep(s, errors)), ...early];
     // Started after the domain batches (which the VM batches wait for), beside them.
     const setups = main.flatMap((s) =>
-      s.kind === 'netns-add' && created.includes(s.ns)
-        ? [this.setUpNamespace(s, !withLo.has(s.ns), errors)]
+      s.kind === 'netns-add' && created.includes(s.ns) && !(sysctlsSet.has(s.ns) && withLo.has(s.ns))
+        ? [this.setUpNamespace(s, !withLo.has(s.ns), errors, sysctlsSet.has(s.ns))]
         : [],
     );
     await Promise.all(domains);
@@ -473,33 +477,56 @@ export class Kernel {
     return errors;
   }
 
-  /** Creates a VM namespace and names it in `created`. An existing name takes the full step. */
-  private async addVmNamespace(step: Step, errors: string[], created: string[]): Promise<void> {
+  /**
+   * Creates a VM namespace and names it in `created` (and in `sysctlsSet` when the session helper made
+   * it, sysctls included: no process start). An existing name, or a helper failure, takes the full
+   * step (create or open, `lo`, sysctls).
+   */
+  private async addVmNamespace(
+    step: Step,
+    errors: string[],
+    created: string[],
+    sysctlsSet: Set<string>,
+  ): Promise<void> {
     if (step.kind !== 'netns-add') return;
     this.commands++;
     const started = TRACE_ENABLED ? performance.now() : 0;
-    const add = await this.write('ip', ['netns', 'add', step.ns]);
+    const bySession = await sessionNetnsAdd(step.ns, step.sysctls);
+    const ok =
+      bySession === 'created' ||
+      (bySession === 'unavailable' && (await this.write('ip', ['netns', 'add', step.ns])).exitCode === 0);
     if (TRACE_ENABLED) traceCommand(this.options.hypervisor, step, performance.now() - started);
-    if (add.exitCode === 0) created.push(step.ns);
+    if (bySession === 'created') sysctlsSet.add(step.ns);
+    if (ok) created.push(step.ns);
     else await this.runStep(step, errors);
   }
 
-  /** A new VM namespace's sysctls (and `lo` when no batch of the plan brings it up): one process. */
-  private async setUpNamespace(step: Step, withLo: boolean, errors: string[]): Promise<void> {
+  /**
+   * A new VM namespace's sysctls (unless `sysctlsDone`) and `lo` (when no batch of the plan brings it
+   * up): one process.
+   */
+  private async setUpNamespace(
+    step: Step,
+    withLo: boolean,
+    errors: string[],
+    sysctlsDone = false,
+  ): Promise<void> {
     if (step.kind !== 'netns-add') return;
     this.commands++;
     const started = TRACE_ENABLED ? performance.now() : 0;
     const sysctls = step.sysctls.map(([k, v]) => `${k}=${v}`);
-    const setup = withLo
-      ? await this.write('ip', [
-          'netns',
-          'exec',
-          step.ns,
-          'sh',
-          '-c',
-          `ip link set lo up && sysctl -qw ${sysctls.join(' ')}`,
-        ])
-      : await this.write('ip', ['netns', 'exec', step.ns, 'sysctl', '-qw', ...sysctls]);
+    const setup = sysctlsDone
+      ? await this.write('ip', ['-n', step.ns, 'link', 'set', 'lo', 'up'])
+      : withLo
+        ? await this.write('ip', [
+            'netns',
+            'exec',
+            step.ns,
+            'sh',
+            '-c',
+            `ip link set lo up && sysctl -qw ${sysctls.join(' ')}`,
+          ])
+        : await this.write('ip', ['netns', 'exec', step.ns, 'sysctl', '-qw', ...sysctls]);
     if (TRACE_ENABLED)
       trace(
         `agent:${this.options.hypervisor}`,
