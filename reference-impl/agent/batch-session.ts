@@ -2,7 +2,7 @@
  * Long-lived `ip -force -batch -` and `bridge -force -batch -` processes, one per (tool, namespace),
  * for the namespaces an agent writes to on every attach (its router namespaces): a write then costs
  * no process start. On a busy 2-core machine a process start waits 30-150 ms for the CPU, and an
- * attach used to start one per namespace and tool one after another (docs/reference-implementation.md).
+ * attach used to start one per namespace and tool one after another (docs/reference-impl.md).
  *
  * Where a batch ends: after the caller's lines the session sends a line that is sure to fail (a show
  * of a device that cannot exist). With `-force` the tool goes on after a failed line and reports each
