@@ -101,7 +101,7 @@ class ControllerLink {
 
   stop(): void {
     this.stopped = true;
-    clearInterval(this.heartbeatTimer);
+    clearTimeout(this.heartbeatTimer);
     this.socket?.destroy();
   }
 
@@ -143,7 +143,7 @@ class ControllerLink {
     });
     socket.on('error', () => {});
     socket.on('close', () => {
-      clearInterval(this.heartbeatTimer);
+      clearTimeout(this.heartbeatTimer);
       const was = this.connected;
       this.connected = false;
       this.view.synced = false;
@@ -169,15 +169,9 @@ class ControllerLink {
         this.agent.log(
           `controller ${this.name} (${message.controller}) connected, protocol v${message.version}`,
         );
-        clearInterval(this.heartbeatTimer);
-        this.heartbeatTimer = setInterval(() => {
-          if (Date.now() - this.lastHeard > this.deadAfterMs) {
-            this.agent.log(`controller ${this.name}: no heartbeat for ${this.deadAfterMs} ms`);
-            this.socket?.destroy();
-            return;
-          }
-          this.send({ type: 'heartbeat', ts: Date.now() });
-        }, message.heartbeatMs);
+        // The agent's heartbeat answers the controller's (one wake-up per heartbeatMs, not two: an
+        // idle agent is idle); the watchdog wakes once per deadAfterMs of the controller being heard.
+        this.watchdog(this.deadAfterMs);
         break;
       }
       case 'error':
@@ -223,8 +217,23 @@ class ControllerLink {
         break;
       }
       case 'heartbeat':
+        this.send({ type: 'heartbeat', ts: Date.now() });
         break;
     }
+  }
+
+  /** Drops the connection when nothing was heard for deadAfterMs (checked when that time is up). */
+  private watchdog(delayMs: number): void {
+    clearTimeout(this.heartbeatTimer);
+    this.heartbeatTimer = setTimeout(() => {
+      const silentMs = Date.now() - this.lastHeard;
+      if (silentMs > this.deadAfterMs) {
+        this.agent.log(`controller ${this.name}: no heartbeat for ${this.deadAfterMs} ms`);
+        this.socket?.destroy();
+        return;
+      }
+      this.watchdog(this.deadAfterMs - silentMs + 1);
+    }, delayMs);
   }
 }
 
@@ -405,6 +414,7 @@ export class Agent {
     this.appliances?.stop();
     clearInterval(this.auditTimer);
     clearTimeout(this.retryTimer);
+    this.kernel.close();
     this.retryTimer = undefined;
     for (const link of this.links) link.stop();
   }

@@ -287,6 +287,52 @@ describe('agent datapath on namespace fixtures', () => {
     ).toBe(0);
   });
 
+  it('programs an attach with at most one process start on the hosting hypervisor and none elsewhere', async () => {
+    // Counted for real: every process the kernel writer starts (write processes, batch sessions started,
+    // reads). The router namespaces' batch sessions exist from the passes above; the VM namespace is
+    // made by the session helper; what is left is the new VM namespace's own batch.
+    const extra = (n: number) => ({
+      id: `va${n}`,
+      revision: 2,
+      subnet: 'a1',
+      hypervisor: 'hv1',
+      name: `va${n}`,
+      mac: `02:00:00:00:01:${n.toString(16).padStart(2, '0')}`,
+      ip: `10.1.1.${n}`,
+      securityGroups: [],
+      description: '',
+    });
+    const processes = (agent: Agent) =>
+      agent.kernel.writeProcesses + agent.kernel.sessions.starts + agent.kernel.readProcesses;
+    const attach = async (vports: ReturnType<typeof extra>[]) => {
+      world.loadSnapshot(snapshot((i) => `10.99.0.${i}`, vports));
+      const started: number[] = [];
+      for (const [i, hv] of fx.hypervisors.entries()) {
+        const agent = agents[i]!;
+        const desired = (await import('./model.ts')).deriveDesired(world.entriesFor(hv.name), {
+          prefix: PREFIX,
+          hypervisor: hv.name,
+          vtep: hv.vtep,
+          mtu: 1450,
+        });
+        const actual = await agent.kernel.read();
+        const before = processes(agent);
+        expect(await agent.kernel.apply(plan(desired, actual.model, actual.extras))).toEqual([]);
+        started.push(processes(agent) - before);
+      }
+      return started;
+    };
+    await attach([extra(0x21)]);
+    const [hosting, remote] = await attach([extra(0x21), extra(0x22)]);
+    expect(hosting).toBeLessThanOrEqual(1);
+    expect(remote).toBe(0);
+    expect(await ping(vm('hv1', 'va34'), '10.1.1.12')).toBe(true);
+    expect(await ping(vm('hv2', 'va2'), '10.1.1.34')).toBe(true);
+    world.loadSnapshot(snapshot((i) => `10.99.0.${i}`));
+    for (const [i, hv] of fx.hypervisors.entries())
+      expect(await agents[i]!.programEntries(world.entriesFor(hv.name))).toEqual([]);
+  });
+
   it('repairs drift from audit slices of one or two process starts each', async () => {
     const agent = agents[1]!;
     const dom2 = domainNsName({ prefix: PREFIX, hypervisor: 'hv2' }, 'da');

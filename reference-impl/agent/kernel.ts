@@ -5,6 +5,7 @@
 import { readdirSync } from 'node:fs';
 import { run } from '../../harness/util/exec.ts';
 import { TRACE_ENABLED, trace } from '../protocol/trace.ts';
+import { BatchSessions } from './batch-session.ts';
 import {
   type AgentNaming,
   type DomainNs,
@@ -13,7 +14,7 @@ import {
   PORT_ALIAS_PREFIX,
   type VmNs,
 } from './model.ts';
-import { nftApply, nftListTable } from './nft-session.ts';
+import { nftApply, nftListTable, sessionNetnsAdd } from './nft-session.ts';
 import { type ActualExtras, noExtras, type Step } from './plan.ts';
 
 interface LinkJson {
@@ -123,6 +124,14 @@ export class Kernel {
   commands = 0;
   /** Processes the agent itself started for reads (one per batch), for diagnostics and tests. */
   readProcesses = 0;
+  /**
+   * Processes the agent itself started for writes (namespace creation and setup, batches in VM and
+   * hypervisor namespaces, removals), for diagnostics and tests; router namespaces' batches go
+   * through `sessions` and count there, once per namespace and tool.
+   */
+  writeProcesses = 0;
+  /** Long-lived `ip`/`bridge` batch processes in the router (domain) namespaces. */
+  readonly sessions = new BatchSessions();
   private readsRunning = 0;
   private readQueue: Array<() => void> = [];
   private pendingReads: ReadRequest[] = [];
@@ -222,6 +231,11 @@ export class Kernel {
     this.commands++;
     const result = await nftApply(ns, script);
     return result.exitCode === 0 ? [] : [`nft (VXLAN receive normalisation): ${result.stderr.trim()}`];
+  }
+
+  /** Ends the batch sessions (agent stop). */
+  close(): void {
+    this.sessions.close();
   }
 
   get domainPrefix(): string {
@@ -417,11 +431,17 @@ export class Kernel {
     const isVm = (s: Step) => s.kind === 'ip' && s.ns !== undefined && s.ns.startsWith(this.vmPrefix);
     const vmIp = main.filter(isVm);
     const created: string[] = [];
+    // Created with their sysctls by the session helper (no process start).
+    const sysctlsSet = new Set<string>();
+    // A namespace to create is missing: a session still in it holds a deleted one (and its devices).
+    for (const s of main) if (s.kind === 'netns-add') this.sessions.forget(s.ns);
     await Promise.all(
       main
         .filter((s) => s.kind === 'netns-add')
         .map((s) =>
-          s.ns.startsWith(this.vmPrefix) ? this.addVmNamespace(s, errors, created) : this.runStep(s, errors),
+          s.ns.startsWith(this.vmPrefix)
+            ? this.addVmNamespace(s, errors, created, sysctlsSet)
+            : this.runStep(s, errors),
         ),
     );
     // A new VM namespace's `lo` comes up in its own batch when the plan has one (it has when its eth0
@@ -447,8 +467,8 @@ export class Kernel {
     const domains = [...domainIp.map((s) => this.runStep(s, errors)), ...early];
     // Started after the domain batches (which the VM batches wait for), beside them.
     const setups = main.flatMap((s) =>
-      s.kind === 'netns-add' && created.includes(s.ns)
-        ? [this.setUpNamespace(s, !withLo.has(s.ns), errors)]
+      s.kind === 'netns-add' && created.includes(s.ns) && !(sysctlsSet.has(s.ns) && withLo.has(s.ns))
+        ? [this.setUpNamespace(s, !withLo.has(s.ns), errors, sysctlsSet.has(s.ns))]
         : [],
     );
     await Promise.all(domains);
@@ -457,33 +477,56 @@ export class Kernel {
     return errors;
   }
 
-  /** Creates a VM namespace and names it in `created`. An existing name takes the full step. */
-  private async addVmNamespace(step: Step, errors: string[], created: string[]): Promise<void> {
+  /**
+   * Creates a VM namespace and names it in `created` (and in `sysctlsSet` when the session helper made
+   * it, sysctls included: no process start). An existing name, or a helper failure, takes the full
+   * step (create or open, `lo`, sysctls).
+   */
+  private async addVmNamespace(
+    step: Step,
+    errors: string[],
+    created: string[],
+    sysctlsSet: Set<string>,
+  ): Promise<void> {
     if (step.kind !== 'netns-add') return;
     this.commands++;
     const started = TRACE_ENABLED ? performance.now() : 0;
-    const add = await run('ip', ['netns', 'add', step.ns]);
+    const bySession = await sessionNetnsAdd(step.ns, step.sysctls);
+    const ok =
+      bySession === 'created' ||
+      (bySession === 'unavailable' && (await this.write('ip', ['netns', 'add', step.ns])).exitCode === 0);
     if (TRACE_ENABLED) traceCommand(this.options.hypervisor, step, performance.now() - started);
-    if (add.exitCode === 0) created.push(step.ns);
+    if (bySession === 'created') sysctlsSet.add(step.ns);
+    if (ok) created.push(step.ns);
     else await this.runStep(step, errors);
   }
 
-  /** A new VM namespace's sysctls (and `lo` when no batch of the plan brings it up): one process. */
-  private async setUpNamespace(step: Step, withLo: boolean, errors: string[]): Promise<void> {
+  /**
+   * A new VM namespace's sysctls (unless `sysctlsDone`) and `lo` (when no batch of the plan brings it
+   * up): one process.
+   */
+  private async setUpNamespace(
+    step: Step,
+    withLo: boolean,
+    errors: string[],
+    sysctlsDone = false,
+  ): Promise<void> {
     if (step.kind !== 'netns-add') return;
     this.commands++;
     const started = TRACE_ENABLED ? performance.now() : 0;
     const sysctls = step.sysctls.map(([k, v]) => `${k}=${v}`);
-    const setup = withLo
-      ? await run('ip', [
-          'netns',
-          'exec',
-          step.ns,
-          'sh',
-          '-c',
-          `ip link set lo up && sysctl -qw ${sysctls.join(' ')}`,
-        ])
-      : await run('ip', ['netns', 'exec', step.ns, 'sysctl', '-qw', ...sysctls]);
+    const setup = sysctlsDone
+      ? await this.write('ip', ['-n', step.ns, 'link', 'set', 'lo', 'up'])
+      : withLo
+        ? await this.write('ip', [
+            'netns',
+            'exec',
+            step.ns,
+            'sh',
+            '-c',
+            `ip link set lo up && sysctl -qw ${sysctls.join(' ')}`,
+          ])
+        : await this.write('ip', ['netns', 'exec', step.ns, 'sysctl', '-qw', ...sysctls]);
     if (TRACE_ENABLED)
       trace(
         `agent:${this.options.hypervisor}`,
@@ -491,6 +534,12 @@ export class Kernel {
         `vm-setup ns=${step.ns} ms=${(performance.now() - started).toFixed(1)}`,
       );
     if (setup.exitCode !== 0) errors.push(`setup ${step.ns}: ${setup.stderr.trim()}`);
+  }
+
+  /** One write process (counted: what an attach costs is mostly its process starts). */
+  private write(file: string, args: string[], options: { input?: string } = {}) {
+    this.writeProcesses++;
+    return run(file, args, options);
   }
 
   private async runStep(step: Step, errors: string[]): Promise<void> {
@@ -505,7 +554,7 @@ export class Kernel {
         // One process start: create the namespace, bring lo up and set its sysctls.
         this.commands++;
         const sysctls = step.sysctls.map(([k, v]) => `${k}=${v}`).join(' ');
-        const add = await run('sh', [
+        const add = await this.write('sh', [
           '-c',
           'ip netns add "$1" 2>/dev/null || ip netns exec "$1" true || exit 3; exec ip netns exec "$1" sh -c "ip link set lo up && sysctl -qw $2"',
           'sh',
@@ -518,7 +567,9 @@ export class Kernel {
       }
       case 'netns-del': {
         this.commands++;
-        const del = await run('ip', ['netns', 'delete', step.ns]);
+        // A session process in it would keep the namespace (and its devices) alive.
+        this.sessions.forget(step.ns);
+        const del = await this.write('ip', ['netns', 'delete', step.ns]);
         if (del.exitCode !== 0 && !/No such file/.test(del.stderr))
           errors.push(`ip netns delete ${step.ns}: ${del.stderr.trim()}`);
         break;
@@ -534,13 +585,18 @@ export class Kernel {
           for (const line of elsewhere) {
             const [dev, where] = line.slice('link del '.length).split('@') as [string, string];
             this.commands++;
-            await run('ip', ['-n', where, 'link', 'del', dev]);
+            await this.write('ip', ['-n', where, 'link', 'del', dev]);
           }
           ns = this.options.hvNetns;
           if (!lines.length) break;
         }
         this.commands++;
-        const result = await run(step.kind, [...(ns ? ['-n', ns] : []), '-force', '-batch', '-'], {
+        if (ns?.startsWith(this.domainPrefix)) {
+          const result = await this.sessions.run(step.kind, ns, lines);
+          if (!result.ok) errors.push(`${step.kind} -n ${ns} -batch: ${result.errors}`);
+          break;
+        }
+        const result = await this.write(step.kind, [...(ns ? ['-n', ns] : []), '-force', '-batch', '-'], {
           input: `${lines.join('\n')}\n`,
         });
         if (result.exitCode !== 0) {

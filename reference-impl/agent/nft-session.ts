@@ -51,6 +51,13 @@ export interface DefaultRoute {
   table: number;
 }
 
+/** A named namespace created (and its sysctls set) by the helper: no process start (nft_session.py). */
+export interface NetnsAddRequest {
+  op: 'netns-add';
+  ns: string;
+  sysctls: Array<[string, string]>;
+}
+
 interface Pending {
   resolve: (r: NftResult) => void;
 }
@@ -99,7 +106,14 @@ export class NftSession {
     return this.request({ ns, routes });
   }
 
-  private async request(req: NftRequest | { ns: string; routes: DefaultRoute[] }): Promise<NftResult> {
+  /** Creates a named namespace with its sysctls inside the helper (see `sessionNetnsAdd`). */
+  async addNetns(ns: string, sysctls: Array<[string, string]>): Promise<NftResult> {
+    return this.request({ op: 'netns-add', ns, sysctls });
+  }
+
+  private async request(
+    req: NftRequest | { ns: string; routes: DefaultRoute[] } | NetnsAddRequest,
+  ): Promise<NftResult> {
     const r = this.ensure();
     if (!(await r.ready)) return { rc: -1, out: '', err: this.unavailableReason };
     if (this.current !== r) return { rc: -1, out: '', err: 'nft session restarted before the request' };
@@ -258,4 +272,21 @@ export async function nftTableComment(ns: string | undefined, family: string, ta
   if (r.exitCode !== 0 || !r.stdout.trim()) return undefined;
   const listed = JSON.parse(r.stdout) as { nftables?: Array<{ table?: { comment?: string } }> };
   return listed.nftables?.find((x) => x.table)?.table?.comment;
+}
+
+/**
+ * Creates a named namespace with its sysctls through the session helper: `created`, `exists` (the
+ * name is taken), or `unavailable` (no helper, or /run/netns not set up yet: use `ip netns add`).
+ * Any other failure is its error text.
+ */
+export async function sessionNetnsAdd(
+  ns: string,
+  sysctls: Array<[string, string]>,
+): Promise<'created' | 'exists' | 'unavailable' | { error: string }> {
+  if (!agentNftSession.available) return 'unavailable';
+  const r = await agentNftSession.addNetns(ns, sysctls);
+  if (r.rc === 0) return 'created';
+  if (r.rc === 17) return 'exists';
+  if (r.rc === 2 || !agentNftSession.available) return 'unavailable';
+  return { error: r.err };
 }

@@ -7,7 +7,7 @@ context per namespace, created after setns() into it; the helper then returns to
 A namespace deleted and created again under the same name is a new inode: its context is replaced.
 
 Protocol: one JSON object a line on stdin {"id", "ns", "script", "json", "echo"} (no "ns": the
-helper's own namespace, which is the agent's), one a line on
+helper's own namespace, which is the agent's) or {"id", "op": "netns-add", "ns", "sysctls"}, one a line on
 stdout {"id", "rc", "out", "err"}. The first line written is {"ready": true} or {"ready": false,
 "err": ...} (python3-nftables missing: the caller falls back to one `nft` process per change).
 EOF on stdin ends the helper (the agent exited).
@@ -16,6 +16,7 @@ A request {"id", "ns", "routes": [{"gateway", "dev", "table"}]} instead replaces
 routes by rtnetlink (rtnl_routes.py) inside the namespace: a service chain's failover costs no `ip`
 process either. Answered like a script, {"id", "rc", "out": "", "err"}.
 """
+import ctypes
 import json
 import os
 import sys
@@ -23,7 +24,7 @@ import sys
 # The helpers run from the source tree (a lab's /srv): no __pycache__ written into it.
 sys.dont_write_bytecode = True
 import rtnl_routes
-from netns_enter import inside, netns_path
+from netns_enter import CLONE_NEWNET, HOME, inside, libc, netns_path
 
 
 def say(obj):
@@ -97,6 +98,55 @@ def serve(req):
     return {"rc": rc, "out": out, "err": err.replace(f"/proc/self/fd/{fd}", f"nft script in {ns or 'the agent namespace'}")}
 
 
+MS_BIND = 4096
+libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_void_p]
+
+
+netns_dir_seen = False
+
+
+def netns_dir_mounted():
+    """Whether `ip netns add` has made /run/netns its mount (once seen, not read again: mountinfo has a
+    line per named namespace, and an attach must not cost what the lab's size does)."""
+    global netns_dir_seen
+    if not netns_dir_seen:
+        # A bind mount of the same file system (what `ip netns add` makes) escapes os.path.ismount.
+        with open("/proc/self/mountinfo") as f:
+            netns_dir_seen = any(line.split()[4] == "/run/netns" for line in f)
+    return netns_dir_seen
+
+
+def netns_add(req):
+    """A named namespace as `ip netns add` makes it (a bind mount of a new network namespace on
+    /run/netns/<name>), and its sysctls written from inside it, without starting a process: an attach
+    creates a VM namespace, and two process starts (`ip netns add`, `ip netns exec ... sysctl`) were
+    most of its time on a busy machine. rc 17: the name exists (the caller takes its full path);
+    rc 2: /run/netns is not yet the shared mount `ip netns add` makes it (the caller uses `ip`)."""
+    path = netns_path(req["ns"])
+    if not netns_dir_mounted():
+        return {"rc": 2, "out": "", "err": "/run/netns is not set up yet"}
+    try:
+        os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0))
+    except FileExistsError:
+        return {"rc": 17, "out": "", "err": f"{path} exists"}
+    if libc.unshare(CLONE_NEWNET) != 0:
+        os.unlink(path)
+        return {"rc": 1, "out": "", "err": f"unshare: {os.strerror(ctypes.get_errno())}"}
+    try:
+        if libc.mount(b"/proc/thread-self/ns/net", path.encode(), b"none", MS_BIND, None) != 0:
+            err = os.strerror(ctypes.get_errno())
+            os.unlink(path)
+            return {"rc": 1, "out": "", "err": f"bind mount {path}: {err}"}
+        # /proc/sys/net is the namespace of the task that opens it: this one's, until setns below.
+        for key, value in req.get("sysctls", []):
+            with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
+                f.write(value)
+        return {"rc": 0, "out": "", "err": ""}
+    finally:
+        if libc.setns(HOME, CLONE_NEWNET) != 0:
+            os._exit(3)
+
+
 say({"ready": True, "pid": os.getpid()})
 for line in sys.stdin:
     if not line.strip():
@@ -104,7 +154,7 @@ for line in sys.stdin:
     req = json.loads(line)
     try:
         forget_gone()
-        res = serve(req)
+        res = netns_add(req) if req.get("op") == "netns-add" else serve(req)
     except Exception as err:  # noqa: BLE001 - every failure is the request's answer, never the helper's end
         res = {"rc": -1, "out": "", "err": f"{type(err).__name__}: {err}"}
     res["id"] = req.get("id")

@@ -14,7 +14,10 @@
  *   agent → controller  observe {vport, mac, ip}         (1.1) a local VM announced a new MAC for its IP
  *                                                        (gratuitous ARP); the controller makes it the
  *                                                        vport's effective MAC (`vport.observedMac`)
- *   both                heartbeat {ts}                   every heartbeatMs; silence for deadAfterMs = dead
+ *   controller → agent  heartbeat {ts}                   every heartbeatMs; silence for deadAfterMs = dead
+ *   agent → controller  heartbeat {ts}                   in answer to each of the controller's (an idle
+ *                                                        agent wakes once per heartbeatMs, not twice);
+ *                                                        silence for deadAfterMs = dead
  *
  * State is a set of keyed entries; `seq` increases by one per sync/update within an `epoch` (a new
  * epoch per connection), so the agent detects a gap and asks for a resync (`resync {}`). An agent may
