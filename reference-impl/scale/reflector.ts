@@ -22,11 +22,25 @@ export interface ScaleReflector {
   /** The host end's address: the controller's source address and router id. */
   controllerAddress: string;
   frr: FrrInstance;
-  /** EVPN prefixes FRR accepted from the controller (`show bgp l2vpn evpn summary json`, pfxRcd). */
-  received(): Promise<number>;
+  /** The controller's session as FRR sees it (`show bgp l2vpn evpn summary json`). */
+  client(): Promise<ReflectorClient>;
   /** Every EVPN route in FRR's table (`show bgp l2vpn evpn route json`). */
   routes(): Promise<ReflectedRoute[]>;
   destroy(): Promise<void>;
+}
+
+export interface ReflectorClient {
+  state: string;
+  /** EVPN prefixes accepted from the controller. */
+  received: number;
+  /** Sessions with the controller that went down (each one a full re-announcement). */
+  dropped: number;
+}
+
+interface SummaryPeerJson {
+  state?: string;
+  pfxRcd?: number;
+  connectionsDropped?: number;
 }
 
 export type ReflectedRoute =
@@ -198,11 +212,16 @@ export async function startScaleReflector(prefix: string): Promise<ScaleReflecto
       address,
       controllerAddress,
       frr: instance,
-      async received() {
-        const summary = await instance.vtyshJson<{ peers?: Record<string, { pfxRcd?: number }> }>(
+      async client() {
+        const summary = await instance.vtyshJson<{ peers?: Record<string, SummaryPeerJson> }>(
           'show bgp l2vpn evpn summary json',
         );
-        return summary.peers?.[controllerAddress]?.pfxRcd ?? 0;
+        const peer = summary.peers?.[controllerAddress];
+        return {
+          state: peer?.state ?? 'absent',
+          received: peer?.pfxRcd ?? 0,
+          dropped: peer?.connectionsDropped ?? 0,
+        };
       },
       async routes() {
         return parseEvpnRoutes(await instance.vtyshJson('show bgp l2vpn evpn route json'));

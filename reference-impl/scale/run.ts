@@ -111,6 +111,8 @@ export interface ReflectorResult {
   received: number;
   /** From the ramp's last API call until FRR had accepted `expected` prefixes, ms (undefined: never). */
   readyMs: number | undefined;
+  /** Times FRR saw the controller's session go down during the run (0 when healthy). */
+  sessionDrops: number;
   verdict: { ok: boolean; type2: number; type3: number; message: string };
 }
 
@@ -328,11 +330,8 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
     if (rr) {
       const reflector = rr;
       const peered = await pollUntil(
-        () =>
-          reflector.frr.vtyshJson<{ peers?: Record<string, { state?: string }> }>(
-            'show bgp l2vpn evpn summary json',
-          ),
-        (s) => s.peers?.[reflector.controllerAddress]?.state === 'Established',
+        () => reflector.client(),
+        (c) => c.state === 'Established',
         { timeoutMs: 30_000, intervalMs: 200, what: 'the controller peered with the reflector' },
       );
       if (!peered.ok)
@@ -383,11 +382,11 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
       reflector
         ? pollUntil(
             async () => {
-              const n = await reflector.received();
-              if (n === expectedRoutes.total) rrReadyAt ??= performance.now();
-              return n;
+              const c = await reflector.client();
+              if (c.received === expectedRoutes.total) rrReadyAt ??= performance.now();
+              return c;
             },
-            (n) => n === expectedRoutes.total,
+            (c) => c.received === expectedRoutes.total,
             {
               timeoutMs: options.settleMs ?? 60_000,
               intervalMs: 250,
@@ -463,7 +462,8 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
       const verdict = reflectorVerdict(expectedRoutes, await reflector.routes());
       reflectorResult = {
         expected: expectedRoutes.total,
-        received: polled.value ?? 0,
+        received: polled.value?.received ?? 0,
+        sessionDrops: (await reflector.client()).dropped,
         readyMs: rrReadyAt === undefined ? undefined : rrReadyAt - lastApiAt,
         verdict,
       };

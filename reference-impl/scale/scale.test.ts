@@ -56,7 +56,7 @@ describe('scale tier (1k ports, 50 simulated + 2 real hypervisors)', () => {
     expect(rr?.verdict.type3).toBe(type3);
     expect(rr?.readyMs, 'time from the last API call to the reflector holding every route').toBeDefined();
     console.log(
-      `reflector: ${rr?.verdict.message}; all ${rr?.expected} routes ${rr?.readyMs?.toFixed(0)} ms after the last API call`,
+      `reflector: ${rr?.verdict.message}; all ${rr?.expected} routes ${rr?.readyMs?.toFixed(0)} ms after the last API call; BGP session drops: ${rr?.sessionDrops}`,
     );
   });
 
