@@ -115,6 +115,9 @@ export async function main(argv: string[]): Promise<void> {
       const rr = result.reflector;
       const name = i === 0 ? 'scale_rr' : `scale_rr_${n}`;
       console.log(`  reflector ${rr.verdict.ok ? 'holds every route' : 'DIFFERS'}: ${rr.verdict.message}`);
+      console.log(
+        `  from the last API call: every route at the reflector after ${rr.readyMs === undefined ? 'never' : `${(rr.readyMs / 1000).toFixed(2)} s`}, every port acknowledged by its agents after ${(rr.agentsReadyMs / 1000).toFixed(2)} s`,
+      );
       console.log(`  the controller's BGP session went down ${rr.sessionDrops} times during the run`);
       console.log(`BENCH ${name}_routes ${rr.received} routes`);
       if (rr.readyMs === undefined) console.log('  reflector never held every route within the settle time');

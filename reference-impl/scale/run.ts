@@ -111,6 +111,8 @@ export interface ReflectorResult {
   received: number;
   /** From the ramp's last API call until FRR had accepted `expected` prefixes, ms (undefined: never). */
   readyMs: number | undefined;
+  /** For comparison, from the same last API call until the last port was acknowledged by its agents, ms. */
+  agentsReadyMs: number;
   /** Times FRR saw the controller's session go down during the run (0 when healthy). */
   sessionDrops: number;
   verdict: { ok: boolean; type2: number; type3: number; message: string };
@@ -465,6 +467,7 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
         received: polled.value?.received ?? 0,
         sessionDrops: (await reflector.client()).dropped,
         readyMs: rrReadyAt === undefined ? undefined : rrReadyAt - lastApiAt,
+        agentsReadyMs: begin + wallMs - lastApiAt,
         verdict,
       };
       log(`reflector: ${verdict.message}`);
