@@ -1,16 +1,21 @@
 /**
  * `npm run bench -- scale [--ports 10000[,50000]] [--hypervisors 500] [--spread 10] [--churn 300]
- * [--churn-rate 20]`: the scale tier (docs/scale.md). For each port count: a fresh directory and
+ * [--churn-rate 20] [--no-reflector] [--prefix <ns prefix>]`: the scale tier (docs/scale.md). For each port count: a fresh directory and
  * controller (their own processes) and `hypervisors` simulated hypervisors (this process); the ports
  * are created through the directory API (16 calls in flight) and each is timed from its API call to
  * the acknowledgement of the last relevant simulated hypervisor (SCALE-1). At the first port count,
  * `churn` security-group membership changes follow at `churn-rate` per second (SCALE-2), and the
  * controller's RSS/CPU and the programmed set elements are sampled along the ramp (SCALE-3).
  *
- * BENCH lines: scale_ports_<N>_p50_ms|p95_ms|p99_ms, scale_ports_<N>_wall_s, scale_ports_<N>_ready,
+ * The controller peers with a real FRR route reflector (namespace `<prefix>rr`; `--no-reflector`: none,
+ * in-memory EVPN); after the ramp its EVPN table must hold exactly the routes the intent implies.
+ *
+ * BENCH lines: scale_rr_routes, scale_rr_routes_ready_s (first port count; later ones
+ * scale_rr_<N>_routes, scale_rr_<N>_routes_ready_s), scale_ports_<N>_p50_ms|p95_ms|p99_ms, scale_ports_<N>_wall_s, scale_ports_<N>_ready,
  * scale_controller_rss_mb_per_1k_ports, scale_churn_p95_ms (and p50/p99, rate), scale_growth_r2_rss.
  */
 import { parseArgs } from 'node:util';
+import { fixturePrefix } from '../harness/util/fixture-prefix.ts';
 import { linearFit, runScale, scale2Verdict, scale3Verdict } from '../reference-impl/scale/run.ts';
 
 const label = (n: number) => (n % 1000 === 0 ? `${n / 1000}k` : String(n));
@@ -24,6 +29,8 @@ export async function main(argv: string[]): Promise<void> {
       spread: { type: 'string', default: '10' },
       churn: { type: 'string', default: '300' },
       'churn-rate': { type: 'string', default: '20' },
+      'no-reflector': { type: 'boolean', default: false },
+      prefix: { type: 'string', default: fixturePrefix('osb', '-') },
     },
   });
   const counts = (values.ports as string).split(',').map(Number);
@@ -44,6 +51,7 @@ export async function main(argv: string[]): Promise<void> {
       ...(i === 0 && Number(values.churn) > 0
         ? { churn: { changes: Number(values.churn), perSecond: Number(values['churn-rate']) } }
         : {}),
+      ...(values['no-reflector'] ? {} : { reflector: { prefix: values.prefix as string } }),
       settleMs: 120_000,
       log: (l) => console.log(`  ${l}`),
     });
@@ -102,6 +110,19 @@ export async function main(argv: string[]): Promise<void> {
       console.log(`BENCH scale_churn_p50_ms ${c.p50.toFixed(0)} ms`);
       console.log(`BENCH scale_churn_p95_ms ${c.p95.toFixed(0)} ms`);
       console.log(`BENCH scale_churn_p99_ms ${c.p99.toFixed(0)} ms`);
+    }
+    if (result.reflector) {
+      const rr = result.reflector;
+      const name = i === 0 ? 'scale_rr' : `scale_rr_${n}`;
+      console.log(`  reflector ${rr.verdict.ok ? 'holds every route' : 'DIFFERS'}: ${rr.verdict.message}`);
+      console.log(
+        `  from the last API call: every route at the reflector after ${rr.readyMs === undefined ? 'never' : `${(rr.readyMs / 1000).toFixed(2)} s`}, every port acknowledged by its agents after ${(rr.agentsReadyMs / 1000).toFixed(2)} s`,
+      );
+      console.log(`  the controller's BGP session went down ${rr.sessionDrops} times during the run`);
+      console.log(`BENCH ${name}_routes ${rr.received} routes`);
+      if (rr.readyMs === undefined) console.log('  reflector never held every route within the settle time');
+      else console.log(`BENCH ${name}_routes_ready_s ${(rr.readyMs / 1000).toFixed(2)} s`);
+      if (!rr.verdict.ok) failures.push(`reflector at ${r.count} ports: ${rr.verdict.message}`);
     }
     if (r.ready !== r.count) failures.push(`SCALE-1 at ${r.count} ports: ${r.ready}/${r.count} ready`);
   }

@@ -22,6 +22,13 @@ import { createUnderlay, ping, type UnderlayFixture } from '../agent/fixtures/un
 import { vmNsName } from '../agent/model.ts';
 import { SimulatedHypervisors } from '../agent/simulated.ts';
 import { DirectoryClient } from '../directory/client.ts';
+import {
+  expectedEvpnRoutes,
+  REFLECTOR_ASN,
+  reflectorVerdict,
+  type ScaleReflector,
+  startScaleReflector,
+} from './reflector.ts';
 
 export const PORTS_PER_DOMAIN = 100;
 
@@ -44,6 +51,12 @@ export interface ScaleOptions {
    * ping answered from the first real hypervisor's VM (the data plane, sampled independently of acks).
    */
   real?: { prefix: string; count: number };
+  /**
+   * A real FRR route reflector (reference-impl/scale/reflector.ts, namespace `<prefix>rr`) the
+   * controller peers with: after the ramp, its EVPN table is compared with the routes the intent
+   * implies (one type-2 per port, one type-3 per VNI per hosting VTEP).
+   */
+  reflector?: { prefix: string };
   /** OTWIN_SABOTAGE for the controller (tests/sabotage). */
   sabotage?: string;
   log?: (line: string) => void;
@@ -87,6 +100,22 @@ export interface ScaleResult {
   sessionLosses: { heartbeat: number; closed: number };
   /** Per sampled real VM (after the first): ms from its API call to a ping answered, or undefined. */
   sampledPings: Array<{ vm: string; ms: number | undefined }>;
+  /** With `reflector`: what FRR held after the ramp, against the intent. */
+  reflector: ReflectorResult | undefined;
+}
+
+export interface ReflectorResult {
+  /** EVPN routes the intent implies after the ramp. */
+  expected: number;
+  /** EVPN prefixes FRR had accepted from the controller when the poll ended. */
+  received: number;
+  /** From the ramp's last API call until FRR had accepted `expected` prefixes, ms (undefined: never). */
+  readyMs: number | undefined;
+  /** For comparison, from the same last API call until the last port was acknowledged by its agents, ms. */
+  agentsReadyMs: number;
+  /** Times FRR saw the controller's session go down during the run (0 when healthy). */
+  sessionDrops: number;
+  verdict: { ok: boolean; type2: number; type3: number; message: string };
 }
 
 function latencies(values: number[], count: number): Latencies {
@@ -185,6 +214,7 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
   let sims: SimulatedHypervisors | undefined;
   let underlay: UnderlayFixture | undefined;
   const realAgents: Agent[] = [];
+  let rr: ScaleReflector | undefined;
   try {
     const token = 'scale-token';
     const secretFile = join(dir, 'agent.secret');
@@ -204,6 +234,7 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
       id: `sim${i + 1}`,
       vtep: `10.${100 + Math.floor(i / 250)}.${Math.floor(i / 250) % 250}.${(i % 250) + 1}`,
     }));
+    const vtepOf = new Map(hvs.map((h) => [h.id, h.vtep]));
     await parallel(hvs, concurrency, (h) =>
       client.create('hypervisors', { id: h.id, name: h.id, zone: 'z1', vtep: h.vtep }),
     );
@@ -238,9 +269,21 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
         });
       });
     }
+    if (options.reflector) rr = await startScaleReflector(options.reflector.prefix);
+    const bgpArgs = rr
+      ? [
+          '--router-id',
+          rr.controllerAddress,
+          '--local-as',
+          String(REFLECTOR_ASN),
+          '--peer',
+          `${rr.address}:${REFLECTOR_ASN}`,
+        ]
+      : [];
     const controller = startRole(
       'reference-impl/bin/controller.ts',
       [
+        ...bgpArgs,
         '--id',
         'c1',
         '--zone',
@@ -286,6 +329,17 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
       realAgents.push(agent);
     }
     log(`${hvs.length} simulated hypervisors synced with controller c1 (pid ${pid})`);
+    if (rr) {
+      const reflector = rr;
+      const peered = await pollUntil(
+        () => reflector.client(),
+        (c) => c.state === 'Established',
+        { timeoutMs: 30_000, intervalMs: 200, what: 'the controller peered with the reflector' },
+      );
+      if (!peered.ok)
+        throw new Error(`the controller never peered with the FRR reflector in ${rr.ns} (30 s)`);
+      log(`controller c1 peered with the FRR route reflector ${rr.address} (${rr.ns})`);
+    }
 
     // SCALE-1: ports, timed from each API call.
     const ports = Array.from({ length: options.ports }, (_, i) => {
@@ -314,6 +368,35 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
       }
       return last;
     };
+    // The reflector is watched from the ramp's last API call, alongside the agents' acknowledgements.
+    let lastApiAt = 0;
+    const expectedRoutes = expectedEvpnRoutes(
+      ports.map((p) => ({
+        mac: p.mac,
+        ip: p.ip,
+        vtep: vtepOf.get(p.hv) as string,
+        vni: 10_000 + p.domain,
+      })),
+    );
+    const reflector = rr;
+    let rrReadyAt: number | undefined;
+    const watchReflector = () =>
+      reflector
+        ? pollUntil(
+            async () => {
+              const c = await reflector.client();
+              if (c.received === expectedRoutes.total) rrReadyAt ??= performance.now();
+              return c;
+            },
+            (c) => c.received === expectedRoutes.total,
+            {
+              timeoutMs: options.settleMs ?? 60_000,
+              intervalMs: 250,
+              what: 'the reflector holding every route',
+            },
+          )
+        : undefined;
+    let rrPoll: ReturnType<typeof watchReflector>;
     // Ten batches: each is created (`concurrency` calls in flight), then awaited until every port so far
     // is ready, then the controller and the programmed elements are sampled (SCALE-3 compares
     // settled states, not a backlog). Once a batch never settles (a bug), later ones are not awaited.
@@ -338,6 +421,10 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
         hosting.set(p.domain, hostsNow);
       });
       const created = ports.slice(0, from + batch);
+      if (created.length === ports.length) {
+        lastApiAt = performance.now();
+        rrPoll = watchReflector();
+      }
       if (settled.ok)
         settled = await pollUntil(
           () => created.filter((p) => readyAt(p) === undefined).length,
@@ -370,6 +457,21 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
     log(
       `ports: ${times.length}/${ports.length} ready${settled.ok ? '' : ` (${missing.length} never: ${missing.slice(0, 5).join(', ')} ...)`}`,
     );
+
+    let reflectorResult: ReflectorResult | undefined;
+    if (reflector && rrPoll) {
+      const polled = await rrPoll;
+      const verdict = reflectorVerdict(expectedRoutes, await reflector.routes());
+      reflectorResult = {
+        expected: expectedRoutes.total,
+        received: polled.value?.received ?? 0,
+        sessionDrops: (await reflector.client()).dropped,
+        readyMs: rrReadyAt === undefined ? undefined : rrReadyAt - lastApiAt,
+        agentsReadyMs: begin + wallMs - lastApiAt,
+        verdict,
+      };
+      log(`reflector: ${verdict.message}`);
+    }
 
     const sampledPings =
       settled.ok && underlay ? await samplePings(client, underlay, options.real?.prefix as string) : [];
@@ -446,6 +548,7 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
       missing,
       sampledPings,
       sessionLosses: { ...simulated.sessionLosses },
+      reflector: reflectorResult,
     };
   } finally {
     sims?.stop();
@@ -456,6 +559,7 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
       await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
       if (r.child.exitCode === null) r.child.kill('SIGKILL');
     }
+    await rr?.destroy();
     rmSync(dir, { recursive: true, force: true });
   }
 }
