@@ -17,7 +17,8 @@
 import { run } from '../../harness/util/exec.ts';
 import type { Entry } from '../protocol/messages.ts';
 import { sabotaged } from '../sabotage.ts';
-import { ApplianceProber, PYTHON } from './appliance-prober.ts';
+import { ApplianceProber } from './appliance-prober.ts';
+import { PYTHON } from './helper-process.ts';
 import { type AgentNaming, domainNsName } from './model.ts';
 
 export const PROBE_INTERVAL_MS = 100;

@@ -9,16 +9,12 @@
  * restarted; one that dies within CRASH_LOOP_MS of its start counts as unavailable.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { PYTHON, socketOf } from './helper-process.ts';
 
 const HELPER = join(import.meta.dirname, 'appliance_prober.py');
-/** scapy and the agent's other helpers are Debian packages: only the system interpreter has them. */
-export const PYTHON = '/usr/bin/python3';
 const CRASH_LOOP_MS = 1_000;
-
-const socketOf = (stream: unknown) => stream as Socket;
 
 export interface ProberTarget {
   /** The caller's name for this probe series (a verdict names it). */

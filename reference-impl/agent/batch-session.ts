@@ -15,8 +15,8 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
-import type { Socket } from 'node:net';
 import { createInterface } from 'node:readline';
+import { socketOf } from './helper-process.ts';
 
 export type BatchTool = 'ip' | 'bridge';
 
@@ -47,8 +47,6 @@ function namespaceInode(ns: string): number | undefined {
     return undefined;
   }
 }
-
-const socketOf = (stream: unknown) => stream as Socket;
 
 class BatchProcess {
   readonly child: ChildProcess;

@@ -12,20 +12,15 @@
  * failover, redirect.ts) by rtnetlink, so that costs no `ip` process either.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { type ExecResult, run } from '../../harness/util/exec.ts';
+import { PYTHON, socketOf } from './helper-process.ts';
 
 const HELPER = join(import.meta.dirname, 'nft_session.py');
-/** scapy and python3-nftables are Debian packages: only the system interpreter has them. */
-const PYTHON = '/usr/bin/python3';
 /** A helper that died sooner than this after its start is not restarted at once (crash loop). */
 const CRASH_LOOP_MS = 1_000;
 const RESTART_DELAY_MS = 2_000;
-
-/** The child's pipes are sockets: ref/unref decide whether they keep the process alive. */
-const socketOf = (stream: unknown) => stream as Socket;
 
 export interface NftResult {
   /** 0: applied. */
