@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- attach [--count 200] [--hogs 2] [--idle-seconds 60] [--keep] [--lab-name otf-2az]`:
+ * `npm run bench -- attach [--count 200] [--hogs 2] [--idle-seconds 60] [--pairs 5] [--seconds 3] [--keep] [--lab-name otf-2az]`:
  * deploys labs/reference-2az.clab.yml (roles traced, OTWIN_REF_TRACE=1), attaches `count` vports
  * round-robin over the four hypervisors of both zones through the directory API, and measures for
  * each the time from the API call until the new VM answers a probe VM on every hypervisor.
@@ -10,17 +10,19 @@
  * the call's timestamp. The roles' trace gives the per-stage table (bench/_attach-stages.ts).
  *
  * Then the idle cost: CPU of each agent (with its children) over `--idle-seconds` with nothing to do,
- * and iperf3 VM→VM across zones over the reference datapath divided by iperf3 between the same two
- * hypervisors over the same underlay path with the VM's segment size (a plain veth pair for information).
+ * and the overlay's throughput cost, measured by the same code as `bench throughput` (bench/_throughput.ts):
+ * the median of `--pairs` interleaved iperf3 pairs of `--seconds` each, VM→VM across zones over the
+ * reference datapath against the same two hypervisors over the same underlay path with the VM's
+ * segment size (a plain veth pair for information).
  * `--hogs N` runs N busy loops beside the benchmark (a busy CI runner) and names the figures so.
  *
  * BENCH lines: attach_reachable_p50_ms|p95|p99, attach_p95_growth_<count>_vs_100 (p95 of the last 100
- * attaches / p95 of the first 100, from 200 attaches on), idle_cpu_pct_per_agent, overlay_vs_underlay_ratio.
+ * attaches / p95 of the first 100, from 200 attaches on), idle_cpu_pct_per_agent,
+ * overlay_vs_underlay_ratio (median of the pairs) and overlay_vs_underlay_ratio_min|_max.
  */
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
-import { loadavg } from 'node:os';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { raiseNeighbourTables } from '../harness/kernel/neigh.ts';
@@ -28,11 +30,12 @@ import { getRuntime } from '../harness/runtime/index.ts';
 import type { DeployedLab } from '../harness/runtime/runtime.ts';
 import { loadTopology } from '../harness/topology/load.ts';
 import { ProbeServer } from '../harness/traffic/server.ts';
-import { run, runOk } from '../harness/util/exec.ts';
+import { run } from '../harness/util/exec.ts';
 import { waitFor } from '../harness/util/poll.ts';
 import { DirectoryClient } from '../reference-impl/directory/client.ts';
 import { lab2azFile, lab2azFiles } from '../reference-impl/lab-2az.ts';
 import { type AttachTiming, percentile, readTraces, stageTable } from './_attach-stages.ts';
+import { loadAverage, mtuOf, reportThroughput } from './_throughput.ts';
 
 const HVS = ['hv1', 'hv2', 'hv3', 'hv4'];
 const TRACED_NODES = ['directory', 'c1', 'c2', ...HVS];
@@ -41,52 +44,7 @@ const WINDOW = 100;
 const vtepOf = (hv: string) => `10.0.${HVS.indexOf(hv) + 1}.2`;
 
 const now = () => performance.timeOrigin + performance.now();
-const load = () =>
-  loadavg()
-    .map((l) => l.toFixed(2))
-    .join(' ');
-
-async function iperf(
-  server: (argv: string[]) => Promise<{ exitCode: number; stdout: string }>,
-  client: (argv: string[]) => Promise<{ exitCode: number; stdout: string; stderr: string }>,
-  address: string,
-  seconds: number,
-  mss?: number,
-): Promise<number> {
-  const srv = server(['iperf3', '-s', '-1', '-p', '5399']);
-  // The client starts once the server listens (its own namespace's socket table), not after a guess.
-  await waitFor(
-    () => server(['ss', '-Hltn', 'sport = :5399']),
-    (r) => r.exitCode === 0 && r.stdout.trim() !== '',
-    { timeoutMs: 10_000, intervalMs: 20, what: `iperf3 server listening for ${address}` },
-  );
-  const out = await client([
-    'iperf3',
-    '-c',
-    address,
-    '-p',
-    '5399',
-    '-t',
-    String(seconds),
-    ...(mss ? ['-M', String(mss)] : []),
-    '-J',
-  ]);
-  await srv;
-  if (out.exitCode !== 0) throw new Error(`iperf3 failed: ${out.stderr || out.stdout.slice(0, 300)}`);
-  const json = JSON.parse(out.stdout) as { end: { sum_received: { bits_per_second: number } } };
-  return json.end.sum_received.bits_per_second;
-}
-
-/** The MTU of `eth0` as `exec` sees it (a VM's or a hypervisor's namespace). */
-async function mtuOf(
-  exec: (argv: string[]) => Promise<{ exitCode: number; stdout: string }>,
-  ifname: string,
-): Promise<number> {
-  const out = await exec(['ip', '-j', 'link', 'show', ifname]);
-  const [link] = JSON.parse(out.stdout || '[]') as Array<{ mtu?: number }>;
-  if (out.exitCode !== 0 || !link?.mtu) throw new Error(`no MTU for ${ifname}: ${out.stdout.slice(0, 200)}`);
-  return link.mtu;
-}
+const load = loadAverage;
 
 /** CPU ticks (user + system) of a process and its live descendants, plus its reaped children. */
 function cpuTicks(pid: number): number {
@@ -160,7 +118,9 @@ export async function main(argv: string[]): Promise<void> {
     options: {
       count: { type: 'string', default: '200' },
       keep: { type: 'boolean', default: false },
-      seconds: { type: 'string', default: '5' },
+      // Throughput (bench/_throughput.ts): interleaved overlay/underlay iperf3 pairs, seconds each.
+      pairs: { type: 'string', default: '5' },
+      seconds: { type: 'string', default: '3' },
       // Lab name (and VM namespace prefix): give parallel runs distinct names.
       'lab-name': { type: 'string', default: 'otf-2az' },
       // Busy loops competing for the CPU during the whole run (a busy CI runner).
@@ -352,51 +312,24 @@ export async function main(argv: string[]): Promise<void> {
     // Throughput: reference datapath VM→VM across hypervisors (z1 hv1 → z2 hv3), against the same two
     // hypervisors talking over the same underlay path (VTEP to VTEP) with the VM's TCP segment size, so
     // the ratio is what the overlay costs, not a longer path or bigger packets.
-    const seconds = Number(values.seconds);
     const vmMss = (await mtuOf((x) => vmExec('hv1', 'probe1', x), 'eth0')) - 40;
-    const overlay = await iperf(
-      (x) => vmExec('hv3', 'probe3', x),
-      (x) => vmExec('hv1', 'probe1', x),
-      '10.7.7.3',
-      seconds,
-    );
-    const underlay = await iperf(
-      (x) => lab.node('hv3').exec(x),
-      (x) => lab.node('hv1').exec(x),
-      vtepOf('hv3'),
-      seconds,
-      vmMss,
-    );
-    const a = `${labName}-bench-veth-a`;
-    const b = `${labName}-bench-veth-b`;
-    await run('ip', ['netns', 'delete', a]);
-    await run('ip', ['netns', 'delete', b]);
-    await runOk('ip', ['netns', 'add', a]);
-    await runOk('ip', ['netns', 'add', b]);
-    let veth = 0;
-    try {
-      await runOk('ip', ['-n', a, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', b]);
-      for (const [ns, addr] of [
-        [a, '10.255.0.1/30'],
-        [b, '10.255.0.2/30'],
-      ] as const) {
-        await runOk('ip', ['-n', ns, 'addr', 'add', addr, 'dev', 'eth0']);
-        await runOk('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
-        await runOk('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-      }
-      veth = await iperf(
-        (x) => run('ip', ['netns', 'exec', b, ...x]),
-        (x) => run('ip', ['netns', 'exec', a, ...x]),
-        '10.255.0.2',
-        seconds,
-      );
-    } finally {
-      await run('ip', ['netns', 'delete', a]);
-      await run('ip', ['netns', 'delete', b]);
-    }
-    console.log(
-      `iperf3 ${seconds}s (TCP MSS ${vmMss}): overlay VM→VM ${(overlay / 1e9).toFixed(2)} Gbit/s, underlay hv1→hv3 ${(underlay / 1e9).toFixed(2)} Gbit/s; for information, one plain veth pair ${(veth / 1e9).toFixed(2)} Gbit/s (ratio ${(overlay / veth).toFixed(3)})`,
-    );
+    const throughput = await reportThroughput({
+      overlay: {
+        server: (x) => vmExec('hv3', 'probe3', x),
+        client: (x) => vmExec('hv1', 'probe1', x),
+        address: '10.7.7.3',
+      },
+      underlay: {
+        server: (x) => lab.node('hv3').exec(x),
+        client: (x) => lab.node('hv1').exec(x),
+        address: vtepOf('hv3'),
+        mss: vmMss,
+      },
+      pairs: Number(values.pairs),
+      seconds: Number(values.seconds),
+      vethPrefix: `${labName}-bench`,
+      log: (line) => console.log(line),
+    });
     console.log(`whole run ${((now() - started) / 1000).toFixed(0)} s; load ${load()}`);
     console.log(`BENCH attach_reachable_p50_ms${suffix} ${percentile(sorted, 50).toFixed(1)} ms`);
     console.log(`BENCH attach_reachable_p95_ms${suffix} ${percentile(sorted, 95).toFixed(1)} ms`);
@@ -404,7 +337,7 @@ export async function main(argv: string[]): Promise<void> {
     if (growth !== undefined)
       console.log(`BENCH attach_p95_growth_${count}_vs_${WINDOW}${suffix} ${growth.toFixed(3)} ratio`);
     console.log(`BENCH idle_cpu_pct_per_agent ${idleMean.toFixed(3)} %`);
-    console.log(`BENCH overlay_vs_underlay_ratio ${(overlay / underlay).toFixed(3)} ratio`);
+    for (const line of throughput.benchLines) console.log(line);
   } finally {
     await cleanUp();
     process.off('SIGINT', onSignal);
