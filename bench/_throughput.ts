@@ -39,6 +39,19 @@ export interface ThroughputResult {
 }
 
 const PORT = '5399';
+/**
+ * Pairs and seconds per sample by default. At load 15-28 on these 2 cores single pairs ranged from
+ * 0.5 to 1.6 and the medians of 5 pairs from 0.79 to 1.11; 7 pairs of 3 s take about 70 s.
+ */
+export const DEFAULT_PAIRS = 7;
+export const DEFAULT_SECONDS = 3;
+
+/** A command-line integer option ≥ `min`, or an error naming the option. */
+export function positiveInt(name: string, text: string, min: number): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} ${text}: give an integer ≥ ${min}`);
+  return n;
+}
 
 export const loadAverage = () =>
   loadavg()

@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- attach [--count 200] [--hogs 2] [--idle-seconds 60] [--pairs 5] [--seconds 3] [--keep] [--lab-name otf-2az]`:
+ * `npm run bench -- attach [--count 200] [--hogs 2] [--idle-seconds 60] [--pairs 7] [--seconds 3] [--keep] [--lab-name otf-2az]`:
  * deploys labs/reference-2az.clab.yml (roles traced, OTWIN_REF_TRACE=1), attaches `count` vports
  * round-robin over the four hypervisors of both zones through the directory API, and measures for
  * each the time from the API call until the new VM answers a probe VM on every hypervisor.
@@ -35,7 +35,14 @@ import { waitFor } from '../harness/util/poll.ts';
 import { DirectoryClient } from '../reference-impl/directory/client.ts';
 import { lab2azFile, lab2azFiles } from '../reference-impl/lab-2az.ts';
 import { type AttachTiming, percentile, readTraces, stageTable } from './_attach-stages.ts';
-import { loadAverage, mtuOf, reportThroughput } from './_throughput.ts';
+import {
+  DEFAULT_PAIRS,
+  DEFAULT_SECONDS,
+  loadAverage,
+  mtuOf,
+  positiveInt,
+  reportThroughput,
+} from './_throughput.ts';
 
 const HVS = ['hv1', 'hv2', 'hv3', 'hv4'];
 const TRACED_NODES = ['directory', 'c1', 'c2', ...HVS];
@@ -119,8 +126,8 @@ export async function main(argv: string[]): Promise<void> {
       count: { type: 'string', default: '200' },
       keep: { type: 'boolean', default: false },
       // Throughput (bench/_throughput.ts): interleaved overlay/underlay iperf3 pairs, seconds each.
-      pairs: { type: 'string', default: '5' },
-      seconds: { type: 'string', default: '3' },
+      pairs: { type: 'string', default: String(DEFAULT_PAIRS) },
+      seconds: { type: 'string', default: String(DEFAULT_SECONDS) },
       // Lab name (and VM namespace prefix): give parallel runs distinct names.
       'lab-name': { type: 'string', default: 'otf-2az' },
       // Busy loops competing for the CPU during the whole run (a busy CI runner).
@@ -140,6 +147,8 @@ export async function main(argv: string[]): Promise<void> {
     throw new Error(`--count ${values.count}: give a positive integer`);
   if (count > 2000) throw new Error(`--count ${count}: at most 2000 (the bench subnet is a /21)`);
   if (!Number.isInteger(hogs) || hogs < 0) throw new Error(`--hogs ${values.hogs}: give an integer ≥ 0`);
+  const pairs = positiveInt('pairs', values.pairs as string, 1);
+  const seconds = positiveInt('seconds', values.seconds as string, 1);
   const labName = values['lab-name'] as string;
   const NS = `${labName}-`;
   const labFile = lab2azFile(labName, { traced: true });
@@ -325,8 +334,8 @@ export async function main(argv: string[]): Promise<void> {
         address: vtepOf('hv3'),
         mss: vmMss,
       },
-      pairs: Number(values.pairs),
-      seconds: Number(values.seconds),
+      pairs,
+      seconds,
       vethPrefix: `${labName}-bench`,
       log: (line) => console.log(line),
     });

@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- throughput [--pairs 5] [--seconds 3] [--lab-name otf-tput] [--keep] [--reuse]`:
+ * `npm run bench -- throughput [--pairs 7] [--seconds 3] [--lab-name otf-tput] [--keep] [--reuse]`:
  * deploys labs/reference-2az.clab.yml under `--lab-name`, attaches one VM on hv1 (zone z1) and one on
  * hv3 (zone z2), and measures the overlay's throughput cost (bench/_throughput.ts): the median of
  * `--pairs` interleaved iperf3 pairs, VM→VM over the reference datapath against hv1→hv3's VTEP over
@@ -20,7 +20,14 @@ import { run } from '../harness/util/exec.ts';
 import { waitFor } from '../harness/util/poll.ts';
 import { DirectoryClient } from '../reference-impl/directory/client.ts';
 import { createTwoZones, LAB_2AZ_FILE, lab2azFile, lab2azFiles } from '../reference-impl/lab-2az.ts';
-import { loadAverage, mtuOf, reportThroughput } from './_throughput.ts';
+import {
+  DEFAULT_PAIRS,
+  DEFAULT_SECONDS,
+  loadAverage,
+  mtuOf,
+  positiveInt,
+  reportThroughput,
+} from './_throughput.ts';
 
 /** The two VMs: one per zone, so the path crosses the spine as inter-zone traffic does. */
 const VMS = [
@@ -29,18 +36,12 @@ const VMS = [
 ] as const;
 const vtepOf = (hv: string) => `10.0.${hv.slice(2)}.2`;
 
-function positiveInt(name: string, text: string, min: number): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} ${text}: give an integer ≥ ${min}`);
-  return n;
-}
-
 export async function main(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      pairs: { type: 'string', default: '5' },
-      seconds: { type: 'string', default: '3' },
+      pairs: { type: 'string', default: String(DEFAULT_PAIRS) },
+      seconds: { type: 'string', default: String(DEFAULT_SECONDS) },
       // Lab name (and VM namespace prefix): give parallel runs distinct names.
       'lab-name': { type: 'string', default: 'otf-tput' },
       keep: { type: 'boolean', default: false },
