@@ -8,6 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { isMap, isNode, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
 import { UserError } from '../util/errors.ts';
 import { CHECK_KINDS, type CheckDefinition } from './checks/index.ts';
+import type { Capability } from './drivers/driver.ts';
 import { describeFault, type Fault, faultKind } from './faults/index.ts';
 import type { GatewayRouting, Intent, Proto, Rule, ServiceChain } from './intent.ts';
 import { type LabInventory, readLabInventory } from './lab-inventory.ts';
@@ -95,11 +96,19 @@ function parsePorts(value: unknown): Array<[number, number]> {
   });
 }
 
+/** The implementation of a scenario that names none. */
+const DEFAULT_IMPLEMENTATION = 'frr-evpn';
+
 export interface LoadOptions {
   /** Override the scenario's lab file (CLI `--lab`). */
   lab?: string;
   /** Override the scenario's implementation (CLI `--implementation`). */
   implementation?: string;
+  /**
+   * The capabilities of an implementation by name (drivers/index.ts `driverCapabilities`); without
+   * it, or for a name it does not know, validation assumes every capability.
+   */
+  capabilitiesOf?: (implementation: string) => ReadonlySet<Capability> | undefined;
 }
 
 /** The `gateway:` field as a list of profiles (one or several; the schema checked the names). */
@@ -185,7 +194,12 @@ export function parseScenarioText(text: string, file: string, options: LoadOptio
       },
     ]);
   }
-  const refIssues = [...checkReferences(data, lab), ...checkLimits(data)];
+  const implementation = options.implementation ?? String(data.implementation ?? DEFAULT_IMPLEMENTATION);
+  const capabilities = options.capabilitiesOf?.(implementation);
+  const refIssues = [
+    ...checkReferences(data, lab, { zoneControllers: capabilities?.has('zones') ?? true }),
+    ...checkLimits(data),
+  ];
   if (refIssues.length > 0) throw new ScenarioError(sortIssues(refIssues.map((i) => locator.issue(i))));
 
   const scenario = build(data, { file, text, labFile, locator });
@@ -216,7 +230,7 @@ function build(d: Obj, ctx: BuildCtx): Scenario {
     tags: (d.tags as string[] | undefined) ?? [],
     severity: (d.severity as Severity | undefined) ?? 'normal',
     lab: ctx.labFile,
-    implementation: (d.implementation as string | undefined) ?? 'frr-evpn',
+    implementation: (d.implementation as string | undefined) ?? DEFAULT_IMPLEMENTATION,
     gateway: gatewayProfilesOf(d.gateway)[0],
     gatewayProfiles: gatewayProfilesOf(d.gateway),
     requires: (d.requires as string[] | undefined) ?? [],
@@ -242,6 +256,21 @@ function build(d: Obj, ctx: BuildCtx): Scenario {
   };
   fill(scenario.timeline);
   return scenario;
+}
+
+/**
+ * The implementation a scenario file names (the default if none), read without validating: which
+ * drivers' capabilities validation needs. A file that does not parse gives the default; its
+ * validation reports why.
+ */
+export function declaredImplementation(file: string): string {
+  try {
+    const doc = parseDocument(readFileSync(file, 'utf8')).toJS() as unknown;
+    const named = (doc as Obj | null)?.implementation;
+    return typeof named === 'string' ? named : DEFAULT_IMPLEMENTATION;
+  } catch {
+    return DEFAULT_IMPLEMENTATION;
+  }
 }
 
 /** Scenario files named by the CLI: files as given, folders searched recursively for *.yml/*.yaml. */

@@ -11,9 +11,14 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { resolveRuntimeName } from '../../runtime/index.ts';
-import { getDriver } from '../../scenario/drivers/index.ts';
+import { type Capability, driverCapabilities, getDriver } from '../../scenario/drivers/index.ts';
 import { parseGatewayProfiles } from '../../scenario/gateway-profile.ts';
-import { collectScenarioFiles, loadScenario, ScenarioError } from '../../scenario/parse.ts';
+import {
+  collectScenarioFiles,
+  declaredImplementation,
+  loadScenario,
+  ScenarioError,
+} from '../../scenario/parse.ts';
 import { exitCodeOf, launch, REPO_ROOT, renderSummary } from '../../scenario/suite/launch.ts';
 import type { Scenario } from '../../scenario/types.ts';
 import { resolveTransportName } from '../../traffic/transport.ts';
@@ -61,13 +66,18 @@ export function validateAll(
   files: string[],
   lab: string | undefined,
   implementation?: string | undefined,
+  capabilitiesOf?: (implementation: string) => ReadonlySet<Capability> | undefined,
 ): Scenario[] {
   const scenarios: Scenario[] = [];
   const problems: ScenarioError[] = [];
   for (const file of files) {
     try {
       scenarios.push(
-        loadScenario(file, { ...(lab ? { lab } : {}), ...(implementation ? { implementation } : {}) }),
+        loadScenario(file, {
+          ...(lab ? { lab } : {}),
+          ...(implementation ? { implementation } : {}),
+          ...(capabilitiesOf ? { capabilitiesOf } : {}),
+        }),
       );
     } catch (err) {
       if (err instanceof ScenarioError) problems.push(err);
@@ -105,7 +115,10 @@ export async function main(argv: string[]): Promise<number> {
       hint: 'give one of them',
     });
   const implementation = values.implementation ?? values.impl;
-  const scenarios = validateAll(files, values.lab, implementation);
+  const capabilitiesOf = await driverCapabilities(
+    implementation ? [implementation] : files.map(declaredImplementation),
+  );
+  const scenarios = validateAll(files, values.lab, implementation, capabilitiesOf);
   const tags =
     values.tags
       ?.split(',')

@@ -19,9 +19,9 @@ import { sleep } from '../../util/poll.ts';
 import { catalogueEntry } from '../catalogue.ts';
 import { ExpectationError, type ReplayPlan, type ScenarioContext, SkipError } from '../context.ts';
 import type { ImplementationDriver } from '../drivers/driver.ts';
-import { getDriver } from '../drivers/index.ts';
+import { driverCapabilities, getDriver } from '../drivers/index.ts';
 import { intentForProfile, profileRuns } from '../gateway-profile.ts';
-import { loadScenario, parseScenarioText } from '../parse.ts';
+import { declaredImplementation, loadScenario, parseScenarioText } from '../parse.ts';
 import { readRecord, type VerdictStatus } from '../record.ts';
 import { areaOf, planUnits, runUnit, skipReason, type Unit } from '../timeline.ts';
 import type { Scenario, Step } from '../types.ts';
@@ -29,6 +29,14 @@ import { readPlan } from './plan.ts';
 import { createContext, createRecord, LabPool, machineFeatures, stopTraffic } from './worker.ts';
 
 const plan = readPlan();
+// Validation needs the capabilities of the drivers under test (zone controllers or none), as the CLI's did.
+const capabilitiesOf = await driverCapabilities(
+  plan.implementation
+    ? [plan.implementation]
+    : plan.replay
+      ? [readRecord(plan.replay).implementation]
+      : plan.files.map(declaredImplementation),
+);
 const log = (line: string) => {
   // After a Ctrl-C, straight to stderr: vitest holds console output per test and would lose it.
   if (interruptSignal.aborted) process.stderr.write(`[otwin] ${line}\n`);
@@ -114,6 +122,9 @@ function scenarios(): Array<{
     const rec = readRecord(plan.replay);
     const scenario = parseScenarioText(rec.scenario.source, rec.scenario.file, {
       lab: plan.lab ?? rec.scenario.lab,
+      // The implementation the recorded run judged (a CLI override is not in the scenario's source).
+      implementation: rec.implementation,
+      capabilitiesOf,
     });
     scenario.seed = rec.seed;
     return [
@@ -134,6 +145,7 @@ function scenarios(): Array<{
         const loaded = loadScenario(file, {
           ...(plan.lab ? { lab: plan.lab } : {}),
           ...(plan.implementation ? { implementation: plan.implementation } : {}),
+          capabilitiesOf,
         });
         return profileRuns(loaded, plan.gatewayProfiles).map(({ scenario, skip }) => ({
           scenario,
