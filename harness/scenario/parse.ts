@@ -48,7 +48,7 @@ export class ScenarioError extends UserError {
 }
 
 /** Maps YAML paths to positions in the file. */
-class Locator {
+export class Locator {
   constructor(
     readonly file: string,
     private readonly root: Node | null,
@@ -273,7 +273,13 @@ export function declaredImplementation(file: string): string {
   }
 }
 
-/** Scenario files named by the CLI: files as given, folders searched recursively for *.yml/*.yaml. */
+/** The name of a suite file (suite-file.ts): `suite.yml` or `<name>.suite.yml` (also .yaml). */
+export const SUITE_FILE_NAME = /(^|\.)suite\.ya?ml$/;
+
+/**
+ * Scenario files named by the CLI: files as given, folders searched recursively for *.yml/*.yaml
+ * (suite files left out: suite-file.ts `collectScenarioEntries` expands them).
+ */
 export function collectScenarioFiles(paths: string[]): string[] {
   const out: string[] = [];
   const visit = (path: string) => {
@@ -283,7 +289,8 @@ export function collectScenarioFiles(paths: string[]): string[] {
       for (const entry of readdirSync(abs).sort()) {
         if (entry.startsWith('.') || entry === 'testdata') continue;
         const child = join(abs, entry);
-        if (statSync(child).isDirectory() || /\.ya?ml$/.test(entry)) visit(child);
+        if (statSync(child).isDirectory() || (/\.ya?ml$/.test(entry) && !SUITE_FILE_NAME.test(entry)))
+          visit(child);
       }
     } else out.push(abs);
   };

@@ -23,19 +23,21 @@ import { driverCapabilities, getDriver } from '../drivers/index.ts';
 import { intentForProfile, profileRuns } from '../gateway-profile.ts';
 import { declaredImplementation, loadScenario, parseScenarioText } from '../parse.ts';
 import { readRecord, type VerdictStatus } from '../record.ts';
+import type { ScenarioEntry } from '../suite-file.ts';
 import { areaOf, planUnits, runUnit, skipReason, type Unit } from '../timeline.ts';
 import type { Scenario, Step } from '../types.ts';
 import { readPlan } from './plan.ts';
 import { createContext, createRecord, LabPool, machineFeatures, stopTraffic } from './worker.ts';
 
 const plan = readPlan();
+const entries: ScenarioEntry[] = plan.entries ?? plan.files.map((file) => ({ file }));
 // Validation needs the capabilities of the drivers under test (zone controllers or none), as the CLI's did.
 const capabilitiesOf = await driverCapabilities(
   plan.implementation
     ? [plan.implementation]
     : plan.replay
       ? [readRecord(plan.replay).implementation]
-      : plan.files.map(declaredImplementation),
+      : entries.map((e) => e.implementation ?? declaredImplementation(e.file)),
 );
 const log = (line: string) => {
   // After a Ctrl-C, straight to stderr: vitest holds console output per test and would lose it.
@@ -139,12 +141,14 @@ function scenarios(): Array<{
       },
     ];
   }
-  return plan.files.flatMap(
-    (file): Array<{ scenario?: Scenario; error?: unknown; file: string; skip?: string }> => {
+  return entries.flatMap(
+    ({ file, ...on }): Array<{ scenario?: Scenario; error?: unknown; file: string; skip?: string }> => {
+      const lab = plan.lab ?? on.lab;
+      const implementation = plan.implementation ?? on.implementation;
       try {
         const loaded = loadScenario(file, {
-          ...(plan.lab ? { lab: plan.lab } : {}),
-          ...(plan.implementation ? { implementation: plan.implementation } : {}),
+          ...(lab ? { lab } : {}),
+          ...(implementation ? { implementation } : {}),
           capabilitiesOf,
         });
         return profileRuns(loaded, plan.gatewayProfiles).map(({ scenario, skip }) => ({
