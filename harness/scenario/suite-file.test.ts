@@ -78,6 +78,18 @@ describe('suite files', () => {
     const scenarios = validateAll(entries, undefined, undefined, capabilitiesOf);
     expect(scenarios.every((s) => s.implementation === 'ovn')).toBe(true);
     expect(scenarios.every((s) => s.lab === join(REPO, 'labs', 'ovn.clab.yml'))).toBe(true);
+    // A reference pack named directly and through the suite runs once on each implementation.
+    const sg1 = join(REPO, 'scenarios', 'sg', 'sg-1-rule-table.yml');
+    const both = validateAll(
+      collectScenarioEntries([sg1, join(OVN, 'suite.yml')]),
+      undefined,
+      undefined,
+      await driverCapabilities(['ovn', 'reference']),
+    ).filter((s) => s.file === sg1);
+    expect(both.map((s) => [s.implementation, s.lab])).toEqual([
+      ['reference', join(REPO, 'labs', 'default.clab.yml')],
+      ['ovn', join(REPO, 'labs', 'ovn.clab.yml')],
+    ]);
     // Without the driver's capabilities the reference's zone controllers are looked for in the OVN lab.
     expect(() => validateAll(loadSuiteFile(join(OVN, 'suite.yml')), undefined)).toThrow(
       /unknown lab node 'c1'/,

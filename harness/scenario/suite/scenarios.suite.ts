@@ -32,12 +32,18 @@ import { createContext, createRecord, LabPool, machineFeatures, stopTraffic } fr
 const plan = readPlan();
 const entries: ScenarioEntry[] = plan.entries ?? plan.files.map((file) => ({ file }));
 // Validation needs the capabilities of the drivers under test (zone controllers or none), as the CLI's did.
+const implementationOf = (e: ScenarioEntry) =>
+  plan.implementation ?? e.implementation ?? declaredImplementation(e.file);
 const capabilitiesOf = await driverCapabilities(
-  plan.implementation
-    ? [plan.implementation]
-    : plan.replay
-      ? [readRecord(plan.replay).implementation]
-      : entries.map((e) => e.implementation ?? declaredImplementation(e.file)),
+  plan.replay && !plan.implementation
+    ? [readRecord(plan.replay).implementation]
+    : entries.map(implementationOf),
+);
+/** Files this run judges on more than one implementation (a reference pack and a suite naming it). */
+const onSeveral = new Set(
+  entries
+    .map((e) => e.file)
+    .filter((f) => new Set(entries.filter((e) => e.file === f).map(implementationOf)).size > 1),
 );
 const log = (line: string) => {
   // After a Ctrl-C, straight to stderr: vitest holds console output per test and would lose it.
@@ -125,7 +131,7 @@ function scenarios(): Array<{
     const scenario = parseScenarioText(rec.scenario.source, rec.scenario.file, {
       lab: plan.lab ?? rec.scenario.lab,
       // The implementation the recorded run judged (a CLI override is not in the scenario's source).
-      implementation: rec.implementation,
+      implementation: plan.implementation ?? rec.implementation,
       capabilitiesOf,
     });
     scenario.seed = rec.seed;
@@ -245,10 +251,11 @@ for (const entry of scenarios()) {
   const record = createRecord(scenario, plan, entry.replayOf);
 
   // Several profiles in one run: one suite per profile (Allure tells them apart by the parameter).
-  const title =
-    (plan.gatewayProfiles?.length ?? 0) > 1 && scenario.gateway
-      ? `${scenario.name} [gateway ${scenario.gateway}]`
-      : scenario.name;
+  const title = [
+    scenario.name,
+    ...((plan.gatewayProfiles?.length ?? 0) > 1 && scenario.gateway ? [`[gateway ${scenario.gateway}]`] : []),
+    ...(onSeveral.has(scenario.file) ? [`[${scenario.implementation}]`] : []),
+  ].join(' ');
   describe(title, () => {
     beforeAll(async () => {
       await parkWhileInterrupted();
