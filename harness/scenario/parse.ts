@@ -8,6 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { isMap, isNode, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
 import { UserError } from '../util/errors.ts';
 import { CHECK_KINDS, type CheckDefinition } from './checks/index.ts';
+import type { Capability } from './drivers/driver.ts';
 import { describeFault, type Fault, faultKind } from './faults/index.ts';
 import type { GatewayRouting, Intent, Proto, Rule, ServiceChain } from './intent.ts';
 import { type LabInventory, readLabInventory } from './lab-inventory.ts';
@@ -47,7 +48,7 @@ export class ScenarioError extends UserError {
 }
 
 /** Maps YAML paths to positions in the file. */
-class Locator {
+export class Locator {
   constructor(
     readonly file: string,
     private readonly root: Node | null,
@@ -95,11 +96,19 @@ function parsePorts(value: unknown): Array<[number, number]> {
   });
 }
 
+/** The implementation of a scenario that names none. */
+const DEFAULT_IMPLEMENTATION = 'frr-evpn';
+
 export interface LoadOptions {
   /** Override the scenario's lab file (CLI `--lab`). */
   lab?: string;
   /** Override the scenario's implementation (CLI `--implementation`). */
   implementation?: string;
+  /**
+   * The capabilities of an implementation by name (drivers/index.ts `driverCapabilities`); without
+   * it, or for a name it does not know, validation assumes every capability.
+   */
+  capabilitiesOf?: (implementation: string) => ReadonlySet<Capability> | undefined;
 }
 
 /** The `gateway:` field as a list of profiles (one or several; the schema checked the names). */
@@ -185,7 +194,12 @@ export function parseScenarioText(text: string, file: string, options: LoadOptio
       },
     ]);
   }
-  const refIssues = [...checkReferences(data, lab), ...checkLimits(data)];
+  const implementation = options.implementation ?? String(data.implementation ?? DEFAULT_IMPLEMENTATION);
+  const capabilities = options.capabilitiesOf?.(implementation);
+  const refIssues = [
+    ...checkReferences(data, lab, { zoneControllers: capabilities?.has('zones') ?? true }),
+    ...checkLimits(data),
+  ];
   if (refIssues.length > 0) throw new ScenarioError(sortIssues(refIssues.map((i) => locator.issue(i))));
 
   const scenario = build(data, { file, text, labFile, locator });
@@ -216,7 +230,7 @@ function build(d: Obj, ctx: BuildCtx): Scenario {
     tags: (d.tags as string[] | undefined) ?? [],
     severity: (d.severity as Severity | undefined) ?? 'normal',
     lab: ctx.labFile,
-    implementation: (d.implementation as string | undefined) ?? 'frr-evpn',
+    implementation: (d.implementation as string | undefined) ?? DEFAULT_IMPLEMENTATION,
     gateway: gatewayProfilesOf(d.gateway)[0],
     gatewayProfiles: gatewayProfilesOf(d.gateway),
     requires: (d.requires as string[] | undefined) ?? [],
@@ -244,7 +258,28 @@ function build(d: Obj, ctx: BuildCtx): Scenario {
   return scenario;
 }
 
-/** Scenario files named by the CLI: files as given, folders searched recursively for *.yml/*.yaml. */
+/**
+ * The implementation a scenario file names (the default if none), read without validating: which
+ * drivers' capabilities validation needs. A file that does not parse gives the default; its
+ * validation reports why.
+ */
+export function declaredImplementation(file: string): string {
+  try {
+    const doc = parseDocument(readFileSync(file, 'utf8')).toJS() as unknown;
+    const named = (doc as Obj | null)?.implementation;
+    return typeof named === 'string' ? named : DEFAULT_IMPLEMENTATION;
+  } catch {
+    return DEFAULT_IMPLEMENTATION;
+  }
+}
+
+/** The name of a suite file (suite-file.ts): `suite.yml` or `<name>.suite.yml` (also .yaml). */
+export const SUITE_FILE_NAME = /(^|\.)suite\.ya?ml$/;
+
+/**
+ * Scenario files named by the CLI: files as given, folders searched recursively for *.yml/*.yaml
+ * (suite files left out: suite-file.ts `collectScenarioEntries` expands them).
+ */
 export function collectScenarioFiles(paths: string[]): string[] {
   const out: string[] = [];
   const visit = (path: string) => {
@@ -254,7 +289,8 @@ export function collectScenarioFiles(paths: string[]): string[] {
       for (const entry of readdirSync(abs).sort()) {
         if (entry.startsWith('.') || entry === 'testdata') continue;
         const child = join(abs, entry);
-        if (statSync(child).isDirectory() || /\.ya?ml$/.test(entry)) visit(child);
+        if (statSync(child).isDirectory() || (/\.ya?ml$/.test(entry) && !SUITE_FILE_NAME.test(entry)))
+          visit(child);
       }
     } else out.push(abs);
   };

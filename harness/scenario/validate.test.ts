@@ -4,6 +4,7 @@ import { join, relative, resolve } from 'node:path';
 import AjvModule from 'ajv';
 import { describe, expect, it } from 'vitest';
 import { UserError } from '../util/errors.ts';
+import type { Capability } from './drivers/driver.ts';
 import { scenarioErrorOf } from './fixtures/scenario-errors.ts';
 import { loadScenario, parseScenarioText } from './parse.ts';
 import { scenarioSchema } from './schema.ts';
@@ -149,6 +150,29 @@ describe('scenario validation', () => {
     expect(err.issues[0]!.message).toBe("unknown VM 'h7'");
     expect(err.issues[0]!.line).toBe(lineOf(withAttach, 'attach: [h7]'));
     expect(err.issues[0]!.col).toBe(16);
+  });
+
+  it('checks zone controllers against the lab only for an implementation that has them', () => {
+    const zoned = BASE.replace(
+      'intent:\n',
+      'intent:\n  zones:\n    - { name: z1, hypervisors: [leaf1, leaf9], controllers: [c1] }\n',
+    );
+    const issues = errorOf(zoned).issues.map((i) => [i.message, i.line]);
+    expect(issues).toEqual([
+      ["unknown lab node 'leaf9'", lineOf(zoned, 'z1')],
+      ["unknown lab node 'c1'", lineOf(zoned, 'z1')],
+    ]);
+    // A driver without the `zones` capability places no controllers: only the hypervisors must exist.
+    const capabilitiesOf = (name: string) => (name === 'frr-evpn' ? new Set<Capability>(['l2']) : undefined);
+    const without = scenarioErrorOf(zoned, FILE, { capabilitiesOf }).issues.map((i) => i.message);
+    expect(without).toEqual(["unknown lab node 'leaf9'"]);
+    const placed = zoned.replace('leaf9', 'leaf2');
+    expect(() => parseScenarioText(placed, FILE, { capabilitiesOf })).not.toThrow();
+    expect(errorOf(placed).issues.map((i) => i.message)).toEqual(["unknown lab node 'c1'"]);
+    // The CLI's --implementation decides whose capabilities count.
+    expect(() => parseScenarioText(placed, FILE, { implementation: 'other', capabilitiesOf })).toThrow(
+      /unknown lab node 'c1'/,
+    );
   });
 
   it('reports semantic errors: address outside its subnet, duplicate names, two step kinds in one step', () => {

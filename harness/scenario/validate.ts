@@ -36,7 +36,21 @@ function uniqueNames(
   return seen;
 }
 
-export function checkReferences(doc: Obj, lab: LabInventory): SchemaIssue[] {
+/** What the implementation under test has, where validation depends on it. */
+export interface ReferenceOptions {
+  /**
+   * The implementation runs zone controllers (driver capability `zones`). Without them a zone's
+   * `controllers` name nodes the driver never uses, so they need not exist in the lab (its
+   * `hypervisors` still must: VMs are placed on them).
+   */
+  zoneControllers: boolean;
+}
+
+export function checkReferences(
+  doc: Obj,
+  lab: LabInventory,
+  options: ReferenceOptions = { zoneControllers: true },
+): SchemaIssue[] {
   const refs = new Refs(lab);
   for (const [i, id] of strs(doc.conformance).entries()) {
     if (!CATALOGUE.has(id)) refs.unknown(['conformance', i], 'conformance ID', id, CATALOGUE.keys());
@@ -168,6 +182,7 @@ export function checkReferences(doc: Obj, lab: LabInventory): SchemaIssue[] {
     strs(z.hypervisors).forEach((n, j) => {
       refs.node([...ip, 'zones', i, 'hypervisors', j], n);
     });
+    if (!options.zoneControllers) return;
     strs(z.controllers).forEach((n, j) => {
       refs.node([...ip, 'zones', i, 'controllers', j], n);
     });

@@ -11,7 +11,7 @@ const REPO = resolve(import.meta.dirname, '..', '..');
 const portOf = (vm: string) => `vm-${vm}`;
 
 describe('security groups on OVN', () => {
-  const sg2 = loadScenario(resolve(REPO, 'scenarios/ovn/sg-2-stateful.yml')).intent;
+  const sg2 = loadScenario(resolve(REPO, 'scenarios/sg/sg-2-stateful.yml')).intent;
   const web = portGroupName('sg', 'sg2-net', 'web');
   const app = portGroupName('sg', 'sg2-net', 'app');
   const all = portGroupName('dom', 'sg2-net', 'all');

@@ -25,26 +25,26 @@ describe('the ovn driver', () => {
     expect(skipReason(vx, driver, new Set(['vxlan', 'bridge']))).toMatch(/'vxlan' checks \(.*Geneve/);
   });
 
-  it('runs its own packs, security groups, floating IPs and PNAT (NAT-5 is judged, not skipped)', () => {
+  it('runs the reference packs of its suite, security groups, floating IPs and PNAT (NAT-5 is judged, not skipped)', () => {
     const features = new Set(['vxlan', 'bridge']);
     const l3 = loadScenario(resolve(REPO, 'scenarios/ovn/l3-1-direct-routing.yml'));
     expect(skipReason(l3, driver, new Set())).toBeUndefined();
-    for (const copy of [
-      'sg-1-rule-table',
-      'sg-2-stateful',
-      'nat-1-floating-ip',
-      'nat-3-no-internal-translation',
-      'nat-4-move',
-      'nat-5-pnat',
-      'nat-6-security-groups',
+    for (const pack of [
+      'sg/sg-1-rule-table',
+      'sg/sg-2-stateful',
+      'nat/nat-1-floating-ip',
+      'nat/nat-3-no-internal-translation',
+      'nat/nat-4-move',
+      'nat/nat-5-pnat',
+      'nat/nat-6-security-groups',
     ]) {
-      const s = loadScenario(resolve(REPO, `scenarios/ovn/${copy}.yml`));
+      const s = loadScenario(resolve(REPO, `scenarios/${pack}.yml`));
       expect(skipReason(s, driver, features)).toBeUndefined();
     }
   });
 
   it('refuses names the shell or OVS would not take as they are', () => {
-    const l2 = loadScenario(resolve(REPO, 'scenarios/ovn/l2-1-matrix.yml'));
+    const l2 = loadScenario(resolve(REPO, 'scenarios/l2/l2-1-matrix.yml'));
     expect(driver.validate(l2)).toEqual([]);
     const bad = { ...l2, intent: { ...l2.intent, vms: [{ ...l2.intent.vms[0]!, name: 'a1;reboot' }] } };
     expect(driver.validate(bad)).toEqual([
@@ -53,7 +53,7 @@ describe('the ovn driver', () => {
   });
 
   it('names host devices within 15 bytes and derives stable locally administered MACs', () => {
-    const n = ovnNames(loadScenario(resolve(REPO, 'scenarios/ovn/l2-1-matrix.yml')).intent);
+    const n = ovnNames(loadScenario(resolve(REPO, 'scenarios/l2/l2-1-matrix.yml')).intent);
     expect(n.tapOf('a1')).toBe('vif-a1');
     expect(n.tapOf('a-very-long-vm-name').length).toBeLessThanOrEqual(15);
     expect(n.portOf('a1')).toBe('vm-a1');

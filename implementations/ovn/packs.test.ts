@@ -1,47 +1,47 @@
 /**
- * The OVN copies of the reference packs (scenarios/ovn files whose first comment names their source)
- * judge OVN by the same expectations: against their source, only the name, lab, implementation, tags
- * and the intent's `zones` (the reference's controller placement, which the oracle ignores) may differ.
+ * OVN is judged by the reference packs themselves: scenarios/ovn/suite.yml names reference files
+ * (run unmodified on the OVN lab), and every other file in scenarios/ovn is OVN-only and says why in
+ * its header. No ID is judged twice on OVN, and the IDs the issue asks for are all judged.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_SUITES } from '../../harness/cli/commands/run.ts';
 import { loadScenario } from '../../harness/scenario/parse.ts';
-import type { Scenario } from '../../harness/scenario/types.ts';
+import { isSuiteFile, loadSuiteFile } from '../../harness/scenario/suite-file.ts';
 
 const REPO = resolve(import.meta.dirname, '..', '..');
 const DIR = join(REPO, 'scenarios', 'ovn');
-const SOURCE = /^# (scenarios\/[a-z]+\/[a-z0-9-]+\.yml) on OVN:/m;
+const OVN_ONLY = /^# OVN-only( until [^:]+)?: \S/m;
 
-/** What judges an implementation: everything but where and on what it runs. */
-function judged(s: Scenario): unknown {
-  // Step positions are the file's line numbers, which the copy's header comment shifts.
-  const steps = JSON.parse(JSON.stringify(s.timeline), (key, value) => (key === 'pos' ? undefined : value));
-  return {
-    conformance: s.conformance,
-    severity: s.severity,
-    budgets: s.budgets,
-    requires: s.requires,
-    intent: { ...s.intent, zones: [] },
-    timeline: steps,
-  };
-}
+describe('OVN runs the reference packs', () => {
+  const suite = loadSuiteFile(join(DIR, 'suite.yml'));
+  const own = readdirSync(DIR)
+    .filter((f) => f.endsWith('.yml') && !isSuiteFile(f))
+    .map((f) => join(DIR, f));
 
-describe('the OVN copies of the reference packs', () => {
-  const copies = readdirSync(DIR)
-    .filter((f) => f.endsWith('.yml'))
-    .map((f) => ({ file: join(DIR, f), source: SOURCE.exec(readFileSync(join(DIR, f), 'utf8'))?.[1] }))
-    .filter((c): c is { file: string; source: string } => c.source !== undefined);
-
-  it('exist for SG-1, SG-2 and NAT-1 at least', () => {
-    const ids = copies.flatMap((c) => loadScenario(c.file).conformance);
-    expect(ids).toEqual(expect.arrayContaining(['SG-1', 'SG-2', 'NAT-1']));
+  it('the suite names reference files, on the OVN lab against the ovn driver', () => {
+    expect(suite.length).toBeGreaterThan(0);
+    for (const entry of suite) {
+      const [pack] = relative(join(REPO, 'scenarios'), entry.file).split('/');
+      expect(DEFAULT_SUITES as readonly string[], entry.file).toContain(pack);
+      expect(loadScenario(entry.file).implementation, entry.file).toBe('reference');
+      expect(entry).toMatchObject({ implementation: 'ovn', lab: join(REPO, 'labs', 'ovn.clab.yml') });
+    }
   });
 
-  it.each(copies.map((c) => [c.source, c.file]))('%s: same expectations on OVN', (source, file) => {
-    const copy = loadScenario(file);
-    expect(copy.implementation).toBe('ovn');
-    expect(copy.lab).toBe(join(REPO, 'labs', 'ovn.clab.yml'));
-    expect(judged(copy)).toEqual(judged(loadScenario(join(REPO, source))));
+  it('every other file of scenarios/ovn is OVN-only and says why in its header', () => {
+    for (const file of own) {
+      expect(readFileSync(file, 'utf8'), `${relative(REPO, file)} has no '# OVN-only: why' header`).toMatch(
+        OVN_ONLY,
+      );
+      expect(loadScenario(file).implementation).toBe('ovn');
+    }
+  });
+
+  it('judges each ID once, and L2-1, L3-1, L3-4, ARP-1, SG-1, SG-2 and NAT-1 at least', () => {
+    const ids = [...suite.map((e) => e.file), ...own].flatMap((f) => loadScenario(f).conformance);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids).toEqual(expect.arrayContaining(['L2-1', 'L3-1', 'L3-4', 'ARP-1', 'SG-1', 'SG-2', 'NAT-1']));
   });
 });

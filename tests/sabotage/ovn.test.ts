@@ -1,7 +1,7 @@
 /**
  * OVN judged by the same packs can fail them: the ovn driver's TEST-ONLY switches (OTWIN_OVN_SABOTAGE,
- * implementations/ovn/driver.ts) on a private copy of labs/ovn.clab.yml make the OVN copies FAIL (not
- * break): `stateless` (allow-stateless ACLs mirrored on the source port where the intent is stateful:
+ * implementations/ovn/driver.ts) on a private copy of labs/ovn.clab.yml make the reference packs, run on
+ * OVN unmodified as scenarios/ovn/suite.yml runs them, FAIL (not break): `stateless` (allow-stateless ACLs mirrored on the source port where the intent is stateful:
  * unsolicited packets from the service port pass) → SG-2; `fip-snat-only` (floating IPs as `snat`: no
  * inbound translation) → NAT-1; then, on a second lab (fip-snat-only would hide them), `fip-stale` (a
  * router's NAT written once: the moved floating IP stays on its first VM) → NAT-4; `pg-stale` (port
@@ -14,7 +14,7 @@ import { runSabotaged, type SabotageRun, suiteFile } from './run.ts';
 
 const missing = ['/usr/bin/ovn-northd', '/usr/bin/ovn-controller'].filter((b) => !existsSync(b));
 
-/** The OVN copies `files` run with the driver's `switches` on a private lab `tag`; each case FAILS. */
+/** The reference files `files` run on OVN with the driver's `switches` on a private lab `tag`; each case FAILS. */
 function sabotagedSet(
   title: string,
   tag: string,
@@ -27,7 +27,15 @@ function sabotagedSet(
     beforeAll(async () => {
       process.env.OTWIN_OVN_SABOTAGE = switches;
       try {
-        run = await runSabotaged(tag, {}, files.map(suiteFile), {}, {}, suiteFile('labs/ovn.clab.yml'));
+        run = await runSabotaged(
+          tag,
+          {},
+          files.map(suiteFile),
+          {},
+          {},
+          suiteFile('labs/ovn.clab.yml'),
+          'ovn',
+        );
       } finally {
         delete process.env.OTWIN_OVN_SABOTAGE;
       }
@@ -42,7 +50,7 @@ sabotagedSet(
   'sabotaged OVN: stateless ACLs, floating IPs without DNAT',
   'ovn',
   'stateless,fip-snat-only',
-  ['scenarios/ovn/sg-2-stateful.yml', 'scenarios/ovn/nat-1-floating-ip.yml'],
+  ['scenarios/sg/sg-2-stateful.yml', 'scenarios/nat/nat-1-floating-ip.yml'],
   [
     {
       id: 'SG-2',
@@ -61,7 +69,7 @@ sabotagedSet(
   'sabotaged OVN: floating IPs never moved, port groups never changed',
   'ovn2',
   'fip-stale,pg-stale',
-  ['scenarios/ovn/nat-4-move.yml', 'scenarios/ovn/nat-6-security-groups.yml'],
+  ['scenarios/nat/nat-4-move.yml', 'scenarios/nat/nat-6-security-groups.yml'],
   [
     {
       id: 'NAT-4',

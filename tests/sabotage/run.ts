@@ -40,6 +40,8 @@ export async function runSabotaged(
   faults: Record<string, string[]> = {},
   edits: Record<string, (text: string) => string> = {},
   labFile?: string,
+  /** Run every file against this implementation (e.g. the reference packs on OVN). */
+  implementation?: string,
 ): Promise<SabotageRun> {
   const lab = privateLab(tag, sabotage, faults, edits, labFile);
   const reportsDir = join(lab.dir, 'reports');
@@ -49,7 +51,8 @@ export async function runSabotaged(
     runtime: 'netns',
     reportsDir,
     stdio: 'pipe',
-    implementation: 'reference',
+    implementation: implementation ?? 'reference',
+    implementationOverride: implementation,
   });
   const verdicts = result.summary.records.flatMap((file) => {
     const record = readRecord(file);

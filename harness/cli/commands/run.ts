@@ -11,10 +11,11 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { resolveRuntimeName } from '../../runtime/index.ts';
-import { getDriver } from '../../scenario/drivers/index.ts';
+import { type Capability, driverCapabilities, getDriver } from '../../scenario/drivers/index.ts';
 import { parseGatewayProfiles } from '../../scenario/gateway-profile.ts';
-import { collectScenarioFiles, loadScenario, ScenarioError } from '../../scenario/parse.ts';
+import { declaredImplementation, loadScenario, ScenarioError } from '../../scenario/parse.ts';
 import { exitCodeOf, launch, REPO_ROOT, renderSummary } from '../../scenario/suite/launch.ts';
+import { collectScenarioEntries, type ScenarioEntry } from '../../scenario/suite-file.ts';
 import type { Scenario } from '../../scenario/types.ts';
 import { resolveTransportName } from '../../traffic/transport.ts';
 import { UserError } from '../../util/errors.ts';
@@ -56,18 +57,28 @@ const USAGE = `usage: otwin run [scenario files or folders...] [--lab <file>] [-
   --report   also generate the Allure HTML report (<reports>/html/index.html), as \`otwin report\`
   Results: reports/allure-results, reports/junit.xml, reports/runs/*.json`;
 
-/** Loads and validates every file; all problems of all files at once. */
+/**
+ * Loads and validates every file (a path, or an entry of a suite file with its lab and
+ * implementation; `lab` and `implementation` given here win over both); all problems of all files at once.
+ */
 export function validateAll(
-  files: string[],
+  files: Array<string | ScenarioEntry>,
   lab: string | undefined,
   implementation?: string | undefined,
+  capabilitiesOf?: (implementation: string) => ReadonlySet<Capability> | undefined,
 ): Scenario[] {
   const scenarios: Scenario[] = [];
   const problems: ScenarioError[] = [];
-  for (const file of files) {
+  for (const entry of files.map((f): ScenarioEntry => (typeof f === 'string' ? { file: f } : f))) {
+    const labFile = lab ?? entry.lab;
+    const impl = implementation ?? entry.implementation;
     try {
       scenarios.push(
-        loadScenario(file, { ...(lab ? { lab } : {}), ...(implementation ? { implementation } : {}) }),
+        loadScenario(entry.file, {
+          ...(labFile ? { lab: labFile } : {}),
+          ...(impl ? { implementation: impl } : {}),
+          ...(capabilitiesOf ? { capabilitiesOf } : {}),
+        }),
       );
     } catch (err) {
       if (err instanceof ScenarioError) problems.push(err);
@@ -97,7 +108,7 @@ export async function main(argv: string[]): Promise<number> {
   const transport = resolveTransportName(values.transport);
   const gatewayProfiles = parseGatewayProfiles(values.gateway);
   const defaultRun = positionals.length === 0;
-  const files = collectScenarioFiles(defaultRun ? defaultScenarioRoots() : positionals);
+  const files = collectScenarioEntries(defaultRun ? defaultScenarioRoots() : positionals);
   if (files.length === 0)
     throw new UserError('no scenario files found', { hint: 'scenario files end in .yml or .yaml' });
   if (values.impl && values.implementation && values.impl !== values.implementation)
@@ -105,7 +116,10 @@ export async function main(argv: string[]): Promise<number> {
       hint: 'give one of them',
     });
   const implementation = values.implementation ?? values.impl;
-  const scenarios = validateAll(files, values.lab, implementation);
+  const capabilitiesOf = await driverCapabilities(
+    implementation ? [implementation] : files.map((f) => f.implementation ?? declaredImplementation(f.file)),
+  );
+  const scenarios = validateAll(files, values.lab, implementation, capabilitiesOf);
   const tags =
     values.tags
       ?.split(',')
@@ -124,6 +138,8 @@ export async function main(argv: string[]): Promise<number> {
   installInterruptHandlers();
   const result = await launch({
     files: selected.map((s) => s.file),
+    // Each scenario with the lab and implementation it was validated with (its own, its suite's or the CLI's).
+    entries: selected.map((s) => ({ file: s.file, lab: s.lab, implementation: s.implementation })),
     lab: values.lab,
     implementationOverride: implementation,
     gatewayProfiles,

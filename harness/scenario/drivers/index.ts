@@ -10,7 +10,7 @@ import { join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { BUILD_DIR, freshBuild } from '../../../bin/entry.js';
 import { HarnessError, UserError } from '../../util/errors.ts';
-import type { DriverModule, ImplementationDriver } from './driver.ts';
+import type { Capability, DriverModule, ImplementationDriver } from './driver.ts';
 
 export type {
   Capability,
@@ -71,4 +71,20 @@ async function importDriverModule(specifier: string): Promise<unknown> {
     if (!compiled) throw err;
     return import(pathToFileURL(join(BUILD_DIR, compiled)).href);
   }
+}
+
+/**
+ * The capabilities of the named drivers, for validation (parse.ts `capabilitiesOf`), which runs before
+ * anything is deployed and cannot wait for a driver. Names no driver has are left out: validation
+ * then assumes every capability, and `getDriver` reports the unknown name.
+ */
+export async function driverCapabilities(
+  names: Iterable<string>,
+): Promise<(implementation: string) => ReadonlySet<Capability> | undefined> {
+  const known = new Set(driverNames());
+  const table = new Map<string, ReadonlySet<Capability>>();
+  for (const name of new Set(names)) {
+    if (known.has(name)) table.set(name, (await getDriver(name)).capabilities);
+  }
+  return (implementation) => table.get(implementation);
 }

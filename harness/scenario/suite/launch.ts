@@ -34,12 +34,15 @@ import {
 } from '../../util/interrupt.ts';
 import { pollUntil } from '../../util/poll.ts';
 import type { VerdictStatus } from '../record.ts';
+import type { ScenarioEntry } from '../suite-file.ts';
 import { PLAN_ENV, type RunPlan } from './plan.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
 export interface LaunchOptions {
   files: string[];
+  /** The same files, each with the lab and implementation it runs on (absent: each its own). */
+  entries?: ScenarioEntry[] | undefined;
   lab?: string | undefined;
   keep?: boolean;
   /** Run on a lab left deployed by an earlier run instead of redeploying it. */
@@ -92,6 +95,7 @@ export async function launch(options: LaunchOptions): Promise<LaunchResult> {
   const plan: RunPlan = {
     runId,
     files: options.files,
+    ...(options.entries ? { entries: options.entries } : {}),
     lab: options.lab,
     implementation: options.implementationOverride,
     gatewayProfiles: options.gatewayProfiles,

@@ -2,11 +2,17 @@
 import { readFileSync } from 'node:fs';
 import type { RuntimeName } from '../../runtime/runtime.ts';
 import type { TransportName } from '../../traffic/transport.ts';
+import type { ScenarioEntry } from '../suite-file.ts';
 
 export interface RunPlan {
   runId: string;
   /** Scenario files, absolute. */
   files: string[];
+  /**
+   * The files to run, each with the lab and implementation it was validated with (suite files name
+   * them); absent in older plans and from callers that give files only: `files`, each on its own.
+   */
+  entries?: ScenarioEntry[];
   /** `--lab`: run every scenario on this lab file instead of its own. */
   lab: string | undefined;
   /** `--implementation`: run every scenario against this implementation instead of its own. */

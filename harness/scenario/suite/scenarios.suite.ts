@@ -19,16 +19,32 @@ import { sleep } from '../../util/poll.ts';
 import { catalogueEntry } from '../catalogue.ts';
 import { ExpectationError, type ReplayPlan, type ScenarioContext, SkipError } from '../context.ts';
 import type { ImplementationDriver } from '../drivers/driver.ts';
-import { getDriver } from '../drivers/index.ts';
+import { driverCapabilities, getDriver } from '../drivers/index.ts';
 import { intentForProfile, profileRuns } from '../gateway-profile.ts';
-import { loadScenario, parseScenarioText } from '../parse.ts';
+import { declaredImplementation, loadScenario, parseScenarioText } from '../parse.ts';
 import { readRecord, type VerdictStatus } from '../record.ts';
+import type { ScenarioEntry } from '../suite-file.ts';
 import { areaOf, planUnits, runUnit, skipReason, type Unit } from '../timeline.ts';
 import type { Scenario, Step } from '../types.ts';
 import { readPlan } from './plan.ts';
 import { createContext, createRecord, LabPool, machineFeatures, stopTraffic } from './worker.ts';
 
 const plan = readPlan();
+const entries: ScenarioEntry[] = plan.entries ?? plan.files.map((file) => ({ file }));
+// Validation needs the capabilities of the drivers under test (zone controllers or none), as the CLI's did.
+const implementationOf = (e: ScenarioEntry) =>
+  plan.implementation ?? e.implementation ?? declaredImplementation(e.file);
+const capabilitiesOf = await driverCapabilities(
+  plan.replay && !plan.implementation
+    ? [readRecord(plan.replay).implementation]
+    : entries.map(implementationOf),
+);
+/** Files this run judges on more than one implementation (a reference pack and a suite naming it). */
+const onSeveral = new Set(
+  entries
+    .map((e) => e.file)
+    .filter((f) => new Set(entries.filter((e) => e.file === f).map(implementationOf)).size > 1),
+);
 const log = (line: string) => {
   // After a Ctrl-C, straight to stderr: vitest holds console output per test and would lose it.
   if (interruptSignal.aborted) process.stderr.write(`[otwin] ${line}\n`);
@@ -114,6 +130,9 @@ function scenarios(): Array<{
     const rec = readRecord(plan.replay);
     const scenario = parseScenarioText(rec.scenario.source, rec.scenario.file, {
       lab: plan.lab ?? rec.scenario.lab,
+      // The implementation the recorded run judged (a CLI override is not in the scenario's source).
+      implementation: plan.implementation ?? rec.implementation,
+      capabilitiesOf,
     });
     scenario.seed = rec.seed;
     return [
@@ -128,12 +147,15 @@ function scenarios(): Array<{
       },
     ];
   }
-  return plan.files.flatMap(
-    (file): Array<{ scenario?: Scenario; error?: unknown; file: string; skip?: string }> => {
+  return entries.flatMap(
+    ({ file, ...on }): Array<{ scenario?: Scenario; error?: unknown; file: string; skip?: string }> => {
+      const lab = plan.lab ?? on.lab;
+      const implementation = plan.implementation ?? on.implementation;
       try {
         const loaded = loadScenario(file, {
-          ...(plan.lab ? { lab: plan.lab } : {}),
-          ...(plan.implementation ? { implementation: plan.implementation } : {}),
+          ...(lab ? { lab } : {}),
+          ...(implementation ? { implementation } : {}),
+          capabilitiesOf,
         });
         return profileRuns(loaded, plan.gatewayProfiles).map(({ scenario, skip }) => ({
           scenario,
@@ -229,10 +251,11 @@ for (const entry of scenarios()) {
   const record = createRecord(scenario, plan, entry.replayOf);
 
   // Several profiles in one run: one suite per profile (Allure tells them apart by the parameter).
-  const title =
-    (plan.gatewayProfiles?.length ?? 0) > 1 && scenario.gateway
-      ? `${scenario.name} [gateway ${scenario.gateway}]`
-      : scenario.name;
+  const title = [
+    scenario.name,
+    ...((plan.gatewayProfiles?.length ?? 0) > 1 && scenario.gateway ? [`[gateway ${scenario.gateway}]`] : []),
+    ...(onSeveral.has(scenario.file) ? [`[${scenario.implementation}]`] : []),
+  ].join(' ');
   describe(title, () => {
     beforeAll(async () => {
       await parkWhileInterrupted();
