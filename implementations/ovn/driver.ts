@@ -39,7 +39,9 @@ import { type OvnNames, ovnNames, SAFE_NAME } from './names.ts';
  * (acls.ts: `allow-stateless`, rules mirrored on the source port) where the intent is stateful,
  * `fip-snat-only` writes floating IPs as `snat` (no inbound translation), `fip-stale` writes a
  * router's NAT rules once and never again (a moved floating IP stays on its first VM), `pg-stale`
- * keeps each port group's first members (a VM moved to another group keeps the old group's rules).
+ * keeps each port group's first members (a VM moved to another group keeps the old group's rules),
+ * `fip-centralized` writes floating IPs without `logical_port`/`external_mac` (OVN then translates
+ * them on the router's gateway chassis, not the VM's: ovn-nb(5) NAT).
  */
 const SABOTAGE = {
   // Read at each use: one test process runs several sabotaged sets one after the other.
@@ -289,13 +291,15 @@ export class OvnDriver implements ImplementationDriver {
             lr,
             SABOTAGE.has('fip-snat-only')
               ? { type: 'snat', external_ip: f.ip, logical_ip: f.vm.ip }
-              : {
-                  type: 'dnat_and_snat',
-                  external_ip: f.ip,
-                  logical_ip: f.vm.ip,
-                  logical_port: n.portOf(f.vm.name),
-                  external_mac: macFromName(`fip:${f.ip}`),
-                },
+              : SABOTAGE.has('fip-centralized')
+                ? { type: 'dnat_and_snat', external_ip: f.ip, logical_ip: f.vm.ip }
+                : {
+                    type: 'dnat_and_snat',
+                    external_ip: f.ip,
+                    logical_ip: f.vm.ip,
+                    logical_port: n.portOf(f.vm.name),
+                    external_mac: macFromName(`fip:${f.ip}`),
+                  },
           ),
         ),
         ...(domain.pnat
