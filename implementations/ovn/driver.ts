@@ -133,6 +133,18 @@ export class OvnDriver implements ImplementationDriver {
   private lab: DeployedLab | undefined;
   /** The attached ports last seen up, so that checks after the first do not ask the SB again. */
   private upSince = '';
+  /** The `NB_Global.nb_cfg` the next NB transaction sets (markNextTransaction). */
+  private nbCfgMark: number | undefined;
+
+  /**
+   * The next NB transaction also sets `NB_Global.nb_cfg` to `nbCfg` (bench/ovn-attach.ts). OVN then
+   * stamps that change's way through ovn-northd and every ovn-controller (ovn-nb(5) NB_Global
+   * `nb_cfg_timestamp`, `sb_cfg_timestamp`; ovn-sb(5) Chassis_Private `nb_cfg_timestamp`), to be read
+   * after the fact: unlike `ovn-nbctl --wait`, the mark adds no wait to the transaction.
+   */
+  markNextTransaction(nbCfg: number): void {
+    this.nbCfgMark = nbCfg;
+  }
 
   validate(scenario: Scenario): string[] {
     return [
@@ -190,6 +202,8 @@ export class OvnDriver implements ImplementationDriver {
     for (const vm of ctx.intent.vms) if (vm.attached) cmds.push(...this.portCommands(vm, n));
     cmds.push(...this.securityCommands(ctx.intent, n));
     cmds.push(...this.natCommands(ctx, n));
+    if (this.nbCfgMark !== undefined) cmds.push(['set', 'NB_Global', '.', `nb_cfg=${this.nbCfgMark}`]);
+    this.nbCfgMark = undefined;
     if (cmds.length === 0) return;
     await this.nbctl(
       ctx.lab,
