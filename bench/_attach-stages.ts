@@ -124,7 +124,12 @@ export function stageTable(traces: TraceLine[], attaches: AttachTiming[], hvs: s
     }
     add(`9 ${a.doneLabel ?? 'reachable from every hypervisor'}`, Math.max(...a.tReach));
   }
-  const rows = [...stages].sort(([x], [y]) => x.localeCompare(y));
+  return stageRows(stages);
+}
+
+/** The stages' table (p50, p95, max, n), rows in the order of their names (which start with a number). */
+export function stageRows(stages: Map<string, number[]>): string[] {
+  const rows = [...stages].sort(([x], [y]) => x.localeCompare(y, 'en', { numeric: true }));
   const out = [
     'stage (ms after the API call)                          p50      p95      max      n',
     '-----------------------------------------------------  -------  -------  -------  -----',

@@ -8,7 +8,8 @@
  *   (reference) and of labs/ovn.clab.yml (OVN), `changes` joins and leaves each.
  *
  * BENCH lines (from the benchmarks it runs): attach_reachable_p95_ms beside ovn_attach_reachable_p95_ms,
- * sg_propagation_p95_ms beside ovn_sg_propagation_p95_ms (and their p50/p99).
+ * sg_propagation_p95_ms beside ovn_sg_propagation_p95_ms (and their p50/p99); each attach bench also
+ * prints its stage table, OVN's with ovn_attach_stage_<stage>_p50_ms|p95 lines (docs/ovn.md).
  */
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -6,8 +6,15 @@
  * chassis. Measured as bench/attach.ts measures the reference: the probes run in the traffic engine's
  * probe server inside the probe VMs and are armed (an echo request every 5 ms) before the call.
  *
- * BENCH lines: ovn_attach_reachable_p50_ms|p95. `npm run bench -- compare-impl` runs it in one run
- * beside the reference's attach_reachable_* (same count, four hypervisors each); see docs/ovn.md.
+ * Where the time goes (_ovn-attach-stages.ts): each attach's NB transaction also sets
+ * `NB_Global.nb_cfg` (no wait added), and after its replies the benchmark reads OVN's own stamps of
+ * that change (ovn-northd, every chassis' ovn-controller) and, at the end, the hosting chassis' own
+ * logs (ovs-vswitchd adding the VIF, ovn-controller binding the port): a stage table like the
+ * reference's.
+ *
+ * BENCH lines: ovn_attach_reachable_p50_ms|p95, and ovn_attach_stage_<stage>_p50_ms|p95 per stage.
+ * `npm run bench -- compare-impl` runs it in one run beside the reference's attach_reachable_* (same
+ * count, four hypervisors each); see docs/ovn.md.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -21,7 +28,16 @@ import { loadTopology } from '../harness/topology/load.ts';
 import { ProbeServer } from '../harness/traffic/server.ts';
 import { waitFor } from '../harness/util/poll.ts';
 import { OvnDriver } from '../implementations/ovn/driver.ts';
+import { ovnNames } from '../implementations/ovn/names.ts';
 import { percentile } from './_attach-stages.ts';
+import {
+  currentNbCfg,
+  type OvnAttachTiming,
+  ovnStageReport,
+  ovnStages,
+  readPortEvents,
+  readStamps,
+} from './_ovn-attach-stages.ts';
 
 const CHASSIS = ['hv1', 'hv2', 'hv3', 'hv4'];
 const REPO = resolve(import.meta.dirname, '..');
@@ -76,12 +92,16 @@ export async function main(argv: string[]): Promise<void> {
       vms: CHASSIS.map((hv, i) => benchVm(`probe${i + 1}`, hv, `10.7.7.${i + 1}`)),
     };
     const driver = new OvnDriver();
+    // When the NB transaction of the attach under way returned (the driver calls accepted() then).
+    let acceptedAt = 0;
     const ctx: DriverContext = {
       lab,
       intent,
       scenario: { name: 'ovn-attach bench' } as Scenario,
       log: (m) => console.log(m),
-      accepted: () => {},
+      accepted: () => {
+        acceptedAt = now();
+      },
     };
     await driver.provision({ apply: true, attach: [], detach: [], move: [], setGroups: [] }, ctx);
     await driver.ready(ctx);
@@ -104,22 +124,49 @@ export async function main(argv: string[]): Promise<void> {
     console.log(
       `attaching ${count} VMs round-robin over ${CHASSIS.join(', ')}; load ${loadavg()[0]?.toFixed(2)}`,
     );
-    const times: number[] = [];
+    const central = lab.node('central');
+    const names = ovnNames(intent);
+    const attaches: OvnAttachTiming[] = [];
+    let nbCfg = await currentNbCfg(lab, central);
     for (let n = 0; n < count; n++) {
       const vm = benchVm(`vm${n}`, CHASSIS[n % CHASSIS.length]!, `10.7.1.${n + 1}`);
       intent.vms.push(vm);
       const watches = await Promise.all(probeTargets.map((from) => probes.reachWatch({ from, to: vm.ip })));
+      nbCfg += 1;
+      driver.markNextTransaction(nbCfg);
       const t0 = now();
       await driver.provision({ apply: false, attach: [vm.name], detach: [], move: [], setGroups: [] }, ctx);
+      const tPlugged = now() - t0;
       const replies = await Promise.all(watches.map((w) => w.wait()));
       if (replies.some((r) => !r.reached || r.atMs === null))
         throw new Error(`${vm.name} on ${vm.hypervisor} not reachable from every chassis within 20 s`);
-      times.push(Math.max(...replies.map((r) => (r.atMs as number) - t0)));
+      // After the fact, outside the timed path: OVN's stamps of this attach's NB change.
+      const stamps = await readStamps(lab, central, nbCfg);
+      if (!stamps) console.log(`  ${vm.name}: no nb_cfg ${nbCfg} stamps from every chassis within 15 s`);
+      attaches.push({
+        port: names.portOf(vm.name),
+        vif: names.tapOf(vm.name),
+        hv: vm.hypervisor,
+        t0,
+        tNb: acceptedAt - t0,
+        tPlugged,
+        tReach: replies.map((r) => (r.atMs as number) - t0),
+        stamps,
+      });
+      // The next mark must be above what OVN holds, whoever else bumped it.
+      nbCfg = Math.max(nbCfg, await currentNbCfg(lab, central));
     }
+    const times = attaches.map((a) => Math.max(...a.tReach));
     const sorted = [...times].sort((a, b) => a - b);
     console.log(
-      `attach→reachable from all ${CHASSIS.length} chassis: min ${sorted[0]?.toFixed(0)} ms, max ${sorted.at(-1)?.toFixed(0)} ms`,
+      `attach→reachable from all ${CHASSIS.length} chassis: min ${sorted[0]?.toFixed(0)} ms, max ${sorted.at(-1)?.toFixed(0)} ms; load ${loadavg()[0]?.toFixed(2)}`,
     );
+    const events = new Map(CHASSIS.map((hv) => [hv, readPortEvents(topo.labDir, hv)]));
+    const report = ovnStageReport(ovnStages(attaches, CHASSIS, events));
+    console.log('');
+    for (const line of report.table) console.log(line);
+    console.log('');
+    for (const line of report.bench) console.log(line);
     console.log(`BENCH ovn_attach_reachable_p50_ms ${percentile(sorted, 50).toFixed(1)} ms`);
     console.log(`BENCH ovn_attach_reachable_p95_ms ${percentile(sorted, 95).toFixed(1)} ms`);
   } finally {

@@ -39,7 +39,9 @@ import { type OvnNames, ovnNames, SAFE_NAME } from './names.ts';
  * (acls.ts: `allow-stateless`, rules mirrored on the source port) where the intent is stateful,
  * `fip-snat-only` writes floating IPs as `snat` (no inbound translation), `fip-stale` writes a
  * router's NAT rules once and never again (a moved floating IP stays on its first VM), `pg-stale`
- * keeps each port group's first members (a VM moved to another group keeps the old group's rules).
+ * keeps each port group's first members (a VM moved to another group keeps the old group's rules),
+ * `fip-centralized` writes floating IPs without `logical_port`/`external_mac` (OVN then translates
+ * them on the router's gateway chassis, not the VM's: ovn-nb(5) NAT).
  */
 const SABOTAGE = {
   // Read at each use: one test process runs several sabotaged sets one after the other.
@@ -131,6 +133,18 @@ export class OvnDriver implements ImplementationDriver {
   private lab: DeployedLab | undefined;
   /** The attached ports last seen up, so that checks after the first do not ask the SB again. */
   private upSince = '';
+  /** The `NB_Global.nb_cfg` the next NB transaction sets (markNextTransaction). */
+  private nbCfgMark: number | undefined;
+
+  /**
+   * The next NB transaction also sets `NB_Global.nb_cfg` to `nbCfg` (bench/ovn-attach.ts). OVN then
+   * stamps that change's way through ovn-northd and every ovn-controller (ovn-nb(5) NB_Global
+   * `nb_cfg_timestamp`, `sb_cfg_timestamp`; ovn-sb(5) Chassis_Private `nb_cfg_timestamp`), to be read
+   * after the fact: unlike `ovn-nbctl --wait`, the mark adds no wait to the transaction.
+   */
+  markNextTransaction(nbCfg: number): void {
+    this.nbCfgMark = nbCfg;
+  }
 
   validate(scenario: Scenario): string[] {
     return [
@@ -188,6 +202,8 @@ export class OvnDriver implements ImplementationDriver {
     for (const vm of ctx.intent.vms) if (vm.attached) cmds.push(...this.portCommands(vm, n));
     cmds.push(...this.securityCommands(ctx.intent, n));
     cmds.push(...this.natCommands(ctx, n));
+    if (this.nbCfgMark !== undefined) cmds.push(['set', 'NB_Global', '.', `nb_cfg=${this.nbCfgMark}`]);
+    this.nbCfgMark = undefined;
     if (cmds.length === 0) return;
     await this.nbctl(
       ctx.lab,
@@ -289,13 +305,15 @@ export class OvnDriver implements ImplementationDriver {
             lr,
             SABOTAGE.has('fip-snat-only')
               ? { type: 'snat', external_ip: f.ip, logical_ip: f.vm.ip }
-              : {
-                  type: 'dnat_and_snat',
-                  external_ip: f.ip,
-                  logical_ip: f.vm.ip,
-                  logical_port: n.portOf(f.vm.name),
-                  external_mac: macFromName(`fip:${f.ip}`),
-                },
+              : SABOTAGE.has('fip-centralized')
+                ? { type: 'dnat_and_snat', external_ip: f.ip, logical_ip: f.vm.ip }
+                : {
+                    type: 'dnat_and_snat',
+                    external_ip: f.ip,
+                    logical_ip: f.vm.ip,
+                    logical_port: n.portOf(f.vm.name),
+                    external_mac: macFromName(`fip:${f.ip}`),
+                  },
           ),
         ),
         ...(domain.pnat

@@ -5,7 +5,9 @@
  * unsolicited packets from the service port pass) → SG-2; `fip-snat-only` (floating IPs as `snat`: no
  * inbound translation) → NAT-1; then, on a second lab (fip-snat-only would hide them), `fip-stale` (a
  * router's NAT written once: the moved floating IP stays on its first VM) → NAT-4; `pg-stale` (port
- * groups keep their first members: the VM moved to group `closed` keeps web's rules) → NAT-6.
+ * groups keep their first members: the VM moved to group `closed` keeps web's rules) → NAT-6;
+ * `fip-centralized` (floating IPs without logical_port/external_mac: OVN translates them on the
+ * router's gateway chassis hv1, not on the VM's hv2) → NAT-2, whose captures see the flow on hv1.
  */
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, it } from 'vitest';
@@ -66,11 +68,26 @@ sabotagedSet(
 );
 
 sabotagedSet(
-  'sabotaged OVN: floating IPs never moved, port groups never changed',
+  'sabotaged OVN: floating IPs never moved and centralised, port groups never changed',
   'ovn2',
-  'fip-stale,pg-stale',
-  ['scenarios/nat/nat-4-move.yml', 'scenarios/nat/nat-6-security-groups.yml'],
+  'fip-stale,pg-stale,fip-centralized',
   [
+    'scenarios/nat/nat-4-move.yml',
+    'scenarios/nat/nat-6-security-groups.yml',
+    'scenarios/ovn/nat-2-distributed.yml',
+  ],
+  [
+    {
+      // The gateway chassis hv1 translates: the flow crosses hv1's provider port and the tunnel to hv2.
+      id: 'NAT-2',
+      step: /the floating IP's packets pass hv2's provider port and hv2 only/,
+      message: /hv1:eth[12]: the probes must not pass here, captured [1-9]/,
+    },
+    {
+      id: 'NAT-2',
+      step: /nat2-a's packets leave from hv2 only, with its floating IP/,
+      message: /hv1:eth[12]: the probes must not pass here, captured [1-9]/,
+    },
     {
       id: 'NAT-4',
       step: /new connections to 198\.18\.0\.41 reach nat4-b/,

@@ -29,7 +29,7 @@ export interface NatCheck extends CheckBase {
   durationMs: number;
   /** Capture points the probes must pass (NAT-2: the PE port towards the VM's hypervisor, that hypervisor). */
   via: Array<{ node: string; iface: string }>;
-  /** Capture points the probes must not pass, routed or VXLAN-encapsulated (NAT-2: every other node). */
+  /** Capture points the probes must not pass, routed or tunnelled (VXLAN, Geneve) (NAT-2: every other node). */
   quiet: Array<{ node: string; iface: string }>;
 }
 
@@ -93,11 +93,18 @@ export function receiverFilter(proto: ProbeSpec['proto'], first: number, last: n
 }
 
 /**
- * On a path: the requests routed, or inside VXLAN (inner IPv4 without options: the inner L4
- * destination port is at byte 52 of the outer UDP header).
+ * On a path: the requests routed, or tunnelled (inner IPv4 without options). VXLAN (RFC 7348, UDP
+ * 4789): the inner L4 destination port is at byte 52 of the outer UDP header. Geneve (RFC 8926 §3.4,
+ * UDP 6081, the OVN lab): the same, after the header's variable-length options (`udp[8] & 0x3f`
+ * four-byte words), so a quiet point on an OVN chassis' underlay sees tunnelled probes too.
  */
 export function pathFilter(proto: ProbeSpec['proto'], first: number, last: number): string {
-  return `(${proto} and dst portrange ${first}-${last}) or (udp dst port 4789 and udp[52:2] >= ${first} and udp[52:2] <= ${last})`;
+  const geneve = 'udp[52 + (udp[8] & 0x3f) * 4:2]';
+  return (
+    `(${proto} and dst portrange ${first}-${last})` +
+    ` or (udp dst port 4789 and udp[52:2] >= ${first} and udp[52:2] <= ${last})` +
+    ` or (udp dst port 6081 and ${geneve} >= ${first} and ${geneve} <= ${last})`
+  );
 }
 
 export const nat: CheckDefinition<NatCheck> = {
