@@ -90,6 +90,11 @@ async function mtuOf(
 
 /** CPU ticks (user + system) of a process and its live descendants, plus its reaped children. */
 function cpuTicks(pid: number): number {
+  return cpuTicksSplit(pid).total;
+}
+
+/** cpuTicks, and the part that is the process's own (the rest: the processes it started). */
+function cpuTicksSplit(pid: number): { total: number; own: number } {
   const children = new Map<number, number[]>();
   const stats = new Map<number, number[]>();
   for (const entry of readdirSync('/proc')) {
@@ -107,13 +112,14 @@ function cpuTicks(pid: number): number {
     }
   }
   let total = 0;
+  const [utime = 0, stime = 0] = stats.get(pid) ?? [];
   const visit = (p: number, root: boolean) => {
     const [utime = 0, stime = 0, cutime = 0, cstime = 0] = stats.get(p) ?? [];
     total += utime + stime + (root ? cutime + cstime : 0);
     for (const c of children.get(p) ?? []) visit(c, false);
   };
   visit(pid, true);
-  return total;
+  return { total, own: utime + stime };
 }
 
 /** Host PIDs of the agent processes of this lab, by hypervisor (their command line names both). */
@@ -324,10 +330,10 @@ export async function main(argv: string[]): Promise<void> {
     // and the last window: unlike latency, it hardly depends on what else runs on the machine, so it
     // shows work that grows with the number of ports apart from a load that grows during the run.
     const roles = rolePids(labName);
-    const cpuAt = new Map<number, Map<string, number>>();
+    const cpuAt = new Map<number, Map<string, { total: number; own: number }>>();
     const cpuMarks = count >= 2 * WINDOW ? new Set([0, WINDOW, count - WINDOW, count]) : new Set<number>();
     const markCpu = (n: number) => {
-      if (cpuMarks.has(n)) cpuAt.set(n, new Map([...roles].map(([role, pid]) => [role, cpuTicks(pid)])));
+      if (cpuMarks.has(n)) cpuAt.set(n, new Map([...roles].map(([role, pid]) => [role, cpuTicksSplit(pid)])));
     };
     for (let n = 0; n < count; n++) {
       markCpu(n);
@@ -390,15 +396,15 @@ export async function main(argv: string[]): Promise<void> {
 
     if (cpuAt.size === 4) {
       // USER_HZ ticks (10 ms) over WINDOW attaches → ms of CPU per attach.
-      const perAttach = (from: number, to: number, role: string) =>
-        (((cpuAt.get(to)?.get(role) ?? 0) - (cpuAt.get(from)?.get(role) ?? 0)) * 10) / WINDOW;
+      const perAttach = (from: number, to: number, role: string, part: 'total' | 'own') =>
+        (((cpuAt.get(to)?.get(role)?.[part] ?? 0) - (cpuAt.get(from)?.get(role)?.[part] ?? 0)) * 10) / WINDOW;
       console.log(
-        `CPU time per attach (ms, the role and the processes it started), attaches 1-${WINDOW} → ${count - WINDOW + 1}-${count}:`,
+        `CPU time per attach (ms; the role with the processes it started, and its own process alone), attaches 1-${WINDOW} → ${count - WINDOW + 1}-${count}:`,
       );
       for (const role of roles.keys()) {
-        const first = perAttach(0, WINDOW, role).toFixed(1);
-        const last = perAttach(count - WINDOW, count, role).toFixed(1);
-        console.log(`  ${role.padEnd(16)} ${first.padStart(6)} → ${last.padStart(6)}`);
+        const cell = (from: number, to: number) =>
+          `${perAttach(from, to, role, 'total').toFixed(1).padStart(6)} (own ${perAttach(from, to, role, 'own').toFixed(1).padStart(5)})`;
+        console.log(`  ${role.padEnd(16)} ${cell(0, WINDOW)} → ${cell(count - WINDOW, count)}`);
       }
       console.log('');
     }
