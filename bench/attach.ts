@@ -55,6 +55,11 @@ const load = loadAverage;
 
 /** CPU ticks (user + system) of a process and its live descendants, plus its reaped children. */
 function cpuTicks(pid: number): number {
+  return cpuTicksSplit(pid).total;
+}
+
+/** cpuTicks, and the part that is the process's own (the rest: the processes it started). */
+function cpuTicksSplit(pid: number): { total: number; own: number } {
   const children = new Map<number, number[]>();
   const stats = new Map<number, number[]>();
   for (const entry of readdirSync('/proc')) {
@@ -72,13 +77,14 @@ function cpuTicks(pid: number): number {
     }
   }
   let total = 0;
+  const [utime = 0, stime = 0] = stats.get(pid) ?? [];
   const visit = (p: number, root: boolean) => {
     const [utime = 0, stime = 0, cutime = 0, cstime = 0] = stats.get(p) ?? [];
     total += utime + stime + (root ? cutime + cstime : 0);
     for (const c of children.get(p) ?? []) visit(c, false);
   };
   visit(pid, true);
-  return total;
+  return { total, own: utime + stime };
 }
 
 /** Host PIDs of the agent processes of this lab, by hypervisor (their command line names both). */
@@ -96,6 +102,34 @@ function agentPids(prefix: string): Map<string, number> {
     if (!cmd.includes(`--prefix ${prefix} `)) continue;
     const hv = /--hypervisor (\S+)/.exec(cmd)?.[1];
     if (hv) out.set(hv, Number(entry));
+  }
+  return out;
+}
+
+/**
+ * Host PIDs of every reference role of this lab (directory, controllers, agents), by name: their
+ * command lines name the lab's files (`clab-<lab>/`) or its VM prefix.
+ */
+function rolePids(labName: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let cmd = '';
+    try {
+      cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ');
+    } catch {
+      continue;
+    }
+    const role = /reference-impl\/bin\/(directory|controller|agent)\.ts /.exec(cmd)?.[1];
+    if (!cmd.startsWith('node ') || !role) continue;
+    if (!cmd.includes(`clab-${labName}/`) && !cmd.includes(`--prefix ${labName}- `)) continue;
+    const name =
+      role === 'directory'
+        ? 'directory'
+        : role === 'controller'
+          ? `controller ${/--id (\S+)/.exec(cmd)?.[1]}`
+          : `agent ${/--hypervisor (\S+)/.exec(cmd)?.[1]}`;
+    out.set(name, Number(entry));
   }
   return out;
 }
@@ -261,7 +295,17 @@ export async function main(argv: string[]): Promise<void> {
     );
     const attaches: Array<AttachTiming & { detail: string }> = [];
     const slowMs = Number(values['slow-ms']);
+    // CPU time each role spent per attach (with its children: the processes it starts), in the first
+    // and the last window: unlike latency, it hardly depends on what else runs on the machine, so it
+    // shows work that grows with the number of ports apart from a load that grows during the run.
+    const roles = rolePids(labName);
+    const cpuAt = new Map<number, Map<string, { total: number; own: number }>>();
+    const cpuMarks = count >= 2 * WINDOW ? new Set([0, WINDOW, count - WINDOW, count]) : new Set<number>();
+    const markCpu = (n: number) => {
+      if (cpuMarks.has(n)) cpuAt.set(n, new Map([...roles].map(([role, pid]) => [role, cpuTicksSplit(pid)])));
+    };
     for (let n = 0; n < count; n++) {
+      markCpu(n);
       const hv = HVS[n % 4] as string;
       const ip = `10.7.${1 + Math.floor(n / 250)}.${(n % 250) + 1}`;
       const id = `vm${n}`;
@@ -287,6 +331,7 @@ export async function main(argv: string[]): Promise<void> {
       if ((n + 1) % 25 === 0)
         console.log(`  ${n + 1}/${count} attached, last ${ms.toFixed(0)} ms, load ${load()}`);
     }
+    markCpu(count);
     const times = attaches.map((a) => Math.max(...a.tReach));
     const sorted = [...times].sort((a, b) => a - b);
     console.log(
@@ -296,6 +341,16 @@ export async function main(argv: string[]): Promise<void> {
     const traces = readTraces(topo.labDir, TRACED_NODES, (attaches[0]?.t0 ?? 0) - 1000);
     for (const line of stageTable(traces, attaches, HVS)) console.log(line);
     console.log('');
+    // Growth shows as the difference between the first and the last window's tables.
+    if (count >= 2 * WINDOW)
+      for (const [label, part] of [
+        [`attaches 1-${WINDOW}`, attaches.slice(0, WINDOW)],
+        [`attaches ${count - WINDOW + 1}-${count}`, attaches.slice(-WINDOW)],
+      ] as const) {
+        console.log(`stage table, ${label}:`);
+        for (const line of stageTable(traces, part, HVS)) console.log(line);
+        console.log('');
+      }
     const windowP95 = (list: number[]) =>
       percentile(
         [...list].sort((a, b) => a - b),
@@ -307,6 +362,21 @@ export async function main(argv: string[]): Promise<void> {
       console.log(
         `p95 of attaches 1-${WINDOW}: ${windowP95(times.slice(0, WINDOW)).toFixed(1)} ms; of attaches ${count - WINDOW + 1}-${count}: ${windowP95(times.slice(-WINDOW)).toFixed(1)} ms`,
       );
+
+    if (cpuAt.size === 4) {
+      // USER_HZ ticks (10 ms) over WINDOW attaches → ms of CPU per attach.
+      const perAttach = (from: number, to: number, role: string, part: 'total' | 'own') =>
+        (((cpuAt.get(to)?.get(role)?.[part] ?? 0) - (cpuAt.get(from)?.get(role)?.[part] ?? 0)) * 10) / WINDOW;
+      console.log(
+        `CPU time per attach (ms; the role with the processes it started, and its own process alone), attaches 1-${WINDOW} → ${count - WINDOW + 1}-${count}:`,
+      );
+      for (const role of roles.keys()) {
+        const cell = (from: number, to: number) =>
+          `${perAttach(from, to, role, 'total').toFixed(1).padStart(6)} (own ${perAttach(from, to, role, 'own').toFixed(1).padStart(5)})`;
+        console.log(`  ${role.padEnd(16)} ${cell(0, WINDOW)} → ${cell(count - WINDOW, count)}`);
+      }
+      console.log('');
+    }
 
     // Idle: nothing changes for idleSeconds; the hogs stop first (they would be charged to no agent,
     // but an idle figure is about the agents alone).

@@ -22,12 +22,13 @@ import { sabotaged } from '../sabotage.ts';
 import { ApplianceLiveness, localAppliances } from './appliance-liveness.ts';
 import type { Datapath } from './datapath.ts';
 import { type Garp, GarpWatcher } from './garp.ts';
+import { type Delta, DesiredIndex, type ViewChange } from './incremental.ts';
 import { Kernel, type KernelOptions } from './kernel.ts';
 import { L3VniProgrammer } from './l3vni.ts';
-import { deriveDesired, type KernelModel, portName } from './model.ts';
+import { type KernelModel, portName } from './model.ts';
 import { NatProgrammer } from './nat.ts';
 import { agentNftSession } from './nft-session.ts';
-import { type ActualExtras, plan, planSize } from './plan.ts';
+import { type ActualExtras, noExtras, plan, planSize } from './plan.ts';
 import { RedirectProgrammer } from './redirect.ts';
 import { SecurityProgrammer, type SgBackend, type SgMode } from './security.ts';
 
@@ -213,7 +214,10 @@ class ControllerLink {
         for (const key of message.del) this.view.entries.delete(key);
         for (const e of message.set) this.view.entries.set(entryKey(e), e);
         this.view.seq = message.seq;
-        this.agent.viewChanged(this, false, membershipOnly || redirectsOnly);
+        this.agent.viewChanged(this, false, membershipOnly || redirectsOnly, {
+          del: message.del,
+          set: message.set.map(entryKey),
+        });
         break;
       }
       case 'heartbeat':
@@ -249,6 +253,15 @@ export class Agent {
   /** The entries last programmed (kept while headless). */
   effective = new Map<string, Entry>();
   private cache: { model: KernelModel; extras: ActualExtras } | undefined;
+  /** The desired model kept between passes, so an update costs work for its entries only. */
+  private readonly index: DesiredIndex;
+  /** The view's changes since the last derive, or `all` (a sync, a merge, another controller). */
+  private changes: ViewChange[] | 'all' = 'all';
+  /** The link whose view is `effective` (undefined: a merge of several). */
+  private effectiveFrom: ControllerLink | undefined;
+  /** The vports or their state may differ from the last report sent. */
+  private reportDirty = true;
+  private lastReportErrors = false;
   private needFullRead = true;
   /**
    * Something that can change the kernel model arrived since the last pass; a membership-only
@@ -290,6 +303,7 @@ export class Agent {
 
   constructor(readonly options: AgentOptions) {
     this.kernel = new Kernel(options);
+    this.index = new DesiredIndex(options);
     this.datapath = options.datapath?.kernel ?? this.kernel;
     this.security = new SecurityProgrammer(
       {
@@ -433,8 +447,12 @@ export class Agent {
   }
 
   /** `kernelUntouched`: only group memberships or redirections changed (no kernel model object). */
-  viewChanged(link: ControllerLink, full: boolean, kernelUntouched = false): void {
+  viewChanged(link: ControllerLink, full: boolean, kernelUntouched = false, change?: ViewChange): void {
     if (!kernelUntouched) this.kernelDirty = true;
+    if (full || !change) this.changes = 'all';
+    else if (this.changes !== 'all') this.changes.push(change);
+    if (full || !change || [...change.del, ...change.set].some((k) => k.startsWith('vport/')))
+      this.reportDirty = true;
     if (full) {
       this.needFullRead = true;
       // Observations are the agent's: a (re)started controller learns them again from the sync on.
@@ -485,10 +503,19 @@ export class Agent {
     if (serving.length === 1) {
       // One controller (the usual case): its view is the state, no merge (and no copy) needed. A
       // later sync replaces the view's map, so this one stays as programmed if the link goes.
-      this.effective = (serving[0] as ControllerLink).view.entries;
+      const link = serving[0] as ControllerLink;
+      if (link !== this.effectiveFrom || link.view.entries !== this.effective) {
+        this.changes = 'all';
+        this.reportDirty = true;
+      }
+      this.effectiveFrom = link;
+      this.effective = link.view.entries;
       this.schedule();
       return;
     }
+    this.changes = 'all';
+    this.reportDirty = true;
+    this.effectiveFrom = undefined;
     const merged = new Map<string, Entry>();
     for (const link of this.links) {
       if (!link.connected || !link.view.synced) continue;
@@ -556,10 +583,25 @@ export class Agent {
     const kernelChanged =
       this.kernelDirty || this.needFullRead || !this.cache || this.auditRead !== undefined;
     this.kernelDirty = false;
-    const desired = kernelChanged
-      ? deriveDesired(this.effective.values(), this.options)
-      : (this.cache as { model: KernelModel }).model;
     const started = performance.now();
+    // An update of a few entries on a kernel as believed: derive and plan those entries only
+    // (incremental.ts). Anything else: the full derive (and the index rebuilt from it).
+    let delta: Delta | undefined;
+    let desired: KernelModel;
+    if (!kernelChanged) desired = (this.cache as { model: KernelModel }).model;
+    else {
+      const changes = this.changes;
+      this.changes = [];
+      if (
+        changes !== 'all' &&
+        this.cache !== undefined &&
+        this.cache.model === this.index.model &&
+        this.auditRead === undefined
+      )
+        delta = this.index.delta(this.effective, changes);
+      desired = delta ? (this.cache as { model: KernelModel }).model : this.index.rebuild(this.effective);
+    }
+    const tDerived = performance.now();
     let full = this.needFullRead || !this.cache;
     const audited = this.auditRead;
     this.auditRead = undefined;
@@ -579,7 +621,11 @@ export class Agent {
       if (nftErrors.length) this.log(`VXLAN receive normalisation not programmed: ${nftErrors.join(' | ')}`);
     }
     const cache = this.cache as { model: KernelModel; extras: ActualExtras };
-    const steps = kernelChanged ? plan(desired, cache.model, cache.extras) : [];
+    const steps = delta
+      ? plan(delta.want, delta.have, noExtras())
+      : kernelChanged
+        ? plan(desired, cache.model, cache.extras)
+        : [];
     const size = planSize(steps);
     const tPlanned = performance.now();
     let errors: string[] = [];
@@ -642,8 +688,10 @@ export class Agent {
       this.retryLater();
     } else {
       this.retryMs = RETRY_MIN_MS;
-      // The desired model is derived afresh on every pass and never changed afterwards: it is the
-      // kernel's state now, no copy needed.
+      // The kernel took the touched part: the kept model (the believed state) gets it too.
+      delta?.commit();
+      // The desired model is the kernel's state now, no copy needed (the next incremental pass
+      // changes it only after the kernel took the change).
       this.cache = {
         model: desired,
         extras: {
@@ -658,25 +706,35 @@ export class Agent {
       trace(
         `agent:${this.options.hypervisor}`,
         'applied',
-        `seqs=${acks.map((a) => a.seq).join(',')} full=${full} size=${size} ms=${(performance.now() - started).toFixed(1)} errors=${errors.length} plan=${(tPlanned - started).toFixed(1)} kernel=${(tKernel - tPlanned).toFixed(1)} sg=${(tSecurity - tKernel).toFixed(1)} nat=${(performance.now() - tSecurity).toFixed(1)}`,
+        `seqs=${acks.map((a) => a.seq).join(',')} full=${full} incremental=${delta !== undefined} size=${size} ms=${(performance.now() - started).toFixed(1)} errors=${errors.length} derive=${(tDerived - started).toFixed(1)} plan=${(tPlanned - tDerived).toFixed(1)} kernel=${(tKernel - tPlanned).toFixed(1)} sg=${(tSecurity - tKernel).toFixed(1)} nat=${(performance.now() - tSecurity).toFixed(1)}`,
       );
     if (size)
       this.log(
         `${full ? 'resync' : 'update'}: ${size} change(s) in ${Math.round(performance.now() - started)} ms`,
       );
-    const vports = [...this.effective.values()]
-      .filter((e) => e.kind === 'vport')
-      .map((e) => ({ id: e.id, state: errors.length ? ('error' as const) : ('up' as const) }));
+    // The vport report lists every local vport: sent when that list or its state changed, not on
+    // every pass (an attach elsewhere changes neither, and the list is O(ports)).
+    const reportNow = this.reportDirty || this.lastReportErrors !== errors.length > 0;
+    this.reportDirty = false;
+    this.lastReportErrors = errors.length > 0;
+    const vports = reportNow
+      ? [...this.effective.values()]
+          .filter((e) => e.kind === 'vport')
+          .map((e) => ({ id: e.id, state: errors.length ? ('error' as const) : ('up' as const) }))
+      : [];
     this.options.onProgrammed?.(this.effective, errors);
     for (const { link, epoch, seq } of acks) {
       link.send({ type: 'ack', epoch, seq, applied: errors.length === 0, errors });
-      link.send({ type: 'report', vports });
+      if (reportNow) link.send({ type: 'report', vports });
     }
   }
 
   /** For tests/fixtures: program a set of entries directly (no controller). */
   async programEntries(entries: Entry[]): Promise<string[]> {
     this.effective = new Map(entries.map((e) => [entryKey(e), e]));
+    this.effectiveFrom = undefined;
+    this.changes = 'all';
+    this.reportDirty = true;
     this.needFullRead = true;
     this.schedule();
     await this.idle();

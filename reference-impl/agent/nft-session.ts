@@ -53,6 +53,13 @@ export interface NetnsAddRequest {
   sysctls: Array<[string, string]>;
 }
 
+/** A VM namespace's `ip -batch` lines applied by rtnetlink inside the helper (rtnl_vm.py). */
+export interface IpLinesRequest {
+  op: 'ip-lines';
+  ns: string;
+  lines: string[];
+}
+
 interface Pending {
   resolve: (r: NftResult) => void;
 }
@@ -106,8 +113,13 @@ export class NftSession {
     return this.request({ op: 'netns-add', ns, sysctls });
   }
 
+  /** Applies a VM namespace's `ip -batch` lines inside the helper (see `sessionIpLines`). */
+  async ipLines(ns: string, lines: string[]): Promise<NftResult> {
+    return this.request({ op: 'ip-lines', ns, lines });
+  }
+
   private async request(
-    req: NftRequest | { ns: string; routes: DefaultRoute[] } | NetnsAddRequest,
+    req: NftRequest | { ns: string; routes: DefaultRoute[] } | NetnsAddRequest | IpLinesRequest,
   ): Promise<NftResult> {
     const r = this.ensure();
     if (!(await r.ready)) return { rc: -1, out: '', err: this.unavailableReason };
@@ -284,4 +296,20 @@ export async function sessionNetnsAdd(
   if (r.rc === 17) return 'exists';
   if (r.rc === 2 || !agentNftSession.available) return 'unavailable';
   return { error: r.err };
+}
+
+/**
+ * A VM namespace's `ip -batch` lines through the session helper, by rtnetlink (an attach's VM set up
+ * without an `ip` process): `done` (errors, if any, name their lines as `ip -batch` would) or
+ * `unavailable` (no helper, or a line form it does not handle: run `ip`).
+ */
+export async function sessionIpLines(
+  ns: string,
+  lines: string[],
+): Promise<{ done: true; errors: string } | 'unavailable'> {
+  if (!agentNftSession.available) return 'unavailable';
+  const r = await agentNftSession.ipLines(ns, lines);
+  if (r.rc === 0) return { done: true, errors: '' };
+  if (r.rc === 1) return { done: true, errors: r.err };
+  return 'unavailable';
 }

@@ -15,6 +15,10 @@ EOF on stdin ends the helper (the agent exited).
 A request {"id", "ns", "routes": [{"gateway", "dev", "table"}]} instead replaces those default
 routes by rtnetlink (rtnl_routes.py) inside the namespace: a service chain's failover costs no `ip`
 process either. Answered like a script, {"id", "rc", "out": "", "err"}.
+
+A request {"id", "op": "ip-lines", "ns", "lines"} applies a VM namespace's `ip -batch` lines by
+rtnetlink (rtnl_vm.py): an attach configures its VM without an `ip` process. rc 95: a line is not a
+form the helper handles (the caller runs `ip`); rc 1: some lines failed, "err" names them.
 """
 import ctypes
 import json
@@ -24,6 +28,7 @@ import sys
 # The helpers run from the source tree (a lab's /srv): no __pycache__ written into it.
 sys.dont_write_bytecode = True
 import rtnl_routes
+import rtnl_vm
 from netns_enter import CLONE_NEWNET, HOME, inside, libc, netns_path
 
 
@@ -77,6 +82,15 @@ def replace_routes(ns, routes):
     with inside(ns):
         rtnl_routes.replace_defaults(routes)
     return {"rc": 0, "out": "", "err": ""}
+
+
+def ip_lines(ns, lines):
+    ops = rtnl_vm.parse(lines)
+    if ops is None:
+        return {"rc": 95, "out": "", "err": "a line the helper does not handle"}
+    with inside(ns):
+        errors = rtnl_vm.apply(ops, lines)
+    return {"rc": 1 if errors else 0, "out": "", "err": "\n".join(errors)}
 
 
 def serve(req):
@@ -154,7 +168,13 @@ for line in sys.stdin:
     req = json.loads(line)
     try:
         forget_gone()
-        res = netns_add(req) if req.get("op") == "netns-add" else serve(req)
+        op = req.get("op")
+        if op == "netns-add":
+            res = netns_add(req)
+        elif op == "ip-lines":
+            res = ip_lines(req["ns"], req["lines"])
+        else:
+            res = serve(req)
     except Exception as err:  # noqa: BLE001 - every failure is the request's answer, never the helper's end
         res = {"rc": -1, "out": "", "err": f"{type(err).__name__}: {err}"}
     res["id"] = req.get("id")
