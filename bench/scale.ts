@@ -128,7 +128,7 @@ export async function main(argv: string[]): Promise<void> {
   }
   if (!counts.includes(50_000))
     console.log(
-      'scale: 50k ports not run (pass --ports 10000,50000; on this shared 2-core machine it did not fit the time, see docs/scale.md)',
+      'scale: 50k ports not run (pass --ports 10000,50000: about 5 min more on a quiet machine, see docs/scale.md)',
     );
   if (failures.length) throw new Error(failures.join('; '));
 }

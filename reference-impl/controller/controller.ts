@@ -426,7 +426,10 @@ export class Controller {
     const dirty = this.world.takeDirty();
     if (dirty.all) this.options.evpn.setOriginations(this.world.originations());
     else {
-      const { set, remove } = this.world.type2Changes(dirty.vports);
+      const type2 = this.world.type2Changes(dirty.vports);
+      const hosting = this.world.hostingChanges(dirty);
+      const set = [...hosting.set, ...type2.set];
+      const remove = [...hosting.remove, ...type2.remove];
       if (set.length || remove.length) this.options.evpn.patchOriginations(set, remove);
     }
     if (dirty.all || dirty.vports.size) this.options.evpn.setUnicastRoutes(this.world.floatingRoutes());
@@ -436,6 +439,8 @@ export class Controller {
       this.world.markAllDirty();
       return;
     }
+    // A hosting change recomputes the agents it reaches in full, the others follow the changed keys.
+    const inFull = dirty.all ? undefined : this.world.recomputedInFull(dirty);
     for (const session of this.sessions) {
       if (!session.hello) continue;
       const hv = this.resolveHypervisor(session);
@@ -452,7 +457,7 @@ export class Controller {
       }
       session.hypervisorId = hv;
       // TEST-ONLY sabotages live in World.entriesFor (the full path) only: under any of them, take it.
-      if (session.synced && !dirty.all && !FULL_PATH_SABOTAGES.some(sabotaged)) {
+      if (session.synced && inFull && !inFull.has(hv) && !FULL_PATH_SABOTAGES.some(sabotaged)) {
         this.pushChanges(session, hv, this.world.entriesChanged(hv, dirty));
         continue;
       }

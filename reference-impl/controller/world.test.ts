@@ -144,7 +144,13 @@ describe('World: incremental recompute equals the full one', () => {
           sync();
           continue;
         }
+        // As the controller does: agents a hosting change reaches are recomputed in full.
+        const inFull = world.recomputedInFull(dirty);
         for (const hv of ['hv1', 'hv2', 'hv3']) {
+          if (inFull.has(hv)) {
+            sent.set(hv, asMap(world.entriesFor(hv)));
+            continue;
+          }
           const have = sent.get(hv) as Map<string, string>;
           for (const [key, entry] of world.entriesChanged(hv, dirty)) {
             if (entry) have.set(key, JSON.stringify(entry));
@@ -152,12 +158,12 @@ describe('World: incremental recompute equals the full one', () => {
           }
           expect(have, `step ${step}, ${hv}`).toEqual(asMap(world.entriesFor(hv)));
         }
-        const { set, remove } = world.type2Changes(dirty.vports);
-        for (const k of remove) originated.delete(k);
-        for (const o of set) originated.set(originationKey(o), JSON.stringify(o));
+        for (const { set, remove } of [world.hostingChanges(dirty), world.type2Changes(dirty.vports)]) {
+          for (const k of remove) originated.delete(k);
+          for (const o of set) originated.set(originationKey(o), JSON.stringify(o));
+        }
         const full = new Map(world.originations().map((o) => [originationKey(o), JSON.stringify(o)]));
-        const type2 = (m: Map<string, string>) => new Map([...m].filter(([k]) => k.startsWith('2/')));
-        expect(type2(originated), `step ${step}, originations`).toEqual(type2(full));
+        expect(originated, `step ${step}, originations`).toEqual(full);
       }
     });
   }
@@ -188,6 +194,36 @@ describe('World: incremental recompute equals the full one', () => {
     expect(dirty.vports.size).toBe(1);
     for (const hv of ['hv1', 'hv2', 'hv3'])
       expect(world.entriesChanged(hv, dirty).size).toBeLessThanOrEqual(3);
+  });
+
+  it('a domain starting on one hypervisor recomputes in full only the hypervisors hosting it', () => {
+    const world = new World('z1');
+    world.loadSnapshot(snapshot());
+    const attach = (id: string, subnet: string, hypervisor: string, n: number) =>
+      world.applyChange({
+        revision: n,
+        collection: 'vports',
+        op: 'create',
+        id,
+        object: { id, subnet, hypervisor, name: id, mac: `02:00:00:08:00:0${n}`, ip: `10.0.0.${n}` },
+      } as unknown as Change);
+    attach('a', 's1', 'hv1', 2);
+    attach('b', 's3', 'hv3', 3);
+    world.takeDirty();
+    attach('c', 's1', 'hv2', 4);
+    const dirty = world.takeDirty();
+    expect(dirty.all).toBe(false);
+    expect([...world.recomputedInFull(dirty)].sort()).toEqual(['hv1', 'hv2']);
+    // hv2 now originates a type-3 for both of d1's VNIs.
+    expect(world.hostingChanges(dirty).set.map(originationKey).sort()).toEqual([
+      '3/101/10.0.2.2',
+      '3/102/10.0.2.2',
+    ]);
+    world.applyChange({ revision: 5, collection: 'vports', op: 'delete', id: 'c' } as unknown as Change);
+    expect(world.hostingChanges(world.takeDirty())).toEqual({
+      set: [],
+      remove: ['3/101/10.0.2.2', '3/102/10.0.2.2'],
+    });
   });
 });
 

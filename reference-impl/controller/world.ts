@@ -32,6 +32,7 @@ import {
   type FrozenMac,
   RFC7432_DUPLICATE_MAC,
 } from './duplicate-mac.ts';
+import { Placement } from './placement.ts';
 import { ruleEntriesFor } from './security.ts';
 
 /** A remote MAC/IP (type-2) as learned from BGP. */
@@ -103,6 +104,16 @@ export function originationKey(o: Origination): string {
   return o.kind === 'type2' ? `2/${o.vni}/${o.mac}/${o.ip ?? ''}` : `3/${o.vni}/${o.vtep}`;
 }
 
+/** What changed since the last recompute (World.takeDirty). */
+export interface Dirty {
+  all: boolean;
+  vports: Set<string>;
+  macs: Set<string>;
+  hosting: Map<string, Set<string>>;
+}
+
+const emptyDirty = (all: boolean): Dirty => ({ all, vports: new Set(), macs: new Set(), hosting: new Map() });
+
 /** Learned routes in key order: ties between equal routes are broken the same way everywhere. */
 const byLearnKey = ([a]: [string, unknown], [b]: [string, unknown]) => (a < b ? -1 : a > b ? 1 : 0);
 
@@ -148,12 +159,17 @@ export class World {
   /**
    * What changed since `takeDirty()` was last called, so one attach costs work for that attach only:
    * vport ids whose entries (and type-2 origination) to recompute, `vni/mac` keys of MAC entries to
-   * recompute, or `all` when something broad changed (a hypervisor, domain or subnet, the set of
-   * domains a hypervisor hosts, flood routes, aged withdrawals, a snapshot).
+   * recompute, `hosting`: hypervisor → the domains it started or stopped hosting (hostingChanges,
+   * recomputedInFull), or `all` when something broad changed (a hypervisor, domain or subnet, flood
+   * routes, aged withdrawals, a snapshot).
    */
-  private dirty = { all: true, vports: new Set<string>(), macs: new Set<string>() };
-  /** Per hypervisor, per domain: how many of its vports are there (a domain is hosted while > 0). */
-  private readonly hosted = new Map<string, Map<string, number>>();
+  private dirty: Dirty = emptyDirty(true);
+  /**
+   * Where vports sit (placement.ts), kept in step by vportLeaving/vportArrived. Undefined only while a
+   * full recompute is pending (dirty.all: a snapshot, a subnet change, markAllDirty): it is then rebuilt
+   * from the maps on first use, so a change made meanwhile is never counted twice.
+   */
+  private placementIndex: Placement | undefined;
   /** `vni/mac` → vport ids and learned route keys that claim it (a superset: stale ids are skipped). */
   private readonly byMacKey = new Map<string, { vports: Set<string>; learned: Set<string> }>();
   /** `vni/ip` → `vni/mac` keys that claimed that address (a superset; see `macEntry`). */
@@ -182,9 +198,9 @@ export class World {
   }
 
   /** The changes since the last call (see `dirty`), and a fresh start. */
-  takeDirty(): { all: boolean; vports: Set<string>; macs: Set<string> } {
+  takeDirty(): Dirty {
     const out = this.dirty;
-    this.dirty = { all: false, vports: new Set(), macs: new Set() };
+    this.dirty = emptyDirty(false);
     if (out.all) this.reindex();
     return out;
   }
@@ -192,6 +208,12 @@ export class World {
   /** Everything is to be recomputed (e.g. agents could not be served yet). */
   markAllDirty(): void {
     this.dirty.all = true;
+    this.placementIndex = undefined;
+  }
+
+  private get placement(): Placement {
+    this.placementIndex ??= new Placement(this.subnets, this.vports.values());
+    return this.placementIndex;
   }
 
   private macKeyOf(v: Vport): string | undefined {
@@ -244,11 +266,8 @@ export class World {
     this.byMacKey.clear();
     this.byIpKey.clear();
     this.ipsByMacKey.clear();
-    this.hosted.clear();
-    for (const v of this.vports.values()) {
-      this.indexVport(v);
-      this.countHosted(v, 1);
-    }
+    this.placementIndex = new Placement(this.subnets, this.vports.values());
+    for (const v of this.vports.values()) this.indexVport(v);
     for (const [k, m] of this.learnedMacs) this.indexLearned(k, m);
     this.originatedKeys.clear();
     this.originators.clear();
@@ -263,28 +282,18 @@ export class World {
   }
 
   /** Adds `delta` to the vport's domain count on its hypervisor; true when the domain starts/stops being hosted there. */
-  private countHosted(v: Vport, delta: number): boolean {
-    const s = this.subnets.get(v.subnet);
-    if (!s) return false;
-    let perHv = this.hosted.get(v.hypervisor);
-    if (!perHv) {
-      perHv = new Map();
-      this.hosted.set(v.hypervisor, perHv);
-    }
-    const before = perHv.get(s.domain) ?? 0;
-    const after = before + delta;
-    if (after > 0) perHv.set(s.domain, after);
-    else perHv.delete(s.domain);
-    return before > 0 !== after > 0;
+  private countHosted(v: Vport, delta: 1 | -1): boolean {
+    // No index yet: dirty.all is already set, and the index is built from the maps as they will be.
+    return this.placementIndex?.count(v, delta) ?? false;
   }
 
-  /** A vport is about to change (or go): its old entries are dirty; hosting changes make all dirty. */
+  /** A vport is about to change (or go): its old entries are dirty, and its domain's hosting may change. */
   private vportLeaving(v: Vport | undefined): void {
     if (!v) return;
     this.dirty.vports.add(v.id);
     const key = this.macKeyOf(v);
     if (key) this.dirty.macs.add(key);
-    if (this.countHosted(v, -1)) this.dirty.all = true;
+    if (this.countHosted(v, -1)) this.hostingChanged(v);
   }
 
   private vportArrived(v: Vport): void {
@@ -292,7 +301,56 @@ export class World {
     const key = this.macKeyOf(v);
     if (key) this.dirty.macs.add(key);
     this.indexVport(v);
-    if (this.countHosted(v, 1)) this.dirty.all = true;
+    if (this.countHosted(v, 1)) this.hostingChanged(v);
+  }
+
+  /** The vport's hypervisor started or stopped hosting its domain (see recomputedInFull). */
+  private hostingChanged(v: Vport): void {
+    const domain = this.subnets.get(v.subnet)?.domain;
+    if (domain === undefined) return;
+    const domains = this.dirty.hosting.get(v.hypervisor) ?? new Set<string>();
+    this.dirty.hosting.set(v.hypervisor, domains.add(domain));
+  }
+
+  /**
+   * The agents whose entries a hosting change reaches beyond `entriesChanged` (which follows vports
+   * and MACs): the hypervisor itself (its domains, subnets, rules and every MAC of the domain) and
+   * every other hypervisor hosting the domain (its flood list gains or loses that VTEP). Only these
+   * are recomputed in full: before, every such change recomputed every agent, and at 50,000 ports on
+   * 500 hypervisors each of those took longer than BGP's hold time (docs/scale.md).
+   */
+  recomputedInFull(dirty: Dirty): Set<string> {
+    const out = new Set<string>();
+    for (const [hv, domains] of dirty.hosting) {
+      out.add(hv);
+      for (const d of domains) for (const other of this.placement.hostsOf(d)) out.add(other);
+    }
+    return out;
+  }
+
+  /**
+   * The type-3 (and type-5) routes a hosting change adds or removes: for each hypervisor in
+   * `dirty.hosting`, what it originates now for those domains' VNIs and prefixes, and the keys of
+   * those it no longer does. The same routes `originations()` gives, for these hypervisors only.
+   */
+  hostingChanges(dirty: Dirty): { set: Origination[]; remove: string[] } {
+    const set: Origination[] = [];
+    const remove: string[] = [];
+    for (const [hvId, domains] of dirty.hosting) {
+      const hv = this.hypervisors.get(hvId);
+      if (!hv || hv.zone !== this.zone) continue;
+      const now = [...this.type3Of(hv), ...this.type5Of(hv)];
+      const keys = new Set(now.map(originationKey));
+      set.push(...now);
+      for (const d of domains)
+        for (const s of this.placement.subnetsByDomain.get(d) ?? []) {
+          const candidates = [`3/${s.vni}/${hv.vtep}`];
+          const l3Vni = this.domains.get(d)?.l3Vni;
+          if (typeof l3Vni === 'number') candidates.push(`5/${hv.vtep}/${s.prefix}`);
+          for (const k of candidates) if (!keys.has(k)) remove.push(k);
+        }
+    }
+    return { set, remove };
   }
 
   loadSnapshot(snapshot: Snapshot): void {
@@ -324,7 +382,7 @@ export class World {
     for (const [id, o] of this.observedMacs)
       if (this.vports.get(id)?.hypervisor !== o.hypervisor) this.observedMacs.delete(id);
     this.revision = snapshot.revision;
-    this.dirty.all = true;
+    this.markAllDirty();
   }
 
   applyChange(change: Change): void {
@@ -337,6 +395,7 @@ export class World {
       this.dirty.all = true;
       if (del) whole.delete(change.id);
       else whole.set(change.id, o);
+      if (change.collection === 'subnets') this.placementIndex = undefined;
       if (del && change.collection === 'subnets') this.dropWithdrawnWithoutSubnet();
       return;
     }
@@ -730,34 +789,14 @@ export class World {
 
   /** Domains with at least one vport on the hypervisor (they are instantiated there). */
   domainsOn(hypervisorId: string): Set<string> {
-    const out = new Set<string>();
-    for (const v of this.vports.values()) {
-      if (v.hypervisor !== hypervisorId) continue;
-      const s = this.subnets.get(v.subnet);
-      if (s) out.add(s.domain);
-    }
-    return out;
+    return new Set(this.placement.domainsOn(hypervisorId));
   }
 
   /** VNIs instantiated on each own-zone hypervisor: every subnet of every domain it hosts. */
   vnisByHypervisor(): Map<string, Set<number>> {
-    const domainsByHv = new Map<string, Set<string>>();
-    for (const v of this.vports.values()) {
-      const s = this.subnets.get(v.subnet);
-      if (!s) continue;
-      let set = domainsByHv.get(v.hypervisor);
-      if (!set) {
-        set = new Set();
-        domainsByHv.set(v.hypervisor, set);
-      }
-      set.add(s.domain);
-    }
     const out = new Map<string, Set<number>>();
-    for (const [hv, domains] of domainsByHv) {
-      const vnis = new Set<number>();
-      for (const s of this.subnets.values()) if (domains.has(s.domain)) vnis.add(s.vni);
-      out.set(hv, vnis);
-    }
+    for (const hv of this.placement.domainsByHv.keys())
+      out.set(hv, new Set(this.placement.vnisOn(hv).keys()));
     return out;
   }
 
@@ -807,7 +846,7 @@ export class World {
     }
     const macs = new Map<string, MacEntry>();
     const claimedBy = new Map<string, string>();
-    for (const v of this.vports.values()) {
+    for (const v of this.vportsIn(vnis)) {
       let s = this.subnets.get(v.subnet);
       // TEST-ONLY `cross-tenant-arp` sabotage (reference-impl/sabotage.ts): another tenant's VM is
       // pushed into a local subnet with the same prefix.
@@ -871,11 +910,14 @@ export class World {
         macs.set(key, { ...m, ip: undefined });
     entries.push(...macs.values());
     const floods = new Set<string>();
-    for (const [otherId, otherVnis] of this.vnisByHypervisor()) {
-      const other = this.hypervisors.get(otherId);
-      if (!other || otherId === hypervisorId || other.zone !== this.zone) continue;
-      for (const vni of otherVnis) if (vnis.has(vni)) floods.add(`${vni}/${other.vtep}`);
-    }
+    // Every other own-zone hypervisor hosting a domain with one of these VNIs (placement.ts).
+    for (const vni of vnis.keys())
+      for (const s of this.placement.subnetsByVni.get(vni) ?? [])
+        for (const otherId of this.placement.hostsOf(s.domain)) {
+          const other = this.hypervisors.get(otherId);
+          if (!other || otherId === hypervisorId || other.zone !== this.zone) continue;
+          floods.add(`${vni}/${other.vtep}`);
+        }
     for (const f of this.learnedFloods.values()) {
       const s = vnis.get(f.vni);
       if (!s || !f.routeTargets.includes(s.routeTarget) || this.isOwnZoneVtep(f.vtep)) continue;
@@ -1014,11 +1056,24 @@ export class World {
 
   /** Subnets instantiated on a hypervisor (every subnet of every domain it hosts), by VNI. */
   private vnisOf(hypervisorId: string): Map<number, Subnet> {
-    const domains = this.hosted.get(hypervisorId);
-    const out = new Map<number, Subnet>();
-    if (!domains) return out;
-    for (const s of this.subnets.values()) if (domains.has(s.domain)) out.set(s.vni, s);
-    return out;
+    return this.placement.vnisOn(hypervisorId);
+  }
+
+  /**
+   * The vports entriesFor looks at: those of the subnets carrying these VNIs (placement.ts), not every
+   * vport of the zone; all of them under the TEST-ONLY `cross-tenant-arp` sabotage, which looks wider.
+   */
+  private *vportsIn(vnis: ReadonlyMap<number, Subnet>): Iterable<Vport> {
+    if (sabotaged('cross-tenant-arp')) {
+      yield* this.vports.values();
+      return;
+    }
+    for (const vni of vnis.keys())
+      for (const s of this.placement.subnetsByVni.get(vni) ?? [])
+        for (const id of this.placement.vportsBySubnet.get(s.id) ?? []) {
+          const v = this.vports.get(id);
+          if (v) yield v;
+        }
   }
 
   /**
@@ -1174,35 +1229,44 @@ export class World {
    * IRB), next hop its VTEP, router MAC its end of the L3 VNI.
    */
   private type5Originations(): OriginatedType5[] {
+    return this.ownHypervisors().flatMap((hv) => this.type5Of(hv));
+  }
+
+  private type5Of(hv: Hypervisor): OriginatedType5[] {
     const out: OriginatedType5[] = [];
-    for (const hv of this.ownHypervisors())
-      for (const id of this.domainsOn(hv.id)) {
-        const d = this.domains.get(id);
-        if (typeof d?.l3Vni !== 'number' || !d.routeTarget) continue;
-        for (const s of this.subnets.values())
-          if (s.domain === id)
-            out.push({
-              kind: 'type5',
-              l3Vni: d.l3Vni,
-              prefix: s.prefix,
-              vtep: hv.vtep,
-              routerMac: routerMacFor(hv.vtep, d.l3Vni),
-              routeTarget: d.routeTarget,
-            });
-      }
+    for (const id of this.placement.domainsOn(hv.id)) {
+      const d = this.domains.get(id);
+      if (typeof d?.l3Vni !== 'number' || !d.routeTarget) continue;
+      for (const s of this.placement.subnetsByDomain.get(id) ?? [])
+        out.push({
+          kind: 'type5',
+          l3Vni: d.l3Vni,
+          prefix: s.prefix,
+          vtep: hv.vtep,
+          routerMac: routerMacFor(hv.vtep, d.l3Vni),
+          routeTarget: d.routeTarget,
+        });
+    }
     return out;
+  }
+
+  /** A hypervisor's type-3 routes: one per VNI it instantiates (route target of the VNI's first subnet). */
+  private type3Of(hv: Hypervisor): Origination[] {
+    return [...this.placement.vnisOn(hv.id)].map(([vni, s]) => ({
+      kind: 'type3',
+      vni,
+      vtep: hv.vtep,
+      routeTarget: (this.placement.subnetsByVni.get(vni)?.[0] ?? s).routeTarget,
+    }));
   }
 
   /** Routes this zone originates: type-3 per instantiated VNI per hypervisor, type-2 per vport. */
   originations(): Origination[] {
     const out: Origination[] = [];
-    for (const [hvId, vnis] of this.vnisByHypervisor()) {
+    for (const hvId of this.placement.domainsByHv.keys()) {
       const hv = this.hypervisors.get(hvId);
       if (!hv || hv.zone !== this.zone) continue;
-      for (const vni of vnis) {
-        const subnet = [...this.subnets.values()].find((s) => s.vni === vni);
-        if (subnet) out.push({ kind: 'type3', vni, vtep: hv.vtep, routeTarget: subnet.routeTarget });
-      }
+      out.push(...this.type3Of(hv));
     }
     const type2 = new Map<string, { id: string; o: OriginatedType2 }>();
     for (const v of this.vports.values()) {
