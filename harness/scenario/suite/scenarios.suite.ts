@@ -87,7 +87,14 @@ onInterrupt({
   },
 });
 const summary: {
-  verdicts: Array<{ scenario: string; name: string; status: VerdictStatus; area: string; message?: string }>;
+  verdicts: Array<{
+    scenario: string;
+    file?: string;
+    name: string;
+    status: VerdictStatus;
+    area: string;
+    message?: string;
+  }>;
   lossWindows: Array<{ name: string; ms: number; boundMs: number }>;
   records: string[];
 } = {
@@ -133,6 +140,7 @@ function scenarios(): Array<{
       try {
         const loaded = loadScenario(file, {
           ...(plan.lab ? { lab: plan.lab } : {}),
+          ...(plan.labs ? { labs: plan.labs } : {}),
           ...(plan.implementation ? { implementation: plan.implementation } : {}),
         });
         return profileRuns(loaded, plan.gatewayProfiles).map(({ scenario, skip }) => ({
@@ -206,6 +214,7 @@ for (const entry of scenarios()) {
       it('scenario file loads', () => {
         summary.verdicts.push({
           scenario: entry.file,
+          file: entry.file,
           name: 'scenario file loads',
           status: 'broken',
           area: 'other',
@@ -236,6 +245,7 @@ for (const entry of scenarios()) {
   describe(title, () => {
     beforeAll(async () => {
       await parkWhileInterrupted();
+      record.begin();
       if (entry.skip) {
         state.skip = entry.skip;
         return;
@@ -325,6 +335,7 @@ for (const entry of scenarios()) {
           if (figures) void allure.attachment('figures', JSON.stringify(figures), 'application/json');
           summary.verdicts.push({
             scenario: scenario.name,
+            file: entry.file,
             name: unit.name,
             status,
             area,
