@@ -24,8 +24,8 @@ import { installInterruptHandlers } from '../../util/interrupt.ts';
 import { generateReport } from './report.ts';
 
 /**
- * The default suite: the reference implementation's conformance packs, all on labs/default.clab.yml
- * (one deployment). scenarios/frr-evpn (FRR as the implementation) runs only when named.
+ * The default suite: the reference implementation's conformance packs, on labs/default.clab.yml (one
+ * deployment) and, for two federation scenarios, labs of their own run beside it. scenarios/frr-evpn (FRR as the implementation) runs only when named.
  */
 export const DEFAULT_SUITES = ['vx', 'l2', 'l3', 'arp', 'evpn', 'az', 'sg', 'nat', 'fed'] as const;
 
@@ -39,7 +39,8 @@ export const summary = 'run scenarios (default: scenarios/) and write Allure res
 const USAGE = `usage: otwin run [scenario files or folders...] [--lab <file>] [--tags a,b] [--keep] [--reuse] [--report] [--lab-prefix <p>] [--concurrency N] [--runtime netns|containerlab] [--transport netns|exec] [--implementation <name>] [--gateway ovsdb,evpn]
 
   With no files, runs the default suite — scenarios/{${DEFAULT_SUITES.join(',')}} on the reference
-  implementation, one deployment of labs/default.clab.yml — and writes the HTML report (--report).
+  implementation, one deployment of each lab they name (labs/default.clab.yml and the two federation
+  labs, run at the same time) — and writes the HTML report (--report).
   scenarios/frr-evpn (FRR as the implementation, its own lab) runs when named.
   --lab      run every scenario on this lab file instead
   --lab-prefix  run on private copies of the labs named <p>-<lab> (otwin-default → <p>-default, in
@@ -51,9 +52,9 @@ const USAGE = `usage: otwin run [scenario files or folders...] [--lab <file>] [-
   --gateway  run gateway scenarios against these profiles (ovsdb, evpn; comma-separated): once per
              profile each declares in \`gateway:\`, skipped with the reason on one it does not; the
              report's parameter \`gateway profile\` tells the runs apart (default: each its first)
-  --concurrency  labs run at the same time (default ${DEFAULT_CONCURRENCY}, at most ${MAX_LANES}; 1: one after
-             another). Scenarios on one lab always run one after another; each lab runs in a worker of
-             its own, so scenarios of different labs share nothing but the CPU
+  --concurrency  how many labs run at the same time (default ${DEFAULT_CONCURRENCY}, at most ${MAX_LANES}; 1: one
+             after another; also -j). Scenarios on one lab always run one after another; each lab
+             runs in a worker of its own, so scenarios of different labs share nothing but the CPU
   --tags     only scenarios carrying one of these tags
   --transport  how the traffic engine reaches nodes: netns (default; enters their namespaces from
              this machine) or exec (a probe server started in each node through the runtime's exec;
