@@ -25,7 +25,7 @@ import { generateReport } from './report.ts';
 
 /**
  * The default suite: the reference implementation's conformance packs, on labs/default.clab.yml (one
- * deployment) and, for two federation scenarios, labs of their own run beside it. scenarios/frr-evpn (FRR as the implementation) runs only when named.
+ * deployment) and, for two federation scenarios, labs of their own. scenarios/frr-evpn (FRR as the implementation) runs only when named.
  */
 export const DEFAULT_SUITES = ['vx', 'l2', 'l3', 'arp', 'evpn', 'az', 'sg', 'nat', 'fed'] as const;
 
@@ -40,7 +40,7 @@ const USAGE = `usage: otwin run [scenario files or folders...] [--lab <file>] [-
 
   With no files, runs the default suite — scenarios/{${DEFAULT_SUITES.join(',')}} on the reference
   implementation, one deployment of each lab they name (labs/default.clab.yml and the two federation
-  labs, run at the same time) — and writes the HTML report (--report).
+  labs) — and writes the HTML report (--report).
   scenarios/frr-evpn (FRR as the implementation, its own lab) runs when named.
   --lab      run every scenario on this lab file instead
   --lab-prefix  run on private copies of the labs named <p>-<lab> (otwin-default → <p>-default, in

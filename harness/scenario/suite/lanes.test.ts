@@ -88,7 +88,7 @@ describe('lane files and --concurrency', () => {
     expect(() => laneFile(MAX_LANES)).toThrow(RangeError);
   });
 
-  it('defaults to two lanes at a time, caps at the lane files, and rejects nonsense', () => {
+  it('defaults to one lane (the sequential run), caps at the lane files, and rejects nonsense', () => {
     expect(parseConcurrency(undefined)).toBe(DEFAULT_CONCURRENCY);
     expect(parseConcurrency('1')).toBe(1);
     expect(parseConcurrency('64')).toBe(MAX_LANES);

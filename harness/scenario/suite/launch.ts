@@ -63,7 +63,7 @@ export interface LaunchOptions {
   implementationOverride?: string | undefined;
   /** `--gateway`: the gateway profiles to run gateway scenarios against. */
   gatewayProfiles?: string[] | undefined;
-  /** Lanes (labs) run at the same time (`--concurrency`; default 2; 1: one after another). */
+  /** Lanes (labs) run at the same time (`--concurrency`; default 1: one after another). */
   concurrency?: number;
 }
 
