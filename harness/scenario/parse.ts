@@ -109,6 +109,11 @@ export interface LoadOptions {
    * it, or for a name it does not know, validation assumes every capability.
    */
   capabilitiesOf?: (implementation: string) => ReadonlySet<Capability> | undefined;
+  /**
+   * Lab file (absolute) → the file to run on instead: the private copies `--lab-prefix` makes
+   * (harness/topology/private-copy.ts). `lab` wins over it.
+   */
+  labs?: Readonly<Record<string, string>>;
 }
 
 /** The `gateway:` field as a list of profiles (one or several; the schema checked the names). */
@@ -163,7 +168,8 @@ export function parseScenarioText(text: string, file: string, options: LoadOptio
   const schemaIssues = validateAgainstSchema(data);
   if (schemaIssues.length > 0) throw new ScenarioError(sortIssues(schemaIssues.map((i) => locator.issue(i))));
 
-  const labFile = options.lab ? resolve(options.lab) : resolve(dirname(file), String(data.lab));
+  const ownLab = resolve(dirname(file), String(data.lab));
+  const labFile = options.lab ? resolve(options.lab) : (options.labs?.[ownLab] ?? ownLab);
   if (!existsSync(labFile)) {
     const where = options.lab ? 'command line' : undefined;
     const p = locator.pos(['lab']);

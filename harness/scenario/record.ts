@@ -113,6 +113,14 @@ export class RecordBuilder {
     };
   }
 
+  /**
+   * The scenario starts now (its suite's first hook, before its lab is deployed or reused): records
+   * are created when the run is collected, long before most scenarios run.
+   */
+  begin(): void {
+    this.record.startedAt = new Date().toISOString();
+  }
+
   stepStarted(id: string, atMs: number): void {
     this.record.stepStarts[id] = Math.round(atMs);
   }

@@ -1,5 +1,6 @@
 /**
- * Runs a plan: spawns vitest on the scenario suite (one worker), then completes the Allure results
+ * Runs a plan: spawns vitest on the scenario suite (one worker per lane, suite/lanes.ts: scenarios of
+ * different labs run concurrently, those of one lab one after another), then completes the Allure results
  * (categories, environment, executor, history, skip reasons) and returns what the console summary
  * needs. Used by `otwin run`, `otwin replay` and the benchmark.
  */
@@ -32,9 +33,11 @@ import {
   interruptSignal,
   onInterrupt,
 } from '../../util/interrupt.ts';
-import { pollUntil } from '../../util/poll.ts';
-import type { VerdictStatus } from '../record.ts';
+import { sleep } from '../../util/poll.ts';
+import { loadScenario } from '../parse.ts';
+import { readRecord, type VerdictStatus } from '../record.ts';
 import type { ScenarioEntry } from '../suite-file.ts';
+import { DEFAULT_CONCURRENCY, inFileOrder, planLanes } from './lanes.ts';
 import { PLAN_ENV, type RunPlan } from './plan.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -44,6 +47,8 @@ export interface LaunchOptions {
   /** The same files, each with the lab and implementation it runs on (absent: each its own). */
   entries?: ScenarioEntry[] | undefined;
   lab?: string | undefined;
+  /** Lab file → private copy to run on instead (`--lab-prefix`; harness/topology/private-copy.ts). */
+  labs?: Record<string, string> | undefined;
   keep?: boolean;
   /** Run on a lab left deployed by an earlier run instead of redeploying it. */
   reuse?: boolean;
@@ -61,10 +66,20 @@ export interface LaunchOptions {
   implementationOverride?: string | undefined;
   /** `--gateway`: the gateway profiles to run gateway scenarios against. */
   gatewayProfiles?: string[] | undefined;
+  /** Lanes (labs) run at the same time (`--concurrency`; default 1: one after another). */
+  concurrency?: number;
 }
 
 export interface WorkerSummary {
-  verdicts: Array<{ scenario: string; name: string; status: VerdictStatus; area: string; message?: string }>;
+  verdicts: Array<{
+    scenario: string;
+    /** The scenario file (absolute): puts verdicts merged from concurrent lanes in run order. */
+    file?: string;
+    name: string;
+    status: VerdictStatus;
+    area: string;
+    message?: string;
+  }>;
   lossWindows: Array<{ name: string; ms: number; boundMs: number }>;
   records: string[];
 }
@@ -92,11 +107,22 @@ export async function launch(options: LaunchOptions): Promise<LaunchResult> {
   const runId = newRunId();
   mkdirSync(reportsDir, { recursive: true });
   freshResults(resultsDir);
+  const concurrency = options.replay ? 1 : (options.concurrency ?? DEFAULT_CONCURRENCY);
+  const laneFiles = planLanes(
+    options.files.map((file) => ({ file, lab: labOf(file, options) })),
+    concurrency,
+  );
+  const lanes = laneFiles.map((files, lane) => ({
+    files,
+    summaryFile: join(reportsDir, `.summary-${runId}-${lane}.json`),
+    workerPidFile: join(reportsDir, `.worker-${runId}-${lane}.pid`),
+  }));
   const plan: RunPlan = {
     runId,
     files: options.files,
     ...(options.entries ? { entries: options.entries } : {}),
     lab: options.lab,
+    labs: options.labs,
     implementation: options.implementationOverride,
     gatewayProfiles: options.gatewayProfiles,
     keep: options.keep ?? false,
@@ -106,8 +132,9 @@ export async function launch(options: LaunchOptions): Promise<LaunchResult> {
     runsDir: join(reportsDir, 'runs'),
     artifactsDir: join(reportsDir, 'artifacts'),
     replay: options.replay,
-    summaryFile: join(reportsDir, `.summary-${runId}.json`),
-    workerPidFile: join(reportsDir, `.worker-${runId}.pid`),
+    summaryFile: lanes[0]!.summaryFile,
+    workerPidFile: lanes[0]!.workerPidFile,
+    lanes,
   };
   const planFile = join(reportsDir, `.plan-${runId}.json`);
   writeFileSync(planFile, JSON.stringify(plan, null, 2));
@@ -124,6 +151,8 @@ export async function launch(options: LaunchOptions): Promise<LaunchResult> {
       env: {
         [PLAN_ENV]: planFile,
         OTWIN_REPORTS_DIR: reportsDir,
+        OTWIN_LANES: String(lanes.length),
+        OTWIN_CONCURRENCY: String(concurrency),
         FORCE_COLOR: process.stdout.isTTY ? '1' : '0',
       },
       stdin: 'ignore',
@@ -132,14 +161,16 @@ export async function launch(options: LaunchOptions): Promise<LaunchResult> {
       ...(options.stdio === 'pipe' ? {} : { stdout: ['pipe', 'inherit'], stderr: ['pipe', 'inherit'] }),
     },
   );
-  const stopHandOver = handOver ? onInterrupt(workerInterrupt(child, plan.workerPidFile)) : () => undefined;
+  const pidFiles = lanes.map((l) => l.workerPidFile);
+  const stopHandOver = handOver ? onInterrupt(workerInterrupt(child, pidFiles)) : () => undefined;
   const result = await child;
   stopHandOver();
-  rmSync(plan.workerPidFile, { force: true });
+  for (const file of pidFiles) rmSync(file, { force: true });
   interruptSignal.throwIfAborted();
-  const summary: WorkerSummary = existsSync(plan.summaryFile)
-    ? (JSON.parse(readFileSync(plan.summaryFile, 'utf8')) as WorkerSummary)
-    : { verdicts: [], lossWindows: [], records: [] };
+  const summary = mergeSummaries(
+    lanes.map((l) => l.summaryFile),
+    options.files,
+  );
 
   writeCategories(resultsDir);
   writeEnvironment(
@@ -168,11 +199,51 @@ export async function launch(options: LaunchOptions): Promise<LaunchResult> {
   };
 }
 
+/** The lab a scenario file runs on (for its lane), or undefined when it does not load (reported later). */
+function labOf(file: string, options: LaunchOptions): string | undefined {
+  try {
+    return loadScenario(file, {
+      ...(options.lab ? { lab: options.lab } : {}),
+      ...(options.labs ? { labs: options.labs } : {}),
+    }).lab;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The lanes' summaries as one, verdicts and records in the run's file order. */
+export function mergeSummaries(summaryFiles: string[], files: string[]): WorkerSummary {
+  const parts = summaryFiles
+    .filter((f) => existsSync(f))
+    .map((f) => JSON.parse(readFileSync(f, 'utf8')) as WorkerSummary);
+  const recordFile = (record: string): string | undefined => {
+    try {
+      return readRecord(record).scenario.file;
+    } catch {
+      return undefined;
+    }
+  };
+  return {
+    verdicts: inFileOrder(
+      parts.flatMap((p) => p.verdicts),
+      (v) => v.file,
+      files,
+    ),
+    lossWindows: parts.flatMap((p) => p.lossWindows),
+    records: inFileOrder(
+      parts.flatMap((p) => p.records),
+      recordFile,
+      files,
+    ),
+  };
+}
+
 /**
- * The CLI's part of a Ctrl-C: pass SIGTERM to the scenario worker (it reverts faults and destroys the
- * labs it deployed) and wait for vitest to end; on a second Ctrl-C, kill vitest's process group.
+ * The CLI's part of a Ctrl-C: pass SIGTERM to every lane's scenario worker (each reverts its faults
+ * and destroys the labs it deployed) and wait for vitest to end; on a second Ctrl-C, kill vitest's
+ * process group.
  */
-function workerInterrupt(child: ResultPromise, pidFile: string): Cleanup {
+function workerInterrupt(child: ResultPromise, pidFiles: string[]): Cleanup {
   const ended = child.then(
     () => undefined,
     () => undefined,
@@ -184,22 +255,24 @@ function workerInterrupt(child: ResultPromise, pidFile: string): Cleanup {
   return {
     name: 'scenario worker',
     async run() {
-      // The worker writes its PID as it starts; before that it has deployed nothing.
-      const workerPid = () => (existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) || 0 : 0);
-      await pollUntil(workerPid, (pid) => pid > 0 || !running, {
-        timeoutMs: 30_000,
-        intervalMs: 100,
-        what: 'the scenario worker to start',
-      });
-      const pid = workerPid();
-      if (pid > 0 && running) {
-        try {
-          process.kill(pid, 'SIGTERM');
-        } catch {
-          // already gone
+      // A worker writes its PID once its interrupt handling is in place; before that it has deployed
+      // nothing. Until vitest ends, every worker that appears gets the signal, also a lane that was
+      // queued behind the others (more lanes than --concurrency) and starts after the Ctrl-C: it
+      // undoes nothing and ends.
+      const workerPid = (file: string) => (existsSync(file) ? Number(readFileSync(file, 'utf8')) || 0 : 0);
+      const signalled = new Set<number>();
+      while (running) {
+        for (const pid of pidFiles.map(workerPid)) {
+          if (pid <= 0 || signalled.has(pid)) continue;
+          signalled.add(pid);
+          try {
+            process.kill(pid, 'SIGTERM');
+          } catch {
+            // already gone
+          }
         }
+        await Promise.race([ended, sleep(100)]);
       }
-      await ended;
     },
     force() {
       if (running && child.pid !== undefined) {

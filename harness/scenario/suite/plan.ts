@@ -15,6 +15,8 @@ export interface RunPlan {
   entries?: ScenarioEntry[];
   /** `--lab`: run every scenario on this lab file instead of its own. */
   lab: string | undefined;
+  /** `--lab-prefix`: each scenario's lab file (absolute) → the private copy it runs on instead. */
+  labs?: Record<string, string> | undefined;
   /** `--implementation`: run every scenario against this implementation instead of its own. */
   implementation: string | undefined;
   /** `--gateway`: run each gateway scenario once per selected profile (undefined: its own first). */
@@ -33,12 +35,27 @@ export interface RunPlan {
   summaryFile: string;
   /** Where the worker writes its PID, so the CLI can hand it a Ctrl-C (vitest runs detached). */
   workerPidFile: string;
+  /**
+   * Concurrent runs (suite/lanes.ts): each lane's files and the worker's own summary and PID files.
+   * A lane's worker reads the plan with its lane's fields in place of the run's.
+   */
+  lanes?: LanePlan[];
+}
+
+export interface LanePlan {
+  files: string[];
+  summaryFile: string;
+  workerPidFile: string;
 }
 
 export const PLAN_ENV = 'OTWIN_PLAN';
+/** Set by a lane's test file (suite/lanes/lane-N.suite.ts) before it loads the scenario suite. */
+export const LANE_ENV = 'OTWIN_LANE';
 
 export function readPlan(): RunPlan {
   const file = process.env[PLAN_ENV];
   if (!file) throw new Error(`${PLAN_ENV} is not set: run scenarios with \`otwin run\``);
-  return JSON.parse(readFileSync(file, 'utf8')) as RunPlan;
+  const plan = JSON.parse(readFileSync(file, 'utf8')) as RunPlan;
+  const lane = plan.lanes?.[Number(process.env[LANE_ENV] ?? 0)];
+  return lane ? { ...plan, ...lane } : plan;
 }

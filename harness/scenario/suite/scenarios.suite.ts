@@ -30,7 +30,11 @@ import { readPlan } from './plan.ts';
 import { createContext, createRecord, LabPool, machineFeatures, stopTraffic } from './worker.ts';
 
 const plan = readPlan();
-const entries: ScenarioEntry[] = plan.entries ?? plan.files.map((file) => ({ file }));
+// A lane's plan carries its own files (readPlan) and the run's entries: this worker runs its lane's.
+const laneFiles = new Set(plan.files);
+const entries: ScenarioEntry[] = (plan.entries ?? plan.files.map((file) => ({ file }))).filter((e) =>
+  laneFiles.has(e.file),
+);
 // Validation needs the capabilities of the drivers under test (zone controllers or none), as the CLI's did.
 const implementationOf = (e: ScenarioEntry) =>
   plan.implementation ?? e.implementation ?? declaredImplementation(e.file);
@@ -103,7 +107,14 @@ onInterrupt({
   },
 });
 const summary: {
-  verdicts: Array<{ scenario: string; name: string; status: VerdictStatus; area: string; message?: string }>;
+  verdicts: Array<{
+    scenario: string;
+    file?: string;
+    name: string;
+    status: VerdictStatus;
+    area: string;
+    message?: string;
+  }>;
   lossWindows: Array<{ name: string; ms: number; boundMs: number }>;
   records: string[];
 } = {
@@ -156,6 +167,7 @@ function scenarios(): Array<{
           ...(lab ? { lab } : {}),
           ...(implementation ? { implementation } : {}),
           capabilitiesOf,
+          ...(plan.labs ? { labs: plan.labs } : {}),
         });
         return profileRuns(loaded, plan.gatewayProfiles).map(({ scenario, skip }) => ({
           scenario,
@@ -228,6 +240,7 @@ for (const entry of scenarios()) {
       it('scenario file loads', () => {
         summary.verdicts.push({
           scenario: entry.file,
+          file: entry.file,
           name: 'scenario file loads',
           status: 'broken',
           area: 'other',
@@ -259,6 +272,7 @@ for (const entry of scenarios()) {
   describe(title, () => {
     beforeAll(async () => {
       await parkWhileInterrupted();
+      record.begin();
       if (entry.skip) {
         state.skip = entry.skip;
         return;
@@ -348,6 +362,7 @@ for (const entry of scenarios()) {
           if (figures) void allure.attachment('figures', JSON.stringify(figures), 'application/json');
           summary.verdicts.push({
             scenario: scenario.name,
+            file: entry.file,
             name: unit.name,
             status,
             area,

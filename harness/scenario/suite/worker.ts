@@ -59,10 +59,12 @@ export class LabPool {
           : `lab ${topology.name}: deploying (${this.runtimeName})`,
       );
       try {
+        const started = performance.now();
         const lab = await runtime.deploy(topology, {
           reconfigure: true,
           ...(this.options.signal ? { signal: this.options.signal } : {}),
         });
+        this.log(`lab ${topology.name}: deployed in ${((performance.now() - started) / 1000).toFixed(1)} s`);
         return { topology, lab, deployedHere: true };
       } catch (err) {
         // The runtime destroys what a failed deploy left behind by itself.
@@ -84,7 +86,9 @@ export class LabPool {
         const { topology, deployedHere } = await entry;
         if (keep || !deployedHere) continue;
         this.log(`lab ${topology.name}: destroying`);
+        const started = performance.now();
         await (await this.runtime()).destroy(topology);
+        this.log(`lab ${topology.name}: destroyed in ${((performance.now() - started) / 1000).toFixed(1)} s`);
       } catch (err) {
         if (!(err instanceof HarnessError)) problems.push(err instanceof Error ? err.message : String(err));
       }

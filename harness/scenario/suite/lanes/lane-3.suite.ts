@@ -1,0 +1,7 @@
+/**
+ * Lane 3 of a concurrent scenario run (harness/scenario/suite/lanes.ts): the scenario suite for the
+ * run plan's lane 3, in a worker process of its own. Static imports would load the suite before the
+ * lane is set, hence the dynamic import.
+ */
+process.env.OTWIN_LANE = '3';
+await import('../scenarios.suite.ts');
