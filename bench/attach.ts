@@ -33,7 +33,7 @@ import { ProbeServer } from '../harness/traffic/server.ts';
 import { run } from '../harness/util/exec.ts';
 import { waitFor } from '../harness/util/poll.ts';
 import { DirectoryClient } from '../reference-impl/directory/client.ts';
-import { lab2azFile, lab2azFiles } from '../reference-impl/lab-2az.ts';
+import { createBenchNetwork, lab2azFile, lab2azFiles } from '../reference-impl/lab-2az.ts';
 import { type AttachTiming, percentile, readTraces, stageTable } from './_attach-stages.ts';
 import {
   DEFAULT_PAIRS,
@@ -87,25 +87,6 @@ function cpuTicksSplit(pid: number): { total: number; own: number } {
   return { total, own: utime + stime };
 }
 
-/** Host PIDs of the agent processes of this lab, by hypervisor (their command line names both). */
-function agentPids(prefix: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    let cmd = '';
-    try {
-      cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ');
-    } catch {
-      continue;
-    }
-    if (!cmd.startsWith('node ') || !cmd.includes('reference-impl/bin/agent.ts')) continue;
-    if (!cmd.includes(`--prefix ${prefix} `)) continue;
-    const hv = /--hypervisor (\S+)/.exec(cmd)?.[1];
-    if (hv) out.set(hv, Number(entry));
-  }
-  return out;
-}
-
 /**
  * Host PIDs of every reference role of this lab (directory, controllers, agents), by name: their
  * command lines name the lab's files (`clab-<lab>/`) or its VM prefix.
@@ -135,8 +116,12 @@ function rolePids(labName: string): Map<string, number> {
 }
 
 /** Percent of one core each agent used over `seconds` of doing nothing. */
-async function idleCpu(prefix: string, seconds: number): Promise<Map<string, number>> {
-  const pids = agentPids(prefix);
+async function idleCpu(labName: string, seconds: number): Promise<Map<string, number>> {
+  const pids = new Map(
+    [...rolePids(labName)]
+      .filter(([role]) => role.startsWith('agent '))
+      .map(([role, pid]) => [role.slice(6), pid]),
+  );
   const hz = 100; // USER_HZ on Linux
   const before = new Map([...pids].map(([hv, pid]) => [hv, cpuTicks(pid)]));
   const t0 = now();
@@ -238,25 +223,7 @@ export async function main(argv: string[]): Promise<void> {
       (ok) => ok,
       { timeoutMs: 30_000, what: 'directory up' },
     );
-    await client.create('zones', { id: 'z1', name: 'z1' });
-    await client.create('zones', { id: 'z2', name: 'z2' });
-    for (const [i, hv] of HVS.entries())
-      await client.create('hypervisors', {
-        id: hv,
-        name: hv,
-        zone: i < 2 ? 'z1' : 'z2',
-        vtep: vtepOf(hv),
-      });
-    await client.create('tenants', { id: 't', name: 'bench' });
-    await client.create('domains', { id: 'd', tenant: 't', name: 'bench' });
-    await client.create('subnets', {
-      id: 's',
-      domain: 'd',
-      name: 'bench',
-      vni: 7001,
-      prefix: '10.7.0.0/21',
-      gateway: '10.7.0.1',
-    });
+    await createBenchNetwork(client);
     // One probe VM per hypervisor, entered by the probe server through its hypervisor node's mounts.
     const probeTargets = HVS.map((hv, i) => ({
       name: `${hv}/probe${i + 1}`,
@@ -381,7 +348,7 @@ export async function main(argv: string[]): Promise<void> {
     // Idle: nothing changes for idleSeconds; the hogs stop first (they would be charged to no agent,
     // but an idle figure is about the agents alone).
     for (const h of hogProcs.splice(0)) h.kill('SIGKILL');
-    const idle = await idleCpu(NS, idleSeconds);
+    const idle = await idleCpu(labName, idleSeconds);
     const idleList = [...idle.values()];
     const idleMean = idleList.reduce((a, b) => a + b, 0) / Math.max(1, idleList.length);
     console.log(

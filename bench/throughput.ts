@@ -19,7 +19,7 @@ import { loadTopology } from '../harness/topology/load.ts';
 import { run } from '../harness/util/exec.ts';
 import { waitFor } from '../harness/util/poll.ts';
 import { DirectoryClient } from '../reference-impl/directory/client.ts';
-import { createTwoZones, LAB_2AZ_FILE, lab2azFile, lab2azFiles } from '../reference-impl/lab-2az.ts';
+import { createBenchNetwork, LAB_2AZ_FILE, lab2azFile, lab2azFiles } from '../reference-impl/lab-2az.ts';
 import {
   DEFAULT_PAIRS,
   DEFAULT_SECONDS,
@@ -96,17 +96,7 @@ export async function main(argv: string[]): Promise<void> {
         (ok) => ok,
         { timeoutMs: 30_000, what: 'directory up' },
       );
-      await createTwoZones(client);
-      await client.create('tenants', { id: 't', name: 'bench' });
-      await client.create('domains', { id: 'd', tenant: 't', name: 'bench' });
-      await client.create('subnets', {
-        id: 's',
-        domain: 'd',
-        name: 'bench',
-        vni: 7001,
-        prefix: '10.7.0.0/21',
-        gateway: '10.7.0.1',
-      });
+      await createBenchNetwork(client);
       for (const vm of VMS)
         await client.create('vports', {
           id: vm.id,

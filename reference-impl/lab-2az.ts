@@ -90,3 +90,18 @@ export async function createTwoZones(client: DirectoryClient): Promise<void> {
       vtep: `10.0.${n}.2`,
     });
 }
+
+/** The benchmarks' network: the two zones, one tenant, one domain and one subnet (VNI 7001, 10.7.0.0/21). */
+export async function createBenchNetwork(client: DirectoryClient): Promise<void> {
+  await createTwoZones(client);
+  await client.create('tenants', { id: 't', name: 'bench' });
+  await client.create('domains', { id: 'd', tenant: 't', name: 'bench' });
+  await client.create('subnets', {
+    id: 's',
+    domain: 'd',
+    name: 'bench',
+    vni: 7001,
+    prefix: '10.7.0.0/21',
+    gateway: '10.7.0.1',
+  });
+}

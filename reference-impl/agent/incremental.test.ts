@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { rng } from '../../harness/util/rng.ts';
 import { type Entry, entryKey } from '../protocol/messages.ts';
 import { DesiredIndex, type ViewChange } from './incremental.ts';
 import { cloneModel, deriveDesired, type KernelModel } from './model.ts';
@@ -6,18 +7,6 @@ import { plan, type Step } from './plan.ts';
 
 const OPTIONS = { prefix: 'oinc-', hypervisor: 'hv1', vtep: '10.0.1.2', mtu: 1450 };
 const VTEPS = ['10.0.1.2', '10.0.2.2', '10.0.3.2'];
-
-/** A small deterministic PRNG (mulberry32): a failing seed reproduces. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Models compared as sorted plain data: Map order is not part of the kernel state. */
 function plain(model: KernelModel): unknown {

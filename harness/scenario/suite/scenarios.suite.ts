@@ -26,6 +26,7 @@ import { readRecord, type VerdictStatus } from '../record.ts';
 import type { ScenarioEntry } from '../suite-file.ts';
 import { areaOf, planUnits, runUnit, skipReason, type Unit } from '../timeline.ts';
 import type { Scenario, Step } from '../types.ts';
+import type { WorkerSummary } from './launch.ts';
 import { readPlan } from './plan.ts';
 import { createContext, createRecord, LabPool, machineFeatures, stopTraffic } from './worker.ts';
 
@@ -106,18 +107,7 @@ onInterrupt({
     rmSync(plan.workerPidFile, { force: true });
   },
 });
-const summary: {
-  verdicts: Array<{
-    scenario: string;
-    file?: string;
-    name: string;
-    status: VerdictStatus;
-    area: string;
-    message?: string;
-  }>;
-  lossWindows: Array<{ name: string; ms: number; boundMs: number }>;
-  records: string[];
-} = {
+const summary: WorkerSummary = {
   verdicts: [],
   lossWindows: [],
   records: [],
