@@ -78,12 +78,9 @@ sabotagedSet(
   ],
   [
     {
-      // The gateway chassis hv1 translates: the flow crosses hv1's provider port and the tunnel to hv2.
-      id: 'NAT-2',
-      step: /the floating IP's packets pass hv2's provider port and hv2 only/,
-      message: /hv1:eth[12]: the probes must not pass here, captured [1-9]/,
-    },
-    {
+      // The gateway chassis hv1 translates: nat2-a's outbound flow crosses the tunnel to hv1 and leaves
+      // by hv1's provider port. (The inbound step is not asserted here: in one CI run of four on record it
+      // passed under this switch, the outside host's probes reaching hv2's provider port only.)
       id: 'NAT-2',
       step: /nat2-a's packets leave from hv2 only, with its floating IP/,
       message: /hv1:eth[12]: the probes must not pass here, captured [1-9]/,
