@@ -4,7 +4,7 @@
  * `file:line:column: message` with a hint; nothing here touches a lab.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { isMap, isNode, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
 import { UserError } from '../util/errors.ts';
 import { CHECK_KINDS, type CheckDefinition } from './checks/index.ts';
@@ -283,11 +283,11 @@ export function declaredImplementation(file: string): string {
 export const SUITE_FILE_NAME = /(^|\.)suite\.ya?ml$/;
 
 /**
- * Scenario files named by the CLI: files as given, folders searched recursively for *.yml/*.yaml
- * (suite files left out: suite-file.ts `collectScenarioEntries` expands them).
+ * The YAML files the CLI's paths name, in order: files as given, folders searched recursively (sorted)
+ * for *.yml/*.yaml; each marked as a suite file (suite-file.ts) or not.
  */
-export function collectScenarioFiles(paths: string[]): string[] {
-  const out: string[] = [];
+export function scenarioPaths(paths: string[]): Array<{ path: string; suite: boolean }> {
+  const out: Array<{ path: string; suite: boolean }> = [];
   const visit = (path: string) => {
     const abs = resolve(path);
     if (!existsSync(abs)) throw new UserError(`no such scenario file or folder: ${path}`);
@@ -295,13 +295,26 @@ export function collectScenarioFiles(paths: string[]): string[] {
       for (const entry of readdirSync(abs).sort()) {
         if (entry.startsWith('.') || entry === 'testdata') continue;
         const child = join(abs, entry);
-        if (statSync(child).isDirectory() || (/\.ya?ml$/.test(entry) && !SUITE_FILE_NAME.test(entry)))
-          visit(child);
+        if (statSync(child).isDirectory() || /\.ya?ml$/.test(entry)) visit(child);
       }
-    } else out.push(abs);
+    } else out.push({ path: abs, suite: SUITE_FILE_NAME.test(basename(abs)) });
   };
   for (const path of paths) visit(path);
-  return [...new Set(out)];
+  return out;
+}
+
+/**
+ * Scenario files named by the CLI (suite files left out: suite-file.ts `collectScenarioEntries`
+ * expands them).
+ */
+export function collectScenarioFiles(paths: string[]): string[] {
+  return [
+    ...new Set(
+      scenarioPaths(paths)
+        .filter((p) => !p.suite)
+        .map((p) => p.path),
+    ),
+  ];
 }
 
 function buildIntent(i: Obj): Intent {

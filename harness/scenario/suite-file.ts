@@ -10,13 +10,13 @@
  *
  * The CLI's `--lab` and `--implementation` still win over the suite's, as over a scenario's own.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LineCounter, type Node, parseDocument } from 'yaml';
 import { UserError } from '../util/errors.ts';
 import { driverNames } from './drivers/index.ts';
-import { type Issue, Locator, ScenarioError, SUITE_FILE_NAME } from './parse.ts';
+import { type Issue, Locator, ScenarioError, SUITE_FILE_NAME, scenarioPaths } from './parse.ts';
 import { type Path, type Schema, type SchemaIssue, validateAgainstSchema } from './schema.ts';
 
 /** One scenario to run, with what its suite file sets (absent: the scenario's own). */
@@ -75,20 +75,10 @@ export function collectScenarioEntries(paths: string[]): ScenarioEntry[] {
   const add = (entry: ScenarioEntry) => {
     out.set(JSON.stringify([entry.file, entry.lab ?? '', entry.implementation ?? '']), entry);
   };
-  const visit = (path: string) => {
-    const abs = resolve(path);
-    if (!existsSync(abs)) throw new UserError(`no such scenario file or folder: ${path}`);
-    if (statSync(abs).isDirectory()) {
-      for (const entry of readdirSync(abs).sort()) {
-        if (entry.startsWith('.') || entry === 'testdata') continue;
-        const child = join(abs, entry);
-        if (statSync(child).isDirectory() || isSuiteFile(child)) visit(child);
-        else if (/\.ya?ml$/.test(entry)) add({ file: child });
-      }
-    } else if (isSuiteFile(abs)) for (const entry of loadSuiteFile(abs)) add(entry);
-    else add({ file: abs });
-  };
-  for (const path of paths) visit(path);
+  for (const { path, suite } of scenarioPaths(paths)) {
+    if (suite) for (const entry of loadSuiteFile(path)) add(entry);
+    else add({ file: path });
+  }
   return [...out.values()];
 }
 
