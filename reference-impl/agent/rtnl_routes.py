@@ -30,9 +30,8 @@ def attr(kind, payload):
     return struct.pack("=HH", length, kind) + payload + b"\0" * ((4 - length % 4) % 4)
 
 
-def replace_default(sock, seq, gateway, dev, table):
-    """One RTM_NEWROUTE (create or replace) of a default route; raises OSError with the kernel's errno."""
-    oif = socket.if_nametoindex(dev)
+def default_route(gateway, oif, table, flags=0):
+    """The RTM_NEWROUTE body of a default route via `gateway` out of interface index `oif` in `table`."""
     rtmsg = struct.pack(
         "=BBBBBBBBI",
         socket.AF_INET,
@@ -43,27 +42,36 @@ def replace_default(sock, seq, gateway, dev, table):
         RTPROT_BOOT,
         RT_SCOPE_UNIVERSE,
         RTN_UNICAST,
-        RTNH_F_ONLINK,
+        flags,
     )
-    attrs = (
-        attr(RTA_TABLE, struct.pack("=I", table))
+    return (
+        rtmsg
+        + attr(RTA_TABLE, struct.pack("=I", table))
         + attr(RTA_GATEWAY, socket.inet_aton(gateway))
         + attr(RTA_OIF, struct.pack("=I", oif))
     )
-    body = rtmsg + attrs
-    flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_REPLACE | NLM_F_CREATE
-    sock.send(struct.pack("=IHHII", 16 + len(body), RTM_NEWROUTE, flags, seq, 0) + body)
+
+
+def ack(sock, seq):
+    """The kernel's answer to request `seq`: 0 or a negative errno."""
     while True:
         data = sock.recv(65536)
         offset = 0
         while offset + 16 <= len(data):
             length, kind, _, got_seq, _ = struct.unpack_from("=IHHII", data, offset)
             if kind == NLMSG_ERROR and got_seq == seq:
-                (error,) = struct.unpack_from("=i", data, offset + 16)
-                if error:
-                    raise OSError(-error, f"route replace default via {gateway} dev {dev} table {table}: {os.strerror(-error)}")
-                return
+                return struct.unpack_from("=i", data, offset + 16)[0]
             offset += (length + 3) & ~3
+
+
+def replace_default(sock, seq, gateway, dev, table):
+    """One RTM_NEWROUTE (create or replace) of a default route; raises OSError with the kernel's errno."""
+    body = default_route(gateway, socket.if_nametoindex(dev), table, RTNH_F_ONLINK)
+    flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_REPLACE | NLM_F_CREATE
+    sock.send(struct.pack("=IHHII", 16 + len(body), RTM_NEWROUTE, flags, seq, 0) + body)
+    error = ack(sock, seq)
+    if error:
+        raise OSError(-error, f"route replace default via {gateway} dev {dev} table {table}: {os.strerror(-error)}")
 
 
 def replace_defaults(routes):

@@ -17,27 +17,27 @@ import re
 import socket
 import struct
 
+from rtnl_routes import (
+    NLM_F_ACK,
+    NLM_F_CREATE,
+    NLM_F_REPLACE,
+    NLM_F_REQUEST,
+    RT_SCOPE_UNIVERSE,
+    RTM_NEWROUTE,
+    ack,
+    attr,
+    default_route,
+)
+
 RTM_NEWLINK = 16
 RTM_NEWADDR = 20
 RTM_DELADDR = 21
-RTM_NEWROUTE = 24
-NLMSG_ERROR = 2
-NLM_F_REQUEST = 0x1
-NLM_F_ACK = 0x4
-NLM_F_REPLACE = 0x100
 NLM_F_EXCL = 0x200
-NLM_F_CREATE = 0x400
 IFLA_ADDRESS = 1
 IFLA_MTU = 4
 IFA_ADDRESS = 1
 IFA_LOCAL = 2
-RTA_OIF = 4
-RTA_GATEWAY = 5
-RTA_TABLE = 15
 RT_TABLE_MAIN = 254
-RTPROT_BOOT = 3  # what `ip` sets by default
-RT_SCOPE_UNIVERSE = 0
-RTN_UNICAST = 1
 IFF_UP = 1
 
 _DEV = r"(?P<dev>[A-Za-z0-9_.-]{1,15})"
@@ -64,11 +64,6 @@ def parse(lines):
     return ops
 
 
-def attr(kind, payload):
-    length = 4 + len(payload)
-    return struct.pack("=HH", length, kind) + payload + b"\0" * ((4 - length % 4) % 4)
-
-
 def _message(op):
     kind, a = op
     index = socket.if_nametoindex(a["dev"])
@@ -89,27 +84,7 @@ def _message(op):
         if a["op"] == "add":
             return RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, body
         return RTM_DELADDR, 0, body
-    body = struct.pack(
-        "=BBBBBBBBI", socket.AF_INET, 0, 0, 0, RT_TABLE_MAIN, RTPROT_BOOT, RT_SCOPE_UNIVERSE, RTN_UNICAST, 0
-    )
-    body += (
-        attr(RTA_TABLE, struct.pack("=I", RT_TABLE_MAIN))
-        + attr(RTA_GATEWAY, socket.inet_aton(a["gw"]))
-        + attr(RTA_OIF, struct.pack("=I", index))
-    )
-    return RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, body
-
-
-def _ack(sock, seq):
-    """The kernel's answer to request `seq`: 0 or a negative errno."""
-    while True:
-        data = sock.recv(65536)
-        offset = 0
-        while offset + 16 <= len(data):
-            length, kind, _, got_seq, _ = struct.unpack_from("=IHHII", data, offset)
-            if kind == NLMSG_ERROR and got_seq == seq:
-                return struct.unpack_from("=i", data, offset + 16)[0]
-            offset += (length + 3) & ~3
+    return RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, default_route(a["gw"], index, RT_TABLE_MAIN)
 
 
 def apply(ops, lines):
@@ -126,7 +101,7 @@ def apply(ops, lines):
                 errors.append(f'{line}: Cannot find device "{op[1]["dev"]}" (Command failed -:{seq})')
                 continue
             sock.send(struct.pack("=IHHII", 16 + len(body), kind, NLM_F_REQUEST | NLM_F_ACK | extra, seq, 0) + body)
-            error = _ack(sock, seq)
+            error = ack(sock, seq)
             if error:
                 errors.append(f"{line}: RTNETLINK answers: {os.strerror(-error)} (Command failed -:{seq})")
     finally:
