@@ -31,14 +31,17 @@ export function checkLabPrefix(prefix: string): void {
     });
 }
 
+/** A bind of a lab in `labDir` as a copy elsewhere must write it: its source made absolute. */
+export function absoluteBind(bind: string, labDir: string): string {
+  const [source, ...rest] = bind.split(':');
+  // containerlab's __clabNodeDir__ and friends stay as written: they name the copy's own folders.
+  const keep = isAbsolute(source!) || source!.startsWith('__clab');
+  return [keep ? source : resolve(labDir, source!), ...rest].join(':');
+}
+
 function absoluteBinds(binds: unknown, labDir: string): string[] | undefined {
   if (!isSeq(binds)) return undefined;
-  return (binds.toJSON() as string[]).map((bind) => {
-    const [source, ...rest] = bind.split(':');
-    // containerlab's __clabNodeDir__ and friends stay as written: they name the copy's own folders.
-    const keep = isAbsolute(source!) || source!.startsWith('__clab');
-    return [keep ? source : resolve(labDir, source!), ...rest].join(':');
-  });
+  return (binds.toJSON() as string[]).map((bind) => absoluteBind(bind, labDir));
 }
 
 /** Writes the private copy of one lab file into `dir` and returns the copy's path. */
