@@ -1,8 +1,21 @@
 /**
- * `npm run bench -- attach [--count 200] [--hogs 2] [--idle-seconds 60] [--pairs 7] [--seconds 3] [--keep] [--lab-name otf-2az]`:
+ * `npm run bench -- attach [--count 200] [--probe routed|same-subnet] [--hogs 2] [--idle-seconds 60] [--pairs 7] [--seconds 3] [--keep] [--lab-name otf-2az]`:
  * deploys labs/reference-2az.clab.yml (roles traced, OTWIN_REF_TRACE=1), attaches `count` vports
  * round-robin over the four hypervisors of both zones through the directory API, and measures for
  * each the time from the API call until the new VM answers a probe VM on every hypervisor.
+ *
+ * Where the probes sit (`--probe`):
+ * - `routed` (the default): the probe VMs are in their own subnet of the same domain, so each probe's
+ *   echo requests cross its hypervisor's distributed router. Until that hypervisor's agent has
+ *   programmed the new VM, the router holds them in its neighbour queue (one ARP a second, the kernel
+ *   default); the agent's neighbour entry releases them. The first reply therefore says "every
+ *   hypervisor has programmed the VM", and the probe's cost does not depend on the lab's size.
+ * - `same-subnet`: the probe VMs are in the bench subnet with the VMs. A probe's ARP for an address
+ *   nobody holds yet is flooded (the reference's declared `arp-unknown: flood`) to every VM port of
+ *   the subnet on every hypervisor, every 20 ms until answered: the figure is then largely
+ *   flood-and-learn (the VM answers the flooded ARP before remote agents have programmed it), and
+ *   the probes' own flooding grows with the number of ports. Kept to compare; its BENCH lines carry
+ *   `_same_subnet`.
  *
  * The probes cost nothing at measurement time: they run in the traffic engine's long-lived probe
  * server (harness/traffic), already inside every probe VM, and are armed (sending an echo request
@@ -16,7 +29,7 @@
  * segment size (a plain veth pair for information).
  * `--hogs N` runs N busy loops beside the benchmark (a busy CI runner) and names the figures so.
  *
- * BENCH lines: attach_reachable_p50_ms|p95|p99, attach_p95_growth_<count>_vs_100 (p95 of the last 100
+ * BENCH lines (suffixed `_same_subnet` with `--probe same-subnet`): attach_reachable_p50_ms|p95|p99, attach_p95_growth_<count>_vs_100 (p95 of the last 100
  * attaches / p95 of the first 100, from 200 attaches on), idle_cpu_pct_per_agent,
  * overlay_vs_underlay_ratio (median of the pairs) and overlay_vs_underlay_ratio_min|_max.
  */
@@ -153,6 +166,8 @@ export async function main(argv: string[]): Promise<void> {
       hogs: { type: 'string', default: '0' },
       // One agent audit period (60 s): the idle figure includes the audits' cost.
       'idle-seconds': { type: 'string', default: '60' },
+      // routed: probe VMs in their own subnet (see the header); same-subnet: in the bench subnet.
+      probe: { type: 'string', default: 'routed' },
       // Print every attach slower than this (ms) with its per-probe replies.
       'slow-ms': { type: 'string', default: '1000' },
       // Accepted for compatibility: the roles are always traced now.
@@ -164,7 +179,14 @@ export async function main(argv: string[]): Promise<void> {
   const idleSeconds = Number(values['idle-seconds']);
   if (!Number.isInteger(count) || count < 1)
     throw new Error(`--count ${values.count}: give a positive integer`);
-  if (count > 2000) throw new Error(`--count ${count}: at most 2000 (the bench subnet is a /21)`);
+  // VM addresses run 10.7.1.1 … 10.7.7.250 (250 per /24 of the bench subnet's /21).
+  if (count > 1750) throw new Error(`--count ${count}: at most 1750 (the bench subnet is a /21)`);
+  const probeMode = values.probe as string;
+  if (probeMode !== 'routed' && probeMode !== 'same-subnet')
+    throw new Error(`--probe ${probeMode}: give routed or same-subnet`);
+  const routed = probeMode === 'routed';
+  /** Probe VM i (0-based): in subnet `p` (10.8.0.0/24, routed) or in the bench subnet `s` (10.7.0.x). */
+  const probeIp = (i: number) => (routed ? `10.8.0.${11 + i}` : `10.7.0.${11 + i}`);
   if (!Number.isInteger(hogs) || hogs < 0) throw new Error(`--hogs ${values.hogs}: give an integer ≥ 0`);
   const pairs = positiveInt('pairs', values.pairs as string, 1);
   const seconds = positiveInt('seconds', values.seconds as string, 1);
@@ -192,7 +214,7 @@ export async function main(argv: string[]): Promise<void> {
     lab.node(hv).exec(['ip', 'netns', 'exec', vmNs(hv, vport), ...args]);
   const probes = await ProbeServer.start({ requireScapy: false, prewarmScapy: false });
   const hogProcs: ChildProcess[] = [];
-  const suffix = hogs ? `_with_${hogs}_hogs` : '';
+  const suffix = `${routed ? '' : '_same_subnet'}${hogs ? `_with_${hogs}_hogs` : ''}`;
   let cleaned: Promise<void> | undefined;
   const cleanUp = () => {
     cleaned ??= (async () => {
@@ -224,6 +246,15 @@ export async function main(argv: string[]): Promise<void> {
       { timeoutMs: 30_000, what: 'directory up' },
     );
     await createBenchNetwork(client);
+    if (routed)
+      await client.create('subnets', {
+        id: 'p',
+        domain: 'd',
+        name: 'probes',
+        vni: 7002,
+        prefix: '10.8.0.0/24',
+        gateway: '10.8.0.1',
+      });
     // One probe VM per hypervisor, entered by the probe server through its hypervisor node's mounts.
     const probeTargets = HVS.map((hv, i) => ({
       name: `${hv}/probe${i + 1}`,
@@ -232,33 +263,34 @@ export async function main(argv: string[]): Promise<void> {
     for (const [i, hv] of HVS.entries())
       await client.create('vports', {
         id: `probe${i + 1}`,
-        subnet: 's',
+        subnet: routed ? 'p' : 's',
         hypervisor: hv,
         name: `probe${i + 1}`,
         mac: `02:00:00:07:ff:0${i + 1}`,
-        ip: `10.7.7.${i + 1}`,
+        ip: probeIp(i),
       });
     for (const [i, hv] of HVS.entries()) {
-      // Probe VMs retry ARP every 20 ms (default 1 s), so the measurement is not quantised by the
-      // probe's own ARP retransmit timer; the new VM is answered by the agent-installed neighbour.
+      // Probe VMs retry ARP every 20 ms (default 1 s), so a same-subnet measurement is not quantised
+      // by the probe's own ARP retransmit timer (routed probes ARP only for their gateway).
       await waitFor(
         () => vmExec(hv, `probe${i + 1}`, ['sysctl', '-qw', 'net.ipv4.neigh.eth0.retrans_time_ms=20']),
         (r) => r.exitCode === 0,
         { timeoutMs: 30_000, what: `probe VM on ${hv}` },
       );
-      const other = `10.7.7.${((i + 1) % 4) + 1}`;
-      await waitFor(
-        async () =>
-          (await (await probes.reachWatch({ from: probeTargets[i]!, to: other, timeoutMs: 1000 })).wait())
-            .reached,
-        (ok) => ok,
-        { timeoutMs: 30_000, what: `probe on ${hv} reaches ${other}` },
-      );
+      // Another probe, and (routed) the gateway, so the probe's own ARP is resolved before timing.
+      for (const other of [probeIp((i + 1) % 4), ...(routed ? ['10.8.0.1'] : [])])
+        await waitFor(
+          async () =>
+            (await (await probes.reachWatch({ from: probeTargets[i]!, to: other, timeoutMs: 1000 })).wait())
+              .reached,
+          (ok) => ok,
+          { timeoutMs: 30_000, what: `probe on ${hv} reaches ${other}` },
+        );
     }
     hogProcs.push(...startHogs(hogs));
     if (hogs) console.log(`${hogs} CPU hog(s) running beside the benchmark`);
     console.log(
-      `attaching ${count} vports round-robin over ${HVS.join(', ')} (zones z1, z2); load ${load()}`,
+      `attaching ${count} vports round-robin over ${HVS.join(', ')} (zones z1, z2), probes ${routed ? 'routed from 10.8.0.0/24' : 'in the same subnet'}; load ${load()}`,
     );
     const attaches: Array<AttachTiming & { detail: string }> = [];
     const slowMs = Number(values['slow-ms']);
@@ -363,7 +395,7 @@ export async function main(argv: string[]): Promise<void> {
       overlay: {
         server: (x) => vmExec('hv3', 'probe3', x),
         client: (x) => vmExec('hv1', 'probe1', x),
-        address: '10.7.7.3',
+        address: probeIp(2),
       },
       underlay: {
         server: (x) => lab.node('hv3').exec(x),
