@@ -43,6 +43,7 @@ import { getRuntime } from '../harness/runtime/index.ts';
 import type { DeployedLab } from '../harness/runtime/runtime.ts';
 import { loadTopology } from '../harness/topology/load.ts';
 import { ProbeServer } from '../harness/traffic/server.ts';
+import { processTreeCpuMs } from '../harness/util/cpu-time.ts';
 import { run } from '../harness/util/exec.ts';
 import { waitFor } from '../harness/util/poll.ts';
 import { DirectoryClient } from '../reference-impl/directory/client.ts';
@@ -65,40 +66,6 @@ const vtepOf = (hv: string) => `10.0.${HVS.indexOf(hv) + 1}.2`;
 
 const now = () => performance.timeOrigin + performance.now();
 const load = loadAverage;
-
-/** CPU ticks (user + system) of a process and its live descendants, plus its reaped children. */
-function cpuTicks(pid: number): number {
-  return cpuTicksSplit(pid).total;
-}
-
-/** cpuTicks, and the part that is the process's own (the rest: the processes it started). */
-function cpuTicksSplit(pid: number): { total: number; own: number } {
-  const children = new Map<number, number[]>();
-  const stats = new Map<number, number[]>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const text = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-      const ppid = Number(fields[1]);
-      stats.set(Number(entry), fields.slice(11, 15).map(Number));
-      const list = children.get(ppid) ?? [];
-      children.set(ppid, list);
-      list.push(Number(entry));
-    } catch {
-      // the process ended while listing
-    }
-  }
-  let total = 0;
-  const [utime = 0, stime = 0] = stats.get(pid) ?? [];
-  const visit = (p: number, root: boolean) => {
-    const [utime = 0, stime = 0, cutime = 0, cstime = 0] = stats.get(p) ?? [];
-    total += utime + stime + (root ? cutime + cstime : 0);
-    for (const c of children.get(p) ?? []) visit(c, false);
-  };
-  visit(pid, true);
-  return { total, own: utime + stime };
-}
 
 /**
  * Host PIDs of every reference role of this lab (directory, controllers, agents), by name: their
@@ -135,13 +102,15 @@ async function idleCpu(labName: string, seconds: number): Promise<Map<string, nu
       .filter(([role]) => role.startsWith('agent '))
       .map(([role, pid]) => [role.slice(6), pid]),
   );
-  const hz = 100; // USER_HZ on Linux
-  const before = new Map([...pids].map(([hv, pid]) => [hv, cpuTicks(pid)]));
+  const before = new Map([...pids].map(([hv, pid]) => [hv, processTreeCpuMs(pid).total]));
   const t0 = now();
   await new Promise((r) => setTimeout(r, seconds * 1000));
   const elapsed = (now() - t0) / 1000;
   return new Map(
-    [...pids].map(([hv, pid]) => [hv, ((cpuTicks(pid) - (before.get(hv) ?? 0)) / hz / elapsed) * 100]),
+    [...pids].map(([hv, pid]) => [
+      hv,
+      ((processTreeCpuMs(pid).total - (before.get(hv) ?? 0)) / 1000 / elapsed) * 100,
+    ]),
   );
 }
 
@@ -301,7 +270,8 @@ export async function main(argv: string[]): Promise<void> {
     const cpuAt = new Map<number, Map<string, { total: number; own: number }>>();
     const cpuMarks = count >= 2 * WINDOW ? new Set([0, WINDOW, count - WINDOW, count]) : new Set<number>();
     const markCpu = (n: number) => {
-      if (cpuMarks.has(n)) cpuAt.set(n, new Map([...roles].map(([role, pid]) => [role, cpuTicksSplit(pid)])));
+      if (cpuMarks.has(n))
+        cpuAt.set(n, new Map([...roles].map(([role, pid]) => [role, processTreeCpuMs(pid)])));
     };
     for (let n = 0; n < count; n++) {
       markCpu(n);
@@ -363,9 +333,9 @@ export async function main(argv: string[]): Promise<void> {
       );
 
     if (cpuAt.size === 4) {
-      // USER_HZ ticks (10 ms) over WINDOW attaches → ms of CPU per attach.
+      // ms of CPU over WINDOW attaches → ms per attach.
       const perAttach = (from: number, to: number, role: string, part: 'total' | 'own') =>
-        (((cpuAt.get(to)?.get(role)?.[part] ?? 0) - (cpuAt.get(from)?.get(role)?.[part] ?? 0)) * 10) / WINDOW;
+        ((cpuAt.get(to)?.get(role)?.[part] ?? 0) - (cpuAt.get(from)?.get(role)?.[part] ?? 0)) / WINDOW;
       console.log(
         `CPU time per attach (ms; the role with the processes it started, and its own process alone), attaches 1-${WINDOW} → ${count - WINDOW + 1}-${count}:`,
       );

@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { REPO_ROOT } from '../../harness/scenario/suite/launch.ts';
+import { processCpuMs } from '../../harness/util/cpu-time.ts';
 import { percentile } from '../../harness/util/percentile.ts';
 import { pollUntil } from '../../harness/util/poll.ts';
 import { Agent } from '../agent/agent.ts';
@@ -188,14 +189,11 @@ function startRole(script: string, args: string[], env: NodeJS.ProcessEnv, log?:
   };
 }
 
-/** RSS (MiB) and CPU seconds (user + system) of a process, from /proc. */
+/** RSS (MiB) and CPU seconds of a process (its threads' exact run time, harness/util/cpu-time.ts). */
 export function processUsage(pid: number): { rssMb: number; cpuS: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return { rssMb: rssKb / 1024, cpuS: ticks / 100 };
+  return { rssMb: rssKb / 1024, cpuS: processCpuMs(pid) / 1000 };
 }
 
 const macOf = (i: number) =>
