@@ -2,6 +2,8 @@
  * Agent datapath on namespace fixtures (no lab, no controller): two hypervisors on one underlay;
  * entries computed by the controller's World from a directory-shaped snapshot.
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run, runOk } from '../../harness/util/exec.ts';
 import { waitFor } from '../../harness/util/poll.ts';
@@ -193,6 +195,83 @@ describe('agent datapath on namespace fixtures', () => {
     const lines = result.stdout.split('\n');
     expect(lines.filter((l) => /ICMP echo request/.test(l)).length).toBeGreaterThan(0);
     expect(lines.filter((l) => /ARP/.test(l))).toEqual([]);
+  });
+
+  it('answers ARP for known VMs from the bridge, copying it to no VM port; floods only unknown addresses', async () => {
+    const local = (n: number) => ({
+      id: `va${n}`,
+      revision: 2,
+      subnet: 'a1',
+      hypervisor: 'hv1',
+      name: `va${n}`,
+      mac: `02:00:00:00:01:${n.toString(16).padStart(2, '0')}`,
+      ip: `10.1.1.${n}`,
+      securityGroups: [],
+      description: '',
+    });
+    // va1's neighbours: va15 (target, same hypervisor), va16 (bystander, same hypervisor), va2 (remote).
+    world.loadSnapshot(snapshot((i) => `10.99.0.${i}`, [local(15), local(16)]));
+    for (const [i, hv] of fx.hypervisors.entries())
+      expect(await agents[i]!.programEntries(world.entriesFor(hv.name))).toEqual([]);
+    try {
+      const arpSeenIn = async (vport: string, act: () => Promise<void>) => {
+        const ns = vm('hv1', vport);
+        const cap = spawn('ip', [
+          'netns',
+          'exec',
+          ns,
+          'timeout',
+          '5',
+          'tcpdump',
+          // Each packet as it arrives: the capture is stopped right after the act.
+          '--immediate-mode',
+          '-n',
+          '-l',
+          '-i',
+          'eth0',
+          'arp',
+        ]);
+        let out = '';
+        let err = '';
+        cap.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+        });
+        cap.stderr.on('data', (d: Buffer) => {
+          err += d.toString();
+        });
+        await waitFor(
+          () => err,
+          (e) => e.includes('listening on'),
+          { timeoutMs: 5000, what: `tcpdump listening in ${ns}` },
+        );
+        await act();
+        cap.kill('SIGINT');
+        await once(cap, 'exit');
+        return out.split('\n').filter((l) => /Request who-has/.test(l));
+      };
+      await runOk('ip', ['-n', vm('hv1', 'va1'), 'neigh', 'flush', 'all']);
+      const resolve = async () => {
+        expect(await ping(vm('hv1', 'va1'), '10.1.1.15')).toBe(true);
+        expect(await ping(vm('hv1', 'va1'), '10.1.1.12')).toBe(true);
+      };
+      // Neither the bystander nor the target itself receives va1's requests: the bridge answered.
+      expect(await arpSeenIn('va16', resolve)).toEqual([]);
+      await runOk('ip', ['-n', vm('hv1', 'va1'), 'neigh', 'flush', 'all']);
+      expect(await arpSeenIn('va15', resolve)).toEqual([]);
+      const neigh = JSON.parse(
+        await runOk('ip', ['-n', vm('hv1', 'va1'), '-j', 'neigh', 'show', '10.1.1.15']),
+      );
+      expect(neigh[0]?.lladdr).toBe('02:00:00:00:01:0f');
+      // Control: a request for an address nobody is known to hold is flooded, and the capture sees it.
+      const unknown = await arpSeenIn('va16', async () => {
+        await ping(vm('hv1', 'va1'), '10.1.1.99');
+      });
+      expect(unknown.some((l) => l.includes('10.1.1.99'))).toBe(true);
+    } finally {
+      world.loadSnapshot(snapshot((i) => `10.99.0.${i}`));
+      for (const [i, hv] of fx.hypervisors.entries())
+        expect(await agents[i]!.programEntries(world.entriesFor(hv.name))).toEqual([]);
+    }
   });
 
   it('is idempotent: a second pass plans nothing', async () => {

@@ -28,7 +28,7 @@ interface LinkJson {
     info_kind?: string;
     info_data?: { id?: number; local?: string; df?: string };
     info_slave_kind?: string;
-    info_slave_data?: { neigh_suppress?: boolean; learning?: boolean };
+    info_slave_data?: { neigh_suppress?: boolean; learning?: boolean; proxy_arp_wifi?: boolean };
   };
   addr_info?: Array<{ family: string; local: string; prefixlen: number }>;
 }
@@ -336,7 +336,12 @@ export class Kernel {
           orphans.push(link.ifname);
           continue;
         }
-        if (!link.flags.includes('UP') || Number.isNaN(vni)) brokenPorts.add(link.ifname);
+        if (
+          !link.flags.includes('UP') ||
+          Number.isNaN(vni) ||
+          link.linkinfo?.info_slave_data?.proxy_arp_wifi !== true
+        )
+          brokenPorts.add(link.ifname);
         ns.ports.set(link.ifname, {
           ifname: link.ifname,
           vportId,

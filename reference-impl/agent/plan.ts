@@ -90,6 +90,19 @@ function vxlanPortSettings(vni: number): string {
   return `link set dev ${vxlanName(vni)} neigh_suppress ${sabotaged('no-arp-suppress') ? 'off' : 'on'} learning off`;
 }
 
+/**
+ * A VM port answers ARP for its own VM from the bridge (`proxy_arp_wifi`): a request for an address
+ * the bridge's neighbour table knows (every VM of the subnet, local or remote, as the agent installs
+ * them) is answered by the bridge and copied to no VM port. Without it the bridge answered for remote
+ * VMs only (through the VXLAN port's `neigh_suppress`) and still copied every request, and every
+ * gratuitous ARP, to each VM port of the subnet: an ARP cost as many copies as the subnet had local
+ * ports (OVN's logical switch likewise answers known addresses without flooding). Requests for
+ * addresses nobody is known to hold are still flooded (`arp-unknown: flood`, ARP-2).
+ */
+function vmPortSettings(ifname: string): string {
+  return `link set ${ifname} type bridge_slave proxy_arp_wifi on`;
+}
+
 /** The command lines of one domain namespace, and those its subnets need in the hypervisor's. */
 interface DomainLines {
   name: string;
@@ -222,12 +235,17 @@ function planPorts(d: DomainLines, extras: ActualExtras, newPorts: Set<string>):
         `link add ${ifname} mtu ${mtu} type veth peer name eth0 netns ${port.vmNs}`,
         `link set ${ifname} alias ${PORT_ALIAS_PREFIX}${port.vportId}`,
         `link set ${ifname} master ${bridgeName(port.vni)}`,
+        vmPortSettings(ifname),
         `link set ${ifname} up`,
       );
       // The VM side must be (re)configured: its eth0 is new.
       newPorts.add(port.vmNs);
     } else if (brokenPorts.has(ifname)) {
-      ipl.push(`link set ${ifname} master ${bridgeName(port.vni)}`, `link set ${ifname} up`);
+      ipl.push(
+        `link set ${ifname} master ${bridgeName(port.vni)}`,
+        vmPortSettings(ifname),
+        `link set ${ifname} up`,
+      );
     }
   }
 }
