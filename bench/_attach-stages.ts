@@ -57,6 +57,8 @@ export function stageTable(traces: TraceLine[], attaches: AttachTiming[], hvs: s
   const appliedAt = new Map<string, number>();
   // agent seq → wall time of that pass's kernel writes (the `kernel=` of its `applied` line)
   const kernelMs = new Map<string, number>();
+  // agent seq → that pass's kernel writes per phase (the `kernel_phases=` of its `applied` line)
+  const kernelPhases = new Map<string, ReadonlyArray<readonly [string, number]>>();
   // mac → trace lines naming it
   const byMac = new Map<string, TraceLine[]>();
   const macRe = /\b([0-9a-f]{2}(?::[0-9a-f]{2}){5})\b/g;
@@ -67,6 +69,15 @@ export function stageTable(traces: TraceLine[], attaches: AttachTiming[], hvs: s
           appliedAt.set(`${l.role}/${s}`, l.t);
           const ms = /kernel=([\d.]+)/.exec(l.detail)?.[1];
           if (ms !== undefined) kernelMs.set(`${l.role}/${s}`, Number(ms));
+          const phases = /kernel_phases=(\S+)/.exec(l.detail)?.[1];
+          if (phases)
+            kernelPhases.set(
+              `${l.role}/${s}`,
+              phases.split(',').map((p) => {
+                const [name = '', value = ''] = p.split(':');
+                return [name, Number(value)] as const;
+              }),
+            );
         }
       continue;
     }
@@ -101,8 +112,13 @@ export function stageTable(traces: TraceLine[], attaches: AttachTiming[], hvs: s
       add(`${where}: update received`, rel(recv));
       add(`${where}: programmed`, done === undefined ? undefined : done - a.t0);
       add(`${where}: kernel writes of that pass (ms)`, seq ? kernelMs.get(`agent:${hv}/${seq}`) : undefined);
+      return seq;
     };
-    programmed('3 hosting agent')(a.hv);
+    const hostingSeq = programmed('3 hosting agent')(a.hv);
+    // The hosting pass's kernel writes by phase: namespaces created, router namespaces' batches,
+    // then the bridges' and the VM namespace's lines.
+    for (const [name, ms] of (hostingSeq && kernelPhases.get(`agent:${a.hv}/${hostingSeq}`)) || [])
+      if (PHASE_LABELS[name]) add(`3 hosting agent: kernel writes: ${PHASE_LABELS[name]} (ms)`, ms);
     add(
       '4 own controller announced the route (BGP)',
       rel(first((l) => l.role === controllerOf(own) && l.event === 'bgp-announce')),
@@ -126,6 +142,13 @@ export function stageTable(traces: TraceLine[], attaches: AttachTiming[], hvs: s
   }
   return stageRows(stages);
 }
+
+/** The kernel writer's phases (reference-impl/agent/kernel.ts apply) as the table names them. */
+const PHASE_LABELS: Record<string, string> = {
+  ns: '1 namespace',
+  router: '2 router batch',
+  vm: '3 bridge + VM',
+};
 
 /** The stages' table (p50, p95, max, n), rows in the order of their names (which start with a number). */
 export function stageRows(stages: Map<string, number[]>): string[] {

@@ -706,7 +706,7 @@ export class Agent {
       trace(
         `agent:${this.options.hypervisor}`,
         'applied',
-        `seqs=${acks.map((a) => a.seq).join(',')} full=${full} incremental=${delta !== undefined} size=${size} ms=${(performance.now() - started).toFixed(1)} errors=${errors.length} derive=${(tDerived - started).toFixed(1)} plan=${(tPlanned - tDerived).toFixed(1)} kernel=${(tKernel - tPlanned).toFixed(1)} sg=${(tSecurity - tKernel).toFixed(1)} nat=${(performance.now() - tSecurity).toFixed(1)}`,
+        `seqs=${acks.map((a) => a.seq).join(',')} full=${full} incremental=${delta !== undefined} size=${size} ms=${(performance.now() - started).toFixed(1)} errors=${errors.length} derive=${(tDerived - started).toFixed(1)} plan=${(tPlanned - tDerived).toFixed(1)} kernel=${(tKernel - tPlanned).toFixed(1)} kernel_phases=${size ? (this.datapath.lastApplyPhases ?? []).map(([name, ms]) => `${name}:${ms.toFixed(1)}`).join(',') : ''} sg=${(tSecurity - tKernel).toFixed(1)} nat=${(performance.now() - tSecurity).toFixed(1)}`,
       );
     if (size)
       this.log(

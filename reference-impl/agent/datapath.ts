@@ -16,6 +16,11 @@ export interface Datapath {
   readNamespaces(domains: string[], vms: string[]): Promise<{ model: KernelModel; extras: ActualExtras }>;
   /** Applies a plan; returns the errors (empty: all applied). */
   apply(steps: Step[]): Promise<string[]>;
+  /**
+   * Where the last apply's time went, ms per phase in the order they ran (kernel: new namespaces,
+   * hypervisor namespace, router namespaces, then bridges and VM namespaces), for the trace.
+   */
+  readonly lastApplyPhases?: ReadonlyArray<readonly [string, number]>;
   /** Hypervisor-wide VXLAN receive normalisation; returns the errors. */
   ensureVxlanRx(vtep: string): Promise<string[]>;
 }

@@ -428,8 +428,19 @@ export class Kernel {
    *      up by the same batch), beside the bridge batches;
    *   5. from the first namespace removal on: strictly in the planner's order.
    */
+  /** See Datapath.lastApplyPhases. */
+  lastApplyPhases: Array<[string, number]> = [];
+
   async apply(steps: Step[]): Promise<string[]> {
     const errors: string[] = [];
+    const phases: Array<[string, number]> = [];
+    let mark = performance.now();
+    const phase = (name: string) => {
+      const now = performance.now();
+      phases.push([name, now - mark]);
+      mark = now;
+    };
+    this.lastApplyPhases = phases;
     const firstRemoval = steps.findIndex((s) => s.kind === 'netns-del');
     const main = firstRemoval < 0 ? steps : steps.slice(0, firstRemoval);
     const rest = firstRemoval < 0 ? [] : steps.slice(firstRemoval);
@@ -449,6 +460,7 @@ export class Kernel {
             : this.runStep(s, errors),
         ),
     );
+    phase('ns');
     // A new VM namespace's `lo` comes up in its own batch when the plan has one (it has when its eth0
     // is new), else in its setup process.
     const vmBatch = new Map(vmIp.map((s) => [s.ns, s]));
@@ -459,6 +471,7 @@ export class Kernel {
         : s,
     );
     for (const s of main) if (s.kind === 'ip' && s.ns === undefined) await this.runStep(s, errors);
+    phase('hv');
     const domainIp = main.filter((s) => s.kind === 'ip' && s.ns !== undefined && !isVm(s));
     const bridges = main.filter((s) => s.kind === 'bridge');
     const late: Step[] = [];
@@ -477,8 +490,11 @@ export class Kernel {
         : [],
     );
     await Promise.all(domains);
+    phase('router');
     await Promise.all([...[...late, ...vmSteps].map((s) => this.runStep(s, errors)), ...setups]);
+    phase('vm');
     for (const s of rest) await this.runStep(s, errors);
+    phase('removals');
     return errors;
   }
 
