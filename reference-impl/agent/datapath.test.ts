@@ -82,6 +82,19 @@ function snapshot(hvVtep: (i: number) => string, extraVports: Snapshot['objects'
   };
 }
 
+/** A vport `va<n>` added on hv1 in subnet a1 (10.1.1.<n>), beside the snapshot's own. */
+const vportOnHv1 = (n: number) => ({
+  id: `va${n}`,
+  revision: 2,
+  subnet: 'a1',
+  hypervisor: 'hv1',
+  name: `va${n}`,
+  mac: `02:00:00:00:01:${n.toString(16).padStart(2, '0')}`,
+  ip: `10.1.1.${n}`,
+  securityGroups: [],
+  description: '',
+});
+
 describe('agent datapath on namespace fixtures', () => {
   let fx: UnderlayFixture;
   let world: World;
@@ -198,19 +211,8 @@ describe('agent datapath on namespace fixtures', () => {
   });
 
   it('answers ARP for known VMs from the bridge, copying it to no VM port; floods only unknown addresses', async () => {
-    const local = (n: number) => ({
-      id: `va${n}`,
-      revision: 2,
-      subnet: 'a1',
-      hypervisor: 'hv1',
-      name: `va${n}`,
-      mac: `02:00:00:00:01:${n.toString(16).padStart(2, '0')}`,
-      ip: `10.1.1.${n}`,
-      securityGroups: [],
-      description: '',
-    });
     // va1's neighbours: va15 (target, same hypervisor), va16 (bystander, same hypervisor), va2 (remote).
-    world.loadSnapshot(snapshot((i) => `10.99.0.${i}`, [local(15), local(16)]));
+    world.loadSnapshot(snapshot((i) => `10.99.0.${i}`, [vportOnHv1(15), vportOnHv1(16)]));
     for (const [i, hv] of fx.hypervisors.entries())
       expect(await agents[i]!.programEntries(world.entriesFor(hv.name))).toEqual([]);
     try {
@@ -372,20 +374,9 @@ describe('agent datapath on namespace fixtures', () => {
     // reads). The router namespaces' batch sessions exist from the passes above; the VM namespace is
     // made and its eth0 configured (rtnetlink) by the session helper; without the helper the VM
     // namespace's own `ip` batch is the one process.
-    const extra = (n: number) => ({
-      id: `va${n}`,
-      revision: 2,
-      subnet: 'a1',
-      hypervisor: 'hv1',
-      name: `va${n}`,
-      mac: `02:00:00:00:01:${n.toString(16).padStart(2, '0')}`,
-      ip: `10.1.1.${n}`,
-      securityGroups: [],
-      description: '',
-    });
     const processes = (agent: Agent) =>
       agent.kernel.writeProcesses + agent.kernel.sessions.starts + agent.kernel.readProcesses;
-    const attach = async (vports: ReturnType<typeof extra>[]) => {
+    const attach = async (vports: ReturnType<typeof vportOnHv1>[]) => {
       world.loadSnapshot(snapshot((i) => `10.99.0.${i}`, vports));
       const started: number[] = [];
       for (const [i, hv] of fx.hypervisors.entries()) {
@@ -403,8 +394,8 @@ describe('agent datapath on namespace fixtures', () => {
       }
       return started;
     };
-    await attach([extra(0x21)]);
-    const [hosting, remote] = await attach([extra(0x21), extra(0x22)]);
+    await attach([vportOnHv1(0x21)]);
+    const [hosting, remote] = await attach([vportOnHv1(0x21), vportOnHv1(0x22)]);
     expect(hosting).toBeLessThanOrEqual(agentNftSession.available ? 0 : 1);
     expect(remote).toBe(0);
     expect(await ping(vm('hv1', 'va34'), '10.1.1.12')).toBe(true);
