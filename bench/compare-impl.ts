@@ -3,12 +3,12 @@
  * measured in one run on this machine, one after the other, with the same number of ports and
  * membership changes, each on its own private lab (names `<prefix>-…`, destroyed afterwards):
  * - attach → reachable from every hypervisor: bench/attach.ts (reference, four hypervisors) and
- *   bench/ovn-attach.ts (OVN, four chassis), `count` attaches each, both with the probe VMs in the
- *   attached VMs' subnet (the reference's `--probe same-subnet`: OVN's bench has no routed probes);
+ *   bench/ovn-attach.ts (OVN, four chassis), `count` attaches each, both with routed probes (their
+ *   default: the probe VMs in a subnet of their own, each echo crossing its hypervisor's router);
  * - security-group membership change → enforced: bench/sg.ts on a copy of labs/default.clab.yml
  *   (reference) and of labs/ovn.clab.yml (OVN), `changes` joins and leaves each.
  *
- * BENCH lines (from the benchmarks it runs): attach_reachable_p95_ms_same_subnet beside ovn_attach_reachable_p95_ms,
+ * BENCH lines (from the benchmarks it runs): attach_reachable_p95_ms beside ovn_attach_reachable_p95_ms,
  * sg_propagation_p95_ms beside ovn_sg_propagation_p95_ms (and their p50/p99); each attach bench also
  * prints its stage table, OVN's with ovn_attach_stage_<stage>_p50_ms|p95 lines (docs/ovn.md).
  */
@@ -59,8 +59,6 @@ export async function main(argv: string[]): Promise<void> {
     count,
     '--lab-name',
     `${prefix}-2az`,
-    '--probe',
-    'same-subnet',
     '--idle-seconds',
     '1',
     '--seconds',

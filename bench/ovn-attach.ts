@@ -1,10 +1,13 @@
 /**
- * `npm run bench -- ovn-attach [--count 30] [--lab-name otb-ovn]`: deploys labs/ovn.clab.yml under
+ * `npm run bench -- ovn-attach [--count 30] [--probe routed|same-subnet] [--lab-name otb-ovn]`: deploys labs/ovn.clab.yml under
  * `--lab-name`, puts one probe VM on each of the four chassis through the ovn driver, then attaches
  * `count` VMs round-robin and measures for each the time from the driver's provision call (the NB
  * transaction, then the VIF plug a hypervisor would do) until the new VM answers the probe VM of every
  * chassis. Measured as bench/attach.ts measures the reference: the probes run in the traffic engine's
  * probe server inside the probe VMs and are armed (an echo request every 5 ms) before the call.
+ * `--probe` places the probe VMs as bench/attach.ts does: `routed` (the default) in a subnet of their
+ * own in the same domain, so each echo crosses the probe chassis' logical router (which knows every
+ * logical port's address: no ARP); `same-subnet` beside the VMs (BENCH lines `…_same_subnet`).
  *
  * Where the time goes (_ovn-attach-stages.ts): each attach's NB transaction also sets
  * `NB_Global.nb_cfg` (no wait added), and after its replies the benchmark reads OVN's own stamps of
@@ -43,10 +46,10 @@ const CHASSIS = ['hv1', 'hv2', 'hv3', 'hv4'];
 const REPO = resolve(import.meta.dirname, '..');
 const now = () => performance.timeOrigin + performance.now();
 
-function benchVm(name: string, hypervisor: string, ip: string): Vm {
+function benchVm(name: string, hypervisor: string, ip: string, subnet = 's'): Vm {
   return {
     name,
-    subnet: 's',
+    subnet,
     hypervisor,
     ip,
     mac: undefined,
@@ -64,8 +67,16 @@ export async function main(argv: string[]): Promise<void> {
     options: {
       count: { type: 'string', default: '30' },
       'lab-name': { type: 'string', default: 'otb-ovn' },
+      // routed: probe VMs in their own subnet (10.8.0.0/24); same-subnet: beside the VMs.
+      probe: { type: 'string', default: 'routed' },
     },
   });
+  const probeMode = values.probe as string;
+  if (probeMode !== 'routed' && probeMode !== 'same-subnet')
+    throw new Error(`--probe ${probeMode}: give routed or same-subnet`);
+  const routed = probeMode === 'routed';
+  const suffix = routed ? '' : '_same_subnet';
+  const probeIp = (i: number) => (routed ? `10.8.0.${11 + i}` : `10.7.7.${i + 1}`);
   const count = Number(values.count);
   if (!Number.isInteger(count) || count < 1 || count > 250)
     throw new Error(`--count ${values.count}: 1..250`);
@@ -87,9 +98,29 @@ export async function main(argv: string[]): Promise<void> {
       tenants: [{ name: 't' }],
       domains: [{ name: 'd', tenant: 't', vni: undefined, pnat: false, zone: undefined }],
       subnets: [
-        { name: 's', domain: 'd', cidr: '10.7.0.0/16', vni: 7, gateway: undefined, routeTarget: undefined },
+        // Routed: both subnets have a gateway on the domain's logical router.
+        {
+          name: 's',
+          domain: 'd',
+          cidr: '10.7.0.0/16',
+          vni: 7,
+          gateway: routed ? '10.7.0.1' : undefined,
+          routeTarget: undefined,
+        },
+        ...(routed
+          ? [
+              {
+                name: 'p',
+                domain: 'd',
+                cidr: '10.8.0.0/24',
+                vni: 8,
+                gateway: '10.8.0.1',
+                routeTarget: undefined,
+              },
+            ]
+          : []),
       ],
-      vms: CHASSIS.map((hv, i) => benchVm(`probe${i + 1}`, hv, `10.7.7.${i + 1}`)),
+      vms: CHASSIS.map((hv, i) => benchVm(`probe${i + 1}`, hv, probeIp(i), routed ? 'p' : 's')),
     };
     const driver = new OvnDriver();
     // When the NB transaction of the attach under way returned (the driver calls accepted() then).
@@ -114,15 +145,16 @@ export async function main(argv: string[]): Promise<void> {
       netnsPath: driver.locate(vm, ctx).node.netnsPath,
     }));
     for (const [i, from] of probeTargets.entries()) {
-      const other = `10.7.7.${((i + 1) % CHASSIS.length) + 1}`;
-      await waitFor(
-        async () => (await (await probes.reachWatch({ from, to: other, timeoutMs: 1000 })).wait()).reached,
-        (ok) => ok,
-        { timeoutMs: 30_000, what: `${from.name} reaches ${other}` },
-      );
+      // Another probe, and (routed) the gateway, so the probe's own ARP is resolved before timing.
+      for (const other of [probeIp((i + 1) % CHASSIS.length), ...(routed ? ['10.8.0.1'] : [])])
+        await waitFor(
+          async () => (await (await probes.reachWatch({ from, to: other, timeoutMs: 1000 })).wait()).reached,
+          (ok) => ok,
+          { timeoutMs: 30_000, what: `${from.name} reaches ${other}` },
+        );
     }
     console.log(
-      `attaching ${count} VMs round-robin over ${CHASSIS.join(', ')}; load ${loadavg()[0]?.toFixed(2)}`,
+      `attaching ${count} VMs round-robin over ${CHASSIS.join(', ')}, probes ${routed ? 'routed from 10.8.0.0/24' : 'in the same subnet'}; load ${loadavg()[0]?.toFixed(2)}`,
     );
     const central = lab.node('central');
     const names = ovnNames(intent);
@@ -167,8 +199,8 @@ export async function main(argv: string[]): Promise<void> {
     for (const line of report.table) console.log(line);
     console.log('');
     for (const line of report.bench) console.log(line);
-    console.log(`BENCH ovn_attach_reachable_p50_ms ${percentile(sorted, 50).toFixed(1)} ms`);
-    console.log(`BENCH ovn_attach_reachable_p95_ms ${percentile(sorted, 95).toFixed(1)} ms`);
+    console.log(`BENCH ovn_attach_reachable_p50_ms${suffix} ${percentile(sorted, 50).toFixed(1)} ms`);
+    console.log(`BENCH ovn_attach_reachable_p95_ms${suffix} ${percentile(sorted, 95).toFixed(1)} ms`);
   } finally {
     await probes.stop();
     await runtime.destroy(topo).catch(() => {});
