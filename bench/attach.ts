@@ -9,7 +9,8 @@
  *   echo requests cross its hypervisor's distributed router. Until that hypervisor's agent has
  *   programmed the new VM, the router holds them in its neighbour queue (one ARP a second, the kernel
  *   default); the agent's neighbour entry releases them. The first reply therefore says "every
- *   hypervisor has programmed the VM", and the probe's cost does not depend on the lab's size.
+ *   hypervisor has programmed the VM". What the probes cost is one ARP per router per attach (still
+ *   copied to every VM port of the subnet) instead of one every 20 ms per probe.
  * - `same-subnet`: the probe VMs are in the bench subnet with the VMs. A probe's ARP for an address
  *   nobody holds yet is flooded (the reference's declared `arp-unknown: flood`) to every VM port of
  *   the subnet on every hypervisor, every 20 ms until answered: the figure is then largely
@@ -49,6 +50,7 @@ import { waitFor } from '../harness/util/poll.ts';
 import { DirectoryClient } from '../reference-impl/directory/client.ts';
 import { createBenchNetwork, lab2azFile, lab2azFiles } from '../reference-impl/lab-2az.ts';
 import { type AttachTiming, percentile, readTraces, stageTable } from './_attach-stages.ts';
+import { PROBE_SUBNET, probePlacement, warmProbes } from './_probes.ts';
 import {
   DEFAULT_PAIRS,
   DEFAULT_SECONDS,
@@ -150,12 +152,10 @@ export async function main(argv: string[]): Promise<void> {
     throw new Error(`--count ${values.count}: give a positive integer`);
   // VM addresses run 10.7.1.1 … 10.7.7.250 (250 per /24 of the bench subnet's /21).
   if (count > 1750) throw new Error(`--count ${count}: at most 1750 (the bench subnet is a /21)`);
-  const probeMode = values.probe as string;
-  if (probeMode !== 'routed' && probeMode !== 'same-subnet')
-    throw new Error(`--probe ${probeMode}: give routed or same-subnet`);
-  const routed = probeMode === 'routed';
-  /** Probe VM i (0-based): in subnet `p` (10.8.0.0/24, routed) or in the bench subnet `s` (10.7.0.x). */
-  const probeIp = (i: number) => (routed ? `10.8.0.${11 + i}` : `10.7.0.${11 + i}`);
+  const placement = probePlacement(values.probe as string);
+  const { routed } = placement;
+  /** Probe VM i (0-based): in subnet `p` (routed) or in the bench subnet `s` (10.7.0.x). */
+  const probeIp = (i: number) => (routed ? placement.routedIp(i) : `10.7.0.${11 + i}`);
   if (!Number.isInteger(hogs) || hogs < 0) throw new Error(`--hogs ${values.hogs}: give an integer ≥ 0`);
   const pairs = positiveInt('pairs', values.pairs as string, 1);
   const seconds = positiveInt('seconds', values.seconds as string, 1);
@@ -183,7 +183,7 @@ export async function main(argv: string[]): Promise<void> {
     lab.node(hv).exec(['ip', 'netns', 'exec', vmNs(hv, vport), ...args]);
   const probes = await ProbeServer.start({ requireScapy: false, prewarmScapy: false });
   const hogProcs: ChildProcess[] = [];
-  const suffix = `${routed ? '' : '_same_subnet'}${hogs ? `_with_${hogs}_hogs` : ''}`;
+  const suffix = `${placement.suffix}${hogs ? `_with_${hogs}_hogs` : ''}`;
   let cleaned: Promise<void> | undefined;
   const cleanUp = () => {
     cleaned ??= (async () => {
@@ -221,8 +221,7 @@ export async function main(argv: string[]): Promise<void> {
         domain: 'd',
         name: 'probes',
         vni: 7002,
-        prefix: '10.8.0.0/24',
-        gateway: '10.8.0.1',
+        ...PROBE_SUBNET,
       });
     // One probe VM per hypervisor, entered by the probe server through its hypervisor node's mounts.
     const probeTargets = HVS.map((hv, i) => ({
@@ -246,20 +245,15 @@ export async function main(argv: string[]): Promise<void> {
         (r) => r.exitCode === 0,
         { timeoutMs: 30_000, what: `probe VM on ${hv}` },
       );
-      // Another probe, and (routed) the gateway, so the probe's own ARP is resolved before timing.
-      for (const other of [probeIp((i + 1) % 4), ...(routed ? ['10.8.0.1'] : [])])
-        await waitFor(
-          async () =>
-            (await (await probes.reachWatch({ from: probeTargets[i]!, to: other, timeoutMs: 1000 })).wait())
-              .reached,
-          (ok) => ok,
-          { timeoutMs: 30_000, what: `probe on ${hv} reaches ${other}` },
-        );
+      await warmProbes(probes, probeTargets[i]!, [
+        probeIp((i + 1) % 4),
+        ...(routed ? [PROBE_SUBNET.gateway] : []),
+      ]);
     }
     hogProcs.push(...startHogs(hogs));
     if (hogs) console.log(`${hogs} CPU hog(s) running beside the benchmark`);
     console.log(
-      `attaching ${count} vports round-robin over ${HVS.join(', ')} (zones z1, z2), probes ${routed ? 'routed from 10.8.0.0/24' : 'in the same subnet'}; load ${load()}`,
+      `attaching ${count} vports round-robin over ${HVS.join(', ')} (zones z1, z2), probes ${placement.describe}; load ${load()}`,
     );
     const attaches: Array<AttachTiming & { detail: string }> = [];
     const slowMs = Number(values['slow-ms']);

@@ -29,7 +29,6 @@ import { emptyIntent, type Vm } from '../harness/scenario/intent.ts';
 import type { Scenario } from '../harness/scenario/types.ts';
 import { loadTopology } from '../harness/topology/load.ts';
 import { ProbeServer } from '../harness/traffic/server.ts';
-import { waitFor } from '../harness/util/poll.ts';
 import { OvnDriver } from '../implementations/ovn/driver.ts';
 import { ovnNames } from '../implementations/ovn/names.ts';
 import { percentile } from './_attach-stages.ts';
@@ -41,6 +40,7 @@ import {
   readPortEvents,
   readStamps,
 } from './_ovn-attach-stages.ts';
+import { PROBE_SUBNET, probePlacement, warmProbes } from './_probes.ts';
 
 const CHASSIS = ['hv1', 'hv2', 'hv3', 'hv4'];
 const REPO = resolve(import.meta.dirname, '..');
@@ -71,12 +71,9 @@ export async function main(argv: string[]): Promise<void> {
       probe: { type: 'string', default: 'routed' },
     },
   });
-  const probeMode = values.probe as string;
-  if (probeMode !== 'routed' && probeMode !== 'same-subnet')
-    throw new Error(`--probe ${probeMode}: give routed or same-subnet`);
-  const routed = probeMode === 'routed';
-  const suffix = routed ? '' : '_same_subnet';
-  const probeIp = (i: number) => (routed ? `10.8.0.${11 + i}` : `10.7.7.${i + 1}`);
+  const placement = probePlacement(values.probe as string);
+  const { routed, suffix } = placement;
+  const probeIp = (i: number) => (routed ? placement.routedIp(i) : `10.7.7.${i + 1}`);
   const count = Number(values.count);
   if (!Number.isInteger(count) || count < 1 || count > 250)
     throw new Error(`--count ${values.count}: 1..250`);
@@ -112,9 +109,9 @@ export async function main(argv: string[]): Promise<void> {
               {
                 name: 'p',
                 domain: 'd',
-                cidr: '10.8.0.0/24',
+                cidr: PROBE_SUBNET.prefix,
                 vni: 8,
-                gateway: '10.8.0.1',
+                gateway: PROBE_SUBNET.gateway,
                 routeTarget: undefined,
               },
             ]
@@ -145,16 +142,13 @@ export async function main(argv: string[]): Promise<void> {
       netnsPath: driver.locate(vm, ctx).node.netnsPath,
     }));
     for (const [i, from] of probeTargets.entries()) {
-      // Another probe, and (routed) the gateway, so the probe's own ARP is resolved before timing.
-      for (const other of [probeIp((i + 1) % CHASSIS.length), ...(routed ? ['10.8.0.1'] : [])])
-        await waitFor(
-          async () => (await (await probes.reachWatch({ from, to: other, timeoutMs: 1000 })).wait()).reached,
-          (ok) => ok,
-          { timeoutMs: 30_000, what: `${from.name} reaches ${other}` },
-        );
+      await warmProbes(probes, from, [
+        probeIp((i + 1) % CHASSIS.length),
+        ...(routed ? [PROBE_SUBNET.gateway] : []),
+      ]);
     }
     console.log(
-      `attaching ${count} VMs round-robin over ${CHASSIS.join(', ')}, probes ${routed ? 'routed from 10.8.0.0/24' : 'in the same subnet'}; load ${loadavg()[0]?.toFixed(2)}`,
+      `attaching ${count} VMs round-robin over ${CHASSIS.join(', ')}, probes ${placement.describe}; load ${loadavg()[0]?.toFixed(2)}`,
     );
     const central = lab.node('central');
     const names = ovnNames(intent);
