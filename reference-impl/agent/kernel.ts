@@ -411,6 +411,13 @@ export class Kernel {
   }
 
   /**
+   * See Datapath.lastApplyPhases. Phases of `apply` below: `ns` step 1; `hv` step 2; `router` the
+   * domains' `ip` batches (and the `bridge` batches started with them); `vm` the other `bridge`
+   * batches, the VM batches and the new namespaces' setups; `removals` step 5.
+   */
+  lastApplyPhases: Array<[string, number]> = [];
+
+  /**
    * Runs a plan; returns the error lines (empty = everything applied).
    *
    * Every step is one process start, and on a loaded 2-core host a process start waits ~50-100 ms for
@@ -428,9 +435,6 @@ export class Kernel {
    *      up by the same batch), beside the bridge batches;
    *   5. from the first namespace removal on: strictly in the planner's order.
    */
-  /** See Datapath.lastApplyPhases. */
-  lastApplyPhases: Array<[string, number]> = [];
-
   async apply(steps: Step[]): Promise<string[]> {
     const errors: string[] = [];
     const phases: Array<[string, number]> = [];
