@@ -9,7 +9,7 @@
  * thread's exact run time in ns (CFS `sum_exec_runtime`), which agrees with perf.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { procStatFields } from './descendants.ts';
+import { processChildren, procStatFields } from './descendants.ts';
 
 /** Clock ticks per second of /proc's tick counts (USER_HZ, 100 on Linux). */
 const USER_HZ = 100;
@@ -39,23 +39,15 @@ export function processCpuMs(pid: number): number {
  * only record the kernel keeps of them; they run in bursts, which ticks sample fairly).
  */
 export function processTreeCpuMs(pid: number): { total: number; own: number } {
-  const children = new Map<number, number[]>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const ppid = Number(procStatFields(Number(entry))?.[1]);
-    if (!Number.isFinite(ppid)) continue;
-    const list = children.get(ppid) ?? [];
-    children.set(ppid, list);
-    list.push(Number(entry));
-  }
+  const children = processChildren();
   const own = processCpuMs(pid);
   const fields = procStatFields(pid);
   const reapedMs = fields ? ((Number(fields[13]) + Number(fields[14])) * 1000) / USER_HZ : 0;
   let total = own + reapedMs;
   const visit = (p: number) => {
     for (const c of children.get(p) ?? []) {
-      total += processCpuMs(c);
-      visit(c);
+      total += processCpuMs(c.pid);
+      visit(c.pid);
     }
   };
   visit(pid);

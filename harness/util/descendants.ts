@@ -5,7 +5,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 
-interface ProcStat {
+export interface ProcStat {
   pid: number;
   ppid: number;
   session: number;
@@ -27,15 +27,24 @@ function readStat(pid: number): ProcStat | undefined {
   return fields && { pid, ppid: Number(fields[1]), session: Number(fields[3]) };
 }
 
-export function sessionDescendants(root: number = process.pid): number[] {
-  const stats = readdirSync('/proc')
-    .filter((name) => /^[0-9]+$/.test(name))
-    .map((name) => readStat(Number(name)))
-    .filter((s): s is ProcStat => s !== undefined);
-  const session = stats.find((s) => s.pid === root)?.session;
-  if (session === undefined) return [];
+/** Every process now running, by parent PID (one pass over /proc). */
+export function processChildren(): Map<number, ProcStat[]> {
   const children = new Map<number, ProcStat[]>();
-  for (const s of stats) children.set(s.ppid, [...(children.get(s.ppid) ?? []), s]);
+  for (const name of readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(name)) continue;
+    const s = readStat(Number(name));
+    if (!s) continue;
+    const list = children.get(s.ppid) ?? [];
+    children.set(s.ppid, list);
+    list.push(s);
+  }
+  return children;
+}
+
+export function sessionDescendants(root: number = process.pid): number[] {
+  const session = readStat(root)?.session;
+  if (session === undefined) return [];
+  const children = processChildren();
   const out: number[] = [];
   const visit = (pid: number): void => {
     for (const child of children.get(pid) ?? []) {
